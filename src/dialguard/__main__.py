@@ -1,0 +1,5 @@
+"""`python -m dialguard` runs the CLI."""
+
+from dialguard.cli import main
+
+main()

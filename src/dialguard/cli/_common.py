@@ -1,0 +1,38 @@
+"""Small things every command shares: the console, exit codes, config loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from dialguard.config import ConfigError, EngineConfig, load_engine_config
+
+# Exit codes: 0 ok, 1 the job ran and found a problem, 2 bad input or config,
+# 3 the daemon (or a peer it needs) is not reachable.
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNREACHABLE = 3
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_CONFIG = Path("config/dialguard.toml")
+
+
+def load_config_or_exit(path: Path | None) -> EngineConfig:
+    """Load engine config; on error print each problem and exit 2."""
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    try:
+        return load_engine_config(path)
+    except ConfigError as e:
+        for p in e.problems:
+            err_console.print(f"[red]config error:[/] {p}", highlight=False)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def not_yet(what: str) -> int:
+    err_console.print(f"{what}: not yet available in this version")
+    return EXIT_PROBLEM

@@ -1,0 +1,5 @@
+"""`dialguard campaign …` (placeholder until its issue lands)."""
+
+from cyclopts import App
+
+app = App(name="campaign", help="Not yet available.")

@@ -1,0 +1,87 @@
+"""Load and validate TOML configuration, reporting every problem with its file and field."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from dialguard.config.campaign import CampaignConfig
+from dialguard.config.engine import EngineConfig
+from dialguard.config.errors import ConfigError, _shown, describe_validation_error
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"{_shown(path)}: not valid TOML: {e}"]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError([f"{_shown(path)}: not UTF-8 text ({e.reason})"]) from None
+
+
+def load_engine_config(path: Path | None) -> EngineConfig:
+    """Engine config from ``path`` (or embedded defaults when None), env overriding."""
+    data = _read_toml(path) if path is not None else {}
+    try:
+        cfg = EngineConfig(**data)
+    except ValidationError as e:
+        raise describe_validation_error(e, path) from None
+    if path is not None:
+        # Relative paths in the file are relative to the file, not to the cwd.
+        base = path.parent
+        engine = cfg.engine
+        if not engine.campaigns_dir.is_absolute():
+            engine = engine.model_copy(update={"campaigns_dir": base / engine.campaigns_dir})
+        store = cfg.store
+        if not store.path.is_absolute():
+            store = store.model_copy(update={"path": base / store.path})
+        cfg = cfg.model_copy(update={"engine": engine, "store": store})
+    return cfg
+
+
+def parse_campaign(data: dict[str, Any], source: Path | str | None = None) -> CampaignConfig:
+    """Validate one campaign's data (from a file, a control message or a test)."""
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as e:
+        raise describe_validation_error(e, source) from None
+
+
+def load_campaign(path: Path) -> CampaignConfig:
+    camp = parse_campaign(_read_toml(path), path)
+    if camp.information_message is not None and not camp.information_message.is_absolute():
+        camp = camp.model_copy(
+            update={"information_message": path.parent / camp.information_message}
+        )
+    return camp
+
+
+def load_campaigns(directory: Path) -> list[CampaignConfig]:
+    """All ``*.toml`` campaigns in ``directory``; every bad file is reported, none half-loaded."""
+    problems: list[str] = []
+    campaigns: list[CampaignConfig] = []
+    seen: dict[str, Path] = {}
+    if not directory.is_dir():
+        return []
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            camp = load_campaign(path)
+        except ConfigError as e:
+            problems.extend(e.problems)
+            continue
+        if camp.id in seen:
+            problems.append(
+                f"{_shown(path)}: id = {camp.id}: already used by {_shown(seen[camp.id])}"
+            )
+            continue
+        seen[camp.id] = path
+        campaigns.append(camp)
+    if problems:
+        raise ConfigError(problems)
+    return campaigns
