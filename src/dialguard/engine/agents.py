@@ -1,0 +1,289 @@
+"""Agent registry: who is ready to take a call, as far as the engine can prove it.
+
+Pure state, no I/O and no clock of its own (``now`` is passed in, like the pacing core):
+the broker link feeds it parsed :class:`~dialguard.engine.messages.AgentState` messages
+and ticks :meth:`AgentRegistry.expire`; the engine asks :meth:`available` before it
+reserves an agent. Every method that changes what the pacer may count returns the
+:class:`AgentChange` events, so the engine can tell the pacer without polling.
+
+Fail closed (safeguard 11) is built into what "available" means: an agent is available
+only if its last accepted state is ``ready``, it was heard from within ``stale_after_s``,
+and the broker link is up and resynchronised. Everything else — will message, silence,
+lost broker, a resync that did not re-confirm the agent — makes it unavailable.
+
+Ordering rules (QoS 1 duplicates, retained replays and desktop restarts all happen):
+
+====================================  ===================================================
+incoming vs. current                  result
+====================================  ===================================================
+same session, higher seq              accepted
+same session, same seq, same state    heartbeat: refreshes last-seen only
+same session, same seq, other state   rejected (conflict; keep what we have)
+same session, lower seq               rejected (stale) — except ``offline``, which is the
+                                      will message and ends the session whatever its seq
+other session, ts ≥ current ts        accepted: the desktop restarted (seq starts again)
+other session, ts < current ts        rejected: a late message from an earlier session
+====================================  ===================================================
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from dialguard.engine.messages import AGENT_STATES, AgentState, AgentStateName
+
+ChangeReason = Literal["message", "stale", "link_down", "removed"]
+RejectReason = Literal["stale_seq", "old_session", "seq_conflict"]
+
+DEFAULT_STALE_AFTER_S: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AgentChange:
+    """What the pacer sees change for one agent: its *effective* state (``offline`` when
+    stale or when the link is down) before and after, and why."""
+
+    agent: str
+    group: str
+    old: AgentStateName | None  # None: the engine had never heard of this agent
+    new: AgentStateName
+    reason: ChangeReason
+
+    @property
+    def became_available(self) -> bool:
+        return self.new == "ready" and self.old != "ready"
+
+    @property
+    def lost_availability(self) -> bool:
+        return self.old == "ready" and self.new != "ready"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A message that did not change anything, and why (the link logs it)."""
+
+    agent: str
+    reason: RejectReason
+    detail: str
+
+
+@dataclass(slots=True)
+class _Agent:
+    state: AgentState
+    last_seen: float
+    stale: bool = False
+    seen_since_resync: bool = True
+
+
+class AgentRegistry:
+    """The engine's view of every agent, fed by messages and time."""
+
+    def __init__(self, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+        if stale_after_s <= 0:
+            raise ValueError(f"stale_after_s must be > 0, got {stale_after_s!r}")
+        self.stale_after_s = stale_after_s
+        self._agents: dict[str, _Agent] = {}
+        # Until the first resync completes nothing is known for sure: fail closed.
+        self._synced = False
+
+    # --- feeding -----------------------------------------------------------------------
+
+    def apply(
+        self, agent: str, msg: AgentState, now: float, *, age_s: float = 0.0
+    ) -> AgentChange | Rejected | None:
+        """Take one state message for ``agent`` (the id from the topic).
+
+        ``age_s`` is how old the message already was when it arrived (the link passes
+        it for retained copies, from the message's ``ts``), so a retained ``ready`` left
+        behind by a desktop that died without a will is not believed as fresh.
+        Returns the change in effective state, a :class:`Rejected` saying why nothing
+        happened, or ``None`` when the message was accepted without a visible change
+        (a heartbeat, or busy → busy).
+        """
+        if msg.agent is not None and msg.agent != agent:
+            # messages.parse_payload callers check this too; the registry never trusts it.
+            raise ValueError(f"payload agent {msg.agent!r} does not match topic agent {agent!r}")
+        seen = now - max(0.0, age_s)
+        cur = self._agents.get(agent)
+        if cur is None:
+            self._agents[agent] = _Agent(msg, seen)
+            entry = self._agents[agent]
+            entry.stale = self._is_stale(entry, now)
+            return AgentChange(agent, msg.group, None, self._effective(entry), "message")
+
+        rejection = _order(cur.state, msg)
+        if rejection is not None:
+            return Rejected(agent, rejection[0], rejection[1])
+
+        before = self._effective(cur)
+        old_group = cur.state.group
+        if (
+            msg.state == cur.state.state
+            and msg.seq == cur.state.seq
+            and (msg.session == cur.state.session)
+        ):
+            cur.last_seen = max(cur.last_seen, seen)  # heartbeat or QoS 1 duplicate
+        else:
+            cur.last_seen = seen
+        if msg.session == cur.state.session and msg.seq < cur.state.seq:
+            # An accepted will (offline) carries the seq of its connect: keep the highest
+            # seq seen so a late duplicate of an earlier 'ready' cannot revive the agent.
+            msg = msg.model_copy(update={"seq": cur.state.seq})
+        cur.state = msg
+        cur.seen_since_resync = True
+        cur.stale = self._is_stale(cur, now)
+        after = self._effective(cur)
+        if after == before and old_group == msg.group:
+            return None
+        return AgentChange(agent, msg.group, before, after, "message")
+
+    def remove(self, agent: str) -> AgentChange | None:
+        """The retained state was cleared (empty payload): the agent was decommissioned."""
+        cur = self._agents.pop(agent, None)
+        if cur is None:
+            return None
+        return AgentChange(agent, cur.state.group, self._effective(cur), "offline", "removed")
+
+    def expire(self, now: float) -> list[AgentChange]:
+        """Mark agents not heard from for ``stale_after_s`` as stale (offline for dialling).
+        Call it every second or so; returns only the agents that just went stale."""
+        changes = []
+        for name, a in self._agents.items():
+            if not a.stale and self._is_stale(a, now):
+                before = self._effective(a)
+                a.stale = True
+                if before != "offline":
+                    changes.append(AgentChange(name, a.state.group, before, "offline", "stale"))
+        return changes
+
+    def link_down(self) -> list[AgentChange]:
+        """The broker connection is lost: nobody is available until a resync completes."""
+        changes = []
+        if self._synced:
+            for name, a in self._agents.items():
+                before = self._effective(a)
+                if before != "offline":
+                    changes.append(AgentChange(name, a.state.group, before, "offline", "link_down"))
+        self._synced = False
+        return changes
+
+    def begin_resync(self) -> None:
+        """Connected again; retained states are about to be replayed. Agents whose state
+        is not replayed before :meth:`resync_complete` are treated as stale."""
+        self._synced = False
+        for a in self._agents.values():
+            a.seen_since_resync = False
+
+    def resync_complete(self, now: float) -> list[AgentChange]:
+        """Every retained state has arrived: dialling may use the registry again.
+        Returns agents becoming visible again (and those not re-confirmed, as stale)."""
+        self._synced = True
+        changes = []
+        for name, a in self._agents.items():
+            if not a.seen_since_resync:
+                a.stale = True  # was offline during the resync, stays so: no change event
+                continue
+            a.stale = self._is_stale(a, now)
+            after = self._effective(a)
+            if after != "offline":
+                changes.append(AgentChange(name, a.state.group, "offline", after, "message"))
+        return [c for c in changes if c.old != c.new]
+
+    # --- asking ------------------------------------------------------------------------
+
+    @property
+    def synced(self) -> bool:
+        """False while the broker link is down or resynchronising: dial nothing."""
+        return self._synced
+
+    def available(self, now: float, group: str | None = None) -> list[str]:
+        """Agents the engine may reserve right now, oldest-ready first (fairness)."""
+        if not self._synced:
+            return []
+        ready = [
+            (a.state.ts, name)
+            for name, a in self._agents.items()
+            if a.state.state == "ready"
+            and not a.stale
+            and not self._is_stale(a, now)
+            and (group is None or a.state.group == group)
+        ]
+        return [name for _, name in sorted(ready)]
+
+    def is_available(self, agent: str, now: float) -> bool:
+        """Is this (reserved) agent still fit to receive a call? Checked again at answer."""
+        a = self._agents.get(agent)
+        return (
+            self._synced
+            and a is not None
+            and a.state.state == "ready"
+            and not a.stale
+            and not self._is_stale(a, now)
+        )
+
+    def effective_state(self, agent: str) -> AgentStateName | None:
+        """The state dialling decisions use (``offline`` when stale or the link is down)."""
+        a = self._agents.get(agent)
+        return None if a is None else self._effective(a)
+
+    def reported_state(self, agent: str) -> AgentState | None:
+        """The last accepted message from the agent, as sent (for status displays)."""
+        a = self._agents.get(agent)
+        return None if a is None else a.state
+
+    def is_stale(self, agent: str) -> bool:
+        a = self._agents.get(agent)
+        return a is None or a.stale
+
+    def agents(self) -> Iterable[str]:
+        return tuple(self._agents)
+
+    def group_of(self, agent: str) -> str | None:
+        a = self._agents.get(agent)
+        return None if a is None else a.state.group
+
+    def counts(self) -> dict[AgentStateName, int]:
+        """Agents by effective state, every state present (zero included) for metrics."""
+        c = Counter(self._effective(a) for a in self._agents.values())
+        return {s: c.get(s, 0) for s in AGENT_STATES}
+
+    def next_deadline(self) -> float | None:
+        """When the next non-stale agent would go stale if it stays silent."""
+        times = [a.last_seen + self.stale_after_s for a in self._agents.values() if not a.stale]
+        return min(times) if times else None
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _is_stale(self, a: _Agent, now: float) -> bool:
+        return now - a.last_seen >= self.stale_after_s
+
+    def _effective(self, a: _Agent) -> AgentStateName:
+        if not self._synced or a.stale:
+            return "offline"
+        return a.state.state
+
+
+def _order(cur: AgentState, new: AgentState) -> tuple[RejectReason, str] | None:
+    """Apply the ordering table in the module docstring; ``None`` means accept."""
+    if new.session == cur.session:
+        if new.seq > cur.seq:
+            return None
+        if new.seq == cur.seq:
+            if new.state == cur.state:
+                return None
+            if new.state == "offline":
+                return None  # the will message, built at connect time with an old seq
+            return ("seq_conflict", f"seq {new.seq} already seen as {cur.state!r}")
+        if new.state == "offline":
+            return None
+        return ("stale_seq", f"seq {new.seq} is older than {cur.seq}")
+    if new.ts >= cur.ts:
+        return None
+    return (
+        "old_session",
+        f"session {new.session!r} (ts {new.ts:.3f}) is older than current "
+        f"{cur.session!r} (ts {cur.ts:.3f})",
+    )

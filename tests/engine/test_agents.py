@@ -1,0 +1,196 @@
+"""Agent registry: ordering, heartbeats, staleness and fail-closed behaviour."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
+from dialguard.engine.messages import AgentState, AgentStateName
+
+T0 = 1_800_000_000.0
+
+
+def st_(
+    state: AgentStateName, seq: int, ts: float = T0, session: str = "s1", group: str = "default"
+) -> AgentState:
+    return AgentState(state=state, seq=seq, ts=ts, session=session, group=group)
+
+
+def synced(stale_after: float = 30.0) -> AgentRegistry:
+    reg = AgentRegistry(stale_after)
+    reg.begin_resync()
+    reg.resync_complete(0.0)
+    return reg
+
+
+def test_nothing_is_available_before_the_first_resync() -> None:
+    reg = AgentRegistry()
+    reg.apply("a", st_("ready", 1), now=0.0)
+    assert reg.available(0.0) == []
+    changes = reg.resync_complete(0.0)
+    assert changes == [AgentChange("a", "default", "offline", "ready", "message")]
+    assert reg.available(0.0) == ["a"]
+
+
+def test_first_message_creates_agent_and_reports_change() -> None:
+    reg = synced()
+    ch = reg.apply("a", st_("ready", 0), now=1.0)
+    assert ch == AgentChange("a", "default", None, "ready", "message")
+    assert isinstance(ch, AgentChange) and ch.became_available
+    assert reg.available(1.0) == ["a"]
+
+
+def test_higher_seq_wins_lower_seq_is_rejected() -> None:
+    reg = synced()
+    reg.apply("a", st_("ready", 1), now=0.0)
+    ch = reg.apply("a", st_("busy", 2), now=1.0)
+    assert isinstance(ch, AgentChange) and ch.lost_availability
+    late = reg.apply("a", st_("ready", 1), now=2.0)
+    assert isinstance(late, Rejected) and late.reason == "stale_seq"
+    assert reg.effective_state("a") == "busy"
+    assert reg.available(2.0) == []
+
+
+def test_duplicate_is_idempotent_and_refreshes_last_seen() -> None:
+    reg = synced(stale_after=10.0)
+    reg.apply("a", st_("ready", 4), now=0.0)
+    assert reg.apply("a", st_("ready", 4), now=8.0) is None  # heartbeat / QoS 1 duplicate
+    assert reg.expire(15.0) == []  # would be stale at 10 without the heartbeat
+    assert reg.available(15.0) == ["a"]
+    assert reg.expire(18.0) == [AgentChange("a", "default", "ready", "offline", "stale")]
+
+
+def test_same_seq_different_state_is_a_conflict() -> None:
+    reg = synced()
+    reg.apply("a", st_("ready", 4), now=0.0)
+    r = reg.apply("a", st_("busy", 4), now=1.0)
+    assert isinstance(r, Rejected) and r.reason == "seq_conflict"
+    assert reg.effective_state("a") == "ready"
+
+
+def test_stale_agent_is_unavailable_and_comes_back_on_a_message() -> None:
+    reg = synced(stale_after=5.0)
+    reg.apply("a", st_("ready", 1), now=0.0)
+    assert reg.available(4.9) == ["a"]
+    assert reg.available(5.0) == []  # even before expire() runs: fail closed
+    assert not reg.is_available("a", 5.0)
+    assert [c.reason for c in reg.expire(5.0)] == ["stale"]
+    assert reg.expire(6.0) == []  # reported once
+    assert reg.is_stale("a")
+    back = reg.apply("a", st_("ready", 2), now=7.0)
+    assert back == AgentChange("a", "default", "offline", "ready", "message")
+
+
+def test_will_message_offline_wins_even_with_its_old_seq() -> None:
+    # The desktop built its will at connect (seq 0) and has since published up to seq 5.
+    reg = synced()
+    reg.apply("a", st_("ready", 5), now=0.0)
+    ch = reg.apply("a", st_("offline", 0), now=1.0)
+    assert ch == AgentChange("a", "default", "ready", "offline", "message")
+    # A late QoS 1 duplicate of the earlier 'ready' must not revive the agent.
+    late = reg.apply("a", st_("ready", 5), now=2.0)
+    assert isinstance(late, Rejected)
+    assert reg.available(2.0) == []
+
+
+def test_desktop_restart_resets_seq_with_new_session() -> None:
+    reg = synced()
+    reg.apply("a", st_("busy", 40, ts=T0, session="old"), now=0.0)
+    ch = reg.apply("a", st_("ready", 0, ts=T0 + 5, session="new"), now=5.0)
+    assert isinstance(ch, AgentChange) and ch.new == "ready"
+    # The old session's will, delivered late by the broker, is older: ignored.
+    late_will = reg.apply("a", st_("offline", 0, ts=T0, session="old"), now=6.0)
+    assert isinstance(late_will, Rejected) and late_will.reason == "old_session"
+    assert reg.available(6.0) == ["a"]
+
+
+def test_topic_agent_mismatch_is_refused() -> None:
+    reg = synced()
+    msg = AgentState(state="ready", seq=1, ts=T0, agent="b")
+    with pytest.raises(ValueError, match="does not match topic agent"):
+        reg.apply("a", msg, now=0.0)
+    assert list(reg.agents()) == []
+
+
+def test_retained_message_age_counts_against_staleness() -> None:
+    reg = synced(stale_after=30.0)
+    reg.apply("a", st_("ready", 1), now=100.0, age_s=45.0)  # retained, sent 45 s ago
+    assert reg.available(100.0) == []
+    reg.apply("b", st_("ready", 1), now=100.0, age_s=3.0)
+    assert reg.available(100.0) == ["b"]
+
+
+def test_link_down_makes_everyone_unavailable_until_resync() -> None:
+    reg = synced()
+    reg.apply("a", st_("ready", 1), now=0.0)
+    reg.apply("b", st_("busy", 1), now=0.0)
+    reg.apply("c", st_("ready", 1), now=0.0)
+    down = reg.link_down()
+    assert {(c.agent, c.old, c.new, c.reason) for c in down} == {
+        ("a", "ready", "offline", "link_down"),
+        ("b", "busy", "offline", "link_down"),
+        ("c", "ready", "offline", "link_down"),
+    }
+    assert reg.available(1.0) == [] and not reg.synced
+    assert reg.counts()["offline"] == 3
+
+    reg.begin_resync()
+    reg.apply("a", st_("ready", 1), now=2.0)  # retained replay of the same message
+    reg.apply("b", st_("ready", 2), now=2.0)  # b became ready while we were away
+    assert reg.available(2.0) == []  # still resyncing
+    up = reg.resync_complete(2.0)
+    assert {(c.agent, c.new) for c in up} == {("a", "ready"), ("b", "ready")}
+    # c's retained state was not replayed (cleared, or the broker lost it): stale.
+    assert reg.available(2.0) == ["a", "b"]
+    assert reg.is_stale("c")
+
+
+def test_removed_agent() -> None:
+    reg = synced()
+    reg.apply("a", st_("ready", 1), now=0.0)
+    assert reg.remove("a") == AgentChange("a", "default", "ready", "offline", "removed")
+    assert reg.remove("a") is None
+    assert reg.available(0.0) == []
+
+
+def test_available_by_group_oldest_ready_first() -> None:
+    reg = synced()
+    reg.apply("x", st_("ready", 1, ts=T0 + 3, group="sales"), now=0.0)
+    reg.apply("y", st_("ready", 1, ts=T0 + 1, group="sales"), now=0.0)
+    reg.apply("z", st_("ready", 1, ts=T0 + 2, group="support"), now=0.0)
+    assert reg.available(0.0, group="sales") == ["y", "x"]
+    assert reg.available(0.0) == ["y", "z", "x"]
+
+
+def test_next_deadline_and_counts() -> None:
+    reg = synced(stale_after=10.0)
+    assert reg.next_deadline() is None
+    reg.apply("a", st_("ready", 1), now=3.0)
+    reg.apply("b", st_("wrap", 1), now=5.0)
+    assert reg.next_deadline() == 13.0
+    assert reg.counts() == {"ready": 1, "busy": 0, "wrap": 1, "paused": 0, "offline": 0}
+
+
+def test_bad_stale_after() -> None:
+    with pytest.raises(ValueError, match="stale_after_s"):
+        AgentRegistry(0)
+
+
+_STATES: list[AgentStateName] = ["ready", "busy", "wrap", "paused"]
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), st.sampled_from(_STATES)), min_size=1))
+def test_any_delivery_order_ends_on_the_highest_seq(msgs: list[tuple[int, AgentStateName]]) -> None:
+    """Whatever order and duplication the broker delivers one session's messages in,
+    the registry ends on the state of the highest seq (first one seen for that seq)."""
+    reg = synced(stale_after=1e9)
+    first_for_seq: dict[int, AgentStateName] = {}
+    for seq, state in msgs:
+        first_for_seq.setdefault(seq, state)
+    for seq, state in msgs:
+        reg.apply("a", st_(state, seq), now=1.0)
+    top = max(first_for_seq)
+    # Among deliveries, the first one carrying the top seq is what sticks.
+    assert reg.effective_state("a") == first_for_seq[top]
