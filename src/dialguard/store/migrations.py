@@ -1,0 +1,153 @@
+"""The store's schema, as numbered migrations applied in order, each in one transaction.
+
+A migration is never edited once released: a change to the schema is a new entry at the
+end of :data:`MIGRATIONS`. ``schema_version`` records which have been applied and when,
+so a store opened by an older dialguard (one that does not know the newest migration) is
+refused instead of being written to with the wrong idea of its tables.
+
+Why the tables look as they do:
+
+- ``attempts`` has a row per dial, written *before* the INVITE leaves (``created_at``),
+  with every timestamp of the call's life; ``outcome`` stays NULL while the call is open,
+  so after a crash the open rows are exactly the calls whose fate is unknown.
+- ``contacts`` has one row per (campaign, E.164 number); the partial index
+  ``contacts_due`` serves "next callable contacts of campaign X at time T by priority"
+  by walking pending contacts in priority order, without a sort.
+- ``suppressions`` keeps the first time a number was seen on each list (``added_at``),
+  so a compliance report can tell whether a past call was made to a listed number.
+- ``dnc_lists`` records the date of each national list, so the engine can refuse to
+  dial when the list is older than the law allows (TPS/CTPS 28 days, US DNC 31).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["BOOTSTRAP_SQL", "MIGRATIONS", "SCHEMA_VERSION", "Migration"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    sql: str
+
+
+# Created before any migration runs, so the store can say which migrations it has.
+BOOTSTRAP_SQL = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at  REAL NOT NULL
+);
+"""
+
+_V1 = """
+CREATE TABLE campaigns (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'paused'
+                CHECK (state IN ('active', 'paused', 'stopped')),
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL
+);
+
+CREATE TABLE contacts (
+    id                INTEGER PRIMARY KEY,
+    campaign_id       TEXT NOT NULL REFERENCES campaigns(id),
+    number            TEXT NOT NULL CHECK (number GLOB '+[1-9]*'),
+    region            TEXT NOT NULL,
+    timezones         TEXT NOT NULL DEFAULT '[]',
+    name              TEXT,
+    priority          INTEGER NOT NULL DEFAULT 0,
+    consent           TEXT,
+    preferred_channel TEXT,
+    preferred_hours   TEXT,
+    custom            TEXT NOT NULL DEFAULT '{}',
+    status            TEXT NOT NULL DEFAULT 'pending'
+                      CHECK (status IN ('pending', 'in_progress', 'done', 'exhausted', 'dnc')),
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at   REAL NOT NULL DEFAULT 0,
+    last_outcome      TEXT,
+    created_at        REAL NOT NULL,
+    UNIQUE (campaign_id, number)
+);
+CREATE INDEX contacts_due ON contacts (campaign_id, priority DESC, next_attempt_at, id)
+    WHERE status = 'pending';
+CREATE INDEX contacts_number ON contacts (number);
+
+CREATE TABLE suppressions (
+    number    TEXT NOT NULL,
+    source    TEXT NOT NULL CHECK (source IN ('internal', 'tps', 'ctps', 'usdnc')),
+    list_date TEXT,
+    reason    TEXT,
+    added_at  REAL NOT NULL,
+    PRIMARY KEY (number, source)
+) WITHOUT ROWID;
+
+CREATE TABLE dnc_lists (
+    source      TEXT PRIMARY KEY CHECK (source IN ('internal', 'tps', 'ctps', 'usdnc')),
+    list_date   TEXT NOT NULL,
+    imported_at REAL NOT NULL,
+    rows        INTEGER NOT NULL
+);
+
+CREATE TABLE attempts (
+    id                INTEGER PRIMARY KEY,
+    campaign_id       TEXT NOT NULL REFERENCES campaigns(id),
+    contact_id        INTEGER REFERENCES contacts(id),
+    number            TEXT NOT NULL,
+    mode              TEXT NOT NULL,
+    agent_id          TEXT,
+    call_id           TEXT,
+    created_at        REAL NOT NULL,
+    invite_at         REAL,
+    ringing_at        REAL,
+    answered_at       REAL,
+    connected_at      REAL,
+    ended_at          REAL,
+    outcome           TEXT CHECK (outcome IS NULL OR outcome IN (
+                          'connected', 'abandoned', 'busy', 'no_answer', 'unavailable',
+                          'invalid', 'rejected', 'failed', 'voicemail', 'interrupted',
+                          'cancelled')),
+    sip_code          INTEGER,
+    abandoned         INTEGER NOT NULL DEFAULT 0 CHECK (abandoned IN (0, 1)),
+    abandon_reason    TEXT,
+    ended_by          TEXT,
+    disposition       TEXT,
+    message_played_at REAL,
+    opted_out         INTEGER NOT NULL DEFAULT 0 CHECK (opted_out IN (0, 1))
+);
+CREATE INDEX attempts_campaign_time ON attempts (campaign_id, created_at);
+CREATE INDEX attempts_number_time ON attempts (number, created_at);
+CREATE INDEX attempts_open ON attempts (campaign_id) WHERE outcome IS NULL;
+
+CREATE TABLE skips (
+    id          INTEGER PRIMARY KEY,
+    ts          REAL NOT NULL,
+    campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+    contact_id  INTEGER REFERENCES contacts(id),
+    rule        TEXT NOT NULL,
+    reason      TEXT NOT NULL
+);
+CREATE INDEX skips_campaign_time ON skips (campaign_id, ts);
+
+CREATE TABLE audit (
+    id          INTEGER PRIMARY KEY,
+    ts          REAL NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    campaign_id TEXT,
+    old         TEXT,
+    new         TEXT,
+    detail      TEXT
+);
+CREATE INDEX audit_campaign_time ON audit (campaign_id, ts);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "campaigns, contacts, suppressions, DNC lists, attempts, skips, audit", _V1),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
