@@ -1,0 +1,85 @@
+"""Do-not-call rules: the internal list always, national lists as the campaign says.
+
+A national list is only as good as its last download: TPS/CTPS subscribers must be
+screened against a copy no more than 28 days old (Ofcom/ICO guidance under PECR reg. 21),
+US telemarketers against a registry copy no more than 31 days old (16 CFR 310.4(b)(3)(iv)).
+When a campaign's list is older than that — or was never imported — no number is safe to
+call, so the gate refuses every contact of the campaign (fail closed) until a fresh list
+is imported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+from dialguard.engine.rules.types import DAY_S, NationalList, Suppression, Verdict
+
+MAX_LIST_AGE_S: dict[NationalList, int] = {
+    "tps": 28 * DAY_S,
+    "ctps": 28 * DAY_S,
+    "usdnc": 31 * DAY_S,
+}
+LIST_LABELS: dict[str, str] = {
+    "internal": "internal DNC",
+    "tps": "TPS",
+    "ctps": "CTPS",
+    "usdnc": "US National DNC Registry",
+}
+CLOCK_SKEW_S = DAY_S
+"""A list dated further than this in the future is treated as bad data, not as fresh."""
+
+
+def _day(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).date().isoformat()
+
+
+def check_lists_fresh(
+    required: Iterable[NationalList], dnc_list_dates: Mapping[str, float], now: float
+) -> Verdict:
+    """Refuse (``dnc_list_stale``) if a national list the campaign needs is missing or old.
+
+    ``dnc_list_dates`` maps a list name to the epoch second of the imported copy's date.
+    The boundary is inclusive: a list exactly 28 (31) days old is still usable.
+    """
+    for name in required:
+        label = LIST_LABELS[name]
+        limit_days = MAX_LIST_AGE_S[name] // DAY_S
+        date = dnc_list_dates.get(name)
+        if date is None:
+            return Verdict.refuse(
+                "dnc_list_stale",
+                f"the campaign must screen against the {label} list but none was ever imported",
+            )
+        age = now - date
+        if age > MAX_LIST_AGE_S[name]:
+            return Verdict.refuse(
+                "dnc_list_stale",
+                f"the {label} list dated {_day(date)} is {age / DAY_S:.1f} days old "
+                f"(at most {limit_days} days allowed); import a fresh copy",
+            )
+        if age < -CLOCK_SKEW_S:
+            return Verdict.refuse(
+                "dnc_list_stale",
+                f"the {label} list is dated {_day(date)}, in the future; check the import "
+                "and the clock",
+            )
+    return Verdict.allow("dnc_list_stale", "every required national list is fresh")
+
+
+def check_dnc(suppressions: Iterable[Suppression], required: Iterable[NationalList]) -> Verdict:
+    """Refuse a number on the internal list (``dnc_internal``) or on a national list the
+    campaign honours (``dnc_tps``, ``dnc_ctps``, ``dnc_usdnc``). Entries from national
+    lists the campaign does not use are ignored, as its configuration says."""
+    honoured = set(required)
+    entries = list(suppressions)
+    for s in entries:
+        if s.source == "internal":
+            return Verdict.refuse("dnc_internal", "the number is on the internal do-not-call list")
+    for s in entries:
+        if s.source in honoured:
+            dated = f" (list dated {_day(s.list_date)})" if s.list_date is not None else ""
+            return Verdict.refuse(
+                f"dnc_{s.source}", f"the number is on the {LIST_LABELS[s.source]} list{dated}"
+            )
+    return Verdict.allow("dnc", "the number is on no do-not-call list the campaign honours")
