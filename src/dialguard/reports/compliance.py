@@ -1,0 +1,166 @@
+"""The compliance report: what a regulator asks of a campaign, per window.
+
+For each period of the regulator's window (24 h for Ofcom, 30 days for the TCPA) it
+counts attempts, live answers, connects, abandoned calls by reason, and the things that
+must always be zero — calls cancelled before 15 s of ringing, calls outside the calling
+window, calls to a number on a do-not-call list — and sets the abandon rate beside the
+campaign's cap.
+
+Abandon rate = abandoned / live answers. Calls answered by a machine (voicemail) are
+not live answers, unless the attempt was flagged abandoned (an AMD false positive is an
+abandoned call), as Ofcom's policy statement defines it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from dialguard.config import CampaignConfig
+from dialguard.engine.rules import CallingWindow, UnknownZoneError, load_zones
+from dialguard.store import AttemptRecord, Store
+
+WINDOW_SECONDS = {"24h": 86400.0, "30d": 30 * 86400.0}
+MIN_RING_S = 15.0
+
+
+@dataclass
+class PeriodFigures:
+    """One period of the regulator's window."""
+
+    start: float
+    end: float
+    attempts: int = 0
+    live_answers: int = 0
+    machine_answers: int = 0
+    connects: int = 0
+    abandoned: int = 0
+    abandoned_by_reason: dict[str, int] = field(default_factory=dict)
+    cancelled_before_15s: int = 0
+    outside_window: int = 0
+    dnc_hits: int = 0
+    opt_outs: int = 0
+    messages_played: int = 0
+    max_answer_to_agent_s: float | None = None
+
+    @property
+    def abandon_rate(self) -> float:
+        return self.abandoned / self.live_answers if self.live_answers else 0.0
+
+
+@dataclass
+class ComplianceReport:
+    campaign_id: str
+    window: str
+    cap: float
+    periods: list[PeriodFigures]
+
+    @property
+    def breaches(self) -> list[str]:
+        """Every must-be-zero figure that is not, and every period over the cap."""
+        out = []
+        for p in self.periods:
+            tag = f"period starting {p.start:.0f}"
+            if p.abandon_rate > self.cap:
+                out.append(f"{tag}: abandon rate {p.abandon_rate:.2%} over cap {self.cap:.2%}")
+            for name in ("cancelled_before_15s", "outside_window", "dnc_hits"):
+                if getattr(p, name):
+                    out.append(f"{tag}: {name} = {getattr(p, name)} (must be 0)")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "campaign_id": self.campaign_id,
+            "window": self.window,
+            "cap": self.cap,
+            "periods": [{**asdict(p), "abandon_rate": p.abandon_rate} for p in self.periods],
+            "breaches": self.breaches,
+        }
+
+
+async def compliance_report(
+    store: Store,
+    campaign: CampaignConfig,
+    window: str,
+    start: float,
+    end: float,
+) -> ComplianceReport:
+    """Figures for each ``window``-long period from ``start`` up to ``end``.
+
+    Every attempt is re-checked against the rules as they stood: the calling window in
+    the callee's zones at the moment of the INVITE, and the DNC lists the campaign must
+    honour as they were then (entries added later do not count against it).
+    """
+    span = WINDOW_SECONDS[window]
+    periods: list[PeriodFigures] = []
+    t = start
+    while t < end:
+        periods.append(PeriodFigures(start=t, end=min(t + span, end)))
+        t += span
+    if not periods:
+        periods.append(PeriodFigures(start=start, end=end))
+    calling_window = CallingWindow.from_config(campaign.calling_window)
+    honoured = {"internal", *campaign.dnc.lists}
+    zones_of: dict[int, tuple[str, ...]] = {}
+    for a in await store.attempts(campaign.id, start, end):
+        p = periods[min(int((a.created_at - start) // span), len(periods) - 1)]
+        p.attempts += 1
+        _count_answer(p, a)
+        if a.abandoned:
+            p.abandoned += 1
+            reason = a.abandon_reason or "unknown"
+            p.abandoned_by_reason[reason] = p.abandoned_by_reason.get(reason, 0) + 1
+        if a.message_played_at is not None:
+            p.messages_played += 1
+        if a.opted_out:
+            p.opt_outs += 1
+        if _cancelled_early(a):
+            p.cancelled_before_15s += 1
+        dialled_at = a.invite_at if a.invite_at is not None else a.created_at
+        hits = await store.is_suppressed(a.number)
+        if any(h.source in honoured and h.added_at <= dialled_at for h in hits):
+            p.dnc_hits += 1
+        if a.contact_id is not None and a.contact_id not in zones_of:
+            contact = await store.get_contact(a.contact_id)
+            zones_of[a.contact_id] = contact.timezones if contact else ()
+        names = zones_of.get(a.contact_id, ()) if a.contact_id is not None else ()
+        if not _inside_window(calling_window, names, dialled_at):
+            p.outside_window += 1
+    return ComplianceReport(campaign.id, window, campaign.pacing.abandon_cap, periods)
+
+
+def _inside_window(window: CallingWindow, names: Sequence[str], at: float) -> bool:
+    if not window.needs_zone:
+        return True
+    try:
+        zones = load_zones(names)
+    except UnknownZoneError:
+        return False  # the engine refuses unknown zones; a dial to one is a breach
+    if not zones:
+        return False
+    return window.is_open(zones, at) and window.holiday_in(zones, at) is None
+
+
+def _count_answer(p: PeriodFigures, r: AttemptRecord) -> None:
+    if r.answered_at is None:
+        return
+    if r.outcome == "voicemail" and not r.abandoned:
+        p.machine_answers += 1
+        return
+    p.live_answers += 1
+    if r.connected_at is not None:
+        p.connects += 1
+        wait = r.connected_at - r.answered_at
+        if p.max_answer_to_agent_s is None or wait > p.max_answer_to_agent_s:
+            p.max_answer_to_agent_s = wait
+
+
+def _cancelled_early(r: AttemptRecord) -> bool:
+    """We ended an unanswered call that had rung (from 180/183) less than 15 s."""
+    if r.answered_at is not None or r.ended_by != "local" or r.ended_at is None:
+        return False
+    if r.outcome == "interrupted":
+        return False  # the engine died; nobody chose to cut the ring short
+    rang_from = r.ringing_at if r.ringing_at is not None else r.invite_at
+    return rang_from is not None and r.ended_at - rang_from < MIN_RING_S
