@@ -1,0 +1,443 @@
+"""The engine's link to the MQTT broker: connect, resync, dispatch, reconnect, publish.
+
+This is the asyncio shell around the pure :class:`~dialguard.engine.agents.AgentRegistry`
+(the aioquic pattern: it only feeds the registry messages and ``loop.time()``). It owns
+fail closed for the broker side of safeguard 11:
+
+1. While disconnected, :attr:`BrokerLink.dialling_allowed` is false and the registry
+   reports no agent available.
+2. After (re)connecting it subscribes, then publishes a nonce to a private *sync* topic
+   and waits for it to come back. The broker delivers to one client in order, so when
+   the nonce arrives every retained agent state queued by the subscribe has arrived
+   before it: only then is the registry marked resynchronised and dialling allowed.
+3. A lost connection is retried with exponential backoff and full jitter, so a hundred
+   engines and desktops do not hammer a restarting broker in step.
+
+Every incoming payload is parsed with :func:`~dialguard.engine.messages.parse_payload`;
+a bad one is logged with the topic and the problem and dropped. Handlers supplied by the
+engine run inside ``try``: an exception in one is logged and never stops the link.
+Supervisor requests are idempotent by ``request_id`` (QoS 1 redelivers): a duplicate
+gets the first reply again, the change is not applied twice.
+
+Only MQTT 3.1.1 features are used (no v5 properties), so the link also works against
+the embedded broker the demo may start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import ssl
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import aiomqtt
+
+from dialguard.config import BrokerConfig
+from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
+from dialguard.engine.messages import (
+    AgentState,
+    CallEvent,
+    ControlReply,
+    ControlRequest,
+    Disposition,
+    EngineStatus,
+    PacingChangeRequest,
+    PayloadError,
+    Topics,
+    encode,
+    parse_payload,
+)
+from dialguard.logs import get_logger
+
+log = get_logger("dialguard.engine.mqtt")
+
+ControlHandler = Callable[[str, ControlRequest], Awaitable[ControlReply]]
+PacingHandler = Callable[[str, PacingChangeRequest], Awaitable[ControlReply]]
+DispositionHandler = Callable[[str, Disposition], Awaitable[None]]
+AgentChangeHandler = Callable[[list[AgentChange]], None]
+
+QOS: Final = 1
+_REPLY_CACHE_SIZE: Final = 1024
+
+
+class BrokerLinkDown(ConnectionError):
+    """Raised by the publish helpers while the broker is unreachable; the caller must
+    treat the message as not delivered (e.g. play the information message instead)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter: attempt n waits U(min, min(cap, base·2ⁿ))."""
+
+    base_s: float = 0.2
+    cap_s: float = 10.0
+    min_s: float = 0.05
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        ceiling = min(self.cap_s, self.base_s * 2 ** min(attempt, 30))
+        return rng.uniform(self.min_s, max(self.min_s, ceiling))
+
+
+@dataclass(slots=True)
+class LinkHandlers:
+    """What the engine wants done with messages; any may be left out."""
+
+    on_control: ControlHandler | None = None
+    on_pacing: PacingHandler | None = None
+    on_disposition: DispositionHandler | None = None
+    on_agent_changes: list[AgentChangeHandler] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LinkStats:
+    """Counters for metrics and tests: what the link did since it started."""
+
+    connects: int = 0
+    disconnects: int = 0
+    resyncs: int = 0
+    accepted: int = 0
+    rejected_payloads: int = 0
+    ignored_order: int = 0
+    handler_errors: int = 0
+
+
+class BrokerLink:
+    """One engine's connection to the broker, kept alive by :meth:`run`."""
+
+    def __init__(
+        self,
+        broker: BrokerConfig,
+        registry: AgentRegistry,
+        *,
+        handlers: LinkHandlers | None = None,
+        engine_id: str | None = None,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+        tick_s: float = 1.0,
+        sync_timeout_s: float = 5.0,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.broker = broker
+        self.registry = registry
+        self.handlers = handlers or LinkHandlers()
+        self.topics = Topics(broker.topic_prefix)
+        self.engine_id = engine_id or broker.client_id
+        self.backoff = backoff or Backoff()
+        self.rng = rng or random.Random()
+        self.tick_s = tick_s
+        self.sync_timeout_s = sync_timeout_s
+        self.wall = wall
+        self.stats = LinkStats()
+        self.connected = asyncio.Event()  # MQTT session up
+        self.synced = asyncio.Event()  # retained state replayed; dialling allowed
+        self._client: aiomqtt.Client | None = None
+        self._sync_nonce: str | None = None
+        self._was_synced = False
+        self._replies: OrderedDict[tuple[str, str, str], ControlReply] = OrderedDict()
+
+    # --- for the engine ----------------------------------------------------------------
+
+    @property
+    def dialling_allowed(self) -> bool:
+        """Fail closed: only with a live session whose retained state is replayed."""
+        return self.connected.is_set() and self.synced.is_set() and self.registry.synced
+
+    def now(self) -> float:
+        """The registry's clock: the event loop's monotonic time."""
+        return asyncio.get_running_loop().time()
+
+    async def wait_synced(self, within_s: float) -> bool:
+        """Wait until dialling is allowed; False if it was not within ``within_s``."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.synced.wait(), within_s)
+        return self.dialling_allowed
+
+    async def publish_call(self, agent: str, event: CallEvent) -> None:
+        """Tell an agent's desktop about a call (QoS 1, not retained: a desktop that
+        restarts must not pop up an old call)."""
+        await self._publish(self.topics.agent_call(agent), encode(event), retain=False)
+
+    async def publish_reply(self, campaign: str, reply: ControlReply) -> None:
+        await self._publish(self.topics.campaign_events(campaign), encode(reply), retain=False)
+
+    async def publish_status(self, status: EngineStatus) -> None:
+        """Retained, so ``dialguard status`` sees the latest snapshot at once."""
+        await self._publish(self.topics.engine_status, encode(status), retain=True)
+
+    # --- the loop ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect and stay connected until cancelled. Never raises on broker trouble."""
+        ticker = asyncio.create_task(self._tick(), name="agent-expiry")
+        attempt = 0
+        try:
+            while True:
+                try:
+                    await self._session()
+                    attempt = 0  # a clean end (should not happen): reconnect at once
+                except aiomqtt.MqttError as e:
+                    if self._was_synced:
+                        attempt = 0  # it worked for a while: start the backoff afresh
+                    self._went_down(str(e))
+                    delay = self.backoff.delay(attempt, self.rng)
+                    attempt += 1
+                    log.warning(
+                        "broker link down; retrying",
+                        broker=self.broker.url,
+                        error=str(e),
+                        retry_in_s=round(delay, 3),
+                    )
+                    await asyncio.sleep(delay)
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            self._went_down("stopped")
+
+    async def _session(self) -> None:
+        self._was_synced = False
+        async with self._make_client() as client:
+            self._client = client
+            self.stats.connects += 1
+            self.connected.set()
+            log.info("broker connected", broker=self.broker.url, client_id=self.broker.client_id)
+            self.registry.begin_resync()
+            for topic in (
+                self.topics.all_agent_states,
+                self.topics.all_dispositions,
+                self.topics.all_controls,
+                self.topics.all_pacing,
+                self.topics.engine_sync(self.broker.client_id),
+            ):
+                await client.subscribe(topic, qos=QOS)
+            self._sync_nonce = secrets.token_hex(8)
+            await client.publish(
+                self.topics.engine_sync(self.broker.client_id), self._sync_nonce.encode(), qos=QOS
+            )
+            watchdog = asyncio.create_task(self._sync_watchdog(client))
+            try:
+                async for message in client.messages:
+                    await self._dispatch(message)
+            finally:
+                watchdog.cancel()
+                self._client = None
+
+    async def _sync_watchdog(self, client: aiomqtt.Client) -> None:
+        """A resync that never completes means a broken session: drop it and retry."""
+        await asyncio.sleep(self.sync_timeout_s)
+        if not self.synced.is_set():
+            log.warning("resync did not complete; reconnecting", timeout_s=self.sync_timeout_s)
+            # Closing the socket makes the message iterator raise MqttError.
+            sock = client._client.socket()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def _make_client(self) -> aiomqtt.Client:
+        b = self.broker
+        will = aiomqtt.Will(
+            self.topics.engine_status,
+            encode(
+                EngineStatus(
+                    engine_id=self.engine_id,
+                    ts=self.wall(),
+                    broker_connected=False,
+                    agents_synced=False,
+                )
+            ),
+            qos=QOS,
+            retain=True,
+        )
+        tls_context: ssl.SSLContext | None = None
+        if b.url.startswith("mqtts://"):
+            tls_context = ssl.create_default_context(
+                cafile=str(b.tls_ca_file) if b.tls_ca_file else None
+            )
+        return aiomqtt.Client(
+            b.host,
+            b.port,
+            identifier=b.client_id,
+            username=b.username,
+            password=b.password.get_secret_value() if b.password else None,
+            keepalive=b.keepalive_s,
+            will=will,
+            clean_session=True,
+            timeout=5.0,
+            tls_context=tls_context,
+            protocol=aiomqtt.ProtocolVersion.V311,
+        )
+
+    def _went_down(self, why: str) -> None:
+        was_up = self.connected.is_set()
+        self.connected.clear()
+        self.synced.clear()
+        self._client = None
+        self._sync_nonce = None
+        changes = self.registry.link_down()
+        if was_up:
+            self.stats.disconnects += 1
+            log.warning("broker link lost: dialling stopped (fail closed)", reason=why)
+        self._emit(changes)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            self._emit(self.registry.expire(self.now()))
+
+    # --- dispatch ----------------------------------------------------------------------
+
+    async def _dispatch(self, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        payload = message.payload
+        raw = payload if isinstance(payload, bytes | bytearray) else str(payload or "").encode()
+        match = self.topics.parse(topic)
+        if match is None:
+            return
+        try:
+            if match.kind == "engine_sync":
+                self._on_sync(raw)
+            elif match.kind == "agent_state":
+                self._on_state(match.key, raw, retained=bool(message.retain))
+            elif match.kind == "agent_disposition":
+                await self._on_disposition(match.key, parse_payload(Disposition, topic, raw))
+            elif match.kind == "campaign_control":
+                req = parse_payload(ControlRequest, topic, raw)
+                await self._on_request(match.key, "control", req.request_id, req.actor, req)
+            elif match.kind == "campaign_pacing":
+                preq = parse_payload(PacingChangeRequest, topic, raw)
+                await self._on_request(match.key, "pacing", preq.request_id, preq.actor, preq)
+        except PayloadError as e:
+            self.stats.rejected_payloads += 1
+            log.warning("mqtt payload rejected", topic=e.topic, problem=e.problem)
+
+    def _on_sync(self, raw: bytes | bytearray) -> None:
+        if self._sync_nonce is None or raw.decode(errors="replace") != self._sync_nonce:
+            return
+        self._sync_nonce = None
+        changes = self.registry.resync_complete(self.now())
+        self.stats.resyncs += 1
+        self._was_synced = True
+        self.synced.set()
+        log.info(
+            "agent state resynchronised; dialling allowed",
+            agents=len(tuple(self.registry.agents())),
+            available=len(self.registry.available(self.now())),
+        )
+        self._emit(changes)
+
+    def _on_state(self, agent: str, raw: bytes | bytearray, *, retained: bool) -> None:
+        topic = self.topics.agent_state(agent)
+        if not raw:
+            # An empty retained message clears the topic: the agent was removed.
+            change = self.registry.remove(agent)
+            self._emit([change] if change else [])
+            return
+        msg = parse_payload(AgentState, topic, raw)
+        if msg.agent is not None and msg.agent != agent:
+            raise PayloadError(topic, _mismatch(msg.agent, agent))
+        age = max(0.0, self.wall() - msg.ts) if retained else 0.0
+        result = self.registry.apply(agent, msg, self.now(), age_s=age)
+        if isinstance(result, Rejected):
+            self.stats.ignored_order += 1
+            log.info("agent state ignored", topic=topic, reason=result.reason, detail=result.detail)
+            return
+        self.stats.accepted += 1
+        if result is not None:
+            self._emit([result])
+
+    async def _on_disposition(self, agent: str, disp: Disposition) -> None:
+        topic = self.topics.agent_disposition(agent)
+        if disp.agent is not None and disp.agent != agent:
+            raise PayloadError(
+                topic, f"agent = {disp.agent!r} does not match the topic's {agent!r}"
+            )
+        if self.handlers.on_disposition is None:
+            log.info("disposition received with no handler", topic=topic, call_id=disp.call_id)
+            return
+        try:
+            await self.handlers.on_disposition(agent, disp)
+        except Exception:
+            self.stats.handler_errors += 1
+            log.exception("disposition handler failed", topic=topic, call_id=disp.call_id)
+
+    async def _on_request(
+        self,
+        campaign: str,
+        kind: str,
+        request_id: str,
+        actor: str,
+        req: ControlRequest | PacingChangeRequest,
+    ) -> None:
+        key = (campaign, kind, request_id)
+        reply = self._replies.get(key)
+        if reply is None:
+            reply = await self._answer(campaign, req)
+            self._replies[key] = reply
+            if len(self._replies) > _REPLY_CACHE_SIZE:
+                self._replies.popitem(last=False)
+        else:
+            log.info("duplicate request answered again", campaign=campaign, request_id=request_id)
+        log.info(
+            "supervisor request",
+            campaign=campaign,
+            kind=kind,
+            request_id=request_id,
+            actor=actor,
+            accepted=reply.accepted,
+            reason=reply.reason,
+        )
+        with contextlib.suppress(BrokerLinkDown, aiomqtt.MqttError):
+            await self.publish_reply(campaign, reply)
+
+    async def _answer(
+        self, campaign: str, req: ControlRequest | PacingChangeRequest
+    ) -> ControlReply:
+        kind: Any = "control" if isinstance(req, ControlRequest) else "pacing"
+        try:
+            if isinstance(req, ControlRequest):
+                if self.handlers.on_control is not None:
+                    return await self.handlers.on_control(campaign, req)
+            elif self.handlers.on_pacing is not None:
+                return await self.handlers.on_pacing(campaign, req)
+            reason = f"this engine does not handle {kind} requests"
+        except Exception as e:
+            self.stats.handler_errors += 1
+            log.exception("supervisor request handler failed", campaign=campaign)
+            reason = f"engine error: {type(e).__name__}"
+        return ControlReply(
+            request_id=req.request_id,
+            kind=kind,
+            accepted=False,
+            reason=reason,
+            actor=req.actor,
+            ts=self.wall(),
+        )
+
+    def _emit(self, changes: list[AgentChange]) -> None:
+        if not changes:
+            return
+        for handler in self.handlers.on_agent_changes:
+            try:
+                handler(changes)
+            except Exception:
+                self.stats.handler_errors += 1
+                log.exception("agent change handler failed")
+
+    async def _publish(self, topic: str, payload: bytes, *, retain: bool) -> None:
+        client = self._client
+        if client is None or not self.connected.is_set():
+            raise BrokerLinkDown(f"broker {self.broker.url} not connected; {topic} not sent")
+        try:
+            await client.publish(topic, payload, qos=QOS, retain=retain, timeout=5.0)
+        except aiomqtt.MqttError as e:
+            raise BrokerLinkDown(f"publishing to {topic} failed: {e}") from e
+
+
+def _mismatch(payload_agent: str, topic_agent: str) -> str:
+    return f"agent = {payload_agent!r} does not match the topic's {topic_agent!r}"

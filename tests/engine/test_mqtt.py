@@ -1,0 +1,400 @@
+"""The engine's broker link against a real mosquitto: resync, will, bad payloads,
+broker loss and return, supervisor requests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiomqtt
+import pytest
+from structlog.testing import capture_logs
+
+from dialguard.config import BrokerConfig
+from dialguard.engine.agents import AgentChange, AgentRegistry
+from dialguard.engine.messages import (
+    AgentState,
+    CallEvent,
+    ContactCard,
+    ControlReply,
+    ControlRequest,
+    Disposition,
+    EngineStatus,
+    PacingChangeRequest,
+    Topics,
+    encode,
+    parse_payload,
+)
+from dialguard.engine.mqtt import Backoff, BrokerLink, BrokerLinkDown, LinkHandlers
+from dialguard.sim.agents_mqtt import AgentBehaviour, SimulatedAgent
+from tests.support.mosquitto import Mosquitto
+
+pytestmark = pytest.mark.broker
+
+FAST = Backoff(base_s=0.05, cap_s=0.3, min_s=0.02)
+
+
+def host_port(url: str) -> tuple[str, int]:
+    host, port = url.removeprefix("mqtt://").rsplit(":", 1)
+    return host, int(port)
+
+
+async def eventually(cond: Callable[[], bool], within: float = 5.0, what: str = "") -> None:
+    deadline = time.monotonic() + within
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s: {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def topics(broker_url: str) -> AsyncIterator[Topics]:
+    """A topic prefix of this test's own (tests share one broker); its retained
+    messages are cleared afterwards."""
+    prefix = f"dgtest-{uuid.uuid4().hex[:10]}"
+    yield Topics(prefix)
+    host, port = host_port(broker_url)
+    with contextlib.suppress(aiomqtt.MqttError):
+        async with aiomqtt.Client(host, port, timeout=3) as c:
+            await c.subscribe(f"{prefix}/#")
+            seen: set[str] = set()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.3):
+                    async for m in c.messages:
+                        if m.retain and m.payload:
+                            seen.add(m.topic.value)
+            for t in seen:
+                await c.publish(t, b"", qos=1, retain=True)
+
+
+@pytest.fixture
+async def raw(broker_url: str) -> AsyncIterator[aiomqtt.Client]:
+    host, port = host_port(broker_url)
+    async with aiomqtt.Client(host, port, timeout=3) as c:
+        yield c
+
+
+class Running:
+    """A BrokerLink running in a task, with the changes it emitted."""
+
+    def __init__(self, link: BrokerLink) -> None:
+        self.link = link
+        self.changes: list[AgentChange] = []
+        link.handlers.on_agent_changes.append(self.changes.extend)
+        self.task = asyncio.create_task(link.run())
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+@pytest.fixture
+async def start_link(
+    broker_url: str, topics: Topics
+) -> AsyncIterator[Callable[..., Awaitable[Running]]]:
+    running: list[Running] = []
+
+    async def start(
+        url: str | None = None, handlers: LinkHandlers | None = None, stale_after: float = 30.0
+    ) -> Running:
+        cfg = BrokerConfig(
+            url=url or broker_url,
+            client_id=f"engine-{uuid.uuid4().hex[:8]}",
+            topic_prefix=topics.prefix,
+            keepalive_s=5,
+        )
+        link = BrokerLink(
+            cfg,
+            AgentRegistry(stale_after),
+            handlers=handlers,
+            backoff=FAST,
+            rng=random.Random(1),
+            tick_s=0.05,
+        )
+        r = Running(link)
+        running.append(r)
+        return r
+
+    yield start
+    for r in running:
+        await r.close()
+
+
+def state_msg(state: str, seq: int, *, ts: float | None = None, **extra: object) -> bytes:
+    body = {"state": state, "seq": seq, "ts": ts or time.time(), "session": "s1", **extra}
+    return json.dumps(body).encode()
+
+
+async def test_resync_from_retained_state_before_dialling(
+    start_link: Callable[..., Awaitable[Running]], raw: aiomqtt.Client, topics: Topics
+) -> None:
+    await raw.publish(topics.agent_state("a1"), state_msg("ready", 3), qos=1, retain=True)
+    await raw.publish(topics.agent_state("a2"), state_msg("busy", 7), qos=1, retain=True)
+    # A desktop that died long ago without a will left 'ready' behind: must not count.
+    old = state_msg("ready", 1, ts=time.time() - 3600)
+    await raw.publish(topics.agent_state("a3"), old, qos=1, retain=True)
+
+    r = await start_link()
+    assert not r.link.dialling_allowed  # nothing before the resync completes
+    assert await r.link.wait_synced(5.0)
+    reg = r.link.registry
+    now = r.link.now()
+    assert reg.available(now) == ["a1"]
+    assert reg.effective_state("a2") == "busy"
+    assert reg.effective_state("a3") == "offline" and reg.is_stale("a3")
+    assert r.link.stats.resyncs == 1
+
+
+async def test_will_is_delivered_when_an_agent_connection_drops(
+    start_link: Callable[..., Awaitable[Running]], broker_url: str, topics: Topics
+) -> None:
+    r = await start_link()
+    assert await r.link.wait_synced(5.0)
+    agent = SimulatedAgent(
+        "w1", broker_url, topics=topics, behaviour=AgentBehaviour(heartbeat_s=30)
+    )
+    task = asyncio.create_task(agent.run())
+    try:
+        await eventually(lambda: r.link.registry.available(r.link.now()) == ["w1"], what="ready")
+        agent.crash()  # socket shut down, no DISCONNECT: the broker must send the will
+        await eventually(lambda: r.link.registry.effective_state("w1") == "offline", what="will")
+        assert r.changes[-1] == AgentChange("w1", "default", "ready", "offline", "message")
+        assert not r.link.registry.is_stale("w1")  # offline by will, not by silence
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_silent_agent_goes_stale(
+    start_link: Callable[..., Awaitable[Running]], raw: aiomqtt.Client, topics: Topics
+) -> None:
+    r = await start_link(stale_after=0.4)
+    assert await r.link.wait_synced(5.0)
+    await raw.publish(topics.agent_state("s1"), state_msg("ready", 1), qos=1)
+    await eventually(lambda: r.link.registry.available(r.link.now()) == ["s1"])
+    await eventually(lambda: r.link.registry.is_stale("s1"), within=2.0, what="stale")
+    assert any(c.reason == "stale" and c.agent == "s1" for c in r.changes)
+    assert r.link.registry.available(r.link.now()) == []
+
+
+async def test_malformed_payloads_are_logged_and_dropped(
+    start_link: Callable[..., Awaitable[Running]], raw: aiomqtt.Client, topics: Topics
+) -> None:
+    r = await start_link()
+    assert await r.link.wait_synced(5.0)
+    bad = [
+        (topics.agent_state("m1"), b"{not json"),
+        (topics.agent_state("m1"), state_msg("dancing", 1)),
+        (topics.agent_state("m1"), b'{"state": "ready", "seq": "1", "ts": 1800000000}'),
+        (topics.agent_state("m1"), state_msg("ready", 2, agent="someone-else")),
+        (topics.campaign_control("c1"), b'{"action": "start"}'),
+        (topics.agent_disposition("m1"), b"[]"),
+    ]
+    with capture_logs() as logs:
+        for topic, payload in bad:
+            await raw.publish(topic, payload, qos=1)
+        await raw.publish(topics.agent_state("m1"), state_msg("ready", 5), qos=1)
+        await eventually(lambda: r.link.registry.effective_state("m1") == "ready", what="good msg")
+    rejected = [e for e in logs if e["event"] == "mqtt payload rejected"]
+    assert len(rejected) == len(bad) == r.link.stats.rejected_payloads
+    problems = " | ".join(e["problem"] for e in rejected)
+    for needle in ("not JSON", "'dancing'", "seq = '1'", "does not match", "request_id", "list"):
+        assert needle in problems
+    assert {e["topic"] for e in rejected} == {t for t, _ in bad}
+    assert not r.task.done()  # still running
+
+
+async def test_broker_loss_fails_closed_then_reconnects_and_resyncs(
+    start_link: Callable[..., Awaitable[Running]], private_broker: Mosquitto, topics: Topics
+) -> None:
+    r = await start_link(url=private_broker.url)
+    agent = SimulatedAgent(
+        "b1", private_broker.url, topics=topics, behaviour=AgentBehaviour(heartbeat_s=0.5)
+    )
+    task = asyncio.create_task(agent.run())
+    try:
+        assert await r.link.wait_synced(5.0)
+        await eventually(lambda: r.link.registry.available(r.link.now()) == ["b1"])
+
+        private_broker.stop()
+        await eventually(lambda: not r.link.connected.is_set(), what="link noticed the loss")
+        assert not r.link.dialling_allowed
+        assert r.link.registry.available(r.link.now()) == []
+        # Offline either by its will (mosquitto may send wills as it shuts down) or by
+        # the link going down: the pacer was told either way.
+        assert r.changes[-1].agent == "b1" and r.changes[-1].lost_availability, r.changes
+        with pytest.raises(BrokerLinkDown):
+            await r.link.publish_call(
+                "b1", CallEvent(event="offer", call_id="x", campaign="c", ts=time.time())
+            )
+
+        private_broker.start()  # same port; retained state is gone (no persistence)
+        await eventually(lambda: r.link.dialling_allowed, within=10.0, what="resync")
+        # The agent reconnects and republishes; until then it is not available.
+        await eventually(
+            lambda: r.link.registry.available(r.link.now()) == ["b1"], within=10.0, what="agent"
+        )
+        assert r.link.stats.connects == 2 and r.link.stats.resyncs == 2
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_control_round_trip_is_idempotent(
+    start_link: Callable[..., Awaitable[Running]], raw: aiomqtt.Client, topics: Topics
+) -> None:
+    applied: list[tuple[str, str]] = []
+
+    async def on_control(campaign: str, req: ControlRequest) -> ControlReply:
+        applied.append((campaign, req.action))
+        return ControlReply(
+            request_id=req.request_id,
+            kind="control",
+            accepted=True,
+            actor=req.actor,
+            old={"state": "running"},
+            new={"state": "paused"},
+            ts=time.time(),
+        )
+
+    r = await start_link(handlers=LinkHandlers(on_control=on_control))
+    assert await r.link.wait_synced(5.0)
+    await raw.subscribe(topics.campaign_events("spring"), qos=1)
+    req = ControlRequest(request_id="r-1", actor="sue", action="pause")
+    await raw.publish(topics.campaign_control("spring"), encode(req), qos=1)
+    await raw.publish(topics.campaign_control("spring"), encode(req), qos=1)  # duplicate
+
+    replies = []
+    async with asyncio.timeout(5):
+        async for m in raw.messages:
+            assert isinstance(m.payload, bytes)
+            replies.append(parse_payload(ControlReply, m.topic.value, m.payload))
+            if len(replies) == 2:
+                break
+    assert applied == [("spring", "pause")]  # applied once
+    assert replies[0] == replies[1]
+    assert replies[0].accepted and replies[0].new == {"state": "paused"}
+
+
+async def test_pacing_change_refused_with_reason(
+    start_link: Callable[..., Awaitable[Running]], raw: aiomqtt.Client, topics: Topics
+) -> None:
+    from dialguard.config import PacingConfig
+
+    current = PacingConfig()
+
+    async def on_pacing(campaign: str, req: PacingChangeRequest) -> ControlReply:
+        try:
+            new = req.apply_to(current)
+        except ValueError as e:
+            return ControlReply(
+                request_id=req.request_id, kind="pacing", accepted=False, reason=str(e), ts=1e9 + 1
+            )
+        return ControlReply(
+            request_id=req.request_id,
+            kind="pacing",
+            accepted=True,
+            new=new.model_dump(),
+            ts=1e9 + 1,
+        )
+
+    async def broken(campaign: str, req: ControlRequest) -> ControlReply:
+        raise RuntimeError("boom")
+
+    r = await start_link(handlers=LinkHandlers(on_pacing=on_pacing, on_control=broken))
+    assert await r.link.wait_synced(5.0)
+    await raw.subscribe(topics.campaign_events("c9"), qos=1)
+    bad = PacingChangeRequest(request_id="p1", actor="sue", changes={"abandon_cap": 0.1})
+    await raw.publish(topics.campaign_pacing("c9"), encode(bad), qos=1)
+    ctl = ControlRequest(request_id="c1", actor="sue", action="start")
+    await raw.publish(topics.campaign_control("c9"), encode(ctl), qos=1)
+    got = {}
+    async with asyncio.timeout(5):
+        async for m in raw.messages:
+            assert isinstance(m.payload, bytes)
+            reply = parse_payload(ControlReply, m.topic.value, m.payload)
+            got[reply.request_id] = reply
+            if len(got) == 2:
+                break
+    assert not got["p1"].accepted and "abandon_cap = 0.1" in got["p1"].reason
+    assert not got["c1"].accepted and got["c1"].reason == "engine error: RuntimeError"
+    assert r.link.stats.handler_errors == 1
+    assert not r.task.done()
+
+
+async def test_call_offer_to_disposition_with_a_simulated_agent(
+    start_link: Callable[..., Awaitable[Running]], broker_url: str, topics: Topics
+) -> None:
+    dispositions: list[tuple[str, Disposition]] = []
+
+    async def on_disposition(agent: str, d: Disposition) -> None:
+        dispositions.append((agent, d))
+
+    r = await start_link(handlers=LinkHandlers(on_disposition=on_disposition))
+    agent = SimulatedAgent(
+        "d1", broker_url, topics=topics, behaviour=AgentBehaviour(wrap_s=0.2, heartbeat_s=5)
+    )
+    task = asyncio.create_task(agent.run())
+    try:
+        assert await r.link.wait_synced(5.0)
+        reg = r.link.registry
+        await eventually(lambda: reg.available(r.link.now()) == ["d1"])
+        card = ContactCard(number="+441632960123", name="Ann")
+        await r.link.publish_call(
+            "d1", CallEvent(event="offer", call_id="k1", campaign="c", ts=time.time(), contact=card)
+        )
+        await eventually(lambda: reg.effective_state("d1") == "busy", what="busy on offer")
+        end = CallEvent(event="ended", call_id="k1", campaign="c", ts=time.time())
+        await r.link.publish_call("d1", end)
+        await r.link.publish_call("d1", end)  # duplicate: handled once
+        await eventually(lambda: reg.effective_state("d1") == "wrap", what="wrap")
+        await eventually(lambda: reg.effective_state("d1") == "ready", what="ready after wrap")
+        await eventually(lambda: len(dispositions) == 1, what="disposition")
+        assert dispositions[0][0] == "d1"
+        assert dispositions[0][1].call_id == "k1" and dispositions[0][1].code == "completed"
+        assert agent.calls["k1"].number == "+441632960123"
+        await asyncio.sleep(0.3)
+        assert len(dispositions) == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_status_is_retained_and_will_marks_engine_gone(
+    start_link: Callable[..., Awaitable[Running]], broker_url: str, topics: Topics
+) -> None:
+    r = await start_link()
+    assert await r.link.wait_synced(5.0)
+    status = EngineStatus(engine_id="e1", ts=time.time(), broker_connected=True, agents_synced=True)
+    await r.link.publish_status(status)
+    host, port = host_port(broker_url)
+    async with aiomqtt.Client(host, port, timeout=3) as c:
+        await c.subscribe(topics.engine_status, qos=1)
+        async with asyncio.timeout(3):
+            m = await anext(aiter(c.messages))
+        assert isinstance(m.payload, bytes) and m.retain
+        assert parse_payload(EngineStatus, m.topic.value, m.payload) == status
+
+
+def test_backoff_is_jittered_and_capped() -> None:
+    b = Backoff(base_s=0.1, cap_s=2.0, min_s=0.01)
+    rng = random.Random(7)
+    delays = [b.delay(n, rng) for n in range(12)]
+    assert all(0.01 <= d <= 2.0 for d in delays)
+    assert len({round(d, 6) for d in delays}) == len(delays)  # not in lock-step
+    assert max(b.delay(0, rng) for _ in range(50)) <= 0.1
+    assert max(b.delay(20, rng) for _ in range(200)) > 1.0  # grows to the cap
+
+
+def test_retained_state_payload_shape_is_what_agents_send() -> None:
+    msg = AgentState(state="ready", seq=1, ts=time.time(), session="x")
+    assert json.loads(encode(msg))["state"] == "ready"
