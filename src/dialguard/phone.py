@@ -21,7 +21,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 from phonenumbers import timezone as pn_timezone
 
-__all__ = ["InvalidNumber", "ParsedNumber", "check_region", "parse_number"]
+__all__ = ["InvalidNumber", "ParsedNumber", "check_region", "normalise_number", "parse_number"]
 
 _UNKNOWN_ZONE = "Etc/Unknown"
 
@@ -80,13 +80,7 @@ def check_region(region: str) -> str:
     return code
 
 
-def parse_number(raw: str, default_region: str) -> ParsedNumber:
-    """Parse ``raw`` as written by a person, in ``default_region`` unless it says +country.
-
-    Raises :class:`InvalidNumber` with the reason: "empty", "not a phone number",
-    "too short", "too long", "unknown country code", "invalid length for GB",
-    "not a valid number for GB", "premium-rate number", "has an extension (…)".
-    """
+def _parse(raw: str, default_region: str) -> phonenumbers.PhoneNumber:
     text = raw.strip()
     if not text:
         raise InvalidNumber("empty")
@@ -94,10 +88,41 @@ def parse_number(raw: str, default_region: str) -> ParsedNumber:
         raise InvalidNumber("too long")
     region = check_region(default_region)
     try:
-        num = phonenumbers.parse(text, region)
+        return phonenumbers.parse(text, region)
     except NumberParseException as e:
         raise InvalidNumber(_PARSE_REASONS.get(e.error_type, "not a phone number")) from None
 
+
+def normalise_number(raw: str, default_region: str) -> str:
+    """E.164 form of any number that could exist, whether or not today's metadata knows it.
+
+    For do-not-call entries: a number on a national list must be suppressed even if this
+    copy of libphonenumber thinks its range is unallocated (a later update may make it
+    valid, and the contact import would then accept it). Refuses only what cannot be a
+    number: "empty", "not a phone number", "too short", "too long",
+    "unknown country code", "local number without its area code".
+    """
+    num = _parse(raw, default_region)
+    possible = phonenumbers.is_possible_number_with_reason(num)
+    if possible == ValidationResult.TOO_SHORT:
+        raise InvalidNumber("too short")
+    if possible == ValidationResult.TOO_LONG:
+        raise InvalidNumber("too long")
+    if possible == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+        raise InvalidNumber("local number without its area code")
+    if possible == ValidationResult.INVALID_COUNTRY_CODE:
+        raise InvalidNumber("unknown country code")
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_number(raw: str, default_region: str) -> ParsedNumber:
+    """Parse ``raw`` as written by a person, in ``default_region`` unless it says +country.
+
+    Raises :class:`InvalidNumber` with the reason: "empty", "not a phone number",
+    "too short", "too long", "unknown country code", "invalid length for GB",
+    "not a valid number for GB", "premium-rate number", "has an extension (…)".
+    """
+    num = _parse(raw, default_region)
     number_region = phonenumbers.region_code_for_country_code(num.country_code or 0)
     possible = phonenumbers.is_possible_number_with_reason(num)
     if possible == ValidationResult.TOO_SHORT:

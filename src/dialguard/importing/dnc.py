@@ -1,0 +1,152 @@
+"""Import a do-not-call list (TPS, CTPS, US DNC, or the internal list) with its date.
+
+A DNC file is one number a line; a header is optional (a first line with no digit is
+taken as one; an optional ``reason`` column is kept for internal entries). Numbers are
+stored in E.164 *without* checking them against today's numbering plan
+(:func:`dialguard.phone.normalise_number`): a listed number must stay suppressed even if
+this copy of libphonenumber does not yet know its range. The list's date is recorded so
+the engine can refuse to dial on a list older than the law allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dialguard.importing.columns import (
+    NUMBER_ALIASES,
+    ColumnError,
+    normalise_header,
+    resolve_number_column,
+)
+from dialguard.importing.contacts import Progress
+from dialguard.importing.records import BadRecord, CsvRecords, LineSource, Record, opened
+from dialguard.importing.report import ImportReport, Reject
+from dialguard.logs import get_logger
+from dialguard.phone import InvalidNumber, check_region, normalise_number
+from dialguard.store import BATCH_ROWS, DNC_SOURCES, Store, check_list_date
+
+__all__ = ["import_dnc"]
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    number: int
+    reason: int | None
+
+
+def _header_layout(first: Record) -> _Layout | None:
+    """Columns from the first record if it is a header; None if it is already data."""
+    if any(ch.isdigit() for ch in "".join(first.fields)):
+        return None
+    names = [normalise_header(f) for f in first.fields]
+    number = resolve_number_column(first.fields)
+    if number is None:
+        if len(first.fields) != 1:
+            raise ColumnError(
+                f"no number column: found {', '.join(repr(f.strip()) for f in first.fields)};"
+                f" name it one of {', '.join(repr(a) for a in NUMBER_ALIASES)}"
+                " or give one number per line"
+            )
+        number = 0
+    reason = names.index("reason") if "reason" in names else None
+    return _Layout(number, reason)
+
+
+@dataclass
+class _Batch:
+    entries: list[tuple[str, str | None]]
+    bytes_read: int
+
+
+def _batches(
+    records: CsvRecords, region: str, report: ImportReport, batch_rows: int
+) -> Iterator[_Batch]:
+    layout: _Layout | None = None
+    first_line: dict[str, int] = {}
+    batch: list[tuple[str, str | None]] = []
+    for rec in records:
+        if layout is None:
+            header = _header_layout(rec) if isinstance(rec, Record) else None
+            layout = header or _Layout(0, None)
+            if header is not None:
+                continue
+        report.read += 1
+        if isinstance(rec, BadRecord):
+            report.rejects.append(Reject(rec.line, rec.reason, rec.raw))
+            continue
+        if layout.number >= len(rec.fields):
+            report.rejects.append(Reject(rec.line, "no number (the line is too short)", rec.raw))
+            continue
+        raw_number = rec.fields[layout.number]
+        try:
+            number = normalise_number(raw_number, region)
+        except InvalidNumber as e:
+            reason = "no number" if e.reason == "empty" else f"bad number: {e.reason}"
+            report.rejects.append(Reject(rec.line, reason, rec.raw))
+            continue
+        earlier = first_line.setdefault(number, rec.line)
+        if earlier != rec.line:
+            reason = f"duplicate number (line {rec.line} duplicates line {earlier})"
+            report.rejects.append(Reject(rec.line, reason, rec.raw))
+            continue
+        why = None
+        if layout.reason is not None and layout.reason < len(rec.fields):
+            why = rec.fields[layout.reason].strip() or None
+        batch.append((number, why))
+        if len(batch) >= batch_rows:
+            yield _Batch(batch, records.bytes_read)
+            batch = []
+    yield _Batch(batch, records.bytes_read)
+
+
+async def import_dnc(
+    store: Store,
+    source: LineSource,
+    dnc_source: str,
+    list_date: str | None,
+    default_region: str,
+    on_progress: Progress | None = None,
+    *,
+    batch_rows: int = BATCH_ROWS,
+) -> ImportReport:
+    """Import a DNC list into the store's suppressions and record the list's date.
+
+    ``dnc_source`` is one of internal, tps, ctps, usdnc; national lists need
+    ``list_date`` (YYYY-MM-DD). Raises ValueError for a bad source, date or region,
+    :class:`ColumnError` for an unusable header, OSError for an unreadable file.
+    """
+    if dnc_source not in DNC_SOURCES:
+        raise ValueError(f"DNC source {dnc_source!r} is not one of: {', '.join(DNC_SOURCES)}")
+    if list_date is not None:
+        check_list_date(list_date)
+    elif dnc_source != "internal":
+        raise ValueError(f"a {dnc_source} list needs its list date (YYYY-MM-DD)")
+    region = check_region(default_region)
+    report = ImportReport()
+    with opened(source) as (lines, total):
+        batches = _batches(CsvRecords(lines), region, report, batch_rows)
+        while (batch := await asyncio.to_thread(next, batches, None)) is not None:
+            if batch.entries:
+                counts = await store.add_suppressions(batch.entries, dnc_source, list_date)
+                report.imported += counts.inserted
+                report.duplicates_in_store += counts.already_present
+            if on_progress is not None:
+                on_progress(batch.bytes_read, total)
+    if list_date is not None:
+        await store.record_dnc_list(
+            dnc_source, list_date, report.imported + report.duplicates_in_store
+        )
+    log.info(
+        "dnc_imported",
+        source=dnc_source,
+        list_date=list_date,
+        read=report.read,
+        imported=report.imported,
+        already_present=report.duplicates_in_store,
+        rejected=report.rejected,
+    )
+    return report

@@ -1,0 +1,156 @@
+"""CSV records from a file of bytes, each with its line number, bad bytes caught per line.
+
+Contact lists arrive from spreadsheets, CRMs and other diallers; some are in Windows-1252,
+some have a UTF-8 byte-order mark, some have a stray Latin-1 byte in one name. One bad
+line must not stop an import, and the operator needs to find it, so this reader:
+
+- decodes each physical line on its own; a line that is not valid UTF-8 is reported as
+  ``not valid UTF-8 (byte 0xe9 at column 12)`` (column counted in characters, from 1)
+  and the rest of the file is read normally;
+- parses CSV with the standard library (RFC 4180 quoting, quoted fields may span lines),
+  and numbers each record by the physical line it starts on, so the reported line is the
+  one an editor shows;
+- skips blank lines (and rows whose fields are all empty, as spreadsheets export them);
+- reports a malformed record (say, a stray quote) and carries on with the next line;
+- counts bytes read, for a progress bar.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BadRecord", "CsvRecords", "LineSource", "Record", "opened"]
+
+_BOM = b"\xef\xbb\xbf"
+
+LineSource = Path | str | os.PathLike[str] | Iterable[bytes | str]
+"""A file path, or lines (bytes or str) already in memory, e.g. in tests."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One CSV record: its fields, the line it starts on, and its text as read."""
+
+    line: int
+    fields: list[str]
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class BadRecord:
+    """A record that could not be read as text or CSV, and why."""
+
+    line: int
+    reason: str
+    raw: str
+
+
+class _Lines:
+    """Physical lines as str for the csv module, remembering numbers and decoding faults."""
+
+    def __init__(self, raw_lines: Iterator[bytes | str]) -> None:
+        self._raw = raw_lines
+        self.lineno = 0
+        self.bytes_read = 0
+        # Lines handed to the csv reader for the record being read: (number, text).
+        self.pending: list[tuple[int, str]] = []
+        # Line number → (offending byte, 1-based character column) for undecodable lines.
+        self.faults: dict[int, tuple[int, int]] = {}
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        item = next(self._raw)
+        self.lineno += 1
+        if isinstance(item, str):
+            self.bytes_read += len(item)
+            text = item.removeprefix("\ufeff") if self.lineno == 1 else item
+        else:
+            self.bytes_read += len(item)
+            if self.lineno == 1 and item.startswith(_BOM):
+                item = item[len(_BOM) :]
+            try:
+                text = item.decode("utf-8")
+            except UnicodeDecodeError as e:
+                column = len(item[: e.start].decode("utf-8")) + 1
+                self.faults[self.lineno] = (item[e.start], column)
+                # Keep reading the record's structure; the record is rejected later.
+                text = item.decode("utf-8", "surrogateescape")
+        self.pending.append((self.lineno, text))
+        return text
+
+
+def _shown(text: str) -> str:
+    """Text as it can be written to a terminal or a UTF-8 file (bad bytes as \\xe9)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+class CsvRecords:
+    """Iterate the records of a CSV text, numbered by physical line; bad ones as BadRecord.
+
+    Bad content never raises; only the underlying file's I/O errors propagate.
+    ``bytes_read`` tells a progress bar how far the reader has got.
+    """
+
+    def __init__(self, lines: Iterable[bytes | str]) -> None:
+        self._source = _Lines(iter(lines))
+
+    @property
+    def bytes_read(self) -> int:
+        return self._source.bytes_read
+
+    def __iter__(self) -> Iterator[Record | BadRecord]:
+        source = self._source
+        reader = csv.reader(source, strict=True)
+        while True:
+            source.pending.clear()
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                yield _malformed(source.pending, e)
+                continue
+            first = source.pending[0][0]
+            raw = "".join(t for _, t in source.pending).rstrip("\r\n")
+            fault = next((n for n, _ in source.pending if n in source.faults), None)
+            if fault is not None:
+                byte, column = source.faults[fault]
+                reason = f"not valid UTF-8 (byte 0x{byte:02x} at column {column})"
+                yield BadRecord(fault, reason, _shown(raw))
+                continue
+            if not any(f.strip() for f in fields):
+                continue  # blank line, or a row of empty cells
+            yield Record(first, fields, raw)
+
+
+def _malformed(pending: list[tuple[int, str]], error: csv.Error) -> BadRecord:
+    first = pending[0][0] if pending else 0
+    raw = _shown("".join(t for _, t in pending)).rstrip("\r\n")
+    if str(error).startswith("unexpected end of data"):
+        return BadRecord(
+            first, f"unterminated quoted field (runs from line {first} to the end of file)", raw
+        )
+    message = str(error)
+    if message.startswith("',' expected after '\"'"):
+        message = "text after a closing quote; quote the whole field"
+    return BadRecord(first, f"malformed CSV ({message})", raw)
+
+
+@contextmanager
+def opened(source: LineSource) -> Iterator[tuple[Iterable[bytes | str], int | None]]:
+    """The lines of ``source`` and its size in bytes (None when not a file).
+
+    Raises OSError (FileNotFoundError, IsADirectoryError…) for a path that cannot be read.
+    """
+    if isinstance(source, str | os.PathLike):
+        with Path(source).open("rb") as f:
+            yield f, os.fstat(f.fileno()).st_size
+    else:
+        yield source, None
