@@ -1,0 +1,230 @@
+"""Picking the next callable contact, and settling a contact after its attempt.
+
+The store offers *due* contacts (pending, next attempt time passed, by priority); every
+one passes the compliance gate (:mod:`dialguard.engine.rules`) before it may be dialled.
+A refusal is recorded in ``skips`` with its rule and reason, and the contact is parked
+until the rule would allow it (``retry_at``) or closed for good (DNC, attempts used up),
+so it is not examined again every second. The contact chosen is marked ``in_progress``
+at once, so no second dial can pick it while its call is up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import cast
+
+from dialguard.config import CampaignConfig
+from dialguard.engine.rules import (
+    CallingWindow,
+    ContactFacts,
+    DialMode,
+    PastAttempt,
+    Suppression,
+    Verdict,
+    WeeklySpan,
+    check_contact,
+)
+from dialguard.engine.rules.types import SuppressionSource
+from dialguard.logs import get_logger
+from dialguard.store import AttemptRecord, ContactRecord, Store
+
+log = get_logger(__name__)
+
+HISTORY_S = 31 * 86400  # caps look back 30 days; a day's margin
+SCAN_BATCH = 25
+CAMPAIGN_WIDE_RULES = frozenset({"dnc_list_stale"})
+CLOSED_BY_RULE = {
+    "dnc_internal": "dnc",
+    "dnc_tps": "dnc",
+    "dnc_ctps": "dnc",
+    "dnc_usdnc": "dnc",
+    "max_attempts": "exhausted",
+    "no_retry_rule": "done",
+    "timezone_unknown": "exhausted",
+}
+
+# Attempt outcome (store) → the retry rule that governs the next try (config).
+RETRY_KEY = {
+    "abandoned": "abandoned",
+    "busy": "busy",
+    "no_answer": "no_answer",
+    "cancelled": "no_answer",
+    "unavailable": "unavailable",
+    "rejected": "failed",
+    "failed": "failed",
+    "voicemail": "voicemail",
+    "interrupted": "interrupted",
+}
+FINAL_OUTCOMES = {"connected": "done", "invalid": "exhausted"}
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """The whole campaign may not dial now (e.g. a national DNC list is stale)."""
+
+    rule: str
+    reason: str
+
+
+def _epoch_of_date(text: str | None) -> float | None:
+    if text is None:
+        return None
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()
+
+
+def _dial_mode(mode: str) -> DialMode:
+    return "predictive" if mode == "predictive" else "guaranteed"
+
+
+def _past(a: AttemptRecord) -> PastAttempt:
+    return PastAttempt(
+        at=a.invite_at if a.invite_at is not None else a.created_at,
+        outcome=a.outcome or "interrupted",
+        abandoned=a.abandoned,
+        mode=_dial_mode(a.mode),
+        campaign=a.campaign_id,
+        ended_at=a.ended_at if (a.ended_at is None or a.ended_at >= a.created_at) else None,
+    )
+
+
+def _preferred(contact: ContactRecord) -> tuple[WeeklySpan, ...]:
+    hours = contact.preferred_hours
+    if not hours or "start" not in hours or "end" not in hours:
+        return ()
+    return (WeeklySpan.of(range(7), hours["start"], hours["end"]),)
+
+
+def contact_facts(contact: ContactRecord, campaign_history: list[AttemptRecord]) -> ContactFacts:
+    """The gate's view of a contact, from its row and this campaign's attempts to it."""
+    counts: dict[str, int] = {}
+    last: AttemptRecord | None = None
+    for a in campaign_history:
+        if a.outcome is None:
+            continue
+        key = RETRY_KEY.get(a.outcome, a.outcome)
+        counts[key] = counts.get(key, 0) + 1
+        last = a
+    last_outcome = RETRY_KEY.get(last.outcome, last.outcome) if last and last.outcome else None
+    last_at = None
+    if last is not None:
+        last_at = last.ended_at if last.ended_at is not None else last.created_at
+    return ContactFacts(
+        number=contact.number,
+        timezones=contact.timezones,
+        priority=contact.priority,
+        attempts=len([a for a in campaign_history if a.outcome is not None]),
+        last_outcome=last_outcome,
+        last_outcome_at=last_at if last_outcome is not None else None,
+        outcome_counts=counts,
+        preferred_hours=_preferred(contact),
+    )
+
+
+class ContactPicker:
+    """Finds the next contact of one campaign that every rule allows calling now."""
+
+    def __init__(self, store: Store, campaign: CampaignConfig) -> None:
+        self._store = store
+        self.campaign = campaign
+        self._window = CallingWindow.from_config(campaign.calling_window)
+
+    def update_campaign(self, campaign: CampaignConfig) -> None:
+        self.campaign = campaign
+        self._window = CallingWindow.from_config(campaign.calling_window)
+
+    async def next_contact(self, mode: str, now: float) -> ContactRecord | Blocked | None:
+        """The highest-priority allowed contact (now marked in_progress), a campaign-wide
+        :class:`Blocked`, or None when nothing is callable at ``now``."""
+        lists = {
+            source: t
+            for source, info in (await self._store.dnc_list_dates()).items()
+            if (t := _epoch_of_date(info.list_date)) is not None
+        }
+        while True:
+            due = await self._store.due_contacts(self.campaign.id, now, SCAN_BATCH)
+            if not due:
+                return None
+            for contact in due:
+                verdict = await self._check(contact, lists, mode, now)
+                if verdict.allowed:
+                    await self._store.update_contact(contact.id, status="in_progress")
+                    return contact
+                if verdict.rule in CAMPAIGN_WIDE_RULES:
+                    return Blocked(verdict.rule, verdict.reason)
+                await self._park(contact, verdict, now)
+
+    async def _check(
+        self, contact: ContactRecord, lists: dict[str, float], mode: str, now: float
+    ) -> Verdict:
+        history = await self._store.attempts_for_number_since(contact.number, now - HISTORY_S)
+        mine = [
+            a
+            for a in await self._store.attempts_for_number_since(contact.number, 0)
+            if a.campaign_id == self.campaign.id
+        ]
+        hits = await self._store.is_suppressed(contact.number)
+        suppressions = [
+            Suppression(
+                source=cast(SuppressionSource, h.source), list_date=_epoch_of_date(h.list_date)
+            )
+            for h in hits
+        ]
+        verdict = check_contact(
+            contact_facts(contact, mine),
+            [_past(a) for a in history if a.outcome is not None],
+            suppressions,
+            lists,
+            self.campaign,
+            _dial_mode(mode),
+            now,
+            window=self._window,
+        )
+        return verdict
+
+    async def _park(self, contact: ContactRecord, verdict: Verdict, now: float) -> None:
+        """Record why the contact was skipped; close it or wait until a rule allows it."""
+        await self._store.record_skip(
+            self.campaign.id, contact.id, verdict.rule, verdict.reason, now=now
+        )
+        closed = CLOSED_BY_RULE.get(verdict.rule)
+        if closed is not None or verdict.retry_at is None:
+            await self._store.update_contact(contact.id, status=closed or "exhausted")
+        else:
+            await self._store.update_contact(contact.id, next_attempt_at=verdict.retry_at)
+        log.debug(
+            "contact_skipped", campaign=self.campaign.id, rule=verdict.rule, reason=verdict.reason
+        )
+
+    async def release(self, contact_id: int) -> None:
+        """Put back a contact that was picked but never dialled."""
+        await self._store.update_contact(contact_id, status="pending")
+
+    async def settle(
+        self, contact_id: int, outcome: str, ended_at: float, opted_out: bool = False
+    ) -> None:
+        """After an attempt: close the contact, or schedule its retry by the policy."""
+        contact = await self._store.get_contact(contact_id)
+        if contact is None:
+            return
+        attempts = contact.attempts + 1
+        if opted_out:
+            await self._store.update_contact(
+                contact_id, status="dnc", attempts=attempts, last_outcome=outcome
+            )
+            return
+        final = FINAL_OUTCOMES.get(outcome)
+        key = RETRY_KEY.get(outcome)
+        rule = getattr(self.campaign.retry, key) if key else None
+        if final is not None or rule is None:
+            await self._store.update_contact(
+                contact_id, status=final or "exhausted", attempts=attempts, last_outcome=outcome
+            )
+            return
+        await self._store.update_contact(
+            contact_id,
+            status="pending",
+            attempts=attempts,
+            last_outcome=outcome,
+            next_attempt_at=ended_at + rule.delay_s,
+        )

@@ -1,0 +1,111 @@
+"""Contact selection: only a contact every rule allows is picked; refusals are recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from dialguard.config import CampaignConfig, parse_campaign
+from dialguard.engine.selection import Blocked, ContactPicker
+from dialguard.store import NewContact, Store
+
+# Monday 2026-11-16 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles (TCPA: 08–21).
+NOW = dt.datetime(2026, 11, 16, 15, 0, tzinfo=dt.UTC).timestamp()
+NY, LA = ("America/New_York",), ("America/Los_Angeles",)
+
+
+def campaign(**extra: object) -> CampaignConfig:
+    return parse_campaign({"id": "c1", "name": "C1", "caller_id": "+12025550123", **extra})
+
+
+async def make_store(tmp_path: Path, contacts: list[NewContact], **extra: object) -> Store:
+    store = await Store.open(tmp_path / "s.sqlite3")
+    cfg = campaign(**extra)
+    await store.upsert_campaign("c1", "C1", cfg.model_dump_json(), state="active")
+    await store.insert_contacts("c1", contacts, now=NOW - 10)
+    return store
+
+
+async def test_picks_highest_priority_allowed_and_records_skips(tmp_path: Path) -> None:
+    store = await make_store(
+        tmp_path,
+        [
+            NewContact(number="+12025550001", region="US", timezones=NY, priority=1),
+            NewContact(number="+12025550002", region="US", timezones=NY, priority=9),
+            NewContact(number="+13105550003", region="US", timezones=LA, priority=5),
+        ],
+    )
+    await store.add_suppressions(["+12025550002"], "internal", None, now=NOW - 100)
+    picker = ContactPicker(store, campaign())
+    got = await picker.next_contact("progressive", NOW)
+    assert not isinstance(got, Blocked) and got is not None
+    assert got.number == "+12025550001"  # 9 is on the DNC list, 5 is at 07:00 local
+    assert (await store.get_contact(got.id)).status == "in_progress"
+    skips = {s.rule: s for s in await store.skips("c1", 0, NOW + 1)}
+    assert set(skips) == {"dnc_internal", "calling_window"}
+    ids = {c.number: c for c in [await store.get_contact(i) for i in (1, 2, 3)] if c}
+    assert ids["+12025550002"].status == "dnc"
+    la = ids["+13105550003"]
+    assert la.status == "pending"
+    # parked until 08:00 in Los Angeles = 16:00 UTC
+    assert la.next_attempt_at == NOW + 3600
+    # nothing else is callable now; the in-progress contact is not offered twice
+    assert await picker.next_contact("progressive", NOW) is None
+    await store.close()
+
+
+async def test_stale_national_list_blocks_the_whole_campaign(tmp_path: Path) -> None:
+    store = await make_store(
+        tmp_path,
+        [NewContact(number="+12025550001", region="US", timezones=NY)],
+        dnc={"lists": ["usdnc"]},
+    )
+    await store.record_dnc_list("usdnc", "2026-09-01", 10, now=NOW - 86400 * 60)
+    picker = ContactPicker(store, campaign(dnc={"lists": ["usdnc"]}))
+    got = await picker.next_contact("progressive", NOW)
+    assert isinstance(got, Blocked) and got.rule == "dnc_list_stale"
+    assert (await store.get_contact(1)).status == "pending"
+    await store.close()
+
+
+async def test_settle_schedules_retry_or_closes(tmp_path: Path) -> None:
+    store = await make_store(
+        tmp_path,
+        [NewContact(number=f"+1202555000{i}", region="US", timezones=NY) for i in range(1, 5)],
+    )
+    cfg = campaign()
+    picker = ContactPicker(store, cfg)
+    await picker.settle(1, "busy", NOW)
+    await picker.settle(2, "connected", NOW)
+    await picker.settle(3, "abandoned", NOW, opted_out=True)
+    await picker.settle(4, "invalid", NOW)
+    c = [await store.get_contact(i) for i in range(1, 5)]
+    assert c[0] is not None and c[0].status == "pending"
+    assert c[0].next_attempt_at == NOW + cfg.retry.busy.delay_s
+    assert [x.status for x in c if x] == ["pending", "done", "dnc", "exhausted"]
+    assert all(x is not None and x.attempts == 1 for x in c)
+    await store.close()
+
+
+async def test_abandoned_number_locked_out_72h_unless_guaranteed(tmp_path: Path) -> None:
+    store = await make_store(
+        tmp_path, [NewContact(number="+12025550001", region="US", timezones=NY)]
+    )
+    aid = await store.open_attempt(
+        campaign_id="c1", contact_id=1, number="+12025550001", mode="predictive", now=NOW - 7200
+    )
+    await store.update_attempt(
+        aid,
+        invite_at=NOW - 7200,
+        answered_at=NOW - 7190,
+        ended_at=NOW - 7180,
+        outcome="abandoned",
+        abandoned=True,
+    )
+    # make the retry delay irrelevant: the lock-out is what is tested
+    cfg = campaign(retry={"abandoned": {"delay_s": 259200, "max_attempts": 3}})
+    picker = ContactPicker(store, cfg)
+    assert await picker.next_contact("predictive", NOW) is None
+    [skip] = await store.skips("c1", 0, NOW + 1)
+    assert skip.rule in {"retry_delay", "abandon_lockout"}
+    await store.close()
