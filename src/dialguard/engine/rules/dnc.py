@@ -49,7 +49,7 @@ def check_lists_fresh(
         if date is None:
             return Verdict.refuse(
                 "dnc_list_stale",
-                f"the campaign must screen against the {label} list but none was ever imported",
+                f"the campaign must screen against the {label} list, which was never imported",
             )
         age = now - date
         if age > MAX_LIST_AGE_S[name]:
