@@ -1,5 +1,305 @@
-"""`dialguard imports …` (placeholder until its issue lands)."""
+"""`dialguard import contacts|dnc`: load a contact list or a do-not-call list from CSV.
 
-from cyclopts import App
+A thin shell over :mod:`dialguard.importing`: it finds the store and default region in
+the engine config, makes sure the campaign exists (taking it from the campaigns
+directory if the store does not have it yet), shows progress on a terminal, and prints
+what was stored and every reject with its line and reason.
 
-app = App(name="imports", help="Not yet available.")
+Exit codes: 0 all rows stored; 1 the import ran but rejected some rows; 2 bad input
+(unknown campaign, missing file, bad option, unusable header); nothing is stored on 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+from cyclopts import App, Parameter
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from dialguard.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_PROBLEM,
+    console,
+    err_console,
+    load_config_or_exit,
+)
+from dialguard.config import ConfigError, EngineConfig, load_campaigns
+from dialguard.importing import ColumnError, ImportReport, import_contacts, import_dnc
+from dialguard.importing import Progress as ProgressCallback
+from dialguard.importing.report import write_rejects
+from dialguard.logs import configure_logging
+from dialguard.phone import InvalidNumber, check_region
+from dialguard.store import DNC_SOURCES, Store, StoreError, check_list_date
+
+app = App(name="import", help="Import contact lists and do-not-call lists.")
+
+REJECTS_SHOWN = 20
+"""Rejects listed on the terminal; ``--rejects FILE`` has them all."""
+
+# Ages the law allows for a national list (the engine refuses to dial past them).
+MAX_LIST_AGE_DAYS = {"tps": 28, "ctps": 28, "usdnc": 31}
+
+
+class _BadInput(Exception):
+    """A problem with the command's input, printed as one line before exiting 2."""
+
+
+def _setup(config: Path | None, region: str | None) -> tuple[EngineConfig, str]:
+    cfg = load_config_or_exit(config)
+    configure_logging(cfg.logging.level, cfg.logging.format)
+    try:
+        default_region = check_region(region or cfg.engine.default_region)
+    except InvalidNumber as e:
+        raise _BadInput(f"--region: {e.reason}") from None
+    return cfg, default_region
+
+
+def _check_paths(file: Path, rejects: Path | None) -> None:
+    """Refuse before touching the store: a missing input, or a rejects file we cannot write."""
+    if not file.exists():
+        raise _BadInput(f"{file}: file not found")
+    if not file.is_file():
+        raise _BadInput(f"{file}: not a file")
+    if rejects is not None and not rejects.parent.is_dir():
+        raise _BadInput(f"--rejects {rejects}: directory {rejects.parent} does not exist")
+
+
+def _run(work: Callable[[], int]) -> int:
+    """Run a command; turn input and store problems into one clear line and exit 2."""
+    try:
+        return work()
+    except _BadInput as e:
+        err_console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+    except ColumnError as e:
+        err_console.print(
+            f"[red]error:[/] {e}; nothing was imported", highlight=False, soft_wrap=True
+        )
+    except StoreError as e:
+        err_console.print(f"[red]store error:[/] {e}", highlight=False, soft_wrap=True)
+    except OSError as e:
+        err_console.print(
+            f"[red]error:[/] {e.filename or ''}: {e.strerror}", highlight=False, soft_wrap=True
+        )
+    return EXIT_BAD_INPUT
+
+
+def _progress_bar() -> tuple[Progress | None, ProgressCallback | None]:
+    """A byte-based progress bar when stdout is a terminal; nothing otherwise."""
+    if not console.is_terminal:
+        return None, None
+    bar = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task("import", total=None)
+
+    def update(done: int, total: int | None) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+def _print_report(report: ImportReport, rejects_file: Path | None, what: str) -> int:
+    summary = Table(show_header=False, box=None, pad_edge=False)
+    summary.add_column(justify="left")
+    summary.add_column(justify="right")
+    summary.add_row("rows read", f"{report.read:,}")
+    summary.add_row(f"{what} imported", f"{report.imported:,}")
+    summary.add_row("already present", f"{report.duplicates_in_store:,}")
+    summary.add_row("rejected", f"{report.rejected:,}")
+    console.print(summary)
+    if not report.rejects:
+        return EXIT_OK
+    table = Table(title="rejected rows", title_justify="left")
+    table.add_column("line", justify="right")
+    table.add_column("reason")
+    table.add_column("row", overflow="ellipsis", max_width=60, no_wrap=True)
+    for r in report.rejects[:REJECTS_SHOWN]:
+        table.add_row(str(r.line), r.reason, r.raw)
+    console.print(table, highlight=False)
+    more = report.rejected - REJECTS_SHOWN
+    if rejects_file is not None:
+        n = write_rejects(rejects_file, report.rejects)
+        tail = f"…and {more:,} more; " if more > 0 else ""
+        console.print(
+            f"{tail}all {n:,} rejects written to {rejects_file}", highlight=False, soft_wrap=True
+        )
+    elif more > 0:
+        console.print(f"…and {more:,} more; see --rejects FILE.csv for all of them")
+    return EXIT_PROBLEM
+
+
+async def _ensure_campaign(store: Store, cfg: EngineConfig, campaign_id: str) -> None:
+    """The campaign must be in the store, or defined in the campaigns dir (then stored)."""
+    if await store.get_campaign(campaign_id) is not None:
+        return
+    directory = cfg.engine.campaigns_dir
+    try:
+        campaigns = load_campaigns(directory)
+    except ConfigError as e:
+        for p in e.problems:
+            err_console.print(f"[red]config error:[/] {p}", highlight=False, soft_wrap=True)
+        raise _BadInput(
+            f"campaign {campaign_id!r} is not in the store and {directory} has errors"
+        ) from None
+    for camp in campaigns:
+        if camp.id == campaign_id:
+            await store.upsert_campaign(
+                camp.id, camp.name, camp.model_dump_json(), actor="dialguard import"
+            )
+            console.print(
+                f"campaign {camp.id} added to the store from {directory} (state: paused)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            return
+    known = sorted({c.id for c in await store.list_campaigns()} | {c.id for c in campaigns})
+    raise _BadInput(
+        f"campaign {campaign_id!r} is not in the store nor defined in {directory}"
+        f" (known: {', '.join(known) if known else 'none'})"
+    )
+
+
+@app.command
+def contacts(
+    file: Path,
+    /,
+    *,
+    campaign: str,
+    config: Path | None = None,
+    region: str | None = None,
+    rejects: Path | None = None,
+) -> int:
+    """Import a contacts CSV into a campaign; bad rows are listed, good ones stored.
+
+    The header must name the number column (number, phone, phone_number, telephone,
+    msisdn or mobile); name, priority, consent, preferred_channel, preferred_hours
+    (18:00-20:00) and region are understood; other columns are kept as custom fields.
+    Importing the same file again adds nothing. See docs/import.md.
+
+    Parameters
+    ----------
+    file
+        The CSV file (UTF-8; a byte-order mark is fine).
+    campaign
+        Campaign id; must be in the store or defined in the campaigns directory.
+    config
+        Engine config file (default: config/dialguard.toml if present).
+    region
+        Region for numbers written without +country code (default: engine.default_region).
+    rejects
+        Write every rejected row (line, reason, raw) to this CSV file.
+    """
+
+    async def job(cfg: EngineConfig, default_region: str) -> int:
+        async with await Store.open(cfg.store.path) as store:
+            await _ensure_campaign(store, cfg, campaign)
+            bar, update = _progress_bar()
+            if bar is not None:
+                with bar:
+                    report = await import_contacts(store, file, campaign, default_region, update)
+            else:
+                report = await import_contacts(store, file, campaign, default_region)
+        return _print_report(report, rejects, "contacts")
+
+    def work() -> int:
+        cfg, default_region = _setup(config, region)
+        _check_paths(file, rejects)
+        return asyncio.run(job(cfg, default_region))
+
+    return _run(work)
+
+
+@app.command
+def dnc(
+    file: Path,
+    /,
+    *,
+    source: Annotated[str, Parameter(help="internal, tps, ctps or usdnc")],
+    list_date: str | None = None,
+    config: Path | None = None,
+    region: str | None = None,
+    rejects: Path | None = None,
+) -> int:
+    """Import a do-not-call list (one number a line, header optional) with its date.
+
+    National lists (tps, ctps, usdnc) need --list-date, the date the list was issued;
+    the engine refuses to dial for a campaign whose list is older than the law allows
+    (28 days for TPS/CTPS, 31 for the US registry). Internal entries default to today.
+
+    Parameters
+    ----------
+    file
+        The CSV file: a number column, one number per line.
+    source
+        Which list: internal, tps, ctps or usdnc.
+    list_date
+        Date of the list, YYYY-MM-DD (required except for internal).
+    config
+        Engine config file (default: config/dialguard.toml if present).
+    region
+        Region for numbers written without +country code (default: engine.default_region).
+    rejects
+        Write every rejected row (line, reason, raw) to this CSV file.
+    """
+
+    def work() -> int:
+        cfg, default_region = _setup(config, region)
+        if source not in DNC_SOURCES:
+            raise _BadInput(f"--source {source!r}: must be one of {', '.join(DNC_SOURCES)}")
+        date = list_date
+        today = dt.datetime.now(dt.UTC).date()
+        if date is None:
+            if source != "internal":
+                raise _BadInput(f"--list-date is required for a {source} list (YYYY-MM-DD)")
+            date = today.isoformat()
+        try:
+            check_list_date(date)
+        except ValueError as e:
+            raise _BadInput(f"--list-date: {e}") from None
+        day = dt.date.fromisoformat(date)
+        if day > today:
+            raise _BadInput(f"--list-date {date} is in the future")
+        _check_paths(file, rejects)
+        code = asyncio.run(job(cfg, default_region, date))
+        limit = MAX_LIST_AGE_DAYS.get(source)
+        age = (today - day).days
+        if limit is not None and age > limit:
+            err_console.print(
+                f"[yellow]warning:[/] this {source} list is {age} days old; campaigns that"
+                f" screen against {source} will not dial until a list at most {limit} days"
+                " old is imported",
+                highlight=False,
+                soft_wrap=True,
+            )
+        return code
+
+    async def job(cfg: EngineConfig, default_region: str, date: str) -> int:
+        async with await Store.open(cfg.store.path) as store:
+            bar, update = _progress_bar()
+            if bar is not None:
+                with bar:
+                    report = await import_dnc(store, file, source, date, default_region, update)
+            else:
+                report = await import_dnc(store, file, source, date, default_region)
+        return _print_report(report, rejects, f"{source} numbers")
+
+    return _run(work)
