@@ -81,11 +81,16 @@ def test_retry_at_is_widened_to_when_every_rule_allows() -> None:
     assert check_contact(c, h, [], FRESH, US, "guaranteed", v.retry_at) is ALLOWED
 
 
-def test_retry_time_is_none_when_the_list_will_be_stale_by_then() -> None:
+def test_a_list_going_stale_later_does_not_close_the_contact() -> None:
+    # The contact is parked until the window opens; by then the list is stale, and the
+    # gate says so for the whole campaign — the contact itself is not given up.
     night = at(NY, 2026, 11, 23, 23, 0)
     almost_stale = {"usdnc": night - 31 * DAY + 3600}  # goes stale at midnight
     v = check_contact(NY_FACTS, [], [], almost_stale, US, "guaranteed", night)
-    assert (v.rule, v.retry_at) == ("calling_window", None)
+    morning = at(NY, 2026, 11, 24, 8, 0)
+    assert (v.rule, v.retry_at) == ("calling_window", morning)
+    later = check_contact(NY_FACTS, [], [], almost_stale, US, "guaranteed", morning)
+    assert later.rule == "dnc_list_stale"
 
 
 def test_lockout_applies_to_predictive_calls_only() -> None:

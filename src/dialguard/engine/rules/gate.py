@@ -143,10 +143,10 @@ def _earliest(i: _Inputs, refusals: Sequence[Verdict]) -> float | None:
     if not known.allowed:
         return None
     narrowed = i.window.narrowed(i.contact.preferred_hours)
-    at = narrowed.next_open(zones, not_before) if narrowed.needs_zone else not_before
-    if at is None or not check_lists_fresh(i.campaign.dnc.lists, i.dnc_list_dates, at).allowed:
-        return None  # by then a national list is too old: only a new import helps
-    return at
+    # A national list that goes stale before then is not accounted for on purpose: that
+    # is not a reason to give up on the contact; at that instant the gate answers
+    # ``dnc_list_stale`` for the whole campaign until a fresh import.
+    return narrowed.next_open(zones, not_before) if narrowed.needs_zone else not_before
 
 
 def check_contact(
@@ -215,7 +215,9 @@ def earliest_allowed(
     window: CallingWindow | None = None,
 ) -> float | None:
     """First instant ``≥ now`` at which every rule allows the call, assuming no new
-    attempts, suppressions or list imports; ``None`` if some refusal is final."""
+    attempts or suppressions; ``None`` if some refusal is final (DNC, attempts used up,
+    unknown zone, a window that never opens). National lists ageing past their limit in
+    the meantime are left to the ``dnc_list_stale`` check at that time."""
     i = _inputs(contact, history, suppressions, dnc_list_dates, campaign, mode, now, window)
     return _earliest(i, [v for v in _verdicts(i) if not v.allowed])
 
