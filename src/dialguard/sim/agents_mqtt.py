@@ -363,7 +363,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="environment variable holding the agents' broker password (unset: anonymous)",
     )
     args = p.parse_args(argv)
-    configure_logging("info")
     try:
         agents = make_agents(
             args.agents,
@@ -377,6 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    configure_logging("info")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_agents(agents))
     return 0
