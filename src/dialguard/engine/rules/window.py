@@ -34,7 +34,8 @@ Schedule = tuple[DaySpans, ...]
 
 _EPOCH_DATE = dt.date(1970, 1, 1)
 _OFFSET_SAMPLE_S = 6 * 3600
-_SEARCH_CHUNK_S = 14 * DAY_S
+_FIRST_CHUNK_S = 2 * DAY_S
+_MAX_CHUNK_S = 32 * DAY_S
 DEFAULT_HORIZON_S = 400 * DAY_S
 """How far :meth:`CallingWindow.next_open` looks before saying "never" (over a year, so a
 weekly schedule with a long holiday list still finds its next opening)."""
@@ -259,9 +260,10 @@ class CallingWindow:
             return after
         if self.never_opens:
             return None
-        start = after
+        start, chunk = after, _FIRST_CHUNK_S
         while start < after + horizon_s:
-            end = min(start + _SEARCH_CHUNK_S, after + horizon_s)
+            end = min(start + chunk, after + horizon_s)
+            chunk = min(chunk * 2, _MAX_CHUNK_S)  # most windows reopen within a day
             acc: list[Interval] | None = None
             for z in zones:
                 ivs = self.intervals(z, start, end)
