@@ -432,7 +432,7 @@ class Store:
         return None if row is None else ContactRecord.from_row(row)
 
     async def due_contacts(self, campaign_id: str, now: float, limit: int) -> list[ContactRecord]:
-        """Pending contacts whose next attempt is due at ``now``: priority desc, then id.
+        """Pending contacts due at ``now``: highest priority first, then longest due, then id.
 
         One walk of the partial index ``contacts_due``, stopping after ``limit`` rows.
         """

@@ -1,0 +1,140 @@
+"""Schema migrations: from an empty file, idempotent on re-open, refused when too new."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from dialguard.store import MIGRATIONS, SCHEMA_VERSION, Migration, SchemaTooNew, Store, StoreError
+from dialguard.store import database as store_database
+
+TABLES = {
+    "schema_version",
+    "campaigns",
+    "contacts",
+    "suppressions",
+    "dnc_lists",
+    "attempts",
+    "skips",
+    "audit",
+}
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {r[0] for r in rows}
+
+
+def _versions(path: Path) -> list[tuple[int, float]]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT version, applied_at FROM schema_version").fetchall()
+
+
+def test_migrations_are_numbered_from_one_without_gaps() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+    assert MIGRATIONS[-1].version == SCHEMA_VERSION
+
+
+async def test_open_creates_every_table_from_an_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "dir" / "store.sqlite3"  # parents are created
+    async with await Store.open(path, clock=lambda: 1000.0) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+    assert _tables(path) >= TABLES
+    versions = _versions(path)
+    assert [v for v, _ in versions] == [m.version for m in MIGRATIONS]
+    # applied_at is real epoch time from SQLite, not the injected clock.
+    assert all(at > 1.7e9 for _, at in versions)
+
+
+async def test_open_sets_wal_and_foreign_keys(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "s.sqlite3") as store:
+        db = store.connection
+        async with db.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"
+        async with db.execute("PRAGMA foreign_keys") as cur:
+            assert (await cur.fetchone())[0] == 1
+        async with db.execute("PRAGMA busy_timeout") as cur:
+            assert (await cur.fetchone())[0] == 5000
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            await db.execute(
+                "INSERT INTO contacts (campaign_id, number, region, created_at)"
+                " VALUES ('nope', '+442079460000', 'GB', 0)"
+            )
+
+
+async def test_reopen_is_a_no_op_and_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    async with await Store.open(path) as store:
+        await store.upsert_campaign("spring", "Spring", "{}")
+    before = _versions(path)
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        assert [c.id for c in await store.list_campaigns()] == ["spring"]
+    assert _versions(path) == before
+
+
+async def test_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    async with await Store.open(path):
+        pass
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO schema_version VALUES (?, 'from the future', 0)", (SCHEMA_VERSION + 1,)
+        )
+    with pytest.raises(SchemaTooNew) as info:
+        await Store.open(path)
+    assert info.value.found == SCHEMA_VERSION + 1
+    assert info.value.known == SCHEMA_VERSION
+    assert str(info.value) == (
+        f"{path}: store schema version {SCHEMA_VERSION + 1} is newer than this dialguard "
+        f"knows ({SCHEMA_VERSION}); upgrade dialguard or point store.path at another file"
+    )
+    assert max(v for v, _ in _versions(path)) == SCHEMA_VERSION + 1
+
+
+async def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("this is not a database, just some text that is long enough " * 20)
+    with pytest.raises(StoreError, match=r"notes\.txt: not a dialguard store"):
+        await Store.open(path)
+
+
+async def test_failed_migration_rolls_back_entirely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    async with await Store.open(path):
+        pass
+    broken = Migration(
+        SCHEMA_VERSION + 1,
+        "half a migration",
+        "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);",
+    )
+    monkeypatch.setattr(store_database, "MIGRATIONS", (*MIGRATIONS, broken))
+    monkeypatch.setattr(store_database, "SCHEMA_VERSION", broken.version)
+    with pytest.raises(StoreError, match=rf"migration {broken.version} failed: no such table"):
+        await Store.open(path)
+    assert "half_done" not in _tables(path)
+    assert max(v for v, _ in _versions(path)) == SCHEMA_VERSION
+
+
+async def test_new_migration_is_applied_once_on_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    async with await Store.open(path) as store:
+        await store.upsert_campaign("spring", "Spring", "{}")
+    extra = Migration(
+        SCHEMA_VERSION + 1, "campaign colour", "ALTER TABLE campaigns ADD COLUMN colour TEXT;"
+    )
+    monkeypatch.setattr(store_database, "MIGRATIONS", (*MIGRATIONS, extra))
+    monkeypatch.setattr(store_database, "SCHEMA_VERSION", extra.version)
+    for _ in range(2):
+        async with await Store.open(path) as store:
+            assert await store.schema_version() == extra.version
+    assert [v for v, _ in _versions(path)] == [*(m.version for m in MIGRATIONS), extra.version]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT id, colour FROM campaigns").fetchall() == [("spring", None)]

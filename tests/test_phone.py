@@ -1,0 +1,171 @@
+"""dialguard.phone: canonical numbers, their zones and types, and exact refusal reasons."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dialguard.phone import (
+    InvalidNumber,
+    ParsedNumber,
+    check_region,
+    normalise_number,
+    parse_number,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        (
+            "020 7946 0000",
+            "GB",
+            ParsedNumber("+442079460000", "GB", ("Europe/London",), "fixed_line"),
+        ),
+        (
+            "(020) 7946-0000",
+            "GB",
+            ParsedNumber("+442079460000", "GB", ("Europe/London",), "fixed_line"),
+        ),
+        (
+            "011 44 20 7946 0000",  # the US international prefix
+            "US",
+            ParsedNumber("+442079460000", "GB", ("Europe/London",), "fixed_line"),
+        ),
+        (
+            "+1 212 555 0134",
+            "GB",
+            ParsedNumber("+12125550134", "US", ("America/New_York",), "fixed_line_or_mobile"),
+        ),
+        (
+            "(415) 555-2671",
+            "US",
+            ParsedNumber("+14155552671", "US", ("America/Los_Angeles",), "fixed_line_or_mobile"),
+        ),
+        (
+            "01 23 45 67 89",
+            "FR",
+            ParsedNumber("+33123456789", "FR", ("Europe/Paris",), "fixed_line"),
+        ),
+    ],
+)
+def test_parses_to_e164_with_region_zones_and_type(
+    raw: str, region: str, expected: ParsedNumber
+) -> None:
+    assert parse_number(raw, region) == expected
+
+
+def test_region_argument_is_case_insensitive() -> None:
+    assert parse_number("020 7946 0000", "gb").e164 == "+442079460000"
+
+
+def test_international_prefix_is_the_default_regions() -> None:
+    assert parse_number("0044 20 7946 0000", "GB").e164 == "+442079460000"
+    # 00 is not the US international prefix, so from the US this is a too-long local number.
+    with pytest.raises(InvalidNumber, match="too long"):
+        parse_number("0044 20 7946 0000", "US")
+
+
+def test_uk_mobile_is_typed_mobile_with_crown_dependency_zones() -> None:
+    n = parse_number("07911 123456", "GB")
+    assert n.e164 == "+447911123456"
+    assert n.number_type == "mobile"
+    # A UK mobile may be in Guernsey, Jersey or the Isle of Man: all zones are candidates.
+    assert "Europe/London" in n.timezones
+    assert len(n.timezones) > 1
+
+
+def test_unknown_zone_placeholder_is_dropped() -> None:
+    # International freephone numbers have no geography: libphonenumber says Etc/Unknown.
+    n = parse_number("+800 1234 5678", "GB")
+    assert n.timezones == ()
+    assert n.number_type == "toll_free"
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "reason"),
+    [
+        ("", "GB", "empty"),
+        ("   ", "GB", "empty"),
+        ("abc", "GB", "not a phone number"),
+        ("12", "GB", "too short"),
+        ("+44 20 7946 00000000", "GB", "too long"),
+        ("9" * 80, "GB", "too long"),
+        ("+999 1234567", "GB", "unknown country code"),
+        ("020 7946 000", "GB", "not a valid number for GB"),
+        ("07700 900123", "GB", "not a valid number for GB"),
+        ("+1 212 055 0134", "GB", "not a valid number for US"),
+        ("7946 0000", "GB", "local number without its area code"),
+        ("09065 123456", "GB", "premium-rate number"),
+        ("+1 900 555 0123", "GB", "premium-rate number"),
+        ("020 7946 0000 ext 12", "GB", "has an extension (12); extensions cannot be dialled"),
+    ],
+)
+def test_refusal_reasons_are_exact(raw: str, region: str, reason: str) -> None:
+    with pytest.raises(InvalidNumber) as info:
+        parse_number(raw, region)
+    assert info.value.reason == reason
+    assert str(info.value) == reason
+
+
+def test_unknown_default_region_is_refused_with_the_value() -> None:
+    with pytest.raises(InvalidNumber) as info:
+        parse_number("020 7946 0000", "XX")
+    assert info.value.reason == "unknown region 'XX' (expected an ISO country code like GB)"
+
+
+def test_check_region_normalises_and_refuses() -> None:
+    assert check_region(" us ") == "US"
+    with pytest.raises(InvalidNumber, match="unknown region 'ZZ'"):
+        check_region("ZZ")
+
+
+def test_normalise_number_keeps_numbers_the_plan_does_not_know() -> None:
+    # DNC entries must survive even when this metadata says the range is unallocated.
+    assert normalise_number("07700 900123", "GB") == "+447700900123"
+    assert normalise_number("09065 123456", "GB") == "+449065123456"
+    assert normalise_number("+1 (212) 555-0134", "GB") == "+12125550134"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("", "empty"),
+        ("abc", "not a phone number"),
+        ("12", "too short"),
+        ("+999 1234567", "unknown country code"),
+        ("+44 20 7946 00000000", "too long"),
+    ],
+)
+def test_normalise_number_refuses_what_cannot_be_a_number(raw: str, reason: str) -> None:
+    with pytest.raises(InvalidNumber) as info:
+        normalise_number(raw, "GB")
+    assert info.value.reason == reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789+-() .#*xeEabc", max_size=30))
+def test_any_text_parses_or_raises_invalid_number(raw: str) -> None:
+    try:
+        n = parse_number(raw, "GB")
+    except InvalidNumber as e:
+        assert e.reason
+        return
+    # Whatever was accepted is canonical: parsing its E.164 form gives the same result.
+    assert n.e164.startswith("+")
+    assert parse_number(n.e164, "US") == n
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=2_000_000_000, max_value=9_999_999_999))
+def test_e164_round_trip_for_us_numbers(national: int) -> None:
+    raw = f"+1{national}"
+    try:
+        n = parse_number(raw, "GB")
+    except InvalidNumber:
+        return
+    assert n.e164 == raw
+    assert len(n.region) == 2 and n.region.isupper()
+    # The lenient form used for DNC lists agrees with the strict one on valid numbers.
+    assert normalise_number(raw, "GB") == n.e164
