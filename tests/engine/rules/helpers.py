@@ -35,3 +35,27 @@ def campaign(**over: Any) -> CampaignConfig:
     data: dict[str, Any] = {"id": "spring", "name": "Spring", "caller_id": "+442079460000"}
     data.update(over)
     return CampaignConfig.model_validate(data)
+
+
+# The law written out again, independently of the code under test, evaluated with datetime.
+
+_H = 3600
+_LAW: dict[str, dict[int, list[tuple[int, int]]]] = {
+    "tcpa": {d: [(8 * _H, 21 * _H)] for d in range(7)},
+    "france": {d: [(10 * _H, 13 * _H), (14 * _H, 20 * _H)] for d in range(5)},
+    "australia": {**{d: [(9 * _H, 20 * _H)] for d in range(5)}, 5: [(9 * _H, 17 * _H)]},
+}
+
+
+def oracle_open(
+    regime: str, zones: tuple[str, ...], t: float, holidays: frozenset[dt.date]
+) -> bool:
+    """Is ``regime``'s window open at ``t`` in every zone (holidays closed)?"""
+    for name in zones:
+        local = dt.datetime.fromtimestamp(t, ZoneInfo(name))
+        if local.date() in holidays:
+            return False
+        sod = local.hour * 3600 + local.minute * 60 + local.second
+        if not any(s <= sod < e for s, e in _LAW[regime].get(local.weekday(), [])):
+            return False
+    return True

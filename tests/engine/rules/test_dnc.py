@@ -51,3 +51,9 @@ def test_a_list_dated_in_the_future_is_not_trusted() -> None:
     assert check_lists_fresh(["tps"], {"tps": NOW + 3600}, NOW).allowed  # clock skew
     v = check_lists_fresh(["tps"], {"tps": NOW + 3 * DAY}, NOW)
     assert not v.allowed and "future" in v.reason
+
+
+def test_a_list_without_a_valid_date_is_stale() -> None:
+    for bad in (float("nan"), float("inf"), "2026-11-01", None):
+        v = check_lists_fresh(["tps"], {"tps": bad}, NOW)  # type: ignore[dict-item]
+        assert (v.allowed, v.rule) == (False, "dnc_list_stale"), bad

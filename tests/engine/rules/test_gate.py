@@ -147,9 +147,13 @@ def test_passing_the_window_gives_the_same_answer() -> None:
     assert a == check_contact(NY_FACTS, [], [], FRESH, US, "guaranteed", night)
 
 
-def test_bad_mode_is_a_clear_error() -> None:
+def test_bad_mode_or_time_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="mode must be one of"):
         check_contact(NY_FACTS, [], [], FRESH, US, "progressive", NOON)  # type: ignore[arg-type]
+    # NaN would compare false against every "not before" and slip through: refused loudly.
+    for bad in (float("nan"), float("inf"), -1.0, 1e12):
+        with pytest.raises(ValueError, match="now must be epoch seconds"):
+            check_contact(NY_FACTS, [], [], FRESH, US, "guaranteed", bad)
 
 
 def test_priority_key_orders_high_priority_and_fresh_contacts_first() -> None:

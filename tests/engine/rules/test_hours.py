@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dialguard.engine.rules.hours import (
     check_calling_window,
     check_holiday,
@@ -13,7 +16,7 @@ from dialguard.engine.rules.hours import (
 from dialguard.engine.rules.types import WeeklySpan
 from dialguard.engine.rules.window import CallingWindow
 from dialguard.engine.rules.zones import load_zones
-from tests.engine.rules.helpers import LA, NY, PARIS, at
+from tests.engine.rules.helpers import LA, NY, PARIS, at, oracle_open, utc
 
 TCPA = CallingWindow.preset("tcpa")
 
@@ -80,3 +83,27 @@ def test_preferred_hours_outside_every_legal_hour_never_open() -> None:
     v = check_preferred_hours(load_zones([PARIS]), CallingWindow.preset("france"), pref, 0.0)
     assert (v.allowed, v.retry_at) == (False, None)
     assert "never overlap" in v.reason
+
+
+ZONES = [NY, LA, PARIS, "Australia/Sydney", "Asia/Kolkata", "America/St_Johns", "Europe/London"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["tcpa", "france", "australia"]),
+    st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True).map(tuple),
+    st.integers(int(utc(2020, 1, 1)), int(utc(2040, 1, 1))),
+    st.frozensets(st.dates(dt.date(2019, 12, 25), dt.date(2040, 1, 2)), max_size=2),
+)
+def test_holiday_and_window_rules_allow_only_inside_every_zones_window(
+    regime: str, names: tuple[str, ...], t: int, holidays: frozenset[dt.date]
+) -> None:
+    w = CallingWindow.preset(regime, holidays)  # type: ignore[arg-type]
+    zones = load_zones(names)
+    allowed = check_holiday(zones, w, t).allowed and check_calling_window(zones, w, t).allowed
+    assert allowed == oracle_open(regime, names, t, holidays)
+    if not allowed:
+        v = check_calling_window(zones, w, t)
+        if v.allowed:
+            v = check_holiday(zones, w, t)
+        assert v.retry_at is None or oracle_open(regime, names, v.retry_at, holidays)

@@ -27,11 +27,12 @@ def test_hhmm_round_trip_and_day_end() -> None:
 
 
 def test_weekly_span_validation() -> None:
-    s = WeeklySpan.of(["Mon", "fri", 6], "09:00", "17:30")
+    s = WeeklySpan.of(["Mon", "friday", 6], "09:00", "17:30")
     assert s.days == frozenset({0, 4, 6})
     assert s.describe() == "mon,fri,sun 09:00–17:30"
-    with pytest.raises(ValueError, match="weekday 'funday'"):
-        WeeklySpan.of(["funday"], "09:00", "10:00")
+    for bad in ("funday", "satan", "m"):
+        with pytest.raises(ValueError, match=f"weekday '{bad}'"):
+            WeeklySpan.of([bad], "09:00", "10:00")
     with pytest.raises(ValueError, match="start < end"):
         WeeklySpan.of(["mon"], "10:00", "10:00")
     with pytest.raises(ValueError, match="weekday numbers"):

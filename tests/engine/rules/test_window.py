@@ -13,7 +13,7 @@ from dialguard.config.campaign import CallingWindowConfig, TimeRange
 from dialguard.engine.rules.types import WeeklySpan
 from dialguard.engine.rules.window import CallingWindow, next_window_open
 from dialguard.engine.rules.zones import UnknownZoneError, load_zones
-from tests.engine.rules.helpers import DAY, LA, NY, PARIS, SYDNEY, at, show, utc
+from tests.engine.rules.helpers import DAY, LA, NY, PARIS, SYDNEY, at, oracle_open, show, utc
 
 TCPA = CallingWindow.preset("tcpa")
 FRANCE = CallingWindow.preset("france")
@@ -22,29 +22,6 @@ AUSTRALIA = CallingWindow.preset("australia")
 
 def zi(*names: str) -> tuple[ZoneInfo, ...]:
     return load_zones(names)
-
-
-# -- an independent oracle: the law written out again, evaluated with datetime ----------
-
-_H = 3600
-_LAW: dict[str, dict[int, list[tuple[int, int]]]] = {
-    "tcpa": {d: [(8 * _H, 21 * _H)] for d in range(7)},
-    "france": {d: [(10 * _H, 13 * _H), (14 * _H, 20 * _H)] for d in range(5)},
-    "australia": {**{d: [(9 * _H, 20 * _H)] for d in range(5)}, 5: [(9 * _H, 17 * _H)]},
-}
-
-
-def oracle_open(
-    regime: str, zones: tuple[str, ...], t: float, holidays: frozenset[dt.date]
-) -> bool:
-    for name in zones:
-        local = dt.datetime.fromtimestamp(t, ZoneInfo(name))
-        if local.date() in holidays:
-            return False
-        sod = local.hour * 3600 + local.minute * 60 + local.second
-        if not any(s <= sod < e for s, e in _LAW[regime].get(local.weekday(), [])):
-            return False
-    return True
 
 
 # -- presets at their boundaries ---------------------------------------------------------

@@ -11,6 +11,7 @@ is imported.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 
 from dialguard.engine.rules.types import DAY_S, NationalList, Suppression, Verdict
@@ -51,7 +52,15 @@ def check_lists_fresh(
                 "dnc_list_stale",
                 f"the campaign must screen against the {label} list, which was never imported",
             )
+        if isinstance(date, bool) or not isinstance(date, int | float):
+            return Verdict.refuse(
+                "dnc_list_stale", f"the {label} list has no valid date ({date!r})"
+            )
         age = now - date
+        if not math.isfinite(age):
+            return Verdict.refuse(
+                "dnc_list_stale", f"the {label} list has no valid date ({date!r})"
+            )
         if age > MAX_LIST_AGE_S[name]:
             return Verdict.refuse(
                 "dnc_list_stale",

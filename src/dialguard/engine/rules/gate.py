@@ -78,7 +78,8 @@ RULE_ORDER: tuple[str, ...] = (
 )
 """Every refusal name the gate can return, in checking order."""
 
-_HOURS_RULES = frozenset({"timezone_unknown", "holiday", "calling_window", "preferred_hours"})
+EARLIEST_NOW = 0.0
+LATEST_NOW = 32503680000.0  # 3000-01-01: far enough, and well inside datetime's range
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,13 @@ def _inputs(
 ) -> _Inputs:
     if mode not in DIAL_MODES:
         raise ValueError(f"mode must be one of {DIAL_MODES}, got {mode!r}")
+    if (
+        isinstance(now, bool)
+        or not isinstance(now, int | float)
+        or not (EARLIEST_NOW <= now <= LATEST_NOW)
+    ):
+        # NaN compares false with everything, so it would slip past every "not before".
+        raise ValueError(f"now must be epoch seconds between 1970 and 2999, got {now!r}")
     return _Inputs(
         contact,
         tuple(history),

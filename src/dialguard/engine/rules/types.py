@@ -26,6 +26,8 @@ SUPPRESSION_SOURCES: tuple[SuppressionSource, ...] = ("internal", "tps", "ctps",
 
 DAY_S = 86400
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_WORDS = {n: i for names in (DAY_NAMES, _FULL_DAY_NAMES) for i, n in enumerate(names)}
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 
 
@@ -77,8 +79,8 @@ class WeeklySpan:
         for d in days:
             if isinstance(d, int) and not isinstance(d, bool):
                 nums.add(d)
-            elif isinstance(d, str) and d.lower()[:3] in DAY_NAMES:
-                nums.add(DAY_NAMES.index(d.lower()[:3]))
+            elif isinstance(d, str) and d.lower() in _DAY_WORDS:
+                nums.add(_DAY_WORDS[d.lower()])
             else:
                 raise ValueError(f"weekday {d!r} must be one of {', '.join(DAY_NAMES)} or 0–6")
         return cls(frozenset(nums), parse_hhmm(start), parse_hhmm(end))
