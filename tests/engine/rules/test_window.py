@@ -232,24 +232,27 @@ def test_is_open_matches_the_law_in_every_candidate_zone(
 
 
 @FAST
-@given(regimes, zone_sets, instants)
+@given(regimes, zone_sets, instants, st.sets(st.integers(-1, 9), max_size=4))
 def test_next_open_is_allowed_and_nothing_earlier_is(
-    regime: str, zones: tuple[str, ...], t: int
+    regime: str, zones: tuple[str, ...], t: int, holiday_offsets: set[int]
 ) -> None:
-    w = CallingWindow.preset(regime)  # type: ignore[arg-type]
+    # Holidays a few days around `t`, so they actually get in the way.
+    today = dt.datetime.fromtimestamp(t, dt.UTC).date()
+    holidays = frozenset(today + dt.timedelta(days=k) for k in holiday_offsets)
+    w = CallingWindow.preset(regime, holidays)  # type: ignore[arg-type]
     r = w.next_open(load_zones(zones), t)
     if r is None:
         # No overlap (zones too far apart for this regime): none on a coarse 2-week grid.
-        assert not any(oracle_open(regime, zones, t + k * 900, frozenset()) for k in range(1344))
+        assert not any(oracle_open(regime, zones, t + k * 900, holidays) for k in range(1344))
         return
     assert r >= t
-    assert oracle_open(regime, zones, r, frozenset()), show(r)
+    assert oracle_open(regime, zones, r, holidays), show(r)
     if r > t:
-        assert not oracle_open(regime, zones, r - 1, frozenset()), show(r)
+        assert not oracle_open(regime, zones, r - 1, holidays), show(r)
     # No allowed instant earlier on a 15-minute grid.
     k = 0
     while t + k * 900 < r:
-        assert not oracle_open(regime, zones, t + k * 900, frozenset()), show(t + k * 900)
+        assert not oracle_open(regime, zones, t + k * 900, holidays), show(t + k * 900)
         k += 1
 
 
