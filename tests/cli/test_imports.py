@@ -1,0 +1,213 @@
+"""`dialguard import contacts|dnc` run in-process through the real CLI app."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from dialguard.cli import app
+from dialguard.store import Store
+
+CAMPAIGN = """
+id = "spring"
+name = "Spring renewals"
+caller_id = "+442079460000"
+"""
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging_config() -> Iterator[None]:
+    """The CLI configures structlog for the process; give other tests theirs back."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Path:
+    """A config dir with a store path, a campaigns dir holding 'spring', and a CSV."""
+    cfg = tmp_path / "config"
+    (cfg / "campaigns").mkdir(parents=True)
+    (cfg / "campaigns" / "spring.toml").write_text(CAMPAIGN)
+    (cfg / "dialguard.toml").write_text(
+        '[store]\npath = "../var/store.sqlite3"\n[engine]\ndefault_region = "GB"\n'
+    )
+    (tmp_path / "leads.csv").write_bytes(
+        b"name,phone,priority\nAnn,020 7946 0000,1\nBob,12,0\n\nCy,+1 212 555 0134,2\n"
+    )
+    return tmp_path
+
+
+def run(*args: str) -> int:
+    result = app(list(args), result_action="return_value")
+    assert isinstance(result, int)
+    return result
+
+
+def stored(base: Path) -> tuple[list[str], list[str]]:
+    async def read() -> tuple[list[str], list[str]]:
+        async with await Store.open(base / "var" / "store.sqlite3") as store:
+            campaigns = [c.id for c in await store.list_campaigns()]
+            numbers = [c.number for c in await store.due_contacts("spring", 1e12, 100)]
+            return campaigns, numbers
+
+    return asyncio.run(read())
+
+
+def test_contacts_happy_path_then_idempotent(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(setup / "config" / "dialguard.toml")
+    rejects = setup / "rejects.csv"
+    code = run(
+        "import", "contacts", str(setup / "leads.csv"), "--campaign", "spring",
+        "--config", config, "--rejects", str(rejects),
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 1  # the import ran, and one row was rejected
+    assert "campaign spring added to the store" in out
+    assert "contacts imported  2" in out
+    assert "bad number: too short" in out
+    with rejects.open(newline="") as f:
+        assert list(csv.reader(f)) == [
+            ["line", "reason", "raw"],
+            ["3", "bad number: too short", "Bob,12,0"],
+        ]
+    assert stored(setup) == (["spring"], ["+12125550134", "+442079460000"])
+
+    code = run(
+        "import", "contacts", str(setup / "leads.csv"), "--campaign", "spring", "--config", config
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "contacts imported  0" in out
+    assert "already present    2" in out
+    assert "added to the store" not in out
+
+
+def test_contacts_all_good_exits_zero(setup: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (setup / "good.csv").write_text("number\n+442079460000\n")
+    config = str(setup / "config" / "dialguard.toml")
+    assert run("import", "contacts", str(setup / "good.csv"), "--campaign", "spring",
+               "--config", config) == 0  # fmt: skip
+    assert "rejected rows" not in capsys.readouterr().out
+
+
+def test_many_rejects_show_twenty_and_point_to_rejects(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (setup / "bad.csv").write_text("number\n" + "12\n" * 25)
+    config = str(setup / "config" / "dialguard.toml")
+    run("import", "contacts", str(setup / "bad.csv"), "--campaign", "spring", "--config", config)
+    out = capsys.readouterr().out
+    assert "…and 5 more; see --rejects FILE.csv" in out
+    assert "│   21 │" in out and "│   22 │" not in out
+
+
+def test_unknown_campaign_is_refused_listing_known_ones(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(setup / "config" / "dialguard.toml")
+    code = run(
+        "import", "contacts", str(setup / "leads.csv"), "--campaign", "autumn", "--config", config
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "campaign 'autumn' is not in the store nor defined in" in err
+    assert "(known: spring)" in err
+    assert stored(setup) == ([], [])
+
+
+def test_missing_file_is_refused_before_the_store_is_created(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(setup / "config" / "dialguard.toml")
+    code = run("import", "contacts", str(setup / "nope.csv"), "--campaign", "spring",
+               "--config", config)  # fmt: skip
+    assert code == 2
+    assert f"{setup / 'nope.csv'}: file not found" in capsys.readouterr().err
+    assert not (setup / "var").exists()
+
+
+def test_wrong_number_column_imports_nothing(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (setup / "cols.csv").write_text("name,tel\nAnn,020 7946 0000\n")
+    config = str(setup / "config" / "dialguard.toml")
+    code = run("import", "contacts", str(setup / "cols.csv"), "--campaign", "spring",
+               "--config", config)  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no number column: found 'name', 'tel'" in err
+    assert "nothing was imported" in err
+    assert stored(setup)[1] == []
+
+
+def test_bad_region_is_refused(setup: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(setup / "config" / "dialguard.toml")
+    code = run("import", "contacts", str(setup / "leads.csv"), "--campaign", "spring",
+               "--config", config, "--region", "XX")  # fmt: skip
+    assert code == 2
+    assert "--region: unknown region 'XX'" in capsys.readouterr().err
+
+
+def test_dnc_happy_path_records_list_date(setup: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (setup / "tps.csv").write_text("020 7946 0000\n+1 212 555 0134\n")
+    config = str(setup / "config" / "dialguard.toml")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    code = run("import", "dnc", str(setup / "tps.csv"), "--source", "tps",
+               "--list-date", today, "--config", config)  # fmt: skip
+    assert code == 0
+    assert "tps numbers imported  2" in capsys.readouterr().out
+
+    async def check() -> None:
+        async with await Store.open(setup / "var" / "store.sqlite3") as store:
+            assert (await store.dnc_list_dates())["tps"].list_date == today
+            assert [h.source for h in await store.is_suppressed("+12125550134")] == ["tps"]
+
+    asyncio.run(check())
+
+
+def test_old_list_is_imported_with_a_warning(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (setup / "tps.csv").write_text("020 7946 0000\n")
+    config = str(setup / "config" / "dialguard.toml")
+    old = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=40)).isoformat()
+    code = run("import", "dnc", str(setup / "tps.csv"), "--source", "tps",
+               "--list-date", old, "--config", config)  # fmt: skip
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "this tps list is 40 days old" in err
+    assert "at most 28 days old" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "fps", "--list-date", "2026-01-01"],
+         "--source 'fps': must be one of internal, tps, ctps, usdnc"),
+        (["--source", "tps"], "--list-date is required for a tps list (YYYY-MM-DD)"),
+        (["--source", "tps", "--list-date", "2026-02-30"],
+         "--list-date: list date '2026-02-30' is not a real calendar date"),
+        (["--source", "tps", "--list-date", "30/01/2026"],
+         "--list-date: list date '30/01/2026' must be written YYYY-MM-DD"),
+        (["--source", "usdnc", "--list-date", "2999-01-01"],
+         "--list-date 2999-01-01 is in the future"),
+    ],
+)  # fmt: skip
+def test_dnc_bad_options_are_refused(
+    setup: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    (setup / "tps.csv").write_text("020 7946 0000\n")
+    config = str(setup / "config" / "dialguard.toml")
+    code = run("import", "dnc", str(setup / "tps.csv"), *args, "--config", config)
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (setup / "var").exists()

@@ -1,0 +1,97 @@
+"""Importing do-not-call lists: optional header, list date recorded, lenient numbers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from dialguard.importing import ColumnError, Reject, import_dnc
+from dialguard.store import Store
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with await Store.open(tmp_path / "store.sqlite3") as s:
+        yield s
+
+
+async def test_list_without_header_with_date_recorded(store: Store) -> None:
+    lines = [b"020 7946 0000\n", b"\n", b"+1 212 555 0134\n", b"12\n", b"020 7946 0000\n"]
+    report = await import_dnc(store, lines, "tps", "2026-11-20", "GB")
+    assert report.rejects == [
+        Reject(4, "bad number: too short", "12"),
+        Reject(5, "duplicate number (line 5 duplicates line 1)", "020 7946 0000"),
+    ]
+    assert (report.read, report.imported, report.duplicates_in_store) == (4, 2, 0)
+    [hit] = await store.is_suppressed("+442079460000")
+    assert (hit.source, hit.list_date) == ("tps", "2026-11-20")
+    assert (await store.is_suppressed("+12125550134"))[0].source == "tps"
+    info = (await store.dnc_list_dates())["tps"]
+    assert (info.list_date, info.rows) == ("2026-11-20", 2)
+
+
+async def test_header_with_number_alias_and_reason_column(store: Store) -> None:
+    lines = [b"Reason,Telephone\n", b"pressed 9,020 7946 0000\n", b",020 7946 0001\n"]
+    report = await import_dnc(store, lines, "internal", None, "GB")
+    assert (report.read, report.imported, report.rejects) == (2, 2, [])
+    [hit] = await store.is_suppressed("+442079460000")
+    assert (hit.source, hit.list_date, hit.reason) == ("internal", None, "pressed 9")
+    assert (await store.is_suppressed("+442079460001"))[0].reason is None
+    assert await store.dnc_list_dates() == {}  # no date given, nothing recorded
+
+
+async def test_single_column_header_of_any_name(store: Store) -> None:
+    report = await import_dnc(
+        store, [b"TPS numbers\n", b"02079460000\n"], "ctps", "2026-11-01", "GB"
+    )
+    assert (report.read, report.imported) == (1, 1)
+
+
+async def test_numbers_unknown_to_the_numbering_plan_are_still_suppressed(store: Store) -> None:
+    # 07700 900xxx is not a valid range in libphonenumber, but a listed number must stay
+    # blocked even if a later metadata update makes the range valid.
+    report = await import_dnc(store, [b"07700 900123\n"], "tps", "2026-11-01", "GB")
+    assert report.imported == 1
+    assert await store.is_suppressed("+447700900123") != []
+
+
+async def test_reimport_is_idempotent_and_refreshes_the_date(store: Store) -> None:
+    lines = [b"number\n", b"020 7946 0000\n", b"020 7946 0001\n"]
+    await import_dnc(store, lines, "usdnc", "2026-11-01", "GB")
+    again = await import_dnc(store, lines, "usdnc", "2026-11-15", "GB")
+    assert (again.imported, again.duplicates_in_store) == (0, 2)
+    assert (await store.dnc_list_dates())["usdnc"].list_date == "2026-11-15"
+    assert (await store.is_suppressed("+442079460001"))[0].list_date == "2026-11-15"
+
+
+async def test_multi_column_header_without_number_column(store: Store) -> None:
+    with pytest.raises(ColumnError, match=r"no number column: found 'a', 'b'"):
+        await import_dnc(store, [b"a,b\n", b"1,2\n"], "tps", "2026-11-01", "GB")
+
+
+async def test_bad_utf8_and_short_lines_are_rejected(store: Store) -> None:
+    lines = [b"reason,number\n", b"caf\xe9,020 7946 0000\n", b"only reason\n"]
+    report = await import_dnc(store, lines, "internal", None, "GB")
+    assert report.rejects == [
+        Reject(2, "not valid UTF-8 (byte 0xe9 at column 4)", "caf\\xe9,020 7946 0000"),
+        Reject(3, "no number (the line is too short)", "only reason"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "date", "message"),
+    [
+        ("fps", "2026-11-01", "DNC source 'fps' is not one of: internal, tps, ctps, usdnc"),
+        ("tps", None, "a tps list needs its list date"),
+        ("tps", "2026-11-31", "not a real calendar date"),
+        ("usdnc", "1/11/2026", "must be written YYYY-MM-DD"),
+    ],
+)
+async def test_bad_source_or_date_is_refused_before_reading(
+    store: Store, source: str, date: str | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        await import_dnc(store, [b"020 7946 0000\n"], source, date, "GB")
+    assert await store.is_suppressed("+442079460000") == []
