@@ -20,6 +20,7 @@ import os
 import random
 import secrets
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -88,6 +89,7 @@ class SimulatedAgent:
         username: str | None = None,
         password: str | None = None,
         initial_state: AgentStateName = "ready",
+        tls_ca_file: str | None = None,
         wall: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -98,11 +100,14 @@ class SimulatedAgent:
         self.topics = topics or Topics()
         self.topics.agent_state(agent_id)  # validates the id as a topic level
         self.host = parts.hostname
-        self.port = parts.port or 1883
+        self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self.group = group
         self.behaviour = behaviour or AgentBehaviour()
         self.username = username
         self.password = password
+        self.tls_context: ssl.SSLContext | None = None
+        if parts.scheme == "mqtts":
+            self.tls_context = ssl.create_default_context(cafile=tls_ca_file)
         self.wall = wall
         self.rng = rng or random.Random()
         self.session = secrets.token_hex(6)
@@ -188,6 +193,7 @@ class SimulatedAgent:
             keepalive=max(5, int(self.behaviour.heartbeat_s * 3)),
             clean_session=True,
             timeout=5.0,
+            tls_context=self.tls_context,
             protocol=aiomqtt.ProtocolVersion.V311,
         )
         async with client:
@@ -323,6 +329,7 @@ def make_agents(
     group: str = "default",
     behaviour: AgentBehaviour | None = None,
     password: str | None = None,
+    tls_ca_file: str | None = None,
     seed: int | None = None,
 ) -> list[SimulatedAgent]:
     """``count`` agents named ``{prefix}-001`` …; with a password each logs in with its
@@ -339,6 +346,7 @@ def make_agents(
             behaviour=behaviour,
             username=f"{prefix}-{i:03d}" if password else None,
             password=password,
+            tls_ca_file=tls_ca_file,
             rng=random.Random(rng.random()),
         )
         for i in range(1, count + 1)
@@ -357,6 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--topic-prefix", default="dialguard")
     p.add_argument("--wrap", type=float, default=5.0, help="wrap-up seconds")
     p.add_argument("--heartbeat", type=float, default=5.0, help="heartbeat seconds")
+    p.add_argument("--ca-file", default=None, help="CA certificate for an mqtts:// broker")
     p.add_argument(
         "--password-env",
         default="DIALGUARD_AGENT_PASSWORD",
@@ -372,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             group=args.group,
             behaviour=AgentBehaviour(wrap_s=args.wrap, heartbeat_s=args.heartbeat),
             password=os.environ.get(args.password_env) or None,
+            tls_ca_file=args.ca_file,
         )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

