@@ -42,6 +42,7 @@ CLOSED_BY_RULE = {
     "max_attempts": "exhausted",
     "no_retry_rule": "done",
     "timezone_unknown": "exhausted",
+    "bad_contact_row": "exhausted",
 }
 
 # Attempt outcome (store) → the retry rule that governs the next try (config).
@@ -80,7 +81,7 @@ def _dial_mode(mode: str) -> DialMode:
 def _past(a: AttemptRecord) -> PastAttempt:
     return PastAttempt(
         at=a.invite_at if a.invite_at is not None else a.created_at,
-        outcome=a.outcome or "interrupted",
+        outcome=a.outcome or "in_progress",
         abandoned=a.abandoned,
         mode=_dial_mode(a.mode),
         campaign=a.campaign_id,
@@ -170,9 +171,14 @@ class ContactPicker:
             )
             for h in hits
         ]
+        try:
+            facts = contact_facts(contact, mine)
+        except ValueError as e:  # a bad stored row (e.g. preferred hours): park, don't crash
+            return Verdict.refuse("bad_contact_row", f"contact row cannot be checked: {e}")
         verdict = check_contact(
-            contact_facts(contact, mine),
-            [_past(a) for a in history if a.outcome is not None],
+            facts,
+            # calls still up (any campaign) count towards caps and lock-outs
+            [_past(a) for a in history],
             suppressions,
             lists,
             self.campaign,
