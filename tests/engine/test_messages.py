@@ -146,3 +146,17 @@ def test_control_request_and_reply() -> None:
         )
     reply = ControlReply(request_id="r1", kind="control", accepted=True, ts=TS)
     assert parse_payload(ControlReply, "t", encode(reply)) == reply
+
+
+def test_docs_schemas_are_generated_from_the_models() -> None:
+    """docs/mqtt.md embeds the schemas; regenerate with python -m dialguard.engine.messages."""
+    from pathlib import Path
+
+    from dialguard.engine.messages import schema_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "mqtt.md").read_text()
+    begin = doc.index("-->", doc.index("<!-- schemas:begin")) + len("-->\n")
+    end = doc.index("<!-- schemas:end -->")
+    assert doc[begin:end] == schema_markdown()
+    for name in ("AgentState", "CallEvent", "Disposition", "ControlReply", "EngineStatus"):
+        assert f"### {name}" in doc

@@ -64,9 +64,10 @@ class AgentState(_Payload):
     """An agent desktop's state, retained on ``…/agents/{agent}/state``.
 
     ``session`` is a random id the desktop picks when it starts; ``seq`` counts up from 0
-    within a session. Together they order messages even when QoS 1 redelivers, the
-    broker replays a retained copy, or the desktop restarts and its seq starts again.
-    A heartbeat is the same message republished (same session and seq, fresh ``ts``).
+    within a session, by one on every state change and on every (re)connection. Together
+    they order messages even when QoS 1 redelivers, the broker replays a retained copy,
+    or the desktop restarts and its seq starts again. A heartbeat is the same message
+    republished (same session and seq, fresh ``ts``).
     """
 
     state: AgentStateName
@@ -377,3 +378,17 @@ SCHEMA_MODELS: Final[tuple[type[BaseModel], ...]] = (
     ControlReply,
     EngineStatus,
 )
+
+
+def schema_markdown() -> str:
+    """The JSON Schemas of every payload, as the Markdown block docs/mqtt.md embeds
+    (``python -m dialguard.engine.messages`` prints it; a test keeps the doc in step)."""
+    out = []
+    for model in SCHEMA_MODELS:
+        schema = json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False)
+        out.append(f"### {model.__name__}\n\n```json\n{schema}\n```\n")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(schema_markdown(), end="")
