@@ -1,0 +1,111 @@
+"""The life of one dial, as a transition table.
+
+A call handle is created by a ``Launch`` decision and walks these states::
+
+    launching ─Launched→ dialling ─Ringing→ ringing ─Answered→ answered (decided at once)
+        └─ CouldNotLaunch / Failed (from any of these three) → done
+    answered ─connect→ connecting ─Connected→ connected ─Ended→ done
+             ─hold→ waiting ─connect→ connecting  |  ─message→ messaging
+             ─message→ messaging ─Ended→ done
+
+Events from the engine and the pacer's own steps (``connect``, ``hold``, ``message``)
+are looked up in :data:`TRANSITIONS`; anything not in the table is a protocol error
+(duplicates of the event that led to the current state are tolerated and ignored,
+because the engine's sources deliver at least once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+CallState = Literal[
+    "launching",
+    "dialling",
+    "ringing",
+    "answered",
+    "waiting",
+    "connecting",
+    "connected",
+    "messaging",
+    "done",
+]
+
+# (state, step) -> next state. Steps are event class names or the pacer's own steps.
+TRANSITIONS: dict[tuple[str, str], CallState] = {
+    ("launching", "Launched"): "dialling",
+    ("launching", "CouldNotLaunch"): "done",
+    ("launching", "Failed"): "done",
+    ("launching", "Ringing"): "ringing",
+    ("launching", "Answered"): "answered",
+    ("dialling", "Ringing"): "ringing",
+    ("dialling", "Answered"): "answered",
+    ("dialling", "Failed"): "done",
+    ("ringing", "Answered"): "answered",
+    ("ringing", "Failed"): "done",
+    ("answered", "connect"): "connecting",
+    ("answered", "hold"): "waiting",
+    ("answered", "message"): "messaging",
+    ("waiting", "connect"): "connecting",
+    ("waiting", "message"): "messaging",
+    ("waiting", "Ended"): "done",
+    ("connecting", "Connected"): "connected",
+    ("connecting", "ConnectFailed"): "messaging",
+    ("connecting", "Ended"): "done",
+    ("connected", "Ended"): "done",
+    ("messaging", "Ended"): "done",
+}
+
+# Repeats of the step that entered a state, which at-least-once delivery produces.
+DUPLICATES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("dialling", "Launched"),
+        ("ringing", "Ringing"),
+        ("ringing", "Launched"),
+        ("connected", "Connected"),
+        ("waiting", "Answered"),
+        ("connecting", "Answered"),
+        ("connected", "Answered"),
+        ("messaging", "Answered"),
+    }
+)
+
+IN_FLIGHT: frozenset[str] = frozenset({"launching", "dialling", "ringing"})
+"""States in which the call may still be answered."""
+
+
+class PacingProtocolError(ValueError):
+    """An event that cannot happen in the call's state (or names an unknown call)."""
+
+
+@dataclass(slots=True)
+class Call:
+    """One dial's bookkeeping. ``agent`` is the agent held for it, if any."""
+
+    id: int
+    agent: str | None
+    guaranteed: bool
+    created_at: float
+    ring_timeout_s: float
+    state: CallState = "launching"
+    launched_at: float | None = None
+    ringing_at: float | None = None
+    answered_at: float | None = None
+    connected_at: float | None = None
+    lost_reason: Literal["agent_lost", "no_agent", "over_dial"] | None = None
+
+    def step(self, step: str) -> bool:
+        """Apply ``step``; return False for a tolerated duplicate, raise if impossible."""
+        nxt = TRANSITIONS.get((self.state, step))
+        if nxt is None:
+            if (self.state, step) in DUPLICATES:
+                return False
+            raise PacingProtocolError(
+                f"call {self.id}: {step} is not possible in state {self.state}"
+            )
+        self.state = nxt
+        return True
+
+    @property
+    def in_flight(self) -> bool:
+        return self.state in IN_FLIGHT

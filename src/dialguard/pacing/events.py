@@ -1,0 +1,97 @@
+"""What the engine tells the pacer: agent state changes and call progress.
+
+Every event is a small frozen dataclass. Call events are keyed by the ``call`` handle the
+pacer gave out in a :class:`~dialguard.pacing.decisions.Launch`; agent events by the
+agent's id. Time is not part of the event: it is passed to ``Pacer.handle(event, now)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+AgentState = Literal["ready", "busy", "wrap", "paused", "offline"]
+AGENT_STATES: frozenset[str] = frozenset({"ready", "busy", "wrap", "paused", "offline"})
+
+FailReason = Literal["busy", "no_answer", "invalid", "rejected", "error", "cancelled"]
+FAIL_REASONS: frozenset[str] = frozenset(
+    {"busy", "no_answer", "invalid", "rejected", "error", "cancelled"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentChanged:
+    """The agent's desktop reported a state (stale or lost agents are reported offline)."""
+
+    agent: str
+    state: AgentState
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewRequested:
+    """Preview mode: the agent asked for the next contact."""
+
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class Launched:
+    """The INVITE for ``call`` left (the attempt row is written)."""
+
+    call: int
+
+
+@dataclass(frozen=True, slots=True)
+class CouldNotLaunch:
+    """No callable contact (or the trunk refused at once): the reservation is released."""
+
+    call: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ringing:
+    """The callee's phone rings (180/183); the ring timeout counts from here."""
+
+    call: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """200 OK: a person (or a machine we cannot tell apart) is on the line."""
+
+    call: int
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The attempt ended without an answer."""
+
+    call: int
+    reason: FailReason
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The agent picked up the transferred call."""
+
+    call: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectFailed:
+    """The transfer to the chosen agent failed; the call must hear the message."""
+
+    call: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """The call is over (after talk, or after the information message)."""
+
+    call: int
+
+
+CallEvent = (
+    Launched | CouldNotLaunch | Ringing | Answered | Failed | Connected | ConnectFailed | Ended
+)
+Event = AgentChanged | PreviewRequested | CallEvent

@@ -1,0 +1,150 @@
+"""The predictive governor: how much abandoning the campaign may still afford.
+
+The regulator caps the abandoned-call rate over a window (24 h Ofcom, 30 days TCPA).
+An :class:`AbandonBudget` counts answered and abandoned calls in the current window and
+answers one question: *what abandon rate may the over-dial aim at now* so that, with
+~95 % confidence, the window's final rate stays under the cap? It acts before the cap,
+not after it is breached.
+
+The projection: with ``a`` abandoned out of ``n`` answered so far, and ``m`` more answers
+to come at an abandon rate ``r``, the final rate is ``(a + A)/(n + m)`` with
+``A ~ Binomial(m, r)``. The allowed ``r`` is the largest for which the one-sided upper
+bound ``(a + m·r + z·√(m·r·(1-r)))/(n + m)`` stays below ``cap·(1 - margin)``. ``m``
+is a look-ahead (as many answers as seen so far, between 100 and 1000): if the campaign
+stops earlier, the final rate is nearer the current one, which the bound also covers.
+
+States (data, not scattered ifs): ``cold`` (fewer than ``warmup`` answers in the window:
+one abandon would weigh too much, so no over-dial), ``open`` (over-dial at the target
+share of the cap), ``tight`` (budget thin: over-dial at the smaller allowed rate),
+``spent`` (nothing left: guaranteed mode until connected calls dilute the rate).
+At a window rollover the counts restart and the governor is cold again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+GovernorState = Literal["cold", "open", "tight", "spent"]
+
+# state -> may the pacer over-dial in it?
+OVER_DIAL_ALLOWED: dict[GovernorState, bool] = {
+    "cold": False,
+    "open": True,
+    "tight": True,
+    "spent": False,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetView:
+    """A snapshot for metrics and decisions."""
+
+    state: GovernorState
+    answered: int
+    abandoned: int
+    rate: float
+    allowed_rate: float
+    window_start: float
+
+
+class AbandonBudget:
+    """Per-campaign abandon budget over the regulator's window (see module docs)."""
+
+    def __init__(
+        self,
+        cap: float,
+        window_s: float,
+        *,
+        start: float = 0.0,
+        warmup: int | None = None,
+        z: float = 1.645,
+        margin: float = 0.1,
+        target_share: float = 0.6,
+    ) -> None:
+        if not 0 < cap <= 0.03:
+            raise ValueError(f"AbandonBudget cap: {cap} is not in (0, 0.03]")
+        if not window_s > 0:
+            raise ValueError(f"AbandonBudget window_s: {window_s} must be positive")
+        self.cap = cap
+        self.window_s = window_s
+        self.window_start = start
+        # One abandon among the warm-up answers stays under half the cap.
+        self.warmup = warmup if warmup is not None else math.ceil(2 / cap)
+        self.z = z
+        self.margin = margin
+        self.target_share = target_share
+        self.answered = 0
+        self.abandoned = 0
+        self._allowed = 0.0
+        self._state: GovernorState = "cold"
+
+    def set_cap(self, cap: float) -> None:
+        """Live change of the cap (validated by the caller); counts are kept."""
+        if not 0 < cap <= 0.03:
+            raise ValueError(f"AbandonBudget cap: {cap} is not in (0, 0.03]")
+        self.cap = cap
+        self._recompute()
+
+    def roll(self, now: float) -> bool:
+        """Start a new window if ``now`` is past the current one; True if it rolled."""
+        if now < self.window_start + self.window_s:
+            return False
+        periods = math.floor((now - self.window_start) / self.window_s)
+        self.window_start += periods * self.window_s
+        self.answered = 0
+        self.abandoned = 0
+        self._recompute()
+        return True
+
+    def record(self, now: float, *, abandoned: bool) -> None:
+        """One answered call, connected in time or abandoned."""
+        self.roll(now)
+        self.answered += 1
+        if abandoned:
+            self.abandoned += 1
+        self._recompute()
+
+    def allowed_rate(self, now: float) -> float:
+        """The abandon rate the over-dial may aim at now (0: no over-dial)."""
+        self.roll(now)
+        return self._allowed
+
+    def state(self, now: float) -> GovernorState:
+        self.roll(now)
+        return self._state
+
+    def view(self, now: float) -> BudgetView:
+        self.roll(now)
+        rate = self.abandoned / self.answered if self.answered else 0.0
+        return BudgetView(
+            self._state, self.answered, self.abandoned, rate, self._allowed, self.window_start
+        )
+
+    def upper_bound(self, r: float) -> float:
+        """One-sided upper bound on the window's final rate if the next answers abandon at r."""
+        n, a = self.answered, self.abandoned
+        m = max(100, min(n, 1000))
+        return (a + m * r + self.z * math.sqrt(m * r * (1 - r))) / (n + m)
+
+    def _recompute(self) -> None:
+        if self.answered < self.warmup:
+            self._state, self._allowed = "cold", 0.0
+            return
+        limit = self.cap * (1 - self.margin)
+        target = self.cap * self.target_share
+        if self.upper_bound(0.0) >= limit or self.upper_bound(self.cap * 0.05) > limit:
+            self._state, self._allowed = "spent", 0.0
+            return
+        if self.upper_bound(target) <= limit:
+            self._state, self._allowed = "open", target
+            return
+        lo, hi = 0.0, target
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            if self.upper_bound(mid) <= limit:
+                lo = mid
+            else:
+                hi = mid
+        self._state, self._allowed = "tight", lo

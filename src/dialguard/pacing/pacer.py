@@ -1,0 +1,584 @@
+"""The pacer: one per campaign. Events in, decisions out, time passed in.
+
+Theory of operation
+-------------------
+The pacer keeps two ledgers: agents (state as the desktop reports it, plus the call
+each is *reserved* for or *on*) and calls (each a :class:`~dialguard.pacing.calls.Call`
+walking the transition table). An agent is *free* when ready, unreserved and on no call.
+
+``poll(now)`` does, in this order:
+
+1. answered calls waiting for an agent get a free agent (predictive mode may also take
+   the agent of a non-guaranteed call still ringing); those past their hold deadline
+   (answer + connect deadline − connect latency) hear the information message;
+2. guaranteed calls whose agent vanished get a free agent (``Reserve``);
+3. new dials: in ``progressive`` (and in ``predictive`` while the governor forbids
+   over-dial) one dial per free agent, each reserving its agent, plus — with
+   ``dial_ahead_wrap`` — one per agent in a capped wrap-up that ends before the earliest
+   likely answer; ``predictive`` adds over-dials (no agent) while the demand model says
+   the expected answers fit the expected free agents; ``preview`` dials only on request.
+
+Guaranteed mode's invariant, by construction: a call is launched only with a reserved
+agent; an agent is reserved for at most one call; a reservation ends only by connect,
+failure, or the agent vanishing (then another free agent is reserved, or the call is
+an orphan that takes the next free agent and, if answered before one frees, hears the
+message with reason ``agent_lost``). Nothing else can make an answered call wait.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialguard.pacing.calls import Call, PacingProtocolError
+from dialguard.pacing.decisions import (
+    Connect,
+    Decision,
+    Launch,
+    MessageReason,
+    PlayMessage,
+    Release,
+    ReleaseReason,
+    Reserve,
+)
+from dialguard.pacing.events import (
+    AGENT_STATES,
+    FAIL_REASONS,
+    AgentChanged,
+    AgentState,
+    Answered,
+    Connected,
+    ConnectFailed,
+    CouldNotLaunch,
+    Ended,
+    Event,
+    Failed,
+    Launched,
+    PreviewRequested,
+    Ringing,
+)
+from dialguard.pacing.governor import OVER_DIAL_ALLOWED, AbandonBudget, GovernorState
+from dialguard.pacing.params import PacingParams
+from dialguard.pacing.predictive import OverDialController, dials_allowed, free_within
+from dialguard.pacing.stats import AttemptRecord, OutcomeStats
+
+_REPLAN_S = 0.5  # predictive: re-weigh ringing calls this often while dials are out
+
+
+class PacingError(ValueError):
+    """A request the pacer cannot honour (e.g. a preview request in progressive mode)."""
+
+
+@dataclass(slots=True)
+class Agent:
+    """The pacer's view of one agent."""
+
+    id: str
+    state: AgentState
+    since: float
+    reserved_for: int | None = None
+    on_call: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PacerCounters:
+    """Numbers for metrics and the status view."""
+
+    mode: str
+    agents_ready: int
+    agents_free: int
+    reservations_held: int
+    dials_in_flight: int
+    over_dials_in_flight: int
+    answered_waiting: int
+    answered_total: int
+    connected_total: int
+    abandoned_total: int
+    window_answered: int
+    window_abandoned: int
+    abandon_rate_window: float
+    governor_state: GovernorState
+    allowed_abandon_rate: float
+    dial_level: float
+    over_dial_allowance: int
+    ring_timeout_s: float
+    dial_ahead_lead_s: float
+    risk_z: float
+
+
+class Pacer:
+    """Pacing for one campaign (see the module docs for the theory of operation)."""
+
+    def __init__(self, params: PacingParams, *, now: float = 0.0) -> None:
+        self.params = params.checked()
+        self.stats = OutcomeStats()
+        self.budget = AbandonBudget(
+            params.abandon_cap, params.window_s, start=now, warmup=params.warmup_answers
+        )
+        self.controller = OverDialController()
+        self.agents: dict[str, Agent] = {}
+        self.calls: dict[int, Call] = {}
+        self._free: dict[str, None] = {}  # ordered: longest free first
+        self._wrapping: dict[str, float] = {}  # unreserved agents in wrap-up -> wrap start
+        self._in_flight: dict[int, Call] = {}
+        self._waiting: dict[int, Call] = {}
+        self._orphans: dict[int, Call] = {}
+        self._out: list[Decision] = []
+        self._next_id = 1
+        self._no_launch_until = -1e300
+        self._last_now = now
+        self._last_plan = -1e300
+        self._plan_dirty = True
+        self._allowance = 0
+        self.answered_total = 0
+        self.connected_total = 0
+        self.abandoned_total = 0
+
+    # ---------------------------------------------------------------- configuration
+    def configure(self, params: PacingParams, now: float) -> None:
+        """Live change (mode, cap, ratio, …). Raises ``PacingParamsError`` if invalid.
+
+        Dials already out are never cancelled (they ring their full time); switching
+        away from predictive makes every reserved dial guaranteed from now on.
+        """
+        params = params.checked()
+        old = self.params
+        self.params = params
+        if params.abandon_window != old.abandon_window:
+            self.budget = AbandonBudget(
+                params.abandon_cap, params.window_s, start=now, warmup=params.warmup_answers
+            )
+        elif params.abandon_cap != old.abandon_cap:
+            self.budget.set_cap(params.abandon_cap)
+        if params.mode != "predictive":
+            for c in self._in_flight.values():
+                if c.agent is not None:
+                    c.guaranteed = True
+        self._plan_dirty = True
+        self._last_now = max(self._last_now, now)
+
+    # ---------------------------------------------------------------- events
+    def handle(self, event: Event, now: float) -> None:
+        """Feed one event. Decisions it causes come out of the next :meth:`poll`."""
+        self._last_now = max(self._last_now, now)
+        self._plan_dirty = True
+        if isinstance(event, AgentChanged):
+            self._agent_changed(event, now)
+        elif isinstance(event, PreviewRequested):
+            self._preview(event.agent, now)
+        else:
+            call = self.calls.get(event.call)
+            if call is None:
+                raise PacingProtocolError(
+                    f"{type(event).__name__}: unknown call {event.call} (never launched or done)"
+                )
+            if isinstance(event, Launched):
+                if call.step("Launched"):
+                    call.launched_at = now
+            elif isinstance(event, Ringing):
+                if call.step("Ringing"):
+                    call.ringing_at = now
+            elif isinstance(event, Answered):
+                self._answered(call, now)
+            elif isinstance(event, Failed):
+                if event.reason not in FAIL_REASONS:
+                    raise PacingProtocolError(
+                        f"Failed: call {event.call}: unknown reason {event.reason!r}"
+                    )
+                self._failed(call, now, "failed")
+            elif isinstance(event, CouldNotLaunch):
+                self._failed(call, now, "no_contact")
+            elif isinstance(event, Connected):
+                if call.step("Connected"):
+                    call.connected_at = now
+                    self._resolved(abandoned=False, now=now)
+            elif isinstance(event, ConnectFailed):
+                self._connect_failed(call, now)
+            elif isinstance(event, Ended):
+                self._ended(call, now)
+            else:  # pragma: no cover - the union is exhaustive
+                raise PacingProtocolError(f"unknown event {event!r}")
+
+    def _agent_changed(self, ev: AgentChanged, now: float) -> None:
+        if ev.state not in AGENT_STATES:
+            raise PacingProtocolError(
+                f"AgentChanged: agent {ev.agent!r}: unknown state {ev.state!r}"
+            )
+        a = self.agents.get(ev.agent)
+        if a is None:
+            a = self.agents[ev.agent] = Agent(ev.agent, "offline", now)
+        if ev.state == a.state:
+            return
+        if a.state == "wrap" and ev.state == "ready":
+            self.stats.wrap(now - a.since)
+        a.state = ev.state
+        a.since = now
+        if a.reserved_for is not None:
+            keep = ev.state == "ready" or (ev.state == "wrap" and self.params.dial_ahead_wrap)
+            if not keep:
+                self._lose_reservation(a, now)
+        self._refresh(a)
+
+    def _preview(self, agent_id: str, now: float) -> None:
+        if self.params.mode != "preview":
+            raise PacingError(
+                f"preview request from agent {agent_id!r}: campaign mode is {self.params.mode}"
+            )
+        a = self.agents.get(agent_id)
+        if a is None or agent_id not in self._free:
+            state = "unknown" if a is None else a.state
+            raise PacingError(
+                f"preview request from agent {agent_id!r}: agent is not free (state {state})"
+            )
+        self._launch(a, now, guaranteed=True)
+
+    def _answered(self, c: Call, now: float) -> None:
+        was_in_flight = c.in_flight
+        if not c.step("Answered"):
+            return
+        c.answered_at = now
+        self.answered_total += 1
+        if was_in_flight:
+            self._in_flight.pop(c.id, None)
+            self._orphans.pop(c.id, None)
+        self.stats.answered(now - (c.launched_at if c.launched_at is not None else c.created_at))
+        if c.agent is not None:
+            self._connect(c, self.agents[c.agent], now)
+            return
+        a = self._take_free() or self._steal(now)
+        if a is not None:
+            self._connect(c, a, now)
+        elif self.params.hold_s > 0:
+            c.step("hold")
+            self._waiting[c.id] = c
+        else:
+            self._message(c, now)
+
+    def _failed(self, c: Call, now: float, why: ReleaseReason) -> None:
+        step = "CouldNotLaunch" if why == "no_contact" else "Failed"
+        if not c.step(step):
+            return
+        self._in_flight.pop(c.id, None)
+        self._orphans.pop(c.id, None)
+        if why == "no_contact":
+            self._no_launch_until = now + self.params.no_contact_backoff_s
+        else:
+            start = c.launched_at if c.launched_at is not None else c.created_at
+            self.stats.failed(now - start)
+            pre = (c.ringing_at if c.ringing_at is not None else now) - start
+            self.stats.attempt(
+                AttemptRecord(pre, c.ringing_at is not None, None, c.ring_timeout_s, 0.0)
+            )
+        if c.agent is not None:
+            a = self.agents[c.agent]
+            a.reserved_for = None
+            self._out.append(Release(c.id, a.id, why))
+            self._refresh(a)
+        del self.calls[c.id]
+
+    def _connect_failed(self, c: Call, now: float) -> None:
+        agent_id = c.agent
+        if not c.step("ConnectFailed"):
+            return
+        if agent_id is not None:
+            a = self.agents[agent_id]
+            a.on_call = None
+            a.state = "paused"  # not reservable until the desktop reports again
+            a.since = now
+            self._refresh(a)
+        self._out.append(PlayMessage(c.id, "agent_lost"))
+        self.abandoned_total += 1
+        self._resolved(abandoned=True, now=now)
+
+    def _ended(self, c: Call, now: float) -> None:
+        prev = c.state
+        if not c.step("Ended"):
+            return
+        self._waiting.pop(c.id, None)
+        if prev in ("waiting", "connecting"):
+            # the callee hung up before reaching an agent: counted as abandoned
+            self.abandoned_total += 1
+            self._resolved(abandoned=True, now=now)
+        start = c.launched_at if c.launched_at is not None else c.created_at
+        talk = 0.0
+        if prev == "connected" and c.connected_at is not None:
+            talk = now - c.connected_at
+            self.stats.talk(talk)
+        if c.answered_at is not None:
+            ring_start = c.ringing_at if c.ringing_at is not None else c.answered_at
+            self.stats.attempt(
+                AttemptRecord(
+                    ring_start - start, True, c.answered_at - ring_start, c.ring_timeout_s, talk
+                )
+            )
+        if c.agent is not None:
+            a = self.agents.get(c.agent)
+            if a is not None and a.on_call == c.id:
+                a.on_call = None
+                self._refresh(a)
+        del self.calls[c.id]
+
+    # ---------------------------------------------------------------- poll
+    def poll(self, now: float) -> list[Decision]:
+        """Decide what to do now; act on every decision, in order."""
+        self._last_now = max(self._last_now, now)
+        hold = self.params.hold_s
+        # 1. answered calls waiting for an agent
+        for c in list(self._waiting.values()):
+            a = self._take_free() or self._steal(now)
+            if a is None:
+                break
+            del self._waiting[c.id]
+            self._connect(c, a, now)
+        for c in list(self._waiting.values()):
+            assert c.answered_at is not None
+            if now >= c.answered_at + hold - 1e-9:
+                del self._waiting[c.id]
+                self._message(c, now)
+        # 2. guaranteed calls whose agent vanished
+        for c in list(self._orphans.values()):
+            a = self._take_free()
+            if a is None:
+                break
+            del self._orphans[c.id]
+            self._reserve(a, c)
+            self._out.append(Reserve(c.id, a.id))
+        # 3. new dials
+        mode = self.params.mode
+        if mode != "preview" and now >= self._no_launch_until:
+            guaranteed = mode != "predictive" or not self._over_dial_open(now)
+            for agent_id in list(self._free):
+                self._launch(self.agents[agent_id], now, guaranteed=guaranteed)
+            if self.params.dial_ahead_wrap and self._wrapping:
+                lead = self.stats.earliest_answer_s
+                if lead > 0:
+                    edge = self.params.wrap_up_cap_s - lead
+                    for agent_id, since in list(self._wrapping.items()):
+                        if now >= since + edge:
+                            self._launch(self.agents[agent_id], now, guaranteed=guaranteed)
+            if mode == "predictive":
+                self._over_dial(now)
+        out, self._out = self._out, []
+        return out
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`poll` must next run even if no event arrives (None: not needed)."""
+        times: list[float] = []
+        hold = self.params.hold_s
+        for c in self._waiting.values():
+            assert c.answered_at is not None
+            times.append(c.answered_at + hold)
+            break  # oldest first: the earliest deadline
+        auto = self.params.mode != "preview"
+        if auto and self._no_launch_until > self._last_now and (self._free or self._wrapping):
+            times.append(self._no_launch_until)
+        if auto and self.params.dial_ahead_wrap and self._wrapping:
+            lead = self.stats.earliest_answer_s
+            if lead > 0:
+                edge = self.params.wrap_up_cap_s - lead
+                times.append(min(self._wrapping.values()) + edge)
+        if (
+            self.params.mode == "predictive"
+            and self._in_flight
+            and OVER_DIAL_ALLOWED[self.budget.state(self._last_now)]
+        ):
+            times.append(self._last_plan + _REPLAN_S)
+        return min(times) if times else None
+
+    # ---------------------------------------------------------------- predictive
+    def _over_dial_open(self, now: float) -> bool:
+        return (
+            self.params.mode == "predictive"
+            and OVER_DIAL_ALLOWED[self.budget.state(now)]
+            and self.stats.warm
+        )
+
+    def _over_dial(self, now: float) -> None:
+        if not self._over_dial_open(now):
+            self._allowance = 0
+            return
+        if not self._plan_dirty and now < self._last_plan + _REPLAN_S:
+            return
+        self._plan_dirty = False
+        self._last_plan = now
+        stats = self.stats
+        table = stats.p_after_table()
+        last = len(table) - 1
+        mean = float(len(self._waiting))
+        var = 0.0
+        for c in self._in_flight.values():
+            start = c.launched_at if c.launched_at is not None else c.created_at
+            e = int(now - start)
+            p = table[e if e < last else last]
+            mean += p
+            var += p * (1 - p)
+        horizon = stats.median_answer_s
+        supply = 0.0
+        cap = self.params.wrap_up_cap_s
+        wrap_mean = min(stats.wrap_mean, cap) if stats.wrap_n else cap
+        for a in self.agents.values():
+            st = a.state
+            if st == "ready" and a.on_call is None:
+                supply += 1.0
+            elif st == "wrap" and a.on_call is None:
+                supply += free_within(
+                    horizon,
+                    remaining_wrap_s=a.since + wrap_mean - now,
+                    talk_mean_s=stats.talk_mean,
+                    wrap_mean_s=wrap_mean,
+                )
+            elif a.on_call is not None and st == "busy":
+                supply += free_within(
+                    horizon,
+                    remaining_wrap_s=None,
+                    talk_mean_s=stats.talk_mean,
+                    wrap_mean_s=wrap_mean,
+                )
+        ceiling = int(self.params.max_dial_ratio * max(supply, 1.0)) - len(self._in_flight)
+        n = dials_allowed(mean, var, stats.answer_rate, supply, self.controller.z, ceiling)
+        self._allowance = n
+        for _ in range(n):
+            c = self._new_call(None, now, guaranteed=False)
+            c.lost_reason = "over_dial"
+
+    def _steal(self, now: float) -> Agent | None:
+        """Predictive only: lend the agent of a non-guaranteed call still in flight."""
+        if self.params.mode != "predictive":
+            return None
+        for c in self._in_flight.values():
+            if c.agent is None or c.guaranteed:
+                continue
+            a = self.agents[c.agent]
+            if a.state != "ready":
+                continue
+            a.reserved_for = None
+            self._out.append(Release(c.id, a.id, "moved"))
+            c.agent = None
+            c.lost_reason = "no_agent"
+            return a
+        return None
+
+    # ---------------------------------------------------------------- helpers
+    def _resolved(self, *, abandoned: bool, now: float) -> None:
+        rate = self.budget.allowed_rate(now)
+        self.budget.record(now, abandoned=abandoned)
+        if rate > 0:
+            self.controller.observe(abandoned=abandoned, target_rate=rate)
+
+    def ring_timeout(self) -> float:
+        """The ring timeout new dials get (learned if allowed; never below 15 s)."""
+        p = self.params
+        if not p.learn_ring_timeout:
+            return p.ring_timeout_s
+        return self.stats.suggested_ring_timeout(p.ring_timeout_s)
+
+    def _new_call(self, agent: Agent | None, now: float, *, guaranteed: bool) -> Call:
+        cid = self._next_id
+        self._next_id += 1
+        timeout = self.ring_timeout()
+        c = Call(cid, agent.id if agent else None, guaranteed, now, timeout)
+        self.calls[cid] = c
+        self._in_flight[cid] = c
+        if agent is not None:
+            self._reserve(agent, c)
+        self._out.append(Launch(cid, c.agent, timeout, guaranteed))
+        return c
+
+    def _launch(self, a: Agent, now: float, *, guaranteed: bool) -> None:
+        self._new_call(a, now, guaranteed=guaranteed)
+
+    def _reserve(self, a: Agent, c: Call) -> None:
+        assert a.reserved_for is None and a.on_call is None, f"agent {a.id} already held"
+        a.reserved_for = c.id
+        c.agent = a.id
+        self._refresh(a)
+
+    def _take_free(self) -> Agent | None:
+        for agent_id in self._free:
+            a = self.agents[agent_id]
+            return a
+        return None
+
+    def _connect(self, c: Call, a: Agent, now: float) -> None:
+        c.step("connect")
+        a.reserved_for = None
+        a.on_call = c.id
+        c.agent = a.id
+        self._out.append(Connect(c.id, a.id, from_wrap=a.state == "wrap"))
+        self.connected_total += 1
+        self._refresh(a)
+
+    def _message(self, c: Call, now: float) -> None:
+        c.step("message")
+        reason: MessageReason = c.lost_reason or "no_agent"
+        self._out.append(PlayMessage(c.id, reason))
+        self.abandoned_total += 1
+        self._resolved(abandoned=True, now=now)
+
+    def _lose_reservation(self, a: Agent, now: float) -> None:
+        cid = a.reserved_for
+        assert cid is not None
+        c = self.calls[cid]
+        a.reserved_for = None
+        c.agent = None
+        c.lost_reason = "agent_lost"
+        self._out.append(Release(c.id, a.id, "agent_lost"))
+        self._refresh(a)
+        b = self._take_free()
+        if b is not None:
+            self._reserve(b, c)
+            self._out.append(Reserve(c.id, b.id))
+        elif c.guaranteed:
+            self._orphans[c.id] = c
+
+    def _refresh(self, a: Agent) -> None:
+        """Keep the free and wrapping indexes in step with the agent's record."""
+        idle = a.reserved_for is None and a.on_call is None
+        if idle and a.state == "ready":
+            self._free.setdefault(a.id, None)
+        else:
+            self._free.pop(a.id, None)
+        if idle and a.state == "wrap":
+            self._wrapping.setdefault(a.id, a.since)
+        else:
+            self._wrapping.pop(a.id, None)
+
+    # ---------------------------------------------------------------- reading
+    def counters(self, now: float) -> PacerCounters:
+        view = self.budget.view(now)
+        ready = sum(1 for a in self.agents.values() if a.state == "ready")
+        held = sum(1 for a in self.agents.values() if a.reserved_for is not None)
+        over = sum(1 for c in self._in_flight.values() if c.agent is None)
+        return PacerCounters(
+            mode=self.params.mode,
+            agents_ready=ready,
+            agents_free=len(self._free),
+            reservations_held=held,
+            dials_in_flight=len(self._in_flight),
+            over_dials_in_flight=over,
+            answered_waiting=len(self._waiting),
+            answered_total=self.answered_total,
+            connected_total=self.connected_total,
+            abandoned_total=self.abandoned_total,
+            window_answered=view.answered,
+            window_abandoned=view.abandoned,
+            abandon_rate_window=view.rate,
+            governor_state=view.state,
+            allowed_abandon_rate=view.allowed_rate,
+            dial_level=len(self._in_flight) / max(1, ready),
+            over_dial_allowance=self._allowance,
+            ring_timeout_s=self.ring_timeout(),
+            dial_ahead_lead_s=self.stats.earliest_answer_s,
+            risk_z=self.controller.z,
+        )
+
+    def reservations(self) -> dict[str, int]:
+        """agent → call it is held for (a copy, for tests and the status view)."""
+        return {a.id: a.reserved_for for a in self.agents.values() if a.reserved_for is not None}
+
+    def in_flight(self) -> dict[int, Call]:
+        """Calls that may still be answered (a copy)."""
+        return dict(self._in_flight)
+
+    def waiting(self) -> dict[int, Call]:
+        """Answered calls waiting for an agent (a copy)."""
+        return dict(self._waiting)
