@@ -339,9 +339,9 @@ class SimCall:
         )
         if self.remote_sdp is not None:
             self._use_remote_sdp(self.remote_sdp)
-            body = build_answer(self.remote_sdp, self.trunk.host, self.rtp.port)
+            body = build_answer(self.remote_sdp, self.trunk.public_host, self.rtp.port)
         else:
-            body = build_sdp(self.trunk.host, self.rtp.port)
+            body = build_sdp(self.trunk.public_host, self.rtp.port)
         if self.state not in ("trying", "ringing"):
             return  # cancelled while the port was being bound
         self._set_state("answered")

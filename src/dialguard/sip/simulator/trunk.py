@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+import socket
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
@@ -43,6 +44,17 @@ LINGER_S = TIMER_B
 
 AgentHook = Callable[[str, str], None]
 """``hook(agent, call_id)``: the demo can mirror agent state from the PBX side."""
+
+
+def _reachable_address(host: str) -> str:
+    """For a wildcard listen address (Docker: 0.0.0.0) advertise this host's own
+    address, so Contact and SDP name somewhere a peer can reach."""
+    if host not in ("0.0.0.0", "::", ""):
+        return host
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -66,6 +78,7 @@ class SimTrunk:
         *,
         host: str = "127.0.0.1",
         port: int = 5070,
+        advertise: str | None = None,
         seed: int = 0,
         speedup: float = 1.0,
         records_path: Path | None = None,
@@ -79,6 +92,8 @@ class SimTrunk:
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         self.host = host
         self.port = port
+        self.public_host = advertise or _reachable_address(host)
+        """The address put in Via, Contact and SDP (``host`` unless that is a wildcard)."""
         self.seed = seed
         self.speedup = speedup
         self.records_path = records_path
@@ -153,7 +168,7 @@ class SimTrunk:
 
     @property
     def hostport(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"{self.public_host}:{self.port}"
 
     @property
     def records(self) -> list[CallRecord]:
