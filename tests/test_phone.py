@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from phonenumbers import timezone
 
 from dialguard.phone import (
     InvalidNumber,
@@ -169,3 +171,28 @@ def test_e164_round_trip_for_us_numbers(national: int) -> None:
     assert len(n.region) == 2 and n.region.isupper()
     # The lenient form used for DNC lists agrees with the strict one on valid numbers.
     assert normalise_number(raw, "GB") == n.e164
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "020 7946 0000",  # geographic fixed line
+        "07911 123456",  # mobile: country-level zones
+        "0800 123 4567",  # toll-free
+        "+1 212 555 0134",
+        "+1 800 555 0134",
+        "+61 2 9374 4000",
+        "+7 495 123 4567",
+        "+800 1234 5678",
+    ],
+)
+def test_zones_match_libphonenumbers_own_lookup(raw: str) -> None:
+    # parse_number skips time_zones_for_number's second typing of the number; the zones
+    # must still be exactly what that function gives, minus the Etc/Unknown placeholder.
+    expected = tuple(
+        z
+        for z in timezone.time_zones_for_number(phonenumbers.parse(raw, "GB"))
+        if z != "Etc/Unknown"
+    )
+    assert parse_number(raw, "GB").timezones == expected
+    assert parse_number(raw, "GB").timezones == expected  # and again, from the cache
