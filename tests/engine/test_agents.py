@@ -194,3 +194,20 @@ def test_any_delivery_order_ends_on_the_highest_seq(msgs: list[tuple[int, AgentS
     top = max(first_for_seq)
     # Among deliveries, the first one carrying the top seq is what sticks.
     assert reg.effective_state("a") == first_for_seq[top]
+
+
+def test_changes_map_to_pacer_events_and_snapshot() -> None:
+    from dialguard.pacing.events import AgentChanged
+
+    reg = synced(stale_after=5.0)
+    ch = reg.apply("a", st_("ready", 1, group="sales"), now=0.0)
+    assert isinstance(ch, AgentChange) and ch.pacer_event() == AgentChanged("a", "ready")
+    reg.apply("b", st_("busy", 1), now=0.0)
+    expired = reg.expire(5.0)
+    assert [c.pacer_event() for c in expired] == [
+        AgentChanged("a", "offline"),
+        AgentChanged("b", "offline"),
+    ]
+    snap = {s.agent: s for s in reg.snapshot()}
+    assert snap["a"].state == "offline" and snap["a"].stale and snap["a"].group == "sales"
+    assert snap["b"].state == "offline"  # stale too, by then

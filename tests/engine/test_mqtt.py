@@ -10,6 +10,7 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -30,9 +31,16 @@ from dialguard.engine.messages import (
     encode,
     parse_payload,
 )
-from dialguard.engine.mqtt import Backoff, BrokerLink, BrokerLinkDown, LinkHandlers
+from dialguard.engine.mqtt import (
+    Backoff,
+    BrokerLink,
+    BrokerLinkDown,
+    LinkHandlers,
+    read_status,
+    send_request,
+)
 from dialguard.sim.agents_mqtt import AgentBehaviour, SimulatedAgent
-from tests.support.mosquitto import Mosquitto
+from tests.support.mosquitto import Mosquitto, free_port
 
 pytestmark = pytest.mark.broker
 
@@ -398,3 +406,55 @@ def test_backoff_is_jittered_and_capped() -> None:
 def test_retained_state_payload_shape_is_what_agents_send() -> None:
     msg = AgentState(state="ready", seq=1, ts=time.time(), session="x")
     assert json.loads(encode(msg))["state"] == "ready"
+
+
+async def test_link_keeps_trying_until_a_broker_appears(
+    start_link: Callable[..., Awaitable[Running]], tmp_path: Path
+) -> None:
+    port = free_port()
+    r = await start_link(url=f"mqtt://127.0.0.1:{port}")
+    await asyncio.sleep(0.5)  # several failed attempts, none fatal
+    assert not r.task.done() and not r.link.dialling_allowed
+    assert r.link.stats.connects == 0
+    broker = Mosquitto(tmp_path, port=port).start()
+    try:
+        await eventually(lambda: r.link.dialling_allowed, within=5.0, what="late broker")
+    finally:
+        broker.stop()
+
+
+async def test_supervisor_helpers_send_request_and_read_status(
+    start_link: Callable[..., Awaitable[Running]], broker_url: str, topics: Topics
+) -> None:
+    async def on_control(campaign: str, req: ControlRequest) -> ControlReply:
+        return ControlReply(
+            request_id=req.request_id, kind="control", accepted=True, actor=req.actor, ts=1e9 + 1
+        )
+
+    r = await start_link(handlers=LinkHandlers(on_control=on_control))
+    assert await r.link.wait_synced(5.0)
+    cfg = BrokerConfig(url=broker_url, topic_prefix=topics.prefix)
+    assert await read_status(cfg, within_s=0.3) is None  # no engine status yet
+
+    reply = await send_request(
+        cfg, "spring", ControlRequest(request_id="q1", actor="sue", action="stop")
+    )
+    assert reply.accepted and reply.request_id == "q1"
+
+    status = EngineStatus(engine_id="e", ts=time.time(), broker_connected=True, agents_synced=True)
+    await r.link.publish_status(status)
+    assert await read_status(cfg) == status
+
+
+async def test_supervisor_helpers_report_no_engine_and_no_broker(
+    broker_url: str, topics: Topics
+) -> None:
+    cfg = BrokerConfig(url=broker_url, topic_prefix=topics.prefix)
+    req = ControlRequest(request_id="q2", actor="sue", action="start")
+    with pytest.raises(TimeoutError, match="is the daemon running"):
+        await send_request(cfg, "spring", req, within_s=0.3)
+    dead = BrokerConfig(url=f"mqtt://127.0.0.1:{free_port()}", topic_prefix=topics.prefix)
+    with pytest.raises(BrokerLinkDown, match=r"127\.0\.0\.1"):
+        await send_request(dead, "spring", req, within_s=0.3)
+    with pytest.raises(BrokerLinkDown):
+        await read_status(dead, within_s=0.3)

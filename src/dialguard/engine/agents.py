@@ -33,7 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from dialguard.engine.messages import AGENT_STATES, AgentState, AgentStateName
+from dialguard.engine.messages import AGENT_STATES, AgentState, AgentStateName, AgentStatus
+from dialguard.pacing.events import AgentChanged
 
 ChangeReason = Literal["message", "stale", "link_down", "removed"]
 RejectReason = Literal["stale_seq", "old_session", "seq_conflict"]
@@ -59,6 +60,10 @@ class AgentChange:
     @property
     def lost_availability(self) -> bool:
         return self.old == "ready" and self.new != "ready"
+
+    def pacer_event(self) -> AgentChanged:
+        """The event to hand to ``Pacer.handle`` (stale and lost agents are offline)."""
+        return AgentChanged(self.agent, self.new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +254,13 @@ class AgentRegistry:
         """Agents by effective state, every state present (zero included) for metrics."""
         c = Counter(self._effective(a) for a in self._agents.values())
         return {s: c.get(s, 0) for s in AGENT_STATES}
+
+    def snapshot(self) -> list[AgentStatus]:
+        """Every agent's effective state, for the engine's retained status message."""
+        return [
+            AgentStatus(agent=name, state=self._effective(a), group=a.state.group, stale=a.stale)
+            for name, a in sorted(self._agents.items())
+        ]
 
     def next_deadline(self) -> float | None:
         """When the next non-stale agent would go stale if it stays silent."""

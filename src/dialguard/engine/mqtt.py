@@ -66,6 +66,34 @@ QOS: Final = 1
 _REPLY_CACHE_SIZE: Final = 1024
 
 
+HANDLER_TIMEOUT_S: Final = 10.0
+
+
+def make_client(
+    broker: BrokerConfig, *, client_id: str | None, will: aiomqtt.Will | None = None
+) -> aiomqtt.Client:
+    """An aiomqtt client for the configured broker: credentials, TLS for ``mqtts://``,
+    MQTT 3.1.1, clean session (state comes back from retained messages, not the
+    broker's session store)."""
+    tls_context: ssl.SSLContext | None = None
+    if broker.url.startswith("mqtts://"):
+        cafile = str(broker.tls_ca_file) if broker.tls_ca_file else None
+        tls_context = ssl.create_default_context(cafile=cafile)
+    return aiomqtt.Client(
+        broker.host,
+        broker.port,
+        identifier=client_id,
+        username=broker.username,
+        password=broker.password.get_secret_value() if broker.password else None,
+        keepalive=broker.keepalive_s,
+        will=will,
+        clean_session=True,
+        timeout=5.0,
+        tls_context=tls_context,
+        protocol=aiomqtt.ProtocolVersion.V311,
+    )
+
+
 class BrokerLinkDown(ConnectionError):
     """Raised by the publish helpers while the broker is unreachable; the caller must
     treat the message as not delivered (e.g. play the information message instead)."""
@@ -240,7 +268,6 @@ class BrokerLink:
                     sock.close()
 
     def _make_client(self) -> aiomqtt.Client:
-        b = self.broker
         will = aiomqtt.Will(
             self.topics.engine_status,
             encode(
@@ -254,24 +281,7 @@ class BrokerLink:
             qos=QOS,
             retain=True,
         )
-        tls_context: ssl.SSLContext | None = None
-        if b.url.startswith("mqtts://"):
-            tls_context = ssl.create_default_context(
-                cafile=str(b.tls_ca_file) if b.tls_ca_file else None
-            )
-        return aiomqtt.Client(
-            b.host,
-            b.port,
-            identifier=b.client_id,
-            username=b.username,
-            password=b.password.get_secret_value() if b.password else None,
-            keepalive=b.keepalive_s,
-            will=will,
-            clean_session=True,
-            timeout=5.0,
-            tls_context=tls_context,
-            protocol=aiomqtt.ProtocolVersion.V311,
-        )
+        return make_client(self.broker, client_id=self.broker.client_id, will=will)
 
     def _went_down(self, why: str) -> None:
         was_up = self.connected.is_set()
@@ -361,7 +371,8 @@ class BrokerLink:
             log.info("disposition received with no handler", topic=topic, call_id=disp.call_id)
             return
         try:
-            await self.handlers.on_disposition(agent, disp)
+            async with asyncio.timeout(HANDLER_TIMEOUT_S):
+                await self.handlers.on_disposition(agent, disp)
         except Exception:
             self.stats.handler_errors += 1
             log.exception("disposition handler failed", topic=topic, call_id=disp.call_id)
@@ -400,11 +411,14 @@ class BrokerLink:
     ) -> ControlReply:
         kind: Any = "control" if isinstance(req, ControlRequest) else "pacing"
         try:
-            if isinstance(req, ControlRequest):
-                if self.handlers.on_control is not None:
-                    return await self.handlers.on_control(campaign, req)
-            elif self.handlers.on_pacing is not None:
-                return await self.handlers.on_pacing(campaign, req)
+            # A hung handler must not hold up agent state (that would fail closed, but
+            # needlessly): it gets HANDLER_TIMEOUT_S, then the request is refused.
+            async with asyncio.timeout(HANDLER_TIMEOUT_S):
+                if isinstance(req, ControlRequest):
+                    if self.handlers.on_control is not None:
+                        return await self.handlers.on_control(campaign, req)
+                elif self.handlers.on_pacing is not None:
+                    return await self.handlers.on_pacing(campaign, req)
             reason = f"this engine does not handle {kind} requests"
         except Exception as e:
             self.stats.handler_errors += 1
@@ -441,3 +455,70 @@ class BrokerLink:
 
 def _mismatch(payload_agent: str, topic_agent: str) -> str:
     return f"agent = {payload_agent!r} does not match the topic's {topic_agent!r}"
+
+
+# --- for supervisors' tools (dialguard campaign …, dialguard status) -------------------
+
+
+async def send_request(
+    broker: BrokerConfig,
+    campaign: str,
+    request: ControlRequest | PacingChangeRequest,
+    *,
+    within_s: float = 5.0,
+) -> ControlReply:
+    """Publish a supervisor request and wait for the engine's reply to it.
+
+    Raises :class:`BrokerLinkDown` if the broker cannot be reached and
+    :class:`TimeoutError` if no engine answers within ``within_s`` (the daemon is not
+    running, or not subscribed to this campaign's prefix).
+    """
+    topics = Topics(broker.topic_prefix)
+    if isinstance(request, ControlRequest):
+        topic = topics.campaign_control(campaign)
+    else:
+        topic = topics.campaign_pacing(campaign)
+    events = topics.campaign_events(campaign)
+    try:
+        async with make_client(broker, client_id=None) as client:
+            await client.subscribe(events, qos=QOS)  # before publishing: never miss it
+            await client.publish(topic, encode(request), qos=QOS)
+            async with asyncio.timeout(within_s):
+                async for message in client.messages:
+                    raw = message.payload if isinstance(message.payload, bytes) else b""
+                    try:
+                        reply = parse_payload(ControlReply, events, raw)
+                    except PayloadError as e:
+                        log.warning("bad reply ignored", topic=e.topic, problem=e.problem)
+                        continue
+                    if reply.request_id == request.request_id:
+                        return reply
+    except aiomqtt.MqttError as e:
+        raise BrokerLinkDown(f"broker {broker.url}: {e}") from e
+    except TimeoutError:
+        raise TimeoutError(
+            f"no reply from the engine on {events} within {within_s:g} s: is the daemon running?"
+        ) from None
+    raise BrokerLinkDown(f"broker {broker.url} closed the connection")  # pragma: no cover
+
+
+async def read_status(broker: BrokerConfig, *, within_s: float = 3.0) -> EngineStatus | None:
+    """The engine's last retained status snapshot, or ``None`` if there is none (no
+    engine has run against this broker and prefix). Check ``broker_connected`` and
+    ``ts`` to tell a live engine from a dead one's last word.
+    Raises :class:`BrokerLinkDown` if the broker cannot be reached."""
+    topic = Topics(broker.topic_prefix).engine_status
+    try:
+        async with make_client(broker, client_id=None) as client:
+            await client.subscribe(topic, qos=QOS)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(within_s):
+                    async for message in client.messages:
+                        raw = message.payload if isinstance(message.payload, bytes) else b""
+                        try:
+                            return parse_payload(EngineStatus, topic, raw)
+                        except PayloadError as e:
+                            log.warning("bad status ignored", topic=e.topic, problem=e.problem)
+    except aiomqtt.MqttError as e:
+        raise BrokerLinkDown(f"broker {broker.url}: {e}") from e
+    return None
