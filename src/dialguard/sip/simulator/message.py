@@ -105,12 +105,13 @@ class SipMessage:
         return self.method is not None
 
     def get(self, name: str) -> str | None:
-        name = canonical(name)
-        return next((v for k, v in self.headers if k == name), None)
+        """First value of a header; names match case-insensitively, compact or not."""
+        key = canonical(name).lower()
+        return next((v for k, v in self.headers if k.lower() == key), None)
 
     def get_all(self, name: str) -> list[str]:
-        name = canonical(name)
-        return [v for k, v in self.headers if k == name]
+        key = canonical(name).lower()
+        return [v for k, v in self.headers if k.lower() == key]
 
     def require(self, name: str) -> str:
         value = self.get(name)
