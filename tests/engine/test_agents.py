@@ -211,3 +211,15 @@ def test_changes_map_to_pacer_events_and_snapshot() -> None:
     snap = {s.agent: s for s in reg.snapshot()}
     assert snap["a"].state == "offline" and snap["a"].stale and snap["a"].group == "sales"
     assert snap["b"].state == "offline"  # stale too, by then
+
+
+def test_desktop_without_session_id_restarting_is_recognised_by_ts() -> None:
+    reg = synced()
+    reg.apply("a", AgentState(state="busy", seq=9, ts=T0), now=0.0)
+    dup = reg.apply("a", AgentState(state="ready", seq=8, ts=T0 - 1), now=1.0)
+    assert isinstance(dup, Rejected) and dup.reason == "stale_seq"  # an old redelivery
+    restarted = reg.apply("a", AgentState(state="ready", seq=0, ts=T0 + 60), now=60.0)
+    assert isinstance(restarted, AgentChange) and restarted.new == "ready"
+    # with a session id the rule is strict: same session, lower seq is stale
+    reg.apply("b", st_("busy", 9, ts=T0), now=0.0)
+    assert isinstance(reg.apply("b", st_("ready", 0, ts=T0 + 60), now=60.0), Rejected)

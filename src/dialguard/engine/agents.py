@@ -20,7 +20,9 @@ same session, higher seq              accepted
 same session, same seq, same state    heartbeat: refreshes last-seen only
 same session, same seq, other state   rejected (conflict; keep what we have)
 same session, lower seq               rejected (stale) — except ``offline``, which is the
-                                      will message and ends the session whatever its seq
+                                      will message and ends the session whatever its seq,
+                                      and, for desktops that send no session id, a message
+                                      with a newer ts (the desktop restarted)
 other session, ts ≥ current ts        accepted: the desktop restarted (seq starts again)
 other session, ts < current ts        rejected: a late message from an earlier session
 ====================================  ===================================================
@@ -40,6 +42,7 @@ ChangeReason = Literal["message", "stale", "link_down", "removed"]
 RejectReason = Literal["stale_seq", "old_session", "seq_conflict"]
 
 DEFAULT_STALE_AFTER_S: Final = 30.0
+NO_SESSION: Final = "-"  # AgentState.session when the desktop sends none
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +293,10 @@ def _order(cur: AgentState, new: AgentState) -> tuple[RejectReason, str] | None:
                 return None  # the will message, built at connect time with an old seq
             return ("seq_conflict", f"seq {new.seq} already seen as {cur.state!r}")
         if new.state == "offline":
+            return None
+        if new.session == NO_SESSION and new.ts > cur.ts:
+            # A desktop that sends no session id restarted (seq back to 0): a redelivered
+            # old message would carry an older ts than the last one accepted.
             return None
         return ("stale_seq", f"seq {new.seq} is older than {cur.seq}")
     if new.ts >= cur.ts:
