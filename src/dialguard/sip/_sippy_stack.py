@@ -1,0 +1,432 @@
+"""The sippy side of the trunk adapter: one signalling stack per trunk, one leg per call.
+
+Everything in this module runs in the sippy thread (see :mod:`._sippy_bridge`); nothing
+here touches asyncio. A :class:`SignallingStack` owns a trunk's UDP socket and sippy
+transaction manager; a :class:`Leg` drives one outbound INVITE dialog through sippy's
+``UA`` and reports what happened as :class:`LegReport` values to a callback that the
+asyncio side turns into :class:`~dialguard.sip.api.CallEvent` values.
+
+What sippy does not do the way dialguard needs, and is adjusted here without forking it:
+
+* ``;transport=UDP`` (upper case, as SIPp and some PBXs send in Contact) made sippy
+  refuse to send in-dialog requests (BYE, REFER) to that target. Incoming datagrams are
+  normalised to lower case before sippy parses them (:func:`normalise_transport`).
+* sippy leaves NOTIFY unanswered and has no REFER that waits for the outcome; a
+  :class:`_DialUA` answers NOTIFY 200 and reports its ``message/sipfrag`` status line,
+  and :meth:`Leg.refer` sends a REFER whose final response is reported.
+* Responses that arrive after our CANCEL (the 487, or a 200 that crossed it — which
+  sippy ACKs and BYEs) produce no sippy event; ``_DialUA`` watches the state change and
+  reports them.
+* INVITE timer B (no response at all) is 64·T1 = 32 s by RFC 3261; a trunk may shorten
+  it (``invite_timeout``), which the ``trunk test-call`` check and the tests use.
+* One receiver thread per socket (sippy's default is three), so responses to one INVITE
+  are handled in the order they arrived (a 180 and a 200 back to back stay in order).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sippy.CCEvents import (
+    CCEventConnect,
+    CCEventDisconnect,
+    CCEventFail,
+    CCEventPreConnect,
+    CCEventRedirect,
+    CCEventRing,
+    CCEventTry,
+)
+from sippy.MsgBody import MsgBody
+from sippy.SipAddress import SipAddress
+from sippy.SipCallId import SipCallId
+from sippy.SipConf import SipConf
+from sippy.SipContact import SipContact
+from sippy.SipContentType import SipContentType
+from sippy.SipHeader import SipHeader
+from sippy.SipReferredBy import SipReferredBy
+from sippy.SipReferTo import SipReferTo
+from sippy.SipRegistrationAgent import SipRegistrationAgent
+from sippy.SipTransactionManager import SipTransactionManager
+from sippy.SipURL import SipURL
+from sippy.Time.Timeout import Timeout
+from sippy.UA import UA
+from sippy.UacStateCancelling import UacStateCancelling
+from sippy.UaStateConnected import UaStateConnected
+from sippy.UaStateDead import UaStateDead
+from sippy.Udp_server import Udp_server, Udp_server_opts
+
+from dialguard import __version__
+
+USER_AGENT = f"dialguard/{__version__}"
+RFC3261_TIMER_B_S = 32.0  # 64 × T1 (500 ms)
+
+ReportKind = Literal[
+    "trying",
+    "ringing",
+    "early_media",
+    "answered",
+    "failed",
+    "ended",
+    "refer_response",
+    "notify",
+    "dead",
+]
+
+_TRANSPORT_PARAM = re.compile(rb";transport=(udp|tcp|tls|sctp|wss|ws)\b", re.IGNORECASE)
+
+
+def normalise_transport(data: bytes) -> bytes:
+    """``;transport=UDP`` → ``;transport=udp`` everywhere in a SIP datagram.
+
+    Transport parameter values are case-insensitive (RFC 3261 §19.1.4), but sippy 2.5
+    compares them case-sensitively and then refuses to create a transaction towards an
+    "unsupported transport: UDP". Lower-casing before the parse is exact and cheap.
+    """
+    if b";transport=" not in data.lower():
+        return data
+    return _TRANSPORT_PARAM.sub(lambda m: b";transport=" + m.group(1).lower(), data)
+
+
+@dataclass(frozen=True, slots=True)
+class LegReport:
+    """One thing sippy saw on a leg; ``t`` is ``time.monotonic()`` when it arrived."""
+
+    kind: ReportKind
+    t: float
+    code: int | None = None
+    reason: str | None = None
+    body: str | None = None  # SDP of 18x/200, or sipfrag of NOTIFY
+    by: Literal["local", "remote"] | None = None
+
+
+Reporter = Callable[[LegReport], None]
+Clock = Callable[[Any], float]  # sippy MonoTime (or None = now) → time.monotonic() value
+
+
+class _SingleWorkerOpts(Udp_server_opts):  # type: ignore[misc]
+    """One sender and one receiver thread per socket: keeps each peer's datagrams in
+    the order they arrived (sippy's default of three receivers can reorder a 180/200)."""
+
+    nworkers = 1
+
+
+class _DialguardTM(SipTransactionManager):  # type: ignore[misc]
+    """sippy's transaction manager with two local adjustments (see module docstring)."""
+
+    model_udp_server = (Udp_server, _SingleWorkerOpts)
+    invite_timeout = RFC3261_TIMER_B_S
+    on_sent: Callable[[bytes, float], None] | None = None
+
+    def handleIncoming(self, data_in: Any, ra: Any, server: Any, rtime: Any) -> None:
+        if isinstance(data_in, bytes):
+            data_in = normalise_transport(data_in)
+        super().handleIncoming(data_in, ra, server, rtime)
+
+    def newTransaction(self, msg: Any, *args: Any, **kwargs: Any) -> Any:
+        t = super().newTransaction(msg, *args, **kwargs)
+        if t.method == "INVITE" and self.invite_timeout != RFC3261_TIMER_B_S:
+            if t.teB is not None:
+                t.teB.cancel()
+            t.teB = Timeout(self.timerB, self.invite_timeout, 1, t)
+        return t
+
+
+class _NullSipLogger:
+    """sippy writes every datagram to its logger; dialguard logs per call instead."""
+
+    def write(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class SignallingStack:
+    """A trunk's UDP socket and transaction manager (create and use in the sippy thread)."""
+
+    def __init__(self, local_host: str, local_port: int, invite_timeout: float) -> None:
+        self.config: dict[str, Any] = {
+            "_sip_address": local_host,
+            "_sip_port": local_port,
+            "_sip_logger": _NullSipLogger(),
+        }
+        tm = _DialguardTM(self.config)
+        tm.invite_timeout = invite_timeout
+        self.config["_sip_tm"] = tm
+        self.tm = tm
+        server = next(iter(tm.l4r.cache_l2s.values()))
+        self.local_host, self.local_port = server.uopts.laddress[0], int(server.uopts.laddress[1])
+        self.registration: SipRegistrationAgent | None = None
+
+    def register(
+        self,
+        trunk: tuple[str, int],
+        username: str,
+        password: str | None,
+        expires: int,
+        on_result: Callable[[bool, str], None],
+    ) -> None:
+        """REGISTER ``username`` at the trunk (digest auth if challenged) and keep it
+        refreshed; ``on_result(ok, status_line)`` after each final answer."""
+        aor = SipURL(username=username, host=trunk[0], port=trunk[1])
+        contact = SipURL(username=username, host=self.local_host, port=self.local_port)
+
+        def ok(_expires_at: Any, _contact: Any, _arg: Any) -> None:
+            on_result(True, "200 OK")
+
+        def fail(status: Any, _arg: Any) -> None:
+            on_result(False, str(status))
+
+        agent = SipRegistrationAgent(
+            self.config,
+            aor,
+            contact,
+            user=username,
+            passw=password,
+            exp=expires,
+            rok_cb=ok,
+            rfail_cb=fail,
+            target=trunk,
+        )
+        self.registration = agent
+        agent.doregister()
+
+    def pending_client_transactions(self) -> int:
+        """Requests of ours still waiting for a final response (BYE, CANCEL, INVITE…)."""
+        return sum(1 for t in self.tm.tclient.values() if t.tid is not None and t.teB is not None)
+
+    def when_idle(self, callback: Callable[[], None], within: float) -> None:
+        """Call ``callback`` once no request of ours awaits a final response, or after
+        ``within`` seconds, whichever comes first."""
+        if within <= 0 or self.pending_client_transactions() == 0:
+            callback()
+        else:
+            Timeout(self.when_idle, 0.05, 1, callback, within - 0.05)
+
+    def shutdown(self) -> None:
+        """Close the socket and stop every timer of this stack.
+
+        sippy's own ``shutdown()`` also drops the transaction manager's tables, after
+        which a UA timer still armed (a retransmission, a dialog's 32 s linger) crashes
+        in the sippy thread; here the timers are cancelled and the tables kept.
+        """
+        if self.registration is not None:
+            self.registration.stopregister()
+            self.registration = None
+        tm = self.tm
+        for t in [*tm.tclient.values(), *tm.tserver.values()]:
+            for name in ("teA", "teB", "teC", "teD", "teE", "teF", "teG"):
+                timer = getattr(t, name, None)
+                if timer is not None:
+                    timer.cancel()
+                    setattr(t, name, None)
+        tm.tclient.clear()
+        tm.tserver.clear()
+        if tm.cp_timer is not None:
+            tm.cp_timer.cancel()
+            tm.cp_timer = None
+        tm.l4r.shutdown()
+
+
+class _DialUA(UA):  # type: ignore[misc]
+    """sippy's UA, plus NOTIFY handling and reports for what happens after a CANCEL."""
+
+    leg: Leg | None = None
+
+    def recvRequest(self, req: Any, sip_t: Any) -> Any:
+        if req.getMethod() != "NOTIFY":
+            return super().recvRequest(req, sip_t)
+        cseq = req.getHFBody("cseq").getCSeqNum()
+        last = getattr(self, "rCSeq", None)
+        if last is not None and last >= cseq:
+            return (req.genResponse(500, "Server Internal Error"), None, None)
+        self.rCSeq = cseq
+        self.global_config["_sip_tm"].sendResponse(req.genResponse(200, "OK"))
+        if self.leg is not None:
+            body = req.getBody()
+            self.leg.notify_received(None if body is None else str(body), req.rtime)
+        return None
+
+    def recvResponse(self, resp: Any, tr: Any) -> Any:
+        code = resp.getSCode()[0]
+        if code in (401, 407) and self.username is not None and not getattr(tr, "acked", False):
+            # sippy re-sends the INVITE with credentials from inside this callback, i.e.
+            # before the transaction layer ACKs the challenge. ACK first (RFC 3261
+            # §17.1.1.3), then the new INVITE: handle it on the next turn of the loop.
+            tr.acked = True
+            Timeout(self.recvResponse, 0.0, 1, resp, tr)
+            return None
+        if self.leg is not None and isinstance(self.state, UacStateCancelling):
+            code, reason = resp.getSCode()
+            if code >= 200:
+                self.leg.final_after_cancel(code, reason, resp.rtime)
+            if 200 <= code < 300:
+                # sippy would send its BYE from inside this callback, i.e. before the
+                # transaction layer sends the ACK for this 200. ACK first, then BYE:
+                # handle the 200 on the next turn of the loop.
+                Timeout(super().recvResponse, 0.0, 1, resp, tr)
+                return None
+        return super().recvResponse(resp, tr)
+
+    def changeState(self, newstate: Any) -> None:
+        super().changeState(newstate)
+        if self.leg is not None and newstate[0] is UaStateDead:
+            self.leg.dead()
+
+
+class Leg:
+    """One outbound call as sippy sees it. Methods run in the sippy thread."""
+
+    def __init__(
+        self,
+        stack: SignallingStack,
+        trunk: tuple[str, int],
+        call_id: str,
+        number: str,
+        caller_id: str,
+        sdp: str | None,
+        report: Reporter,
+        clock: Clock,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.stack = stack
+        self.call_id = call_id
+        self.report = report
+        self.clock = clock
+        self.cancel_sent = False
+        self.finished = False  # FAILED or ENDED reported
+        self._refer_pending = False
+        ua = _DialUA(
+            stack.config,
+            event_cb=self._on_event,
+            username=username,
+            password=password,
+            nh_address=trunk,
+        )
+        ua.leg = self
+        ua.local_ua = USER_AGENT
+        ua.lContact = SipContact(
+            address=SipAddress(
+                url=SipURL(
+                    username=caller_id,
+                    host=SipConf.my_address,
+                    port=SipConf.my_port,
+                    transport=SipConf.my_transport,
+                )
+            )
+        )
+        self.ua = ua
+        body = None if sdp is None else MsgBody(sdp)
+        self._try = CCEventTry((SipCallId(call_id), caller_id, number, body, None, None))
+
+    # --- commands (from asyncio, through the bridge) ----------------------------------
+
+    def invite(self) -> None:
+        try:
+            self.ua.recvEvent(self._try)
+        except Exception as e:  # a bug or a bad address: fail the call, do not hang it
+            self.finished = True
+            self.report(LegReport("failed", self.clock(None), 500, f"INVITE not sent: {e}"))
+            raise
+
+    def cancel_or_bye(self) -> None:
+        """CANCEL if not answered (sippy defers it until a provisional response, as RFC
+        3261 §9.1 requires), BYE if answered; nothing if the call is already over."""
+        if self.finished or self.ua.isDead():
+            return
+        self.cancel_sent = not self.ua.isConnected()
+        self.ua.disconnect(origin="local")
+
+    def refer(self, target_uri: str) -> None:
+        """Send REFER (blind transfer); the final response is reported as
+        ``refer_response``; NOTIFYs that follow are reported as ``notify``."""
+        ua = self.ua
+        if not isinstance(ua.state, UaStateConnected):
+            self.report(LegReport("refer_response", self.clock(None), 481, "call not connected"))
+            return
+        req = ua.genRequest("REFER")
+        req.appendHeader(
+            SipHeader(name="refer-to", body=SipReferTo(address=SipAddress(url=SipURL(target_uri))))
+        )
+        req.appendHeader(
+            SipHeader(
+                name="referred-by",
+                body=SipReferredBy(address=SipAddress(url=ua.lUri.getUrl().getCopy())),
+            )
+        )
+        self._refer_pending = True
+        ua.newTransaction(req, resp_cb=self._on_refer_response)
+
+    # --- sippy callbacks --------------------------------------------------------------
+
+    def _on_refer_response(self, resp: Any) -> None:
+        code, reason = resp.getSCode()
+        if code < 200:
+            return
+        self._refer_pending = False
+        self.report(LegReport("refer_response", self.clock(resp.rtime), code, reason))
+
+    def notify_received(self, body: str | None, rtime: Any) -> None:
+        self.report(LegReport("notify", self.clock(rtime), body=body))
+
+    def final_after_cancel(self, code: int, reason: str, rtime: Any) -> None:
+        t = self.clock(rtime)
+        if 200 <= code < 300:
+            # sippy ACKs it and sends BYE at once (UacStateCancelling): the callee
+            # answered as we gave up. Say so: it is an answered call we hung up on.
+            self.report(LegReport("answered", t, code, reason))
+            self.report(
+                LegReport("ended", t, code, "answered as we cancelled; BYE sent", by="local")
+            )
+        else:
+            self.report(LegReport("failed", t, code, reason))
+        self.finished = True
+
+    def dead(self) -> None:
+        if not self.finished:
+            # Gone without a final answer we saw (e.g. no response to a CANCELled
+            # INVITE): nothing is left open on the wire.
+            self.report(LegReport("failed", self.clock(None), 408, "no final response"))
+            self.finished = True
+        self.report(LegReport("dead", self.clock(None)))
+        self.ua.leg = None
+
+    def _on_event(self, event: Any, ua: Any) -> None:
+        t = self.clock(event.rtime)
+        data = event.getData()
+        if isinstance(event, CCEventRing):
+            code, reason, body = data
+            sdp = None if body is None else str(body)
+            if code == 100:
+                kind: ReportKind = "trying"
+            elif sdp is not None:
+                kind = "early_media"
+            else:
+                kind = "ringing"
+            self.report(LegReport(kind, t, code, reason, sdp))
+        elif isinstance(event, CCEventConnect | CCEventPreConnect):
+            code, reason, body = data[:3]
+            self.report(LegReport("answered", t, code, reason, None if body is None else str(body)))
+        elif isinstance(event, CCEventFail | CCEventRedirect):
+            code, reason = data[0], data[1]
+            if self.cancel_sent:
+                return  # our own CANCEL echoed back; the final answer comes separately
+            self.finished = True
+            self.report(LegReport("failed", t, code, reason))
+        elif isinstance(event, CCEventDisconnect):
+            if event.origin == "local":
+                if self.cancel_sent:
+                    return  # wait for the INVITE's final response (487 or crossing 200)
+                self.finished = True
+                self.report(LegReport("ended", t, reason="BYE sent", by="local"))
+            else:
+                self.finished = True
+                self.report(LegReport("ended", t, reason="BYE received", by="remote"))
+
+
+def content_type(name: str) -> Any:
+    """A parsed sippy Content-Type header body (for tests that build requests)."""
+    ct = SipContentType(name)
+    ct.parse()
+    return ct
