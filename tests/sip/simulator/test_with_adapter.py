@@ -1,0 +1,86 @@
+"""dialguard's own sippy adapter against the simulator: the pair the engine's
+integration tests and the demo use. Checks both sides agree on what happened."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from dialguard.sip.api import CallEvent, CallEventKind
+from dialguard.sip.prompt import default_prompt
+from dialguard.sip.simulator import Profile
+from dialguard.sip.simulator.profile import fixed
+from tests.sip.simulator.conftest import TrunkFactory
+
+adapter = pytest.importorskip("dialguard.sip.adapter")
+
+PROFILE = Profile(
+    talk_s=fixed(0.5),
+    patience_s=fixed(1.0),
+    message_hangup_s=fixed(0.3),
+    opt_out_after_s=fixed(0.2),
+    agent_answer_s=fixed(0.1),
+)
+CALLER = "+441632960000"
+
+
+async def _events(call: Any) -> list[CallEvent]:
+    return [ev async for ev in call.events()]
+
+
+async def test_adapter_calls_meet_simulated_callees(make_trunk: TrunkFactory) -> None:
+    sim = await make_trunk(PROFILE)
+    trunk = adapter.SippyTrunk("127.0.0.1", sim.port, rtp_ports=(43200, 43299))
+    await trunk.start()
+    try:
+        transfer = await trunk.originate("+15550000003", CALLER, 20)
+        busy = await trunk.originate("+15550002003", CALLER, 20)
+        optout = await trunk.originate("+15550007003", CALLER, 20)
+
+        async def connect(call: Any) -> tuple[list[CallEvent], CallEvent]:
+            seen: list[CallEvent] = []
+            result = None
+            async for ev in call.events():
+                seen.append(ev)
+                if ev.kind is CallEventKind.ANSWERED:
+                    result = await call.transfer(f"sip:agent1@127.0.0.1:{sim.port}")
+                    await call.hangup()
+            assert result is not None
+            return seen, result
+
+        playing: list[asyncio.Task[None]] = []
+
+        async def message(call: Any) -> list[CallEvent]:
+            seen: list[CallEvent] = []
+            async for ev in call.events():
+                seen.append(ev)
+                if ev.kind is CallEventKind.ANSWERED:
+                    playing.append(asyncio.create_task(call.play(default_prompt())))
+            return seen
+
+        async with asyncio.timeout(15):
+            (t_events, t_result), b_events, o_events = await asyncio.gather(
+                connect(transfer), _events(busy), message(optout)
+            )
+        assert await sim.wait_idle(3)
+    finally:
+        await trunk.stop()
+
+    assert t_result.kind is CallEventKind.TRANSFERRED
+    assert [e.kind for e in t_events][-1] is CallEventKind.ENDED
+    assert [e.kind for e in b_events][-1] is CallEventKind.FAILED and b_events[-1].code == 486
+    assert any(e.kind is CallEventKind.DTMF and e.digit == "9" for e in o_events)
+    assert o_events[-1].kind is CallEventKind.ENDED and o_events[-1].by == "remote"
+
+    by_number = {r.number: r for r in sim.records}
+    t = by_number["+15550000003"]
+    assert t.transfer_code == 200 and not t.abandoned
+    assert t.answer_to_agent_s is not None and t.answer_to_agent_s < 2
+    assert by_number["+15550002003"].final_code == 486
+    o = by_number["+15550007003"]
+    assert o.opted_out and o.abandoned_kind == "message"
+    assert o.answer_to_audio_s is not None and o.answer_to_audio_s < 0.5
+    s = sim.summary()
+    assert (s.attempts, s.connected, s.abandoned_silent, s.in_progress) == (3, 1, 0, 0)
