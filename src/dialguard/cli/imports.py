@@ -130,8 +130,8 @@ def _print_report(report: ImportReport, rejects_file: Path | None, what: str) ->
         return EXIT_OK
     table = Table(title="rejected rows", title_justify="left")
     table.add_column("line", justify="right")
-    table.add_column("reason")
-    table.add_column("row", overflow="ellipsis", max_width=60, no_wrap=True)
+    table.add_column("reason", min_width=28)
+    table.add_column("row", overflow="ellipsis", max_width=40, no_wrap=True)
     for r in report.rejects[:REJECTS_SHOWN]:
         table.add_row(str(r.line), r.reason, r.raw)
     console.print(table, highlight=False)
