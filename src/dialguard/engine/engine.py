@@ -1,0 +1,356 @@
+"""The engine: one asyncio process that runs every campaign.
+
+It owns the store, the broker link, the trunk adapter and the metrics listener, and
+does little else (the aioquic shape): route agent changes to the campaign that owns the
+agent, answer supervisor requests, publish a status snapshot, recover after a crash and
+shut down without leaving a call half-open.
+
+Recovery on start (DESIGN.md "Persistence"): every attempt left open by a crash is
+closed as ``interrupted`` and its contact waits the ``interrupted`` retry delay, so a
+restart never dials anyone twice by accident; contacts left ``in_progress`` with no
+attempt (a crash between picking and writing) go back to ``pending``.
+
+Agents and campaigns: an agent belongs to one campaign at a time — the first running
+campaign of its group to hear of it (least-loaded first) — so two pacers can never
+reserve the same person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dialguard.config import CampaignConfig, EngineConfig
+from dialguard.engine.agents import AgentChange, AgentRegistry
+from dialguard.engine.messages import (
+    AgentStatus,
+    ControlReply,
+    ControlRequest,
+    Disposition,
+    EngineStatus,
+    PacingChangeRequest,
+)
+from dialguard.engine.metrics import EngineMetrics, MetricsServer
+from dialguard.engine.mqtt import BrokerLink, LinkHandlers
+from dialguard.engine.runner import CampaignRunner, CampaignState, RunnerDeps
+from dialguard.logs import get_logger
+from dialguard.sip.api import Prompt, Trunk
+from dialguard.store import Store
+
+log = get_logger(__name__)
+
+STATUS_EVERY_S = 1.0
+_TRANSITIONS: dict[str, dict[str, CampaignState]] = {
+    # action → {from state → to state}
+    "start": {"paused": "active", "stopped": "active"},
+    "resume": {"paused": "active"},
+    "pause": {"active": "paused"},
+    "stop": {"active": "stopped", "paused": "stopped"},
+}
+
+
+def _load_prompt(campaign: CampaignConfig) -> Prompt:
+    from dialguard.sip.prompt import default_prompt, load_prompt
+
+    if campaign.information_message is None:
+        return default_prompt()
+    return load_prompt(Path(campaign.information_message))
+
+
+class Engine:
+    """Runs the campaigns it is given until :meth:`request_stop` or a signal."""
+
+    def __init__(
+        self,
+        cfg: EngineConfig,
+        campaigns: list[CampaignConfig],
+        trunk: Trunk,
+        *,
+        engine_id: str | None = None,
+        metrics_enabled: bool | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.cfg = cfg
+        self.campaign_configs = {c.id: c for c in campaigns}
+        self.trunk = trunk
+        self.wall = wall
+        self.engine_id = engine_id or cfg.broker.client_id
+        self.metrics = EngineMetrics()
+        self._metrics_enabled = cfg.metrics.enabled if metrics_enabled is None else metrics_enabled
+        self.metrics_server: MetricsServer | None = None
+        self.registry = AgentRegistry(stale_after_s=cfg.engine.agent_stale_after_s)
+        self.link = BrokerLink(
+            cfg.broker,
+            self.registry,
+            handlers=LinkHandlers(
+                on_control=self._on_control,
+                on_pacing=self._on_pacing,
+                on_disposition=self._on_disposition,
+                on_agent_changes=[self._on_agent_changes],
+            ),
+            engine_id=self.engine_id,
+            wall=wall,
+        )
+        self.store: Store | None = None
+        self.runners: dict[str, CampaignRunner] = {}
+        self._owner: dict[str, str] = {}  # agent → campaign id
+        self._call_attempts: OrderedDict[str, int] = OrderedDict()
+        self._stop = asyncio.Event()
+        self.started = asyncio.Event()
+        self.recovered: list[int] = []
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Start everything, run until asked to stop, then shut down gracefully."""
+        self.store = await Store.open(self.cfg.store.path)
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            await self._recover()
+            await self._register_campaigns()
+            await self.trunk.start()
+            if self._metrics_enabled:
+                self.metrics_server = MetricsServer(
+                    self.metrics, self.health, self.cfg.metrics.host, self.cfg.metrics.port
+                )
+                await self.metrics_server.start()
+            tasks.append(asyncio.create_task(self.link.run(), name="broker-link"))
+            for runner in self.runners.values():
+                tasks.append(
+                    asyncio.create_task(runner.run(), name=f"campaign-{runner.campaign.id}")
+                )
+            tasks.append(asyncio.create_task(self._publish_status(), name="status"))
+            log.info(
+                "engine started",
+                engine=self.engine_id,
+                campaigns=[f"{r.campaign.id}:{r.state}" for r in self.runners.values()],
+                store=str(self.cfg.store.path),
+            )
+            self.started.set()
+            await self._stop.wait()
+        finally:
+            await self._shutdown(tasks)
+
+    async def _shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
+        log.info("engine stopping", grace_s=self.cfg.engine.shutdown_grace_s)
+        grace = self.cfg.engine.shutdown_grace_s
+        await asyncio.gather(
+            *(r.stop(grace) for r in self.runners.values()), return_exceptions=True
+        )
+        with contextlib.suppress(Exception):
+            await self.trunk.stop()
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
+        if self.store is not None:
+            await self.store.close()
+        log.info("engine stopped")
+
+    async def _recover(self) -> None:
+        """Close what a crash left open; nothing is dialled twice by accident."""
+        store = self._store
+        now = self.wall()
+        open_before = await store.open_attempts()
+        self.recovered = await store.close_open_attempts_as_interrupted(now)
+        for a in open_before:
+            if a.contact_id is None:
+                continue
+            cfg = self.campaign_configs.get(a.campaign_id)
+            delay = cfg.retry.interrupted.delay_s if cfg else 1800.0
+            contact = await store.get_contact(a.contact_id)
+            if contact is None:
+                continue
+            await store.update_contact(
+                a.contact_id,
+                status="pending",
+                attempts=contact.attempts + 1,
+                last_outcome="interrupted",
+                next_attempt_at=now + delay,
+            )
+        if self.recovered:
+            log.warning("recovered interrupted attempts", count=len(self.recovered))
+
+    async def _register_campaigns(self) -> None:
+        store = self._store
+        deps = RunnerDeps(
+            store=store,
+            trunk=self.trunk,
+            metrics=self.metrics,
+            publish_agent=self.link.publish_call,
+            agent_uri=lambda agent: self.cfg.trunk.agent_uri_template.format(agent=agent),
+            prompt=Prompt("none", b""),
+            dialling_allowed=lambda: self.link.dialling_allowed,
+            wall=self.wall,
+        )
+        for cid, cfg in self.campaign_configs.items():
+            record = await store.upsert_campaign(cid, cfg.name, cfg.model_dump_json())
+            state: CampaignState = record.state  # type: ignore[assignment]
+            if not cfg.enabled:
+                state = "stopped"
+            runner_deps = RunnerDeps(**{**deps.__dict__, "prompt": _load_prompt(cfg)})
+            self.runners[cid] = CampaignRunner(runner_deps, cfg, state)
+
+    @property
+    def _store(self) -> Store:
+        assert self.store is not None, "engine not started"
+        return self.store
+
+    # --- agents -----------------------------------------------------------------------
+
+    def _on_agent_changes(self, changes: list[AgentChange]) -> None:
+        for ch in changes:
+            self.metrics.agents.labels(ch.new).inc()
+            if ch.old is not None:
+                self.metrics.agents.labels(ch.old).dec()
+            if ch.reason == "link_down":
+                # Fail closed without abandoning: no new dials while the link is down
+                # (runners check dialling_allowed), but reservations for calls already
+                # ringing stand — the transfer goes over SIP, not MQTT.
+                continue
+            runner = self._runner_for(ch.agent, ch.group)
+            if runner is not None:
+                runner.agent_changed(ch.agent, ch.new)
+
+    def _runner_for(self, agent: str, group: str) -> CampaignRunner | None:
+        owner = self._owner.get(agent)
+        if owner is not None and owner in self.runners:
+            return self.runners[owner]
+        candidates = [
+            r
+            for r in self.runners.values()
+            if r.campaign.agent_group == group and r.state != "stopped"
+        ]
+        if not candidates:
+            return None
+        load = {r.campaign.id: 0 for r in candidates}
+        for cid in self._owner.values():
+            if cid in load:
+                load[cid] += 1
+        runner = min(candidates, key=lambda r: (r.state != "active", load[r.campaign.id]))
+        self._owner[agent] = runner.campaign.id
+        return runner
+
+    # --- supervisor requests ----------------------------------------------------------
+
+    async def _on_control(self, campaign: str, req: ControlRequest) -> ControlReply:
+        runner = self.runners.get(campaign)
+        if runner is None:
+            return self._reply(req, "control", False, f"unknown campaign {campaign!r}")
+        old = runner.state
+        new = _TRANSITIONS[req.action].get(old)
+        if new is None:
+            return self._reply(
+                req, "control", False, f"cannot {req.action} a campaign that is {old}"
+            )
+        await self._store.set_campaign_state(campaign, new, actor=req.actor)
+        runner.set_state(new)
+        log.info("campaign state changed", campaign=campaign, old=old, new=new, actor=req.actor)
+        return self._reply(req, "control", True, "", {"state": old}, {"state": new})
+
+    async def _on_pacing(self, campaign: str, req: PacingChangeRequest) -> ControlReply:
+        runner = self.runners.get(campaign)
+        if runner is None:
+            return self._reply(req, "pacing", False, f"unknown campaign {campaign!r}")
+        current = runner.campaign.pacing
+        try:
+            new = req.apply_to(current)
+            runner.set_pacing(new)
+        except ValueError as e:
+            await self._store.record_audit(
+                req.actor,
+                "pacing.refused",
+                campaign_id=campaign,
+                old=current.model_dump(),
+                new=req.changes,
+                detail=str(e),
+            )
+            return self._reply(req, "pacing", False, str(e))
+        changed = {k: v for k, v in new.model_dump().items() if current.model_dump()[k] != v}
+        before = {k: current.model_dump()[k] for k in changed}
+        await self._store.record_audit(
+            req.actor, "pacing.changed", campaign_id=campaign, old=before, new=changed
+        )
+        cfg = runner.campaign
+        await self._store.upsert_campaign(
+            campaign, cfg.name, cfg.model_dump_json(), actor=req.actor
+        )
+        log.info("pacing changed", campaign=campaign, old=before, new=changed, actor=req.actor)
+        return self._reply(req, "pacing", True, "", before, changed)
+
+    def _reply(
+        self,
+        req: ControlRequest | PacingChangeRequest,
+        kind: str,
+        accepted: bool,
+        reason: str,
+        old: dict[str, Any] | None = None,
+        new: dict[str, Any] | None = None,
+    ) -> ControlReply:
+        return ControlReply(
+            request_id=req.request_id,
+            kind=kind,
+            accepted=accepted,
+            reason=reason,
+            actor=req.actor,
+            old=old,
+            new=new,
+            ts=self.wall(),
+        )
+
+    async def _on_disposition(self, agent: str, disp: Disposition) -> None:
+        attempts = await self._store.attempts(disp.campaign, 0, self.wall() + 1)
+        for a in reversed(attempts[-500:]):
+            if a.call_id == disp.call_id:
+                await self._store.update_attempt(a.id, disposition=disp.code)
+                return
+        log.info("disposition for an unknown call", agent=agent, call_id=disp.call_id)
+
+    # --- status -------------------------------------------------------------------------
+
+    def status(self) -> EngineStatus:
+        counts = self.registry.counts()
+        agents = [
+            AgentStatus(
+                agent=a,
+                state=self.registry.effective_state(a) or "offline",
+                group=self.registry.group_of(a) or "default",
+                stale=self.registry.is_stale(a),
+            )
+            for a in sorted(self.registry.agents())
+        ]
+        return EngineStatus(
+            engine_id=self.engine_id,
+            ts=self.wall(),
+            broker_connected=self.link.connected.is_set(),
+            agents_synced=self.link.dialling_allowed,
+            campaigns=[r.status() for r in self.runners.values()],
+            agents_by_state=counts,
+            agents=agents,
+        )
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "ok": self.store is not None and self.link.dialling_allowed,
+            "broker": "connected" if self.link.connected.is_set() else "down",
+            "agents_synced": self.link.dialling_allowed,
+            "campaigns": {cid: r.state for cid, r in self.runners.items()},
+        }
+
+    async def _publish_status(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_EVERY_S)
+            self.metrics.broker_connected.set(1 if self.link.dialling_allowed else 0)
+            with contextlib.suppress(Exception):
+                await self.link.publish_status(self.status())
