@@ -62,6 +62,7 @@ from dialguard.pacing.predictive import OverDialController, dials_allowed, free_
 from dialguard.pacing.stats import AttemptRecord, OutcomeStats
 
 _REPLAN_S = 0.5  # predictive: re-weigh ringing calls this often while dials are out
+_MIN_REPLAN_S = 0.2  # … and at most this often when events arrive (bounds the cost)
 
 
 class PacingError(ValueError):
@@ -396,7 +397,7 @@ class Pacer:
         if not self._over_dial_open(now):
             self._allowance = 0
             return
-        if not self._plan_dirty and now < self._last_plan + _REPLAN_S:
+        if now < self._last_plan + (_REPLAN_S if not self._plan_dirty else _MIN_REPLAN_S):
             return
         self._plan_dirty = False
         self._last_plan = now
@@ -413,27 +414,29 @@ class Pacer:
             var += p * (1 - p)
         horizon = stats.median_answer_s
         supply = 0.0
+        active = 0
+        on_calls = 0
         cap = self.params.wrap_up_cap_s
         wrap_mean = min(stats.wrap_mean, cap) if stats.wrap_n else cap
+        p_busy = free_within(
+            horizon, remaining_wrap_s=None, talk_mean_s=stats.talk_mean, wrap_mean_s=wrap_mean
+        )
+        wrap_done_by = now + horizon - wrap_mean  # wrap-ups started before this end in time
         for a in self.agents.values():
             st = a.state
-            if st == "ready" and a.on_call is None:
+            if st == "paused" or st == "offline":
+                continue
+            active += 1
+            if a.on_call is not None:
+                on_calls += 1
+                if st == "busy":
+                    supply += p_busy
+            elif st == "ready" or (st == "wrap" and a.since <= wrap_done_by):
                 supply += 1.0
-            elif st == "wrap" and a.on_call is None:
-                supply += free_within(
-                    horizon,
-                    remaining_wrap_s=a.since + wrap_mean - now,
-                    talk_mean_s=stats.talk_mean,
-                    wrap_mean_s=wrap_mean,
-                )
-            elif a.on_call is not None and st == "busy":
-                supply += free_within(
-                    horizon,
-                    remaining_wrap_s=None,
-                    talk_mean_s=stats.talk_mean,
-                    wrap_mean_s=wrap_mean,
-                )
-        ceiling = int(self.params.max_dial_ratio * max(supply, 1.0)) - len(self._in_flight)
+        # dial ratio as VICIdial's dial level: calls out (ringing, waiting, on an agent)
+        # per active agent (ready or on a call)
+        calls_out = len(self._in_flight) + len(self._waiting) + on_calls
+        ceiling = int(self.params.max_dial_ratio * active) - calls_out
         n = dials_allowed(mean, var, stats.answer_rate, supply, self.controller.z, ceiling)
         self._allowance = n
         for _ in range(n):
@@ -459,7 +462,7 @@ class Pacer:
 
     # ---------------------------------------------------------------- helpers
     def _resolved(self, *, abandoned: bool, now: float) -> None:
-        rate = self.budget.allowed_rate(now)
+        rate = self.budget.allowed_rate(now) if self._over_dial_open(now) else 0.0
         self.budget.record(now, abandoned=abandoned)
         if rate > 0:
             self.controller.observe(abandoned=abandoned, target_rate=rate)

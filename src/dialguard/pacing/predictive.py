@@ -19,7 +19,7 @@ import math
 class OverDialController:
     """The ``z`` knob (see module docs). Starts cautious (``z = 2``)."""
 
-    def __init__(self, *, z: float = 2.0, step: float = 0.05, lo: float = -1.5, hi: float = 4.0):
+    def __init__(self, *, z: float = 2.0, step: float = 0.05, lo: float = -3.0, hi: float = 4.0):
         self.z = z
         self.step = step
         self.lo = lo

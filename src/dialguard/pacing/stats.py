@@ -42,7 +42,8 @@ class OutcomeStats:
         self._other_bins = [0.0] * _BINS
         self._total = 0.0
         self._answers = 0.0
-        self._dirty = True
+        self._pending = 1_000_000  # first read computes
+        self._computed_warm = False
         self._p_after: list[float] = [0.0] * _BINS
         self._lead = 0.0
         self._median_answer = 8.0
@@ -78,7 +79,7 @@ class OutcomeStats:
 
     def _add(self) -> None:
         self._total += 1
-        self._dirty = True
+        self._pending += 1
         if self._total >= _FORGET_AT:
             self._answer_bins = [x / 2 for x in self._answer_bins]
             self._other_bins = [x / 2 for x in self._other_bins]
@@ -118,9 +119,11 @@ class OutcomeStats:
         return self._median_answer
 
     def _refresh(self) -> None:
-        if not self._dirty:
+        # The curve moves slowly: recompute it every 25 outcomes, not on every read.
+        if self._pending < 25 and self._computed_warm == self.warm:
             return
-        self._dirty = False
+        self._pending = 0
+        self._computed_warm = self.warm
         ans_after = 0.0
         all_after = 0.0
         p = self._p_after
@@ -141,7 +144,7 @@ class OutcomeStats:
                     self._median_answer = k + 0.5
                     break
 
-    def suggested_ring_timeout(self, configured_s: float, *, min_records: int = 300) -> float:
+    def suggested_ring_timeout(self, configured_s: float, *, min_records: int = 150) -> float:
         """The ring timeout in [15 s, configured] giving most talk per agent-second.
 
         Per attempt, a reservation dialler spends ``pre_ring + min(ring, t)`` seconds of a
@@ -152,7 +155,7 @@ class OutcomeStats:
         """
         if len(self._records) < min_records:
             return configured_s
-        if self._suggested is not None and self._since_suggest < 200:
+        if self._suggested is not None and self._since_suggest < 100:
             return min(max(self._suggested, MIN_RING_TIMEOUT_S), configured_s)
         self._since_suggest = 0
         recs = list(self._records)

@@ -1,0 +1,346 @@
+"""A discrete-event, virtual-time contact centre that drives the real pacing code.
+
+The clock, the callee population and every random draw are owned here, seeded from one
+``random.Random(seed)``, so a day replays exactly from its seed (a failing run says
+which). The pacer under test is the same :class:`~dialguard.pacing.Pacer` the daemon
+runs: the simulator plays the engine's part — it reports agent states and call progress
+and acts on every decision the pacer returns, the way the asyncio engine does.
+
+The simulator also keeps its own score: an answered live call not connected to an agent
+within 2 s of the answer is abandoned whatever the pacer believes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from dialguard.pacing import (
+    AgentChanged,
+    Answered,
+    Connect,
+    Connected,
+    Decision,
+    Ended,
+    Event,
+    Failed,
+    Launch,
+    Launched,
+    PlayMessage,
+    Ringing,
+)
+from dialguard.sim.workload import Workload
+
+CONNECT_DEADLINE_S = 2.0
+
+# event kinds (ints: the heap compares them cheaply)
+_TIMER, _RING, _ANSWER, _FAIL, _CONNECTED, _END, _WRAP_END = range(7)
+_LIVE, _VOICEMAIL = 1, 2
+
+
+class PacerLike(Protocol):
+    """What the simulator needs from a pacer (the real one or a comparator)."""
+
+    def handle(self, event: Event, now: float) -> None: ...
+
+    def poll(self, now: float) -> list[Decision]: ...
+
+    def next_deadline(self) -> float | None: ...
+
+
+class SimulationError(RuntimeError):
+    """A simulated day went wrong; the message starts with the seed that replays it."""
+
+
+@dataclass(slots=True)
+class _Call:
+    kind: int  # 0 no live person, _LIVE, _VOICEMAIL
+    answered_at: float | None = None
+    agent: int | None = None
+    abandoned: bool = False
+    done: bool = False
+
+
+@dataclass(slots=True)
+class _Agent:
+    name: str
+    state: str = "ready"
+    version: int = 0
+    wrap_started: float = 0.0
+
+
+@dataclass(slots=True)
+class Sample:
+    """One point of the day's time series (for plots)."""
+
+    t: float
+    agents_occupied: int
+    dials_in_flight: int
+    abandon_rate: float
+
+
+@dataclass(slots=True)
+class DayResult:
+    """One simulated day's raw totals; the shares are derived."""
+
+    seed: int
+    agents: int
+    hours: float
+    talk_s: float = 0.0
+    voicemail_s: float = 0.0
+    wrap_s: float = 0.0
+    connecting_s: float = 0.0
+    contacts: int = 0
+    attempts: int = 0
+    answered_live: int = 0
+    abandoned_live: int = 0
+    abandoned_all: int = 0
+    late_connects: int = 0
+    series: list[Sample] = field(default_factory=list)
+
+    @property
+    def logged_s(self) -> float:
+        return self.agents * self.hours * 3600.0
+
+    @property
+    def talk_share(self) -> float:
+        return self.talk_s / self.logged_s
+
+    @property
+    def occupancy(self) -> float:
+        busy = self.talk_s + self.voicemail_s + self.wrap_s + self.connecting_s
+        return busy / self.logged_s
+
+    @property
+    def contacts_per_agent_hour(self) -> float:
+        return self.contacts / (self.agents * self.hours)
+
+    @property
+    def abandon_rate(self) -> float:
+        return self.abandoned_live / self.answered_live if self.answered_live else 0.0
+
+    @property
+    def idle_s_per_contact(self) -> float:
+        idle = self.logged_s * (1 - self.occupancy)
+        return idle / self.contacts if self.contacts else math.inf
+
+    @property
+    def attempts_per_contact(self) -> float:
+        return self.attempts / self.contacts if self.contacts else math.inf
+
+
+class ContactCentre:
+    """One simulated day of one workload driving one pacer."""
+
+    def __init__(
+        self,
+        workload: Workload,
+        pacer: PacerLike,
+        *,
+        seed: int,
+        hours: float = 8.0,
+        sample_every_s: float | None = None,
+    ) -> None:
+        self.w = workload
+        self.pacer = pacer
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.end = hours * 3600.0
+        self.result = DayResult(seed=seed, agents=workload.agents, hours=hours)
+        self._heap: list[tuple[float, int, int, int, int]] = []
+        self._seq = 0
+        self._calls: dict[int, _Call] = {}
+        self._agents = [_Agent(f"agent-{i:03d}") for i in range(workload.agents)]
+        self._by_name = {a.name: i for i, a in enumerate(self._agents)}
+        self._timer_at = math.inf
+        self._sample_every = sample_every_s
+        sigma2 = math.log(1 + workload.talk_cv**2)
+        self._talk_mu = math.log(workload.talk_mean_s) - sigma2 / 2
+        self._talk_sigma = math.sqrt(sigma2)
+        self._ring_mu = math.log(workload.ring_median_s)
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> DayResult:
+        """Simulate the day; any failure is re-raised naming the seed."""
+        try:
+            return self._run()
+        except Exception as e:
+            raise SimulationError(f"seed {self.seed}: {type(e).__name__}: {e}") from e
+
+    def _run(self) -> DayResult:
+        pacer = self.pacer
+        for a in self._agents:
+            pacer.handle(AgentChanged(a.name, "ready"), 0.0)
+        self._act(pacer.poll(0.0), 0.0)
+        self._arm_timer(0.0)
+        heap = self._heap
+        next_sample = 0.0 if self._sample_every else math.inf
+        while heap:
+            t = heap[0][0]
+            if t >= self.end:
+                break
+            while next_sample <= t:
+                self._sample(next_sample)
+                next_sample += self._sample_every or math.inf
+            while heap and heap[0][0] == t:
+                _, _, kind, a, b = heapq.heappop(heap)
+                self._dispatch(kind, a, b, t)
+            self._act(pacer.poll(t), t)
+            self._arm_timer(t)
+        return self.result
+
+    def _push(self, t: float, kind: int, a: int = 0, b: int = 0) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, kind, a, b))
+
+    def _arm_timer(self, now: float) -> None:
+        d = self.pacer.next_deadline()
+        if d is None:
+            return
+        d = max(d, now + 1e-6)
+        if d < self._timer_at or self._timer_at <= now:
+            self._timer_at = d
+            self._push(d, _TIMER)
+
+    def _sample(self, t: float) -> None:
+        occupied = sum(1 for a in self._agents if a.state != "ready")
+        in_flight = sum(1 for c in self._calls.values() if c.answered_at is None and not c.done)
+        r = self.result
+        self.result.series.append(Sample(t, occupied, in_flight, r.abandon_rate))
+
+    # ------------------------------------------------------------------ world events
+    def _dispatch(self, kind: int, a: int, b: int, now: float) -> None:
+        pacer = self.pacer
+        if kind == _TIMER:
+            return
+        if kind == _WRAP_END:
+            agent = self._agents[a]
+            if agent.version == b and agent.state == "wrap":
+                self.result.wrap_s += now - agent.wrap_started
+                agent.state = "ready"
+                pacer.handle(AgentChanged(agent.name, "ready"), now)
+            return
+        call = self._calls.get(a)
+        if call is None or call.done:
+            return
+        if kind == _RING:
+            pacer.handle(Ringing(a), now)
+        elif kind == _ANSWER:
+            call.answered_at = now
+            if call.kind == _LIVE:
+                self.result.answered_live += 1
+            pacer.handle(Answered(a), now)
+        elif kind == _FAIL:
+            call.done = True
+            del self._calls[a]
+            pacer.handle(Failed(a, "busy" if b == 1 else "invalid" if b == 2 else "no_answer"), now)
+        elif kind == _CONNECTED:
+            agent = self._agents[b]
+            pacer.handle(Connected(a), now)
+            if call.kind == _LIVE:
+                talk = self.rng.lognormvariate(self._talk_mu, self._talk_sigma)
+                self.result.talk_s += min(talk, self.end - now)
+                self.result.contacts += 1
+            else:
+                talk = self.w.voicemail_agent_s
+                self.result.voicemail_s += min(talk, self.end - now)
+            agent.state = "busy"
+            pacer.handle(AgentChanged(agent.name, "busy"), now)
+            self._push(now + talk, _END, a, b)
+        elif kind == _END:
+            call.done = True
+            del self._calls[a]
+            pacer.handle(Ended(a), now)
+            if call.agent is not None:
+                agent = self._agents[call.agent]
+                agent.version += 1
+                if call.kind == _LIVE and self.w.wrap_s > 0:
+                    agent.state = "wrap"
+                    agent.wrap_started = now
+                    pacer.handle(AgentChanged(agent.name, "wrap"), now)
+                    self._push(now + self.w.wrap_s, _WRAP_END, call.agent, agent.version)
+                else:
+                    agent.state = "ready"
+                    pacer.handle(AgentChanged(agent.name, "ready"), now)
+
+    # ------------------------------------------------------------------ decisions
+    def _act(self, decisions: list[Decision], now: float) -> None:
+        for d in decisions:
+            if isinstance(d, Launch):
+                self._launch(d, now)
+            elif isinstance(d, Connect):
+                self._connect(d, now)
+            elif isinstance(d, PlayMessage):
+                call = self._calls[d.call]
+                self._abandon(call)
+                self._push(now + self.w.message_s, _END, d.call, 0)
+            # Reserve / Release only inform the agent desktop: nothing to simulate
+
+    def _abandon(self, call: _Call) -> None:
+        if not call.abandoned:
+            call.abandoned = True
+            self.result.abandoned_all += 1
+            if call.kind == _LIVE:
+                self.result.abandoned_live += 1
+
+    def _launch(self, d: Launch, now: float) -> None:
+        w = self.w
+        rng = self.rng
+        r = self.result
+        r.attempts += 1
+        self.pacer.handle(Launched(d.call), now)
+        pdd = rng.uniform(*w.pdd_s)
+        u = rng.random()
+        timeout = d.ring_timeout_s
+        if u < w.busy:
+            self._calls[d.call] = _Call(0)
+            self._push(now + pdd + rng.uniform(*w.busy_after_s), _FAIL, d.call, 1)
+            return
+        u -= w.busy
+        if u < w.invalid:
+            self._calls[d.call] = _Call(0)
+            self._push(now + pdd + rng.uniform(*w.invalid_after_s), _FAIL, d.call, 2)
+            return
+        u -= w.invalid
+        ring_at = now + pdd
+        if u < w.voicemail:
+            kind, answer_after = _VOICEMAIL, rng.uniform(*w.voicemail_answer_s)
+        elif u - w.voicemail < w.live_share:
+            kind, answer_after = _LIVE, rng.lognormvariate(self._ring_mu, w.ring_sigma)
+        else:
+            kind, answer_after = 0, math.inf
+        self._calls[d.call] = _Call(kind)
+        self._push(ring_at, _RING, d.call)
+        if answer_after <= timeout:
+            self._push(ring_at + answer_after, _ANSWER, d.call)
+        else:
+            self._push(ring_at + timeout, _FAIL, d.call, 0)
+
+    def _connect(self, d: Connect, now: float) -> None:
+        call = self._calls[d.call]
+        i = self._by_name[d.agent]
+        agent = self._agents[i]
+        if agent.state == "wrap":  # pulled out of a capped wrap-up
+            self.result.wrap_s += now - agent.wrap_started
+            agent.version += 1
+        elif agent.state != "ready":
+            raise AssertionError(f"pacer connected call {d.call} to {d.agent} in {agent.state}")
+        agent.state = "connecting"
+        call.agent = i
+        assert call.answered_at is not None
+        latency = self.w.connect_latency_s
+        if now + latency - call.answered_at > CONNECT_DEADLINE_S + 1e-9:
+            self.result.late_connects += 1
+            self._abandon(call)
+        self.result.connecting_s += min(latency, max(0.0, self.end - now))
+        self._push(now + latency, _CONNECTED, d.call, i)
+
+
+def simulate_day(
+    workload: Workload, pacer: PacerLike, *, seed: int, hours: float = 8.0
+) -> DayResult:
+    """Run one seeded day (convenience for tests and the CLI)."""
+    return ContactCentre(workload, pacer, seed=seed, hours=hours).run()
