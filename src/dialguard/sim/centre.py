@@ -186,8 +186,8 @@ class ContactCentre:
                 self._sample(next_sample)
                 next_sample += self._sample_every or math.inf
             while heap and heap[0][0] == t:
-                _, _, kind, a, b = heapq.heappop(heap)
-                self._dispatch(kind, a, b, t)
+                _, _, kind, x, y = heapq.heappop(heap)
+                self._dispatch(kind, x, y, t)
             self._act(pacer.poll(t), t)
             self._arm_timer(t)
         return self.result

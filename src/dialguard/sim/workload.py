@@ -10,8 +10,9 @@ callees who would answer at all is ``p / F(20)`` (``F`` the ring-time CDF); a sh
 ring timeout loses the ones who answer late, a longer one would not find more.
 
 Two modelling choices DESIGN.md leaves open, stated here: connecting an answered call
-to its agent takes ``connect_latency_s`` (0.3 s: transfer to agent answer, the latency that reproduces DESIGN.md's ceilings), and an
-answered voicemail (S2) occupies the agent for ``voicemail_agent_s`` with no wrap-up.
+to its agent takes ``connect_latency_s`` (0.3 s from transfer to the agent's answer:
+the latency with which DESIGN.md's closed-form ceilings come out), and an answered
+voicemail (S2) occupies the agent for ``voicemail_agent_s`` with no wrap-up.
 """
 
 from __future__ import annotations
