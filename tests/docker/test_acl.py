@@ -194,3 +194,33 @@ async def test_engine_and_agent_over_tls_with_acl_and_will(stack: Stack) -> None
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_engine_without_acl_rights_never_dials(stack: Stack) -> None:
+    """An engine logged in with the wrong user (here: supervisor, who may not use the
+    sync topic) never completes a resync: it keeps reconnecting and never allows dialling."""
+    cfg = BrokerConfig(
+        url=stack.broker.url,
+        username="supervisor",
+        password="super-pw",  # type: ignore[arg-type]
+        client_id="engine-misconfigured",
+    )
+    link = BrokerLink(
+        cfg,
+        AgentRegistry(30),
+        backoff=Backoff(0.05, 0.1),
+        rng=random.Random(4),
+        tick_s=0.05,
+        sync_timeout_s=0.3,
+    )
+    task = asyncio.create_task(link.run())
+    try:
+        deadline = time.monotonic() + 5
+        while link.stats.connects < 2:
+            assert time.monotonic() < deadline, "link did not retry after a failed resync"
+            assert not link.dialling_allowed
+            await asyncio.sleep(0.02)
+        assert link.stats.resyncs == 0 and not link.dialling_allowed
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -248,24 +248,22 @@ class BrokerLink:
             await client.publish(
                 self.topics.engine_sync(self.broker.client_id), self._sync_nonce.encode(), qos=QOS
             )
-            watchdog = asyncio.create_task(self._sync_watchdog(client))
             try:
-                async for message in client.messages:
-                    await self._dispatch(message)
+                # A resync that never completes (the marker does not come back: an ACL
+                # that forbids the sync topic, a broker dropping messages) means a broken
+                # session: give up on it and reconnect, still failing closed.
+                async with asyncio.timeout(self.sync_timeout_s) as deadline:
+                    async for message in client.messages:
+                        await self._dispatch(message)
+                        if self.synced.is_set() and deadline.when() is not None:
+                            deadline.reschedule(None)
+            except TimeoutError:
+                log.warning("resync did not complete; reconnecting", timeout_s=self.sync_timeout_s)
+                raise aiomqtt.MqttError(
+                    f"resync did not complete within {self.sync_timeout_s:g} s"
+                ) from None
             finally:
-                watchdog.cancel()
                 self._client = None
-
-    async def _sync_watchdog(self, client: aiomqtt.Client) -> None:
-        """A resync that never completes means a broken session: drop it and retry."""
-        await asyncio.sleep(self.sync_timeout_s)
-        if not self.synced.is_set():
-            log.warning("resync did not complete; reconnecting", timeout_s=self.sync_timeout_s)
-            # Closing the socket makes the message iterator raise MqttError.
-            sock = client._client.socket()
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.close()
 
     def _make_client(self) -> aiomqtt.Client:
         will = aiomqtt.Will(
