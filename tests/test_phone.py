@@ -196,3 +196,12 @@ def test_zones_match_libphonenumbers_own_lookup(raw: str) -> None:
     )
     assert parse_number(raw, "GB").timezones == expected
     assert parse_number(raw, "GB").timezones == expected  # and again, from the cache
+
+
+@pytest.mark.parametrize("raw", ["4.42079E+11", "4.4207946e11", "1E+10"])
+def test_spreadsheet_scientific_notation_is_named(raw: str) -> None:
+    with pytest.raises(InvalidNumber) as info:
+        parse_number(raw, "GB")
+    assert info.value.reason == (
+        f"spreadsheet scientific notation ({raw}); format the column as text and export again"
+    )

@@ -15,6 +15,7 @@ regular expressions; region checks are cached.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -43,6 +44,8 @@ _PARSE_REASONS: dict[int, str] = {
 # The longest a written number can sensibly be (E.164 is ≤ 15 digits; allow spacing and
 # punctuation). Refusing longer strings early keeps a garbage cell from costing much.
 _MAX_RAW_LENGTH = 64
+
+_SCIENTIFIC = re.compile(r"^\+?\d(?:[.,]\d+)?[eE]\+?\d+$")
 
 
 class InvalidNumber(ValueError):
@@ -108,6 +111,11 @@ def _parse(raw: str, default_region: str) -> phonenumbers.PhoneNumber:
         raise InvalidNumber("empty")
     if len(text) > _MAX_RAW_LENGTH:
         raise InvalidNumber("too long")
+    if _SCIENTIFIC.match(text):
+        # A spreadsheet turned the number into a float and lost digits; say so plainly.
+        raise InvalidNumber(
+            f"spreadsheet scientific notation ({text}); format the column as text and export again"
+        )
     region = check_region(default_region)
     try:
         return phonenumbers.parse(text, region)

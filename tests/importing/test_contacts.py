@@ -6,8 +6,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dialguard.importing import ColumnError, Reject, import_contacts, parse_preferred_hours
+from dialguard.importing import (
+    ColumnError,
+    ImportReport,
+    Reject,
+    import_contacts,
+    parse_preferred_hours,
+)
+from dialguard.importing.contacts import _batches
+from dialguard.importing.records import CsvRecords
 from dialguard.store import Store, UnknownRecord
 
 # A list as it arrives from the wild. Line numbers are the file's physical lines.
@@ -205,3 +215,44 @@ def test_preferred_hours_accepted(text: str, expected: dict[str, str]) -> None:
 def test_preferred_hours_refused(text: str, why: str) -> None:
     with pytest.raises(ValueError, match=why):
         parse_preferred_hours(text)
+
+
+async def test_semicolon_separated_export_imports(store: Store) -> None:
+    lines = [b"Name;Telefon;Phone\n", b"Ann;x;020 7946 0000\n"]
+    report = await import_contacts(store, lines, "spring", "GB")
+    assert (report.imported, report.rejects) == (1, [])
+    [c] = await store.due_contacts("spring", 1e12, 1)
+    assert c.custom == {"Telefon": "x"}
+
+
+async def test_spreadsheet_scientific_notation_is_explained(store: Store) -> None:
+    report = await import_contacts(store, [b"number\n", b"4.42079E+11\n"], "spring", "GB")
+    assert report.rejects == [
+        Reject(
+            2,
+            "bad number: spreadsheet scientific notation (4.42079E+11); "
+            "format the column as text and export again",
+            "4.42079E+11",
+        )
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=30),
+            st.sampled_from(
+                [b"Ann,020 7946 0000,1", b"Bob,+1 212 555 0134,x", b",,", b'"q,1', b"a,b,c,d"]
+            ),
+        ),
+        max_size=15,
+    )
+)
+def test_every_row_read_is_stored_or_rejected(rows: list[bytes]) -> None:
+    """Accounting: rows read = rows handed to the store + rows rejected, whatever the input."""
+    lines = [b"name,number,priority\n", *(r.replace(b"\n", b"") + b"\n" for r in rows)]
+    report = ImportReport()
+    stored = sum(len(b.contacts) for b in _batches(CsvRecords(lines), "GB", report, batch_rows=4))
+    assert report.read == stored + report.rejected
+    assert [r.line for r in report.rejects] == sorted({r.line for r in report.rejects})

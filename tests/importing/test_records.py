@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dialguard.importing.records import BadRecord, CsvRecords, Record, opened
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dialguard.importing.records import BadRecord, CsvRecords, Record, opened, sniff_delimiter
 
 
 def read(data: bytes) -> list[Record | BadRecord]:
@@ -85,3 +89,32 @@ def test_bytes_read_reaches_the_file_size(tmp_path: Path) -> None:
         records = CsvRecords(lines)
         assert len(list(records)) == 3
         assert records.bytes_read == total == 11
+
+
+def test_semicolon_and_tab_files_are_recognised_from_the_first_line() -> None:
+    assert read(b"name;number\nAnn;020 7946 0000\n")[1] == Record(
+        2, ["Ann", "020 7946 0000"], "Ann;020 7946 0000"
+    )
+    assert read(b"name\tnumber\nAnn\t1\n")[1].fields == ["Ann", "1"]  # type: ignore[union-attr]
+    # A comma anywhere in the first line keeps the comma, even if ';' is also there.
+    assert read(b"name,note\nAnn,a;b\n")[1].fields == ["Ann", "a;b"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [("a,b", ","), ("a;b;c", ";"), ("a\tb", "\t"), ("a|b", "|"), ("number", ","), ("", ",")],
+)
+def test_sniff_delimiter(first: str, expected: str) -> None:
+    assert sniff_delimiter(first) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=40), max_size=12))
+def test_any_bytes_are_read_without_raising_and_in_line_order(chunks: list[bytes]) -> None:
+    lines = [c.replace(b"\n", b"") + b"\n" for c in chunks]
+    out = list(CsvRecords(lines))
+    numbers = [r.line for r in out]
+    assert numbers == sorted(set(numbers))
+    assert all(1 <= n <= len(lines) for n in numbers)
+    for r in out:
+        r.raw.encode("utf-8")  # always printable / writable, bad bytes escaped

@@ -10,6 +10,7 @@ line must not stop an import, and the operator needs to find it, so this reader:
 - parses CSV with the standard library (RFC 4180 quoting, quoted fields may span lines),
   and numbers each record by the physical line it starts on, so the reported line is the
   one an editor shows;
+- takes the field separator from the first line (``;`` and tab files are common);
 - skips blank lines (and rows whose fields are all empty, as spreadsheets export them);
 - reports a malformed record (say, a stray quote) and carries on with the next line;
 - counts bytes read, for a progress bar.
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BadRecord", "CsvRecords", "LineSource", "Record", "opened"]
+__all__ = ["BadRecord", "CsvRecords", "LineSource", "Record", "opened", "sniff_delimiter"]
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -61,11 +62,30 @@ class _Lines:
         self.pending: list[tuple[int, str]] = []
         # Line number → (offending byte, 1-based character column) for undecodable lines.
         self.faults: dict[int, tuple[int, int]] = {}
+        self._peeked: tuple[int, str] | None = None
 
     def __iter__(self) -> _Lines:
         return self
 
+    def peek(self) -> str:
+        """The next line without consuming it ("" at the end)."""
+        if self._peeked is None:
+            try:
+                self._peeked = self._read()
+            except StopIteration:
+                return ""
+        return self._peeked[1]
+
     def __next__(self) -> str:
+        if self._peeked is not None:
+            line = self._peeked
+            self._peeked = None
+        else:
+            line = self._read()
+        self.pending.append(line)
+        return line[1]
+
+    def _read(self) -> tuple[int, str]:
         item = next(self._raw)
         self.lineno += 1
         if isinstance(item, str):
@@ -82,8 +102,20 @@ class _Lines:
                 self.faults[self.lineno] = (item[e.start], column)
                 # Keep reading the record's structure; the record is rejected later.
                 text = item.decode("utf-8", "surrogateescape")
-        self.pending.append((self.lineno, text))
-        return text
+        return self.lineno, text
+
+
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def sniff_delimiter(first_line: str) -> str:
+    """The field separator of a file from its first line: a comma unless it has none and
+    another separator is there (spreadsheets in many European locales export ``;``)."""
+    if "," in first_line:
+        return ","
+    counts = {d: first_line.count(d) for d in _DELIMITERS[1:]}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
 
 
 def _shown(text: str) -> str:
@@ -94,12 +126,15 @@ def _shown(text: str) -> str:
 class CsvRecords:
     """Iterate the records of a CSV text, numbered by physical line; bad ones as BadRecord.
 
-    Bad content never raises; only the underlying file's I/O errors propagate.
+    The separator is ``delimiter`` if given, else sniffed from the first line (``,``,
+    ``;``, tab or ``|``). Bad content never raises; only I/O errors propagate.
     ``bytes_read`` tells a progress bar how far the reader has got.
     """
 
-    def __init__(self, lines: Iterable[bytes | str]) -> None:
+    def __init__(self, lines: Iterable[bytes | str], delimiter: str | None = None) -> None:
         self._source = _Lines(iter(lines))
+        self._delimiter = delimiter
+        self.delimiter = delimiter or ","
 
     @property
     def bytes_read(self) -> int:
@@ -107,7 +142,9 @@ class CsvRecords:
 
     def __iter__(self) -> Iterator[Record | BadRecord]:
         source = self._source
-        reader = csv.reader(source, strict=True)
+        if self._delimiter is None:
+            self.delimiter = sniff_delimiter(source.peek())
+        reader = csv.reader(source, delimiter=self.delimiter, strict=True)
         while True:
             source.pending.clear()
             try:
