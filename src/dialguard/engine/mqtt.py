@@ -208,7 +208,8 @@ class BrokerLink:
             while True:
                 try:
                     await self._session()
-                    attempt = 0  # a clean end (should not happen): reconnect at once
+                    # The message stream ends only by raising; treat anything else the same.
+                    raise aiomqtt.MqttError("session ended")
                 except aiomqtt.MqttError as e:
                     if self._was_synced:
                         attempt = 0  # it worked for a while: start the backoff afresh
