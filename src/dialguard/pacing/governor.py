@@ -61,7 +61,7 @@ class AbandonBudget:
         warmup: int | None = None,
         z: float = 1.645,
         margin: float = 0.1,
-        target_share: float = 0.6,
+        target_share: float = 0.7,
     ) -> None:
         if not 0 < cap <= 0.03:
             raise ValueError(f"AbandonBudget cap: {cap} is not in (0, 0.03]")

@@ -63,6 +63,7 @@ from dialguard.pacing.stats import AttemptRecord, OutcomeStats
 
 _REPLAN_S = 0.5  # predictive: re-weigh ringing calls this often while dials are out
 _MIN_REPLAN_S = 0.2  # … and at most this often when events arrive (bounds the cost)
+_HORIZON = 1.0  # supply horizon in median answer times (0.6, 1.5, 2 measured worse, S1/S2)
 
 
 class PacingError(ValueError):
@@ -412,7 +413,7 @@ class Pacer:
             p = table[e if e < last else last]
             mean += p
             var += p * (1 - p)
-        horizon = stats.median_answer_s
+        horizon = stats.median_answer_s * _HORIZON
         supply = 0.0
         active = 0
         on_calls = 0
