@@ -91,12 +91,17 @@ def test_contacts_happy_path_then_idempotent(
     assert "added to the store" not in out
 
 
-def test_contacts_all_good_exits_zero(setup: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_contacts_all_good_exits_zero_and_empties_the_rejects_file(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (setup / "good.csv").write_text("number\n+442079460000\n")
+    rejects = setup / "rejects.csv"
+    rejects.write_text("line,reason,raw\n3,stale from an earlier run,x\n")
     config = str(setup / "config" / "dialguard.toml")
     assert run("import", "contacts", str(setup / "good.csv"), "--campaign", "spring",
-               "--config", config) == 0  # fmt: skip
+               "--config", config, "--rejects", str(rejects)) == 0  # fmt: skip
     assert "rejected rows" not in capsys.readouterr().out
+    assert rejects.read_bytes() == b"line,reason,raw\r\n"
 
 
 def test_many_rejects_show_twenty_and_point_to_rejects(

@@ -256,3 +256,10 @@ def test_every_row_read_is_stored_or_rejected(rows: list[bytes]) -> None:
     stored = sum(len(b.contacts) for b in _batches(CsvRecords(lines), "GB", report, batch_rows=4))
     assert report.read == stored + report.rejected
     assert [r.line for r in report.rejects] == sorted({r.line for r in report.rejects})
+
+
+async def test_import_is_audited_with_its_counts(store: Store, messy: Path) -> None:
+    await import_contacts(store, messy, "spring", "GB", actor="cli:ann")
+    last = (await store.audit_events("spring"))[-1]
+    assert (last.actor, last.action, last.detail) == ("cli:ann", "contacts.imported", str(messy))
+    assert last.new == {"read": 16, "imported": 3, "already_present": 0, "rejected": 13}

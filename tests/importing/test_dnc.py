@@ -95,3 +95,22 @@ async def test_bad_source_or_date_is_refused_before_reading(
     with pytest.raises(ValueError, match=message):
         await import_dnc(store, [b"020 7946 0000\n"], source, date, "GB")
     assert await store.is_suppressed("+442079460000") == []
+
+
+async def test_import_is_audited_with_source_and_date(store: Store) -> None:
+    await import_dnc(store, [b"020 7946 0000\n"], "tps", "2026-11-20", "GB", actor="cli:bo")
+    [event] = await store.audit_events()
+    assert (event.actor, event.action, event.campaign_id, event.detail) == (
+        "cli:bo",
+        "dnc.imported",
+        None,
+        "<lines>",
+    )
+    assert event.new == {
+        "source": "tps",
+        "list_date": "2026-11-20",
+        "read": 1,
+        "imported": 1,
+        "already_present": 0,
+        "rejected": 0,
+    }

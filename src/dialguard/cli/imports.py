@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import getpass
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -51,6 +52,14 @@ REJECTS_SHOWN = 20
 
 # Ages the law allows for a national list (the engine refuses to dial past them).
 MAX_LIST_AGE_DAYS = {"tps": 28, "ctps": 28, "usdnc": 31}
+
+
+def _actor() -> str:
+    """Who ran the import, for the audit trail."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in some containers
+        return "cli"
 
 
 class _BadInput(Exception):
@@ -127,6 +136,9 @@ def _print_report(report: ImportReport, rejects_file: Path | None, what: str) ->
     summary.add_row("rejected", f"{report.rejected:,}")
     console.print(summary)
     if not report.rejects:
+        if rejects_file is not None:
+            # Written even when empty, so a script never reads a stale file from a past run.
+            write_rejects(rejects_file, [])
         return EXIT_OK
     table = Table(title="rejected rows", title_justify="left")
     table.add_column("line", justify="right")
@@ -162,9 +174,7 @@ async def _ensure_campaign(store: Store, cfg: EngineConfig, campaign_id: str) ->
         ) from None
     for camp in campaigns:
         if camp.id == campaign_id:
-            await store.upsert_campaign(
-                camp.id, camp.name, camp.model_dump_json(), actor="dialguard import"
-            )
+            await store.upsert_campaign(camp.id, camp.name, camp.model_dump_json(), actor=_actor())
             console.print(
                 f"campaign {camp.id} added to the store from {directory} (state: paused)",
                 highlight=False,
@@ -215,9 +225,13 @@ def contacts(
             bar, update = _progress_bar()
             if bar is not None:
                 with bar:
-                    report = await import_contacts(store, file, campaign, default_region, update)
+                    report = await import_contacts(
+                        store, file, campaign, default_region, update, actor=_actor()
+                    )
             else:
-                report = await import_contacts(store, file, campaign, default_region)
+                report = await import_contacts(
+                    store, file, campaign, default_region, actor=_actor()
+                )
         return _print_report(report, rejects, "contacts")
 
     def work() -> int:
@@ -297,9 +311,11 @@ def dnc(
             bar, update = _progress_bar()
             if bar is not None:
                 with bar:
-                    report = await import_dnc(store, file, source, date, default_region, update)
+                    report = await import_dnc(
+                        store, file, source, date, default_region, update, actor=_actor()
+                    )
             else:
-                report = await import_dnc(store, file, source, date, default_region)
+                report = await import_dnc(store, file, source, date, default_region, actor=_actor())
         return _print_report(report, rejects, f"{source} numbers")
 
     return _run(work)

@@ -21,7 +21,14 @@ from dialguard.importing.columns import (
     resolve_number_column,
 )
 from dialguard.importing.contacts import Progress
-from dialguard.importing.records import BadRecord, CsvRecords, LineSource, Record, opened
+from dialguard.importing.records import (
+    BadRecord,
+    CsvRecords,
+    LineSource,
+    Record,
+    describe_source,
+    opened,
+)
 from dialguard.importing.report import ImportReport, Reject
 from dialguard.logs import get_logger
 from dialguard.phone import InvalidNumber, check_region, normalise_number
@@ -111,9 +118,12 @@ async def import_dnc(
     default_region: str,
     on_progress: Progress | None = None,
     *,
+    actor: str = "import",
     batch_rows: int = BATCH_ROWS,
 ) -> ImportReport:
     """Import a DNC list into the store's suppressions and record the list's date.
+
+    The import is recorded in the audit trail as ``dnc.imported`` by ``actor``.
 
     ``dnc_source`` is one of internal, tps, ctps, usdnc; national lists need
     ``list_date`` (YYYY-MM-DD). Raises ValueError for a bad source, date or region,
@@ -140,6 +150,12 @@ async def import_dnc(
         await store.record_dnc_list(
             dnc_source, list_date, report.imported + report.duplicates_in_store
         )
+    await store.record_audit(
+        actor,
+        "dnc.imported",
+        new={"source": dnc_source, "list_date": list_date, **report.counts()},
+        detail=describe_source(source),
+    )
     log.info(
         "dnc_imported",
         source=dnc_source,

@@ -25,7 +25,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BadRecord", "CsvRecords", "LineSource", "Record", "opened", "sniff_delimiter"]
+__all__ = [
+    "BadRecord",
+    "CsvRecords",
+    "LineSource",
+    "Record",
+    "describe_source",
+    "opened",
+    "sniff_delimiter",
+]
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -178,6 +186,11 @@ def _malformed(pending: list[tuple[int, str]], error: csv.Error) -> BadRecord:
     if message.startswith("',' expected after '\"'"):
         message = "text after a closing quote; quote the whole field"
     return BadRecord(first, f"malformed CSV ({message})", raw)
+
+
+def describe_source(source: LineSource) -> str:
+    """How to name ``source`` in the audit trail: its path, or ``<lines>``."""
+    return str(source) if isinstance(source, str | os.PathLike) else "<lines>"
 
 
 @contextmanager

@@ -35,6 +35,15 @@ class ImportReport:
     def rejected(self) -> int:
         return len(self.rejects)
 
+    def counts(self) -> dict[str, int]:
+        """The figures without the rejects, for the audit trail and logs."""
+        return {
+            "read": self.read,
+            "imported": self.imported,
+            "already_present": self.duplicates_in_store,
+            "rejected": self.rejected,
+        }
+
 
 def write_rejects(path: Path, rejects: Iterable[Reject]) -> int:
     """Write rejects as CSV (line, reason, raw) to ``path``; the number written.
