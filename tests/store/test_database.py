@@ -393,3 +393,29 @@ async def test_second_connection_sees_committed_writes(store: Store, tmp_path: P
     async with await Store.open(tmp_path / "store.sqlite3") as other:
         await other.insert_contacts("spring", [contact("+442079460000")])
     assert await store.count_contacts("spring") == 1
+
+
+async def test_writer_waits_for_another_process_instead_of_failing(
+    store: Store, tmp_path: Path
+) -> None:
+    """`dialguard import` and the daemon share the file: busy_timeout makes writes queue."""
+    other = sqlite3.connect(tmp_path / "store.sqlite3", isolation_level=None, timeout=5)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    other.execute("INSERT INTO audit (ts, actor, action) VALUES (0, 'other', 'x')")
+
+    async def release_later() -> None:
+        await asyncio.sleep(0.3)
+        other.execute("COMMIT")
+
+    started = asyncio.get_running_loop().time()
+    release = asyncio.create_task(release_later())
+    # Readers are not blocked by the writer (WAL) ...
+    assert await store.get_campaign("spring") is not None
+    # ... and a writer waits for the lock rather than raising "database is locked".
+    await store.record_audit("engine", "y")
+    waited = asyncio.get_running_loop().time() - started
+    await release
+    other.close()
+    assert waited >= 0.25
+    actors = [e.actor for e in await store.audit_events()]  # ordered by ts; other's is 0
+    assert actors[0] == "other" and actors[-1] == "engine"
