@@ -179,6 +179,21 @@ def test_dnc_happy_path_records_list_date(setup: Path, capsys: pytest.CaptureFix
     asyncio.run(check())
 
 
+def test_contacts_import_says_how_many_are_on_dnc_lists(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(setup / "config" / "dialguard.toml")
+    (setup / "tps.csv").write_text("020 7946 0000\n")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    run("import", "dnc", str(setup / "tps.csv"), "--source", "tps", "--list-date", today,
+        "--config", config)  # fmt: skip
+    run("import", "contacts", str(setup / "leads.csv"), "--campaign", "spring", "--config", config)
+    out = capsys.readouterr().out
+    assert (
+        "contacts of spring on do-not-call lists: tps 1 (kept; never dialled while listed)" in out
+    )
+
+
 def test_old_list_is_imported_with_a_warning(
     setup: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

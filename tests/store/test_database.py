@@ -419,3 +419,14 @@ async def test_writer_waits_for_another_process_instead_of_failing(
     assert waited >= 0.25
     actors = [e.actor for e in await store.audit_events()]  # ordered by ts; other's is 0
     assert actors[0] == "other" and actors[-1] == "engine"
+
+
+async def test_listed_contacts_counts_by_source(store: Store) -> None:
+    await store.upsert_campaign("other", "Other", "{}")
+    await store.insert_contacts("spring", [contact(f"+44207946000{i}") for i in range(5)])
+    await store.insert_contacts("other", [contact("+442079460009")])
+    assert await store.listed_contacts("spring") == {}
+    await store.add_suppressions(["+442079460000", "+442079460001"], "tps", "2026-11-01")
+    await store.add_suppressions(["+442079460001", "+442079460009"], "internal", None)
+    assert await store.listed_contacts("spring") == {"internal": 1, "tps": 2}
+    assert await store.listed_contacts("other") == {"internal": 1}

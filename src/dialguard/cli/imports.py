@@ -232,7 +232,17 @@ def contacts(
                 report = await import_contacts(
                     store, file, campaign, default_region, actor=_actor()
                 )
-        return _print_report(report, rejects, "contacts")
+            listed = await store.listed_contacts(campaign)
+        code = _print_report(report, rejects, "contacts")
+        if listed:
+            shown = ", ".join(f"{source} {n:,}" for source, n in listed.items())
+            console.print(
+                f"contacts of {campaign} on do-not-call lists: {shown}"
+                " (kept; never dialled while listed)",
+                highlight=False,
+                soft_wrap=True,
+            )
+        return code
 
     def work() -> int:
         cfg, default_region = _setup(config, region)

@@ -427,6 +427,19 @@ class Store:
             )
         return int(row[0]) if row else 0
 
+    async def listed_contacts(self, campaign_id: str) -> dict[str, int]:
+        """How many of a campaign's contacts are on each do-not-call list, by source.
+
+        One indexed pass; the import reports it so a supervisor sees at once how much of
+        a new list the engine will refuse to dial.
+        """
+        rows = await self._fetchall(
+            "SELECT s.source, count(*) FROM contacts c JOIN suppressions s"
+            " ON s.number = c.number WHERE c.campaign_id = ? GROUP BY s.source ORDER BY s.source",
+            (campaign_id,),
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
     async def get_contact(self, contact_id: int) -> ContactRecord | None:
         row = await self._fetchone("SELECT * FROM contacts WHERE id = ?", (contact_id,))
         return None if row is None else ContactRecord.from_row(row)
