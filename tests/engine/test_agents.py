@@ -151,8 +151,58 @@ def test_removed_agent() -> None:
     reg = synced()
     reg.apply("a", st_("ready", 1), now=0.0)
     assert reg.remove("a") == AgentChange("a", "default", "ready", "offline", "removed")
-    assert reg.remove("a") is None
+    assert reg.remove("a") is None  # already offline: nothing changes
+    assert reg.remove("nobody") is None
     assert reg.available(0.0) == []
+    assert reg.counts()["offline"] == 1
+    # a new desktop session for the same agent brings it back
+    back = reg.apply("a", st_("ready", 0, ts=T0 + 10, session="s2"), now=1.0)
+    assert back == AgentChange("a", "default", "offline", "ready", "message")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.sampled_from(["msg", "expire", "down", "resync", "remove"]),
+            st.sampled_from(["ready", "busy", "wrap", "paused", "offline"]),
+            st.integers(0, 5),
+            st.sampled_from(["s1", "s2"]),
+        ),
+        max_size=40,
+    )
+)
+def test_change_events_add_up_to_counts(
+    ops: list[tuple[str, str, AgentStateName, int, str]],
+) -> None:
+    """A gauge kept only from change events (inc new, dec old) always equals counts():
+    the engine's agents-by-state metric cannot drift, whatever arrives in what order."""
+    reg = AgentRegistry(stale_after_s=3.0)
+    gauge: dict[str, int] = {}
+
+    def feed(changes: list[AgentChange]) -> None:
+        for c in changes:
+            gauge[c.new] = gauge.get(c.new, 0) + 1
+            if c.old is not None:
+                gauge[c.old] = gauge.get(c.old, 0) - 1
+
+    now = 0.0
+    for agent, op, state, seq, session in ops:
+        now += 1.0
+        if op == "msg":
+            r = reg.apply(agent, st_(state, seq, ts=T0 + now, session=session), now=now)
+            feed([r] if isinstance(r, AgentChange) else [])
+        elif op == "expire":
+            feed(reg.expire(now))
+        elif op == "down":
+            feed(reg.link_down())
+        elif op == "resync":
+            feed(reg.begin_resync())
+            feed(reg.resync_complete(now))
+        else:
+            r2 = reg.remove(agent)
+            feed([r2] if r2 else [])
+        assert {k: v for k, v in gauge.items() if v} == {k: v for k, v in reg.counts().items() if v}
 
 
 def test_available_by_group_oldest_ready_first() -> None:

@@ -149,11 +149,21 @@ class AgentRegistry:
         return AgentChange(agent, msg.group, before, after, "message")
 
     def remove(self, agent: str) -> AgentChange | None:
-        """The retained state was cleared (empty payload): the agent was decommissioned."""
-        cur = self._agents.pop(agent, None)
+        """The retained state was cleared (empty payload): the agent was decommissioned.
+
+        It stays listed as offline (stale) rather than vanishing, so every change event
+        still pairs an ``old`` with a ``new`` and counts kept from the events (the
+        engine's agents-by-state gauge) agree with :meth:`counts`. A later message from
+        a desktop with a newer session brings it back as usual.
+        """
+        cur = self._agents.get(agent)
         if cur is None:
             return None
-        return AgentChange(agent, cur.state.group, self._effective(cur), "offline", "removed")
+        before = self._effective(cur)
+        cur.stale = True
+        if before == "offline":
+            return None
+        return AgentChange(agent, cur.state.group, before, "offline", "removed")
 
     def expire(self, now: float) -> list[AgentChange]:
         """Mark agents not heard from for ``stale_after_s`` as stale (offline for dialling).
@@ -178,12 +188,17 @@ class AgentRegistry:
         self._synced = False
         return changes
 
-    def begin_resync(self) -> None:
+    def begin_resync(self) -> list[AgentChange]:
         """Connected again; retained states are about to be replayed. Agents whose state
-        is not replayed before :meth:`resync_complete` are treated as stale."""
-        self._synced = False
+        is not replayed before :meth:`resync_complete` are treated as stale.
+
+        Normally :meth:`link_down` came first; if not, everyone goes offline here, and
+        those changes are returned so events stay paired with :meth:`counts`.
+        """
+        changes = self.link_down()
         for a in self._agents.values():
             a.seen_since_resync = False
+        return changes
 
     def resync_complete(self, now: float) -> list[AgentChange]:
         """Every retained state has arrived: dialling may use the registry again.

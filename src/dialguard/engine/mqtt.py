@@ -236,7 +236,7 @@ class BrokerLink:
             self.stats.connects += 1
             self.connected.set()
             log.info("broker connected", broker=self.broker.url, client_id=self.broker.client_id)
-            self.registry.begin_resync()
+            self._emit(self.registry.begin_resync())
             for topic in (
                 self.topics.all_agent_states,
                 self.topics.all_dispositions,
