@@ -1,15 +1,15 @@
 """Phone numbers as the dialler needs them: E.164, country, candidate time zones, type.
 
-Every number enters dialguard through :func:`parse_number` (contact import, DNC import,
-opt-outs), so a number is stored in one canonical form and the calling-window rules can
-look up the callee's zones without parsing again. A number that cannot be dialled
-lawfully or at all is refused here with a reason a person can act on
-("not a valid number for GB", "premium-rate number"), because import reports and audit
-rows show that reason verbatim.
+Every number enters dialguard through :func:`parse_number` (contacts) or
+:func:`normalise_number` (do-not-call entries), so a number is stored in one canonical
+form and the calling-window rules can look up the callee's zones without parsing again.
+A number that cannot be dialled lawfully or at all is refused here with a reason a
+person can act on ("not a valid number for GB", "premium-rate number"), because import
+reports and audit rows show that reason verbatim.
 
 Pure functions over Google's libphonenumber metadata (the ``phonenumbers`` package):
-no I/O, no clock. Parsing costs about 100 µs a number, dominated by the metadata's
-regular expressions; region checks are cached.
+no I/O, no clock. Parsing costs about 60 µs a number, dominated by the metadata's
+regular expressions; region checks and country-level zones are cached.
 """
 
 from __future__ import annotations
@@ -61,8 +61,9 @@ class ParsedNumber:
     """A diallable number in canonical form.
 
     ``timezones`` are the IANA zones the number may be in, from the number's prefix
-    (one for a London landline, several for a US mobile); empty when libphonenumber
-    cannot tell, in which case the calling-window rules must fail closed.
+    (one for a London landline, several for a UK mobile or a US toll-free number);
+    empty when libphonenumber cannot tell, and then the calling-window rules must fail
+    closed.
     """
 
     e164: str
