@@ -231,3 +231,19 @@ def test_dnc_bad_options_are_refused(
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (setup / "var").exists()
+
+
+def test_file_content_is_printed_literally_not_as_markup(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(setup / "config" / "dialguard.toml")
+    (setup / "rows.csv").write_text("number,note\n[/oops],[bold]x\n")
+    code = run("import", "contacts", str(setup / "rows.csv"), "--campaign", "spring",
+               "--config", config)  # fmt: skip
+    assert code == 1
+    assert "[/oops],[bold]x" in capsys.readouterr().out
+    (setup / "cols.csv").write_text("[red]name,[/x]\n1,2\n")
+    code = run("import", "contacts", str(setup / "cols.csv"), "--campaign", "spring",
+               "--config", config)  # fmt: skip
+    assert code == 2
+    assert "found '[red]name', '[/x]'" in capsys.readouterr().err

@@ -6,7 +6,8 @@ directory if the store does not have it yet), shows progress on a terminal, and 
 what was stored and every reject with its line and reason.
 
 Exit codes: 0 all rows stored; 1 the import ran but rejected some rows; 2 bad input
-(unknown campaign, missing file, bad option, unusable header); nothing is stored on 2.
+(unknown campaign, missing file, bad option, unusable header: refused before any row is
+stored) or a store / I/O failure (batches stored before it stay; re-running is safe).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import getpass
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 from cyclopts import App, Parameter
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -28,6 +31,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from dialguard.cli._common import (
     EXIT_BAD_INPUT,
@@ -38,6 +42,8 @@ from dialguard.cli._common import (
     load_config_or_exit,
 )
 from dialguard.config import ConfigError, EngineConfig, load_campaigns
+from dialguard.engine.rules.dnc import MAX_LIST_AGE_S
+from dialguard.engine.rules.types import DAY_S
 from dialguard.importing import ColumnError, ImportReport, import_contacts, import_dnc
 from dialguard.importing import Progress as ProgressCallback
 from dialguard.importing.report import write_rejects
@@ -49,9 +55,6 @@ app = App(name="import", help="Import contact lists and do-not-call lists.")
 
 REJECTS_SHOWN = 20
 """Rejects listed on the terminal; ``--rejects FILE`` has them all."""
-
-# Ages the law allows for a national list (the engine refuses to dial past them).
-MAX_LIST_AGE_DAYS = {"tps": 28, "ctps": 28, "usdnc": 31}
 
 
 def _actor() -> str:
@@ -91,18 +94,19 @@ def _run(work: Callable[[], int]) -> int:
     try:
         return work()
     except _BadInput as e:
-        err_console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        _error("error", str(e))
     except ColumnError as e:
-        err_console.print(
-            f"[red]error:[/] {e}; nothing was imported", highlight=False, soft_wrap=True
-        )
-    except StoreError as e:
-        err_console.print(f"[red]store error:[/] {e}", highlight=False, soft_wrap=True)
+        _error("error", f"{e}; nothing was imported")
+    except (StoreError, sqlite3.Error) as e:
+        _error("store error", str(e))
     except OSError as e:
-        err_console.print(
-            f"[red]error:[/] {e.filename or ''}: {e.strerror}", highlight=False, soft_wrap=True
-        )
+        _error("error", f"{e.filename or ''}: {e.strerror}")
     return EXIT_BAD_INPUT
+
+
+def _error(kind: str, message: str) -> None:
+    # Messages quote file contents (headers, paths): escape them so "[x]" is not markup.
+    err_console.print(f"[red]{kind}:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _progress_bar() -> tuple[Progress | None, ProgressCallback | None]:
@@ -145,7 +149,7 @@ def _print_report(report: ImportReport, rejects_file: Path | None, what: str) ->
     table.add_column("reason", min_width=28)
     table.add_column("row", overflow="ellipsis", max_width=40, no_wrap=True)
     for r in report.rejects[:REJECTS_SHOWN]:
-        table.add_row(str(r.line), r.reason, r.raw)
+        table.add_row(str(r.line), Text(r.reason), Text(r.raw))
     console.print(table, highlight=False)
     more = report.rejected - REJECTS_SHOWN
     if rejects_file is not None:
@@ -168,7 +172,7 @@ async def _ensure_campaign(store: Store, cfg: EngineConfig, campaign_id: str) ->
         campaigns = load_campaigns(directory)
     except ConfigError as e:
         for p in e.problems:
-            err_console.print(f"[red]config error:[/] {p}", highlight=False, soft_wrap=True)
+            _error("config error", p)
         raise _BadInput(
             f"campaign {campaign_id!r} is not in the store and {directory} has errors"
         ) from None
@@ -304,7 +308,7 @@ def dnc(
             raise _BadInput(f"--list-date {date} is in the future")
         _check_paths(file, rejects)
         code = asyncio.run(job(cfg, default_region, date))
-        limit = MAX_LIST_AGE_DAYS.get(source)
+        limit = MAX_LIST_AGE_S[source] // DAY_S if source in MAX_LIST_AGE_S else None
         age = (today - day).days
         if limit is not None and age > limit:
             err_console.print(
