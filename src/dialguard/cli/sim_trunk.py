@@ -18,6 +18,10 @@ from dialguard.cli._common import EXIT_BAD_INPUT, EXIT_OK, EXIT_UNREACHABLE, con
 from dialguard.logs import configure_logging
 from dialguard.sip.simulator import Profile, ProfileError, SimTrunk, Summary, load_profile
 
+KEEP_RECORDS = 10_000
+"""Records held in memory by a long-running sim-trunk (the summary counts every call;
+``--records`` writes every call)."""
+
 
 def sim_trunk(
     *,
@@ -79,6 +83,7 @@ def sim_trunk(
         records_path=records,
         advertise=advertise,
         available_agents=agents or (),
+        keep_records=KEEP_RECORDS,
     )
     try:
         asyncio.run(_serve(trunk, prof, duration))

@@ -212,3 +212,20 @@ async def test_cancel_after_answer_has_no_effect(
     assert await trunk.wait_idle(1)
     [r] = trunk.records
     assert (r.final, r.ended_by, r.cancel_s) == ("answered", "caller", None)
+
+
+async def test_kept_records_are_bounded_but_summary_counts_all(
+    make_trunk: TrunkFactory, uac_factory: type[RawUac]
+) -> None:
+    trunk = await make_trunk(QUICK, keep_records=2)
+    uac = uac_factory(trunk.port)
+    for n in range(3):
+        uac.request("INVITE", "+15550002001", call_id=f"k{n}", branch=f"z9hG4bKk{n}")
+        busy = await uac.recv_status(486)
+        uac.request(
+            "ACK", "+15550002001", call_id=f"k{n}", branch=f"z9hG4bKk{n}", to_tag=busy.to_tag
+        )
+    assert await trunk.wait_idle(1)
+    assert [r.call_id for r in trunk.records] == ["k1", "k2"]
+    s = trunk.summary()
+    assert (s.attempts, s.busy, s.in_progress) == (3, 3, 0)

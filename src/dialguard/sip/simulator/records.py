@@ -12,6 +12,7 @@ worst answer-to-agent time.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
@@ -106,40 +107,98 @@ class Summary:
         return asdict(self)
 
 
-def summarise(records: list[CallRecord]) -> Summary:
-    def count(pred: Any) -> int:
-        return sum(1 for r in records if pred(r))
+class Tally:
+    """Running counts over records, so a simulator that runs for days can drop old
+    records yet still summarise every call it served."""
 
-    rings = [r.ring_before_cancel_s for r in records if r.ring_before_cancel_s is not None]
-    agent = [r.answer_to_agent_s for r in records if r.answer_to_agent_s is not None]
-    audio = [r.answer_to_audio_s for r in records if r.answer_to_audio_s is not None]
-    return Summary(
-        attempts=len(records),
-        live_answers=count(lambda r: r.answered and r.outcome == "live"),
-        voicemail_answers=count(lambda r: r.answered and r.outcome == "voicemail"),
-        connected=count(lambda r: r.answer_to_agent_s is not None),
-        abandoned=count(lambda r: r.abandoned),
-        abandoned_silent=count(lambda r: r.abandoned_kind == "silent"),
-        abandoned_message=count(lambda r: r.abandoned_kind == "message"),
-        silent=count(lambda r: r.silent),
-        cancelled=count(lambda r: r.final == "cancelled"),
-        # a CANCEL before any 180 counts too: the phone rang 0 s
-        cancelled_before_15s=count(
-            lambda r: r.final == "cancelled" and (r.ring_before_cancel_s or 0.0) < MIN_RING_S
-        ),
-        min_ring_before_cancel_s=min(rings) if rings else None,
-        busy=count(lambda r: r.final_code == 486),
-        unavailable=count(lambda r: r.final_code in (480, 503)),
-        not_found=count(lambda r: r.final_code == 404),
-        declined=count(lambda r: r.final_code == 603),
-        opted_out=count(lambda r: r.opted_out),
-        transfers_failed=count(
-            lambda r: r.transfer_code is not None and not 200 <= r.transfer_code < 300
-        ),
-        in_progress=count(lambda r: r.final is None),
-        max_answer_to_agent_s=max(agent) if agent else None,
-        max_answer_to_audio_s=max(audio) if audio else None,
+    _COUNTS = (
+        "attempts",
+        "live_answers",
+        "voicemail_answers",
+        "connected",
+        "abandoned",
+        "abandoned_silent",
+        "abandoned_message",
+        "silent",
+        "cancelled",
+        "cancelled_before_15s",
+        "busy",
+        "unavailable",
+        "not_found",
+        "declined",
+        "opted_out",
+        "transfers_failed",
+        "in_progress",
     )
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(self._COUNTS, 0)
+        self.min_ring_before_cancel_s: float | None = None
+        self.max_answer_to_agent_s: float | None = None
+        self.max_answer_to_audio_s: float | None = None
+
+    def copy(self) -> Tally:
+        t = Tally()
+        t.counts = dict(self.counts)
+        t.min_ring_before_cancel_s = self.min_ring_before_cancel_s
+        t.max_answer_to_agent_s = self.max_answer_to_agent_s
+        t.max_answer_to_audio_s = self.max_answer_to_audio_s
+        return t
+
+    def add(self, r: CallRecord) -> None:
+        c = self.counts
+        flags = {
+            "attempts": True,
+            "live_answers": r.answered and r.outcome == "live",
+            "voicemail_answers": r.answered and r.outcome == "voicemail",
+            "connected": r.answer_to_agent_s is not None,
+            "abandoned": r.abandoned,
+            "abandoned_silent": r.abandoned_kind == "silent",
+            "abandoned_message": r.abandoned_kind == "message",
+            "silent": r.silent,
+            "cancelled": r.final == "cancelled",
+            # a CANCEL before any 180 counts too: the phone rang 0 s
+            "cancelled_before_15s": r.final == "cancelled"
+            and (r.ring_before_cancel_s or 0.0) < MIN_RING_S,
+            "busy": r.final_code == 486,
+            "unavailable": r.final_code in (480, 503),
+            "not_found": r.final_code == 404,
+            "declined": r.final_code == 603,
+            "opted_out": r.opted_out,
+            "transfers_failed": r.transfer_code is not None and not 200 <= r.transfer_code < 300,
+            "in_progress": r.final is None,
+        }
+        for key, hit in flags.items():
+            c[key] += bool(hit)
+        self.min_ring_before_cancel_s = _extreme(
+            min, self.min_ring_before_cancel_s, r.ring_before_cancel_s
+        )
+        self.max_answer_to_agent_s = _extreme(max, self.max_answer_to_agent_s, r.answer_to_agent_s)
+        self.max_answer_to_audio_s = _extreme(max, self.max_answer_to_audio_s, r.answer_to_audio_s)
+
+    def summary(self) -> Summary:
+        return Summary(
+            **self.counts,
+            min_ring_before_cancel_s=self.min_ring_before_cancel_s,
+            max_answer_to_agent_s=self.max_answer_to_agent_s,
+            max_answer_to_audio_s=self.max_answer_to_audio_s,
+        )
+
+
+def _extreme(
+    pick: Callable[[float, float], float], current: float | None, value: float | None
+) -> float | None:
+    if value is None:
+        return current
+    return value if current is None else pick(current, value)
+
+
+def summarise(records: Iterable[CallRecord]) -> Summary:
+    """Counts over ``records`` (see :class:`Summary`)."""
+    tally = Tally()
+    for r in records:
+        tally.add(r)
+    return tally.summary()
 
 
 class RecordWriter:

@@ -24,7 +24,7 @@ import asyncio
 import datetime as dt
 import random
 import socket
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -34,7 +34,7 @@ from dialguard.sip.sdp import SdpError
 from dialguard.sip.simulator import message as sip
 from dialguard.sip.simulator.call import T1, T2, TIMER_B, SimCall
 from dialguard.sip.simulator.profile import Profile, load_profile
-from dialguard.sip.simulator.records import CallRecord, RecordWriter, Summary, summarise
+from dialguard.sip.simulator.records import CallRecord, RecordWriter, Summary, Tally
 
 log = get_logger(__name__)
 
@@ -86,9 +86,12 @@ class SimTrunk:
         available_agents: Iterable[str] = (),
         on_agent_connected: AgentHook | None = None,
         on_agent_released: AgentHook | None = None,
+        keep_records: int | None = None,
     ) -> None:
         if not speedup > 0:
             raise ValueError(f"speedup must be > 0, got {speedup}")
+        if keep_records is not None and keep_records < 1:
+            raise ValueError(f"keep_records must be ≥ 1 or None (keep all), got {keep_records}")
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         self.host = host
         self.port = port
@@ -104,7 +107,8 @@ class SimTrunk:
         self._transport: asyncio.DatagramTransport | None = None
         self._calls: dict[str, SimCall] = {}  # by Call-ID, until LINGER_S after the end
         self._open: dict[str, SimCall] = {}  # calls whose record is not closed yet
-        self._records: list[CallRecord] = []
+        self._records: deque[CallRecord] = deque(maxlen=keep_records)
+        self._tally = Tally()  # every closed call, kept or not
         self._attempts: Counter[str] = Counter()
         self._pending: dict[str, asyncio.Future[int]] = {}  # our requests, by branch
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -172,11 +176,16 @@ class SimTrunk:
 
     @property
     def records(self) -> list[CallRecord]:
-        """Every call so far, in INVITE order; open calls have ``final`` None."""
+        """Calls in INVITE order — all of them, or the last ``keep_records``; open calls
+        have ``final`` None."""
         return list(self._records)
 
     def summary(self) -> Summary:
-        return summarise(self._records)
+        """Counts over every call served, including those no longer kept."""
+        tally = self._tally.copy()
+        for call in self._open.values():
+            tally.add(call.record)
+        return tally.summary()
 
     @property
     def active_calls(self) -> dict[str, SimCall]:
@@ -262,6 +271,7 @@ class SimTrunk:
 
     def record_closed(self, call: SimCall) -> None:
         self._open.pop(call.call_id, None)
+        self._tally.add(call.record)
         if not self._open:
             self._idle.set()
         if call.state in ("failed", "ended"):
