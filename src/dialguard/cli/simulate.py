@@ -1,8 +1,178 @@
-"""`dialguard simulate` (placeholder until the pacing issue lands)."""
+"""`dialguard simulate`: compare pacing modes on a simulated contact-centre day.
 
-from dialguard.cli._common import not_yet
+Runs the same pacing code the daemon runs against the virtual-time simulator
+(:mod:`dialguard.sim`), one seeded day per seed, and prints per-mode figures as a rich
+table or, with ``--json``, one JSON object. Bad input (unknown scenario or mode, a
+broken workload file, a plot path it cannot draw) exits 2 with a message saying what.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+from cyclopts import Parameter
+from rich.console import Console
+from rich.table import Table
+
+from dialguard.cli._common import EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEM, console, err_console
+
+if TYPE_CHECKING:
+    from dialguard.sim import DayResult, ModeSummary
+
+JSON_KEYS = (
+    "talk_share",
+    "occupancy",
+    "contacts_per_agent_hour",
+    "abandon_rate_mean",
+    "abandon_rate_max",
+    "days_over_cap",
+    "idle_s_per_contact",
+    "attempts_per_contact",
+    "abandoned_calls",
+)
 
 
-def simulate() -> int:
-    """Not yet available."""
-    return not_yet("dialguard simulate")
+def simulate(
+    *,
+    scenario: str = "S1",
+    mode: str = "progressive",
+    seeds: int = 20,
+    hours: float = 8.0,
+    first_seed: int = 0,
+    cap: float = 0.03,
+    json_out: Annotated[bool, Parameter(name="--json", negative="")] = False,
+    plot: Path | None = None,
+) -> int:
+    """Simulate contact-centre days in virtual time and report per-mode figures.
+
+    Parameters
+    ----------
+    scenario
+        S1, S2, S3 (DESIGN.md's standard workloads) or a workload TOML file.
+    mode
+        progressive, predictive or vicidial-adapt; several separated by commas.
+    seeds
+        How many seeded days to run (seeds first_seed … first_seed+seeds-1).
+    hours
+        Length of each simulated day.
+    first_seed
+        The first seed (to replay one day, give its seed and --seeds 1).
+    cap
+        Abandoned-call cap for predictive mode and the days-over-cap count (≤ 0.03).
+    json_out
+        Print one JSON object instead of the table.
+    plot
+        Draw the first seed's day of the first mode to this .png or .svg file.
+    """
+    # imported here so `dialguard --help` does not pay for the simulator
+    from dialguard.sim import MODES, STANDARD, WorkloadError, load_workload, summarise
+    from dialguard.sim.centre import ContactCentre, SimulationError
+    from dialguard.sim.modes import make_pacer
+
+    modes = [m.strip() for m in mode.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    problems = []
+    if not modes or bad:
+        problems.append(f"--mode {mode!r}: choose from {', '.join(MODES)} (comma-separated)")
+    if seeds < 1:
+        problems.append(f"--seeds {seeds}: must be at least 1")
+    if not 0 < hours <= 24:
+        problems.append(f"--hours {hours}: must be in (0, 24]")
+    if not 0 < cap <= 0.03:
+        problems.append(f"--cap {cap}: must be in (0, 0.03]")
+    workload = STANDARD.get(scenario.upper())
+    if workload is None:
+        path = Path(scenario)
+        if path.suffix.lower() != ".toml" and not path.exists():
+            problems.append(
+                f"--scenario {scenario!r}: not S1, S2, S3 or an existing workload .toml file"
+            )
+        else:
+            try:
+                workload = load_workload(path)
+            except WorkloadError as e:
+                problems.append(f"--scenario: {e}")
+    if problems:
+        for p in problems:
+            err_console.print(f"[red]error:[/] {p}", highlight=False)
+        return EXIT_BAD_INPUT
+    assert workload is not None
+
+    summaries: list[ModeSummary] = []
+    first_day: DayResult | None = None
+    for i, m in enumerate(modes):
+        days: list[DayResult] = []
+        for seed in range(first_seed, first_seed + seeds):
+            sample = 60.0 if (plot is not None and i == 0 and not days) else None
+            centre = ContactCentre(
+                workload, make_pacer(m, workload, cap), seed=seed, hours=hours,
+                sample_every_s=sample,
+            )  # fmt: skip
+            try:
+                day = centre.run()
+            except SimulationError as e:
+                err_console.print(f"[red]simulation failed[/] ({m}): {e}", highlight=False)
+                return EXIT_PROBLEM
+            if first_day is None:
+                first_day = day
+            days.append(day)
+        summaries.append(summarise(workload, m, days, cap=cap))
+
+    if plot is not None and first_day is not None:
+        from dialguard.sim.plot import PlotUnavailable, plot_day
+
+        try:
+            plot_day(
+                first_day, plot, cap=cap, title=f"{workload.name} {modes[0]} seed {first_seed}"
+            )
+        except PlotUnavailable as e:
+            err_console.print(f"[red]error:[/] {e}", highlight=False)
+            return EXIT_BAD_INPUT
+
+    if json_out:
+        objs = [s.as_json() for s in summaries]
+        print(json.dumps(objs[0] if len(objs) == 1 else {s["mode"]: s for s in objs}))
+    else:
+        _table(summaries)
+    for s in summaries:
+        if s.mode == "progressive" and s.abandoned_calls:
+            err_console.print(
+                f"[red]guaranteed mode abandoned {s.abandoned_calls} call(s)[/]: "
+                f"replay with --mode progressive --first-seed N --seeds 1",
+                highlight=False,
+            )
+            return EXIT_PROBLEM
+        if s.seeds_over_cap and not json_out:
+            err_console.print(f"{s.mode}: seeds over the cap: {s.seeds_over_cap}", highlight=False)
+    return EXIT_OK
+
+
+def _table(summaries: list[ModeSummary]) -> None:
+    t = Table(title="dialguard simulate", show_lines=False)
+    for col in (
+        "scenario", "mode", "seeds", "talk share", "ceiling†", "occupancy", "contacts/agent-h",
+        "abandon mean", "abandon max", "days over cap", "idle s/contact", "attempts/contact",
+        "abandoned",
+    ):  # fmt: skip
+        t.add_column(col, justify="right")
+    for s in summaries:
+        t.add_row(
+            s.scenario,
+            s.mode,
+            str(s.seeds),
+            f"{s.talk_share:.1%}",
+            f"{s.progressive_ceiling:.1%}",
+            f"{s.occupancy:.1%}",
+            f"{s.contacts_per_agent_hour:.1f}",
+            f"{s.abandon_rate_mean:.2%}",
+            f"{s.abandon_rate_max:.2%}",
+            f"{s.days_over_cap}/{s.seeds}",
+            f"{s.idle_s_per_contact:.1f}",
+            f"{s.attempts_per_contact:.2f}",
+            str(s.abandoned_calls),
+        )
+    out = console if console.is_terminal else Console(width=200)
+    out.print(t)
+    out.print("† closed-form talk-share ceiling of plain progressive dialling (DESIGN.md)")

@@ -10,8 +10,8 @@ The projection: with ``a`` abandoned out of ``n`` answered so far, and ``m`` mor
 to come at an abandon rate ``r``, the final rate is ``(a + A)/(n + m)`` with
 ``A ~ Binomial(m, r)``. The allowed ``r`` is the largest for which the one-sided upper
 bound ``(a + m·r + z·√(m·r·(1-r)))/(n + m)`` stays below ``cap·(1 - margin)``. ``m``
-is a look-ahead (as many answers as seen so far, between 100 and 1000): if the campaign
-stops earlier, the final rate is nearer the current one, which the bound also covers.
+is a look-ahead (half as many answers as seen so far, between 50 and 500): short, so
+that a campaign stopping soon still ends under the cap.
 
 States (data, not scattered ifs): ``cold`` (fewer than ``warmup`` answers in the window:
 one abandon would weigh too much, so no over-dial), ``open`` (over-dial at the target
@@ -80,6 +80,11 @@ class AbandonBudget:
         self._allowed = 0.0
         self._state: GovernorState = "cold"
 
+    @property
+    def target_rate(self) -> float:
+        """The abandon rate over-dial aims at while the budget is ample."""
+        return self.cap * self.target_share
+
     def set_cap(self, cap: float) -> None:
         """Live change of the cap (validated by the caller); counts are kept."""
         if not 0 < cap <= 0.03:
@@ -125,7 +130,7 @@ class AbandonBudget:
     def upper_bound(self, r: float) -> float:
         """One-sided upper bound on the window's final rate if the next answers abandon at r."""
         n, a = self.answered, self.abandoned
-        m = max(100, min(n, 1000))
+        m = max(50, min(n // 2, 500))
         return (a + m * r + self.z * math.sqrt(m * r * (1 - r))) / (n + m)
 
     def _recompute(self) -> None:

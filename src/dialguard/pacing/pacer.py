@@ -63,6 +63,7 @@ from dialguard.pacing.stats import AttemptRecord, OutcomeStats
 
 _REPLAN_S = 0.5  # predictive: re-weigh ringing calls this often while dials are out
 _MIN_REPLAN_S = 0.2  # … and at most this often when events arrive (bounds the cost)
+_BRAKE = 3.0  # extra risk margin (in σ) when the governor allows nothing of its target
 _HORIZON = 1.0  # supply horizon in median answer times (0.6, 1.5, 2 measured worse, S1/S2)
 
 
@@ -438,7 +439,10 @@ class Pacer:
         # per active agent (ready or on a call)
         calls_out = len(self._in_flight) + len(self._waiting) + on_calls
         ceiling = int(self.params.max_dial_ratio * active) - calls_out
-        n = dials_allowed(mean, var, stats.answer_rate, supply, self.controller.z, ceiling)
+        # brake at once when the budget tightens (the controller alone reacts slowly)
+        allowed = self.budget.allowed_rate(now)
+        z = self.controller.z + _BRAKE * (1 - allowed / self.budget.target_rate)
+        n = dials_allowed(mean, var, stats.answer_rate, supply, z, ceiling)
         self._allowance = n
         for _ in range(n):
             c = self._new_call(None, now, guaranteed=False)

@@ -90,6 +90,7 @@ class SimulatedAgent:
         password: str | None = None,
         initial_state: AgentStateName = "ready",
         tls_ca_file: str | None = None,
+        client_id: str | None = None,
         wall: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -102,6 +103,9 @@ class SimulatedAgent:
         self.host = parts.hostname
         self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self.group = group
+        # One client id per agent *and* topic prefix: two demos sharing a broker must not
+        # take over each other's sessions (MQTT drops the older client on an id clash).
+        self.client_id = client_id or f"{self.topics.prefix.replace('/', '-')}-{agent_id}"
         self.behaviour = behaviour or AgentBehaviour()
         self.username = username
         self.password = password
@@ -144,13 +148,21 @@ class SimulatedAgent:
 
     async def stop(self) -> None:
         """Log off cleanly: publish ``offline`` (retained) and disconnect."""
-        self._stopping = True
-        with contextlib.suppress(aiomqtt.MqttError):
-            await self.set_state("offline")
+        await self._log_off()
         s = self._session
         if s is not None:
             with contextlib.suppress(aiomqtt.MqttError):
                 await s.client.__aexit__(None, None, None)
+
+    async def _log_off(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        self.seq += 1
+        self.state = "offline"
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            async with asyncio.timeout(2):
+                await self._publish_state()
 
     # --- the desktop's loop ------------------------------------------------------------
 
@@ -186,7 +198,7 @@ class SimulatedAgent:
         client = aiomqtt.Client(
             self.host,
             self.port,
-            identifier=f"agent-{self.agent_id}",
+            identifier=self.client_id,
             username=self.username,
             password=self.password,
             will=will,
@@ -209,6 +221,12 @@ class SimulatedAgent:
                 try:
                     async for message in client.messages:
                         await self._on_message(message)
+                except asyncio.CancelledError:
+                    # Cancelled (Ctrl-C, the demo ending): the clean DISCONNECT that
+                    # follows does not fire the will, so say 'offline' first, or the
+                    # retained state would claim a ready agent that is gone.
+                    await self._log_off()
+                    raise
                 finally:
                     beat.cancel()
             finally:
