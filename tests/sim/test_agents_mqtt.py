@@ -148,8 +148,9 @@ async def test_agent_hangs_up_after_max_talk_and_sends_disposition(
             await c.publish(topics.agent_call("t1"), encode(offer), qos=1)  # QoS 1 duplicate
         await wire.until(lambda: len(wire.dispositions) == 1)
         await wire.until(lambda: wire.states[-1].state == "ready")
-    assert [s.state for s in wire.states] == ["ready", "busy", "wrap", "ready"]
-    seqs = [s.seq for s in wire.states]
+        states = list(wire.states)
+    assert [s.state for s in states] == ["ready", "busy", "wrap", "ready"]
+    seqs = [s.seq for s in states]
     assert seqs == sorted(seqs) and len(set(seqs)) == 4
     d = wire.dispositions[0]
     assert (d.call_id, d.code, d.agent, d.campaign) == ("k", "sale", "t1", "c")
@@ -173,3 +174,43 @@ def test_make_agents_names_and_logins() -> None:
 def test_main_refuses_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--broker", "tcp://nowhere", "--agents", "2"]) == 2
     assert "must look like mqtt://" in capsys.readouterr().err
+
+
+async def test_cancelled_agent_logs_off_instead_of_staying_ready(
+    broker_url: str, topics: Topics, wire: Wire
+) -> None:
+    """Ctrl-C or the demo ending cancels the agent: a clean DISCONNECT fires no will,
+    so the agent must publish 'offline' itself or its retained 'ready' would linger."""
+    agent = SimulatedAgent("c1", broker_url, topics=topics)
+    task = asyncio.create_task(agent.run())
+    await asyncio.wait_for(agent.connected.wait(), 5)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await wire.until(lambda: bool(wire.states) and wire.states[-1].state == "offline")
+    host, port = host_port(broker_url)
+    async with aiomqtt.Client(host, port, timeout=3) as c:
+        await c.subscribe(topics.agent_state("c1"), qos=1)
+        async with asyncio.timeout(3):
+            m = await anext(aiter(c.messages))
+    assert isinstance(m.payload, bytes) and m.retain
+    assert parse_payload(AgentState, m.topic.value, m.payload).state == "offline"
+
+
+async def test_same_agent_id_under_two_prefixes_does_not_collide(
+    broker_url: str, topics: Topics
+) -> None:
+    """Two demos on one broker both have an agent-001: their MQTT client ids differ, so
+    neither takes over the other's session (which would make both flap)."""
+    other = Topics(topics.prefix + "-b")
+    a = SimulatedAgent("agent-001", broker_url, topics=topics)
+    b = SimulatedAgent("agent-001", broker_url, topics=other)
+    assert a.client_id != b.client_id
+    async with running(a), running(b):
+        await asyncio.sleep(0.3)
+        assert a.connected.is_set() and b.connected.is_set()
+        assert a.seq == 1 and b.seq == 1  # connected once each: no takeover, no reconnect
+    # clean up the second prefix's retained state too
+    host, port = host_port(broker_url)
+    async with aiomqtt.Client(host, port, timeout=3) as c:
+        await c.publish(other.agent_state("agent-001"), b"", qos=1, retain=True)
