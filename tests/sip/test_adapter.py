@@ -447,3 +447,33 @@ async def test_bad_input_is_refused_with_a_clear_error(sipp: StartSipp) -> None:
         SippyTrunk("127.0.0.1", 70000)
     with pytest.raises(ValueError, match="needs a username"):
         SippyTrunk("127.0.0.1", 5060, register=True)
+
+
+# --- registration --------------------------------------------------------------------
+
+
+async def test_register_with_digest_on_start(sipp: StartSipp) -> None:
+    run = sipp("register", keys={"user": "dialer", "password": "s3cret"})
+    trunk = SippyTrunk("127.0.0.1", run.port, username="dialer", password="s3cret", register=True)
+    await trunk.start()
+    try:
+        assert trunk.registered
+    finally:
+        await trunk.stop()
+    assert await sipp_result(run) == 0, run.explain()  # SIPp verified the digest itself
+    first, second = run.received("REGISTER")
+    assert not first.header("Authorization")
+    assert 'username="dialer"' in second.header("Authorization")
+    assert "dialer@" in second.header("Contact") and str(trunk.local_port) in second.header(
+        "Contact"
+    )
+
+
+async def test_refused_registration_fails_start(sipp: StartSipp) -> None:
+    run = sipp("register", keys={"user": "dialer", "password": "s3cret"})
+    trunk = SippyTrunk("127.0.0.1", run.port, username="dialer", password="nope", register=True)
+    with pytest.raises(TrunkError, match=r"REGISTER .* refused: .*403"):
+        await trunk.start()
+    assert await sipp_result(run) == 1  # SIPp rejected the credentials
+    with pytest.raises(TrunkError, match="not started"):
+        await trunk.originate(NUMBER, CALLER, ring_timeout=30)

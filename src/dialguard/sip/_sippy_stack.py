@@ -186,7 +186,7 @@ class SignallingStack:
             exp=expires,
             rok_cb=ok,
             rfail_cb=fail,
-            target=trunk,
+            target=(trunk, "udp"),
         )
         self.registration = agent
         agent.doregister()

@@ -538,7 +538,7 @@ class SippyTrunk:
 
             loop.call_soon_threadsafe(settle)
 
-        self._bridge().call(
+        await self._bridge().run(
             self._stack.register,
             (self.host, self.port),
             self.username,
