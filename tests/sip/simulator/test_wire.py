@@ -39,6 +39,8 @@ class RawUac:
         branch: str = "z9hG4bKraw1",
         to_tag: str | None = None,
         body: str = "",
+        contact_port: int | None = None,
+        extra: str = "",
     ) -> str:
         to = f"<sip:{number}@127.0.0.1>" + (f";tag={to_tag}" if to_tag else "")
         text = (
@@ -46,7 +48,8 @@ class RawUac:
             f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={branch}\r\n"
             f"From: <sip:raw@127.0.0.1>;tag=rawtag\r\nTo: {to}\r\n"
             f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
-            f"Contact: <sip:raw@127.0.0.1:{self.port}>\r\nMax-Forwards: 70\r\n"
+            f"Contact: <sip:raw@127.0.0.1:{contact_port or self.port}>\r\nMax-Forwards: 70\r\n"
+            + extra
             + ("Content-Type: application/sdp\r\n" if body else "")
             + f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
         )
@@ -229,3 +232,21 @@ async def test_kept_records_are_bounded_but_summary_counts_all(
     assert [r.call_id for r in trunk.records] == ["k1", "k2"]
     s = trunk.summary()
     assert (s.attempts, s.busy, s.in_progress) == (3, 3, 0)
+
+
+async def test_in_dialog_requests_follow_record_route(
+    make_trunk: TrunkFactory, uac_factory: type[RawUac]
+) -> None:
+    """A proxy that Record-Routes stays in the path: our BYE goes to it, with Route."""
+    trunk = await make_trunk(QUICK.model_copy(update={"patience_s": fixed(0.2)}))
+    uac = uac_factory(trunk.port)  # plays the proxy; the Contact (port 9) is unreachable
+    rr = f"Record-Route: <sip:127.0.0.1:{uac.port};lr>\r\n"
+    uac.request("INVITE", "+15550000001", contact_port=9, extra=rr)
+    ok = await uac.recv_status(200)
+    uac.request("ACK", "+15550000001", branch="z9hG4bKack", to_tag=ok.to_tag)
+    async with asyncio.timeout(2):
+        while (bye := await uac.recv()).method != "BYE":
+            pass
+    assert bye.uri == "sip:raw@127.0.0.1:9"
+    assert bye.get_all("Route") == [f"<sip:127.0.0.1:{uac.port};lr>"]
+    assert bye.to_tag == "rawtag" and bye.from_tag == ok.to_tag

@@ -459,8 +459,10 @@ class SimCall:
         return await self.trunk.send_request(msg, self.request_destination())
 
     def request_destination(self) -> tuple[str, int]:
+        """The first Record-Route hop if the dialler's proxy asked to stay in the path,
+        else the dialler's Contact; its source address if neither parses."""
         try:
-            return sip.uri_hostport(self.remote_target)
+            return sip.uri_hostport(self.route_set[0] if self.route_set else self.remote_target)
         except sip.SipParseError:
             return self.source
 
