@@ -183,11 +183,11 @@ async def test_will_is_delivered_when_an_agent_connection_drops(
 async def test_silent_agent_goes_stale(
     start_link: Callable[..., Awaitable[Running]], raw: aiomqtt.Client, topics: Topics
 ) -> None:
-    r = await start_link(stale_after=0.4)
+    r = await start_link(stale_after=1.0)
     assert await r.link.wait_synced(5.0)
     await raw.publish(topics.agent_state("s1"), state_msg("ready", 1), qos=1)
     await eventually(lambda: r.link.registry.available(r.link.now()) == ["s1"])
-    await eventually(lambda: r.link.registry.is_stale("s1"), within=2.0, what="stale")
+    await eventually(lambda: r.link.registry.is_stale("s1"), within=4.0, what="stale")
     assert any(c.reason == "stale" and c.agent == "s1" for c in r.changes)
     assert r.link.registry.available(r.link.now()) == []
 
