@@ -151,8 +151,10 @@ def alaw_decode(data: bytes) -> bytes:
 
 @functools.cache
 def _transcode_table(src: str, dst: str) -> bytes:
-    enc = _encode_table(dst)
-    return bytes(enc[v & 0xFFFF] for v in _decode_table(src))
+    """256 entries, built from the sample rules directly (not the 64 K table), so the
+    first A-law playback of a call is not delayed by table building."""
+    encode = _ulaw_encode_sample if dst == "ulaw" else _alaw_encode_sample
+    return bytes(encode(v) for v in _decode_table(src))
 
 
 def ulaw_to_alaw(data: bytes) -> bytes:
