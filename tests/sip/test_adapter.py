@@ -477,3 +477,23 @@ async def test_refused_registration_fails_start(sipp: StartSipp) -> None:
     assert await sipp_result(run) == 1  # SIPp rejected the credentials
     with pytest.raises(TrunkError, match="not started"):
         await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+
+
+async def test_reinvite_from_the_trunk_is_answered_and_moves_our_media(
+    sipp: StartSipp, trunk_for: Callable[..., Any]
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as media:
+        media.bind(("127.0.0.1", 0))
+        new_port = media.getsockname()[1]
+        run = sipp("reinvite", keys={"rtp_port": str(new_port)})
+        trunk = await trunk_for(run)
+        call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+        await events_until(call, K.ANSWERED)
+        assert call.rtp is not None
+        await asyncio.sleep(1.0)  # SIPp re-INVITEs 0.3 s after its ACK, then ACKs our 200
+        assert call.rtp.remote == ("127.0.0.1", new_port)
+        assert call.state == "answered"  # the re-INVITE is not an event, the call stays up
+        await call.hangup()
+    assert await sipp_result(run) == 0, run.explain()  # 200 with SDP to its re-INVITE
+    (reinvite_ok,) = [m for m in run.messages() if m.direction == "received" and m.status == 200]
+    assert reinvite_ok.header("CSeq") == "1 INVITE" and "m=audio" in reinvite_ok.body

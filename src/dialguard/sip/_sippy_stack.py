@@ -38,6 +38,7 @@ from sippy.CCEvents import (
     CCEventRedirect,
     CCEventRing,
     CCEventTry,
+    CCEventUpdate,
 )
 from sippy.MsgBody import MsgBody
 from sippy.SipAddress import SipAddress
@@ -72,6 +73,7 @@ ReportKind = Literal[
     "ended",
     "refer_response",
     "notify",
+    "remote_sdp",
     "dead",
 ]
 
@@ -360,6 +362,12 @@ class Leg:
 
     # --- sippy callbacks --------------------------------------------------------------
 
+    def _answer_update(self) -> None:
+        if self.ua.isDead() or self.finished:
+            return
+        local = None if self.ua.lSDP is None else self.ua.lSDP.getCopy()
+        self.ua.recvEvent(CCEventConnect((200, "OK", local)))
+
     def _on_refer_response(self, resp: Any) -> None:
         code, reason = resp.getSCode()
         if code < 200:
@@ -414,6 +422,13 @@ class Leg:
                 return  # our own CANCEL echoed back; the final answer comes separately
             self.finished = True
             self.report(LegReport("failed", t, code, reason))
+        elif isinstance(event, CCEventUpdate):
+            # The trunk re-INVITEs (session refresh, hold, new media address): take its
+            # SDP and answer 200 with ours; sippy leaves the answer to us and a
+            # re-INVITE left unanswered gets the call dropped by the far end.
+            body = data
+            self.report(LegReport("remote_sdp", t, body=None if body is None else str(body)))
+            Timeout(self._answer_update, 0.0, 1)
         elif isinstance(event, CCEventDisconnect):
             if event.origin == "local":
                 if self.cancel_sent:

@@ -324,6 +324,10 @@ class SippyCall:
         if kind == "notify":
             self._on_notify(report.body, t)
             return
+        if kind == "remote_sdp":
+            if report.body:
+                self._use_remote_sdp(report.body)
+            return
         event_kind = CallEventKind(kind)
         if kind in ("trying", "ringing", "early_media"):
             if event_kind in self._seen_provisional:
