@@ -79,7 +79,9 @@ def test_convention_numbers() -> None:
     assert f == Forced(outcome="live", ring_s=2.0)
     assert forced_by_convention("+15550006") == Forced(outcome="unavailable", code=503)
     assert forced_by_convention("+15550007005") == Forced(outcome="live", ring_s=0.5, opt_out=True)
-    assert forced_by_convention("+15550009001") is None  # 9: no such code
+    assert forced_by_convention("+15550009001") == Forced(
+        outcome="live", ring_s=0.1, early_media=True
+    )
     assert forced_by_convention("+15551234567") is None
     assert forced_by_convention("+1555000") is None
 

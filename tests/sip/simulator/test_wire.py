@@ -250,3 +250,21 @@ async def test_in_dialog_requests_follow_record_route(
     assert bye.uri == "sip:raw@127.0.0.1:9"
     assert bye.get_all("Route") == [f"<sip:127.0.0.1:{uac.port};lr>"]
     assert bye.to_tag == "rawtag" and bye.from_tag == ok.to_tag
+
+
+async def test_early_media_rings_with_183_and_same_sdp_in_200(
+    make_trunk: TrunkFactory, uac_factory: type[RawUac]
+) -> None:
+    trunk = await make_trunk(QUICK)
+    uac = uac_factory(trunk.port)
+    # +1555000 9 003: rings with 183 + SDP, answers after 0.3 s
+    uac.request("INVITE", "+15550009003", body=build_sdp("127.0.0.1", 9000, payload_types=(8, 0)))
+    progress = await uac.recv_status(183)
+    early = parse_sdp(progress.body)
+    assert early.payload_types == (8,)  # the offer's first codec
+    ok = await uac.recv_status(200)
+    assert ok.body == progress.body and ok.to_tag == progress.to_tag
+    uac.request("ACK", "+15550009003", branch="z9hG4bKack", to_tag=ok.to_tag)
+    [r] = trunk.records
+    assert r.early_media and r.ring_start_s is not None and r.answer_s is not None
+    assert 0.28 <= r.answer_s - r.ring_start_s <= 0.5

@@ -38,6 +38,7 @@ async def test_adapter_calls_meet_simulated_callees(make_trunk: TrunkFactory) ->
         transfer = await trunk.originate("+15550000003", CALLER, 20)
         busy = await trunk.originate("+15550002003", CALLER, 20)
         optout = await trunk.originate("+15550007003", CALLER, 20)
+        early = await trunk.originate("+15550009003", CALLER, 20)
 
         async def connect(call: Any) -> tuple[list[CallEvent], CallEvent]:
             seen: list[CallEvent] = []
@@ -61,8 +62,8 @@ async def test_adapter_calls_meet_simulated_callees(make_trunk: TrunkFactory) ->
             return seen
 
         async with asyncio.timeout(15):
-            (t_events, t_result), b_events, o_events = await asyncio.gather(
-                connect(transfer), _events(busy), message(optout)
+            (t_events, t_result), b_events, o_events, (e_events, _) = await asyncio.gather(
+                connect(transfer), _events(busy), message(optout), connect(early)
             )
         assert await sim.wait_idle(3)
     finally:
@@ -83,4 +84,8 @@ async def test_adapter_calls_meet_simulated_callees(make_trunk: TrunkFactory) ->
     assert o.opted_out and o.abandoned_kind == "message"
     assert o.answer_to_audio_s is not None and o.answer_to_audio_s < 0.5
     s = sim.summary()
-    assert (s.attempts, s.connected, s.abandoned_silent, s.in_progress) == (3, 1, 0, 0)
+    early_kinds = [e.kind for e in e_events]
+    assert CallEventKind.EARLY_MEDIA in early_kinds
+    assert early_kinds.index(CallEventKind.EARLY_MEDIA) < early_kinds.index(CallEventKind.ANSWERED)
+    assert by_number["+15550009003"].early_media
+    assert (s.attempts, s.connected, s.abandoned_silent, s.in_progress) == (4, 2, 0, 0)

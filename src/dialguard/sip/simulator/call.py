@@ -9,8 +9,8 @@ BYE, REFER) through the ``on_*`` methods. Dialog states, as data:
     ======== ============================== ==========================================
     state    entered when                    leaves on
     ======== ============================== ==========================================
-    trying   INVITE received, 100 sent       180 → ringing; 4xx/6xx → failed
-    ringing  180 sent                        200 → answered; CANCEL/487, 480 → failed
+    trying   INVITE received, 100 sent       180/183 → ringing; 4xx/6xx → failed
+    ringing  180 (or 183 + SDP) sent         200 → answered; CANCEL/487, 480 → failed
     answered 200 sent (retransmitted)        ACK → confirmed; no ACK in 32 s → ended
     confirmed ACK received                   BYE either way → ended
     failed   final ≥ 300 sent (retransmitted) ACK or 32 s → ended
@@ -94,6 +94,7 @@ class SimCall:
         )
         self.last_response: bytes | None = None  # final/provisional to the INVITE
         self.rtp: RtpEndpoint | None = None
+        self.local_sdp = b""
         self.remote_sdp: AudioDescription | None = None
         if invite.body:
             self.remote_sdp = parse_sdp(invite.body)  # SdpError → the trunk answers 488
@@ -298,12 +299,12 @@ class SimCall:
                 wait += delay.sample(rng)
             await asyncio.sleep(wait)
             if self.outcome == "decline":  # a person saw it ring and pressed reject
-                self._ring()
+                await self._ring()
             self._fail(code)
             return
         if f is None:
             await asyncio.sleep(p.post_dial_delay_s.sample(rng))
-        self._ring()
+        await self._ring()
         if self.outcome == "no_answer":
             await asyncio.sleep(p.max_ring_s)
             self.record.notes.append(f"nobody cancelled within {p.max_ring_s:g} s")
@@ -314,11 +315,22 @@ class SimCall:
         await self._answer()
         await self._converse()
 
-    def _ring(self) -> None:
+    async def _ring(self) -> None:
+        """180 Ringing — or 183 Session Progress with our SDP when the profile (or the
+        number) says the network gives early media; either starts the ring clock."""
+        f = self.forced
+        early = self.profile.early_media or (f is not None and f.early_media)
+        body = await self._open_media() if early else None
+        if self.state != "trying":
+            return  # cancelled while the port was being bound
         self._set_state("ringing")
         self.t_ring = self.loop.time()
         self.record.ring_start_s = self.elapsed()
-        self.respond_invite(180)
+        if body is not None:
+            self.record.early_media = True
+            self.respond_invite(183, body)
+        else:
+            self.respond_invite(180)
 
     def _fail(self, code: int, final: str | None = None) -> None:
         self._set_state("failed")
@@ -333,22 +345,30 @@ class SimCall:
         self.respond_invite(code)
         self._start_final_timers()
 
+    async def _open_media(self) -> bytes:
+        """Our RTP port and SDP (an answer to the offer, or an offer if there was none);
+        opened once, shared by a 183 and the 200."""
+        if self.rtp is None:
+            self.rtp = await RtpEndpoint.open(
+                self.trunk.host, self.trunk.rtp_port_range, on_audio=self._heard
+            )
+            if self.remote_sdp is not None:
+                self._use_remote_sdp(self.remote_sdp)
+                body = build_answer(self.remote_sdp, self.trunk.public_host, self.rtp.port)
+            else:
+                body = build_sdp(self.trunk.public_host, self.rtp.port)
+            self.local_sdp = body.encode()
+        return self.local_sdp
+
     async def _answer(self) -> None:
-        self.rtp = await RtpEndpoint.open(
-            self.trunk.host, self.trunk.rtp_port_range, on_audio=self._heard
-        )
-        if self.remote_sdp is not None:
-            self._use_remote_sdp(self.remote_sdp)
-            body = build_answer(self.remote_sdp, self.trunk.public_host, self.rtp.port)
-        else:
-            body = build_sdp(self.trunk.public_host, self.rtp.port)
+        body = await self._open_media()
         if self.state not in ("trying", "ringing"):
             return  # cancelled while the port was being bound
         self._set_state("answered")
         self.t_answer = self.loop.time()
         self.record.answer_s = self.elapsed()
         self.record.final_code = 200
-        self.respond_invite(200, body.encode())
+        self.respond_invite(200, body)
         self._start_final_timers()
 
     def _use_remote_sdp(self, sdp: AudioDescription) -> None:

@@ -36,17 +36,18 @@ OUTCOMES: tuple[Outcome, ...] = (
 FINAL_CODE: dict[str, int] = {"busy": 486, "unavailable": 480, "not_found": 404, "decline": 603}
 TEST_PREFIX = "+1555000"
 """Numbers ``+1555000`` C RRR force outcome code C (see :data:`CONVENTION_CODES`)."""
-CONVENTION_CODES: dict[str, tuple[Outcome, bool, int | None]] = {
-    # digit: (outcome, presses opt-out key, final code override)
-    "0": ("live", False, None),
-    "1": ("voicemail", False, None),
-    "2": ("busy", False, None),
-    "3": ("unavailable", False, None),
-    "4": ("not_found", False, None),
-    "5": ("no_answer", False, None),
-    "6": ("unavailable", False, 503),
-    "7": ("live", True, None),
-    "8": ("decline", False, None),
+CONVENTION_CODES: dict[str, dict[str, Any]] = {
+    # digit: the Forced fields it sets
+    "0": {"outcome": "live"},
+    "1": {"outcome": "voicemail"},
+    "2": {"outcome": "busy"},
+    "3": {"outcome": "unavailable"},
+    "4": {"outcome": "not_found"},
+    "5": {"outcome": "no_answer"},
+    "6": {"outcome": "unavailable", "code": 503},
+    "7": {"outcome": "live", "opt_out": True},
+    "8": {"outcome": "decline"},
+    "9": {"outcome": "live", "early_media": True},
 }
 
 
@@ -172,6 +173,7 @@ class Forced(_Model):
     talk_s: float | None = Field(default=None, ge=0)
     code: int | None = Field(default=None, ge=400, le=699)
     opt_out: bool = False
+    early_media: bool = False
 
 
 class Profile(_Model):
@@ -208,6 +210,9 @@ class Profile(_Model):
     """Seconds of hearing the message before the opting-out callee presses the key."""
     max_ring_s: float = Field(default=300, gt=0)
     """A call nobody cancels gets 480 after this long (no call is left open forever)."""
+    early_media: bool = False
+    """Ring with ``183 Session Progress`` and an SDP answer (RTP port open from then on)
+    instead of ``180 Ringing``, as many carriers do."""
     notify_trying: bool = True
     """Send NOTIFY ``SIP/2.0 100 Trying`` at once after 202, then the final NOTIFY."""
     numbers: dict[str, Forced] = {}
@@ -237,7 +242,8 @@ class Profile(_Model):
 
 def forced_by_convention(number: str) -> Forced | None:
     """``+1555000`` C RRR: outcome code C (0 live, 1 voicemail, 2 busy, 3 480, 4 404,
-    5 ring until cancelled, 6 503, 7 live and presses the opt-out key, 8 603), RRR the
+    5 ring until cancelled, 6 503, 7 live and presses the opt-out key, 8 603, 9 live
+    ringing with 183 early media), RRR the
     ring time — or for refusals the delay before the final response — in tenths of a
     second (``+15550000020``: live after 2.0 s of ringing). RRR may be left off."""
     if not number.startswith(TEST_PREFIX) or len(number) <= len(TEST_PREFIX):
@@ -245,9 +251,8 @@ def forced_by_convention(number: str) -> Forced | None:
     code, rest = number[len(TEST_PREFIX)], number[len(TEST_PREFIX) + 1 :]
     if code not in CONVENTION_CODES or (rest and not rest.isdigit()):
         return None
-    outcome, opt_out, final = CONVENTION_CODES[code]
     ring = int(rest[:3]) / 10 if rest else None
-    return Forced(outcome=outcome, ring_s=ring, code=final, opt_out=opt_out)
+    return Forced(ring_s=ring, **CONVENTION_CODES[code])
 
 
 def _hit_share(hit_rate: float, timeout_s: float = 20.0) -> float:

@@ -32,7 +32,8 @@ class CallRecord:
     outcome: str  # what the callee was going to do: live, voicemail, busy, … no_answer
     forced: bool = False
     invite_wall: str = ""  # ISO-8601 UTC of the INVITE, for people reading the file
-    ring_start_s: float | None = None  # 180 sent
+    ring_start_s: float | None = None  # 180 (or 183 with early media) sent
+    early_media: bool = False  # rang with 183 Session Progress + SDP
     answer_s: float | None = None  # 200 OK sent
     cancel_s: float | None = None  # CANCEL received
     ring_before_cancel_s: float | None = None  # 180 → CANCEL: the minimum-ring check
