@@ -497,3 +497,15 @@ async def test_reinvite_from_the_trunk_is_answered_and_moves_our_media(
     assert await sipp_result(run) == 0, run.explain()  # 200 with SDP to its re-INVITE
     (reinvite_ok,) = [m for m in run.messages() if m.direction == "received" and m.status == 200]
     assert reinvite_ok.header("CSeq") == "1 INVITE" and "m=audio" in reinvite_ok.body
+
+
+async def test_events_after_the_end_replay_nothing_and_do_not_hang(
+    sipp: StartSipp, trunk_for: Callable[..., Any]
+) -> None:
+    run = sipp("fail_486")
+    trunk = await trunk_for(run)
+    call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+    assert kinds(await rest_of(call)) == [K.FAILED]
+    assert await rest_of(call, within=1) == []  # a second iterator ends at once
+    assert kinds(call.history) == [K.FAILED]
+    assert await sipp_result(run) == 0, run.explain()

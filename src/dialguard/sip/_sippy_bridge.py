@@ -22,6 +22,7 @@ the waker is rebuilt there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import threading
 import time
@@ -115,11 +116,12 @@ class SippyThread:
 
         def job() -> None:
             try:
-                result = fn(*args)
+                result: Any = fn(*args)
+                ok = True
             except BaseException as e:
-                loop.call_soon_threadsafe(settle, False, e)
-            else:
-                loop.call_soon_threadsafe(settle, True, result)
+                result, ok = e, False
+            with contextlib.suppress(RuntimeError):  # the loop closed while we ran
+                loop.call_soon_threadsafe(settle, ok, result)
 
         self._ed2.callFromThread(job)
         return await future

@@ -180,6 +180,8 @@ class SippyCall:
     async def events(self) -> AsyncIterator[CallEvent]:
         """Every event of this call in order; ends after FAILED or ENDED."""
         while True:
+            if self.finished and self._queue.empty():
+                return  # a second iteration after the end: nothing more will come
             event = await self._queue.get()
             yield event
             if event.kind in (K.FAILED, K.ENDED):
