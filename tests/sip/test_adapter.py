@@ -509,3 +509,20 @@ async def test_events_after_the_end_replay_nothing_and_do_not_hang(
     assert await rest_of(call, within=1) == []  # a second iterator ends at once
     assert kinds(call.history) == [K.FAILED]
     assert await sipp_result(run) == 0, run.explain()
+
+
+async def test_a_transfer_abandoned_by_the_caller_is_forgotten(
+    sipp: StartSipp, trunk_for: Callable[..., Any]
+) -> None:
+    """The engine wraps transfer() in its own timeout; cancelling it must not wedge the
+    call (here the trunk answers the REFER 603 after the engine already gave up)."""
+    run = sipp("refer_refused")
+    trunk = await trunk_for(run)
+    call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+    await events_until(call, K.ANSWERED)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(call.transfer(AGENT), 0.0001)
+    await asyncio.sleep(0.3)  # the 603 arrives for the abandoned transfer: ignored
+    assert K.TRANSFER_FAILED not in kinds(call.history)
+    await call.hangup()
+    assert await sipp_result(run) == 0, run.explain()

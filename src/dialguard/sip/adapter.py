@@ -225,6 +225,12 @@ class SippyCall:
             return self._transfer_result(
                 K.TRANSFER_FAILED, 408, f"no final NOTIFY within {timeout:g} s"
             )
+        except asyncio.CancelledError:
+            # the caller gave up waiting (its own timeout): forget this transfer, so a
+            # late NOTIFY is ignored and a new transfer() may be tried
+            if not self._transfer.done():
+                self._transfer.cancel()
+            raise
 
     async def play(self, prompt: Prompt, *, repeat: int = 1) -> None:
         """Send ``prompt`` over RTP at 20 ms a frame; returns when done or the call ends."""
