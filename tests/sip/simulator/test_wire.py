@@ -268,3 +268,46 @@ async def test_early_media_rings_with_183_and_same_sdp_in_200(
     [r] = trunk.records
     assert r.early_media and r.ring_start_s is not None and r.answer_s is not None
     assert 0.28 <= r.answer_s - r.ring_start_s <= 0.5
+
+
+async def test_agent_answer_does_not_wait_for_notify_response(
+    make_trunk: TrunkFactory, uac_factory: type[RawUac]
+) -> None:
+    """A dialler slow to answer NOTIFY must not delay the agent (the 2 s clock runs);
+    the final NOTIFY waits until the first one is answered (one in flight at a time)."""
+    trunk = await make_trunk(
+        QUICK.model_copy(update={"agent_answer_s": fixed(0.1), "talk_s": fixed(5)})
+    )
+    uac = uac_factory(trunk.port)
+    uac.request("INVITE", "+15550000001", body=build_sdp("127.0.0.1", 9000))
+    ok = await uac.recv_status(200)
+    uac.request("ACK", "+15550000001", branch="z9hG4bKack", to_tag=ok.to_tag)
+    uac.request(
+        "REFER",
+        "+15550000001",
+        branch="z9hG4bKref",
+        cseq=2,
+        to_tag=ok.to_tag,
+        extra="Refer-To: <sip:agent4@127.0.0.1>\r\n",
+    )
+    assert (await uac.recv_status(202)).cseq == (2, "REFER")
+    first = await uac.recv()
+    assert first.method == "NOTIFY" and first.body.startswith(b"SIP/2.0 100")
+    await asyncio.sleep(0.4)  # we sit on the NOTIFY (the simulator retransmits it)
+    [r] = trunk.records
+    assert r.answer_to_agent_s is not None and r.answer_to_refer_s is not None
+    assert r.answer_to_agent_s - r.answer_to_refer_s < 0.2
+    async with asyncio.timeout(2):  # only retransmissions of the first NOTIFY so far
+        while (m := await uac.recv()).method == "NOTIFY" and m.body.startswith(b"SIP/2.0 100"):
+            reply = (
+                "SIP/2.0 200 OK\r\n"
+                + "".join(
+                    f"{k}: {v}\r\n"
+                    for k, v in m.headers
+                    if k in ("Via", "From", "To", "Call-ID", "CSeq")
+                )
+                + "Content-Length: 0\r\n\r\n"
+            )
+            uac.send(reply.encode())
+    assert m.method == "NOTIFY" and m.body.startswith(b"SIP/2.0 200")
+    assert "terminated" in (m.get("Subscription-State") or "")

@@ -240,11 +240,15 @@ class SimCall:
     async def _transfer(self, uri: str, refer_cseq: int) -> None:
         agent = sip.uri_user(uri)
         event = f"refer;id={refer_cseq}"
-        if self.profile.notify_trying:
-            await self.send_request(
-                "NOTIFY",
-                [("Event", event), ("Subscription-State", "active;expires=60")],
-                sipfrag="SIP/2.0 100 Trying",
+        trying: asyncio.Task[int | None] | None = None
+        if self.profile.notify_trying:  # sent now; the agent's answer does not wait for it
+            trying = self.trunk.spawn(
+                self.send_request(
+                    "NOTIFY",
+                    [("Event", event), ("Subscription-State", "active;expires=60")],
+                    sipfrag="SIP/2.0 100 Trying",
+                ),
+                name=f"notify-{self.call_id}",
             )
         ok = self.trunk.agent_is_available(agent)
         await asyncio.sleep(self.profile.agent_answer_s.sample(self.rng))
@@ -256,6 +260,8 @@ class SimCall:
             self.agent_connected.set()
             self.trunk.agent_connected(agent, self)
         self.record.transfer_code = code
+        if trying is not None:  # one NOTIFY in flight per subscription (RFC 6665)
+            await trying
         if self.state in ("answered", "confirmed"):
             await self.send_request(
                 "NOTIFY",
