@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,9 +40,9 @@ INVITE = (
     ],
 )
 def test_bad_arguments_exit_2_with_the_reason(
-    args: dict[str, object], message: str, capsys: pytest.CaptureFixture[str]
+    args: dict[str, Any], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert sim_trunk(**args) == 2  # type: ignore[arg-type]
+    assert sim_trunk(**args) == 2
     assert message in capsys.readouterr().err
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import struct
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,9 @@ def test_raw_files(tmp_path: Path) -> None:
         (lambda d: d / "missing.wav", "file not found"),
     ],
 )
-def test_errors_name_file_and_fault(tmp_path: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_errors_name_file_and_fault(
+    tmp_path: Path, make: Callable[[Path], Path], message: str
+) -> None:
     path = make(tmp_path)
     with pytest.raises(PromptError, match=message) as info:
         load_prompt(path)

@@ -6,6 +6,8 @@ import asyncio
 import math
 import random
 import struct
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -38,6 +40,7 @@ def _unpcm(data: bytes) -> list[int]:
 
 # --- codecs ---
 
+Codec = Callable[[bytes], bytes]
 CODECS = [(ulaw_encode, ulaw_decode), (alaw_encode, alaw_decode)]
 
 
@@ -56,7 +59,7 @@ def test_alaw_known_codes() -> None:
 @pytest.mark.parametrize(
     ("encode", "decode"), [(ulaw_encode, ulaw_decode), (alaw_encode, alaw_decode)]
 )
-def test_every_code_round_trips_through_linear(encode, decode) -> None:  # type: ignore[no-untyped-def]
+def test_every_code_round_trips_through_linear(encode: Codec, decode: Codec) -> None:
     codes = bytes(range(256))
     linear = decode(codes)
     # re-encoding a decoded value gives a code that decodes to the same value
@@ -66,7 +69,7 @@ def test_every_code_round_trips_through_linear(encode, decode) -> None:  # type:
 @pytest.mark.parametrize(
     ("encode", "decode"), [(ulaw_encode, ulaw_decode), (alaw_encode, alaw_decode)]
 )
-def test_quantisation_error_is_logarithmic(encode, decode) -> None:  # type: ignore[no-untyped-def]
+def test_quantisation_error_is_logarithmic(encode: Codec, decode: Codec) -> None:
     rng = random.Random(4)
     samples = [rng.randint(-32768, 32767) for _ in range(5000)]
     back = _unpcm(decode(encode(_pcm(samples))))
@@ -143,9 +146,9 @@ def test_dtmf_payload_layout_and_validation() -> None:
 # --- endpoint over loopback ---
 
 
-async def _pair(**kwargs: object) -> tuple[RtpEndpoint, RtpEndpoint]:
+async def _pair(**kwargs: Any) -> tuple[RtpEndpoint, RtpEndpoint]:
     a = await RtpEndpoint.open("127.0.0.1", (40000, 40100))
-    b = await RtpEndpoint.open("127.0.0.1", (40100, 40200), **kwargs)  # type: ignore[arg-type]
+    b = await RtpEndpoint.open("127.0.0.1", (40100, 40200), **kwargs)
     a.set_remote("127.0.0.1", b.port)
     b.set_remote("127.0.0.1", a.port)
     return a, b

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ class SippRun:
         assert self.returncode == 0, f"SIPp failed ({self.returncode}):\n{self.stderr[-2000:]}"
 
 
-RunSipp = Callable[..., Awaitable[SippRun]]
+RunSipp = Callable[..., Coroutine[Any, Any, SippRun]]
 
 
 async def poll_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:

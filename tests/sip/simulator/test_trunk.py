@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -259,9 +260,8 @@ async def test_same_seed_same_outcomes(make_trunk: TrunkFactory, run_sipp: RunSi
     assert outcomes[0] == outcomes[1]
 
 
-def _rng(seed: int, number: str, n: int = 0):  # type: ignore[no-untyped-def]
-    import random
-
+def _rng(seed: int, number: str, n: int = 0) -> random.Random:
+    """The generator the trunk uses for a number's n-th call (see profile.py)."""
     return random.Random(f"{seed}:{number}:{n}")
 
 
