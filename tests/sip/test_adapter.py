@@ -526,3 +526,18 @@ async def test_a_transfer_abandoned_by_the_caller_is_forgotten(
     assert K.TRANSFER_FAILED not in kinds(call.history)
     await call.hangup()
     assert await sipp_result(run) == 0, run.explain()
+
+
+async def test_update_refresh_and_info_dtmf_inside_the_call(
+    sipp: StartSipp, trunk_for: Callable[..., Any]
+) -> None:
+    run = sipp("in_dialog")
+    trunk = await trunk_for(run)
+    call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+    events = await events_until(call, K.DTMF)
+    assert kinds(events) == [K.ANSWERED, K.DTMF] and events[-1].digit == "5"
+    assert call.state == "answered"  # the UPDATE refresh did not disturb the call
+    await call.hangup()
+    assert await sipp_result(run) == 0, run.explain()  # 200 to the UPDATE and the INFO
+    answered = [m.header("CSeq") for m in run.messages() if m.direction == "received" and m.status]
+    assert answered == ["1 UPDATE", "2 INFO"]  # the responses the adapter sent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dialguard.sip._sippy_stack import normalise_transport
+from dialguard.sip._sippy_stack import _info_digit, normalise_transport
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,18 @@ def test_everything_else_is_left_alone() -> None:
     assert len(out) == len(msg)
     plain = b"SIP/2.0 200 OK\r\nContact: <sip:127.0.0.1>\r\n\r\n"
     assert normalise_transport(plain) is plain  # no copy when there is nothing to do
+
+
+@pytest.mark.parametrize(
+    ("body", "digit"),
+    [
+        ("Signal=5\r\nDuration=160\r\n", "5"),
+        ("Signal= #\nDuration=100\n", "#"),
+        ("signal=9", "9"),  # some trunks write it in lower case
+        ("*", "*"),  # application/dtmf: the bare digit
+        ("Duration=160", None),
+        ("", None),
+    ],
+)
+def test_info_dtmf_digit(body: str, digit: str | None) -> None:
+    assert _info_digit(body) == digit

@@ -14,6 +14,9 @@ What sippy does not do the way dialguard needs, and is adjusted here without for
 * sippy leaves NOTIFY unanswered and has no REFER that waits for the outcome; a
   :class:`_DialUA` answers NOTIFY 200 and reports its ``message/sipfrag`` status line,
   and :meth:`Leg.refer` sends a REFER whose final response is reported.
+* sippy leaves UPDATE (session-timer refreshes) unanswered in a confirmed dialog, and
+  re-INVITEs wait for the application's answer: both are answered 200 with our SDP.
+  SIP INFO DTMF (``application/dtmf-relay``) is reported as a digit.
 * Responses that arrive after our CANCEL (the 487, or a 200 that crossed it — which
   sippy ACKs and BYEs) produce no sippy event; ``_DialUA`` watches the state change and
   reports them.
@@ -34,6 +37,7 @@ from sippy.CCEvents import (
     CCEventConnect,
     CCEventDisconnect,
     CCEventFail,
+    CCEventInfo,
     CCEventPreConnect,
     CCEventRedirect,
     CCEventRing,
@@ -45,7 +49,6 @@ from sippy.SipAddress import SipAddress
 from sippy.SipCallId import SipCallId
 from sippy.SipConf import SipConf
 from sippy.SipContact import SipContact
-from sippy.SipContentType import SipContentType
 from sippy.SipHeader import SipHeader
 from sippy.SipReferredBy import SipReferredBy
 from sippy.SipReferTo import SipReferTo
@@ -74,6 +77,7 @@ ReportKind = Literal[
     "refer_response",
     "notify",
     "remote_sdp",
+    "dtmf",
     "dead",
 ]
 
@@ -236,16 +240,26 @@ class _DialUA(UA):  # type: ignore[misc]
     leg: Leg | None = None
 
     def recvRequest(self, req: Any, sip_t: Any) -> Any:
-        if req.getMethod() != "NOTIFY":
+        method = req.getMethod()
+        if method not in ("NOTIFY", "UPDATE") or not self.isConnected():
             return super().recvRequest(req, sip_t)
         cseq = req.getHFBody("cseq").getCSeqNum()
         last = getattr(self, "rCSeq", None)
         if last is not None and last >= cseq:
             return (req.genResponse(500, "Server Internal Error"), None, None)
         self.rCSeq = cseq
+        body = req.getBody()
+        if method == "UPDATE":
+            # A session refresh (RFC 4028) or media change: sippy does not answer UPDATE
+            # in a confirmed dialog, and an unanswered refresh makes the trunk drop the
+            # call. 200 OK, with our SDP if it sent an offer.
+            answer = None if body is None or self.lSDP is None else self.lSDP.getCopy()
+            self.global_config["_sip_tm"].sendResponse(req.genResponse(200, "OK", answer))
+            if self.leg is not None and body is not None:
+                self.leg.report(LegReport("remote_sdp", self.leg.clock(req.rtime), body=str(body)))
+            return None
         self.global_config["_sip_tm"].sendResponse(req.genResponse(200, "OK"))
         if self.leg is not None:
-            body = req.getBody()
             self.leg.notify_received(None if body is None else str(body), req.rtime)
         return None
 
@@ -422,6 +436,12 @@ class Leg:
                 return  # our own CANCEL echoed back; the final answer comes separately
             self.finished = True
             self.report(LegReport("failed", t, code, reason))
+        elif isinstance(event, CCEventInfo):
+            # SIP INFO DTMF (application/dtmf-relay "Signal=5", or application/dtmf "5"),
+            # which some trunks send instead of RFC 4733; sippy already answered 200.
+            digit = _info_digit(None if data is None else str(data))
+            if digit is not None:
+                self.report(LegReport("dtmf", t, reason=digit))
         elif isinstance(event, CCEventUpdate):
             # The trunk re-INVITEs (session refresh, hold, new media address): take its
             # SDP and answer 200 with ours; sippy leaves the answer to us and a
@@ -440,8 +460,10 @@ class Leg:
                 self.report(LegReport("ended", t, reason="BYE received", by="remote"))
 
 
-def content_type(name: str) -> Any:
-    """A parsed sippy Content-Type header body (for tests that build requests)."""
-    ct = SipContentType(name)
-    ct.parse()
-    return ct
+_INFO_SIGNAL = re.compile(r"^\s*(?:Signal\s*=\s*)?([0-9*#A-D])\s*$", re.MULTILINE | re.IGNORECASE)
+
+
+def _info_digit(body: str | None) -> str | None:
+    """The digit of a SIP INFO DTMF body: ``Signal=5`` (dtmf-relay) or a bare ``5``."""
+    m = _INFO_SIGNAL.search(body or "")
+    return None if m is None else m.group(1).upper()

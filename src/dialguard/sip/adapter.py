@@ -332,6 +332,10 @@ class SippyCall:
         if kind == "notify":
             self._on_notify(report.body, t)
             return
+        if kind == "dtmf":
+            if report.reason:
+                self._emit(CallEvent(K.DTMF, t, digit=report.reason))
+            return
         if kind == "remote_sdp":
             if report.body:
                 self._use_remote_sdp(report.body)
