@@ -170,7 +170,6 @@ class SippyCall:
         self._ring_timer: asyncio.TimerHandle | None = None
         self._transfer: asyncio.Future[CallEvent] | None = None
         self._transfer_accepted = False
-        self._sip_dead = asyncio.Event()
         self._closing: asyncio.Task[None] | None = None
         if rtp is not None:
             rtp.on_dtmf = self._on_dtmf
@@ -324,8 +323,7 @@ class SippyCall:
         t = report.t + (self._loop.time() - time.monotonic())
         kind = report.kind
         if kind == "dead":
-            self._sip_dead.set()
-            return
+            return  # sippy released the dialog (32 s after the end); nothing to tell
         if kind == "refer_response":
             self._on_refer_response(report.code, report.reason, t)
             return
