@@ -61,8 +61,8 @@ from dialguard.pacing.params import PacingParams
 from dialguard.pacing.predictive import OverDialController, dials_allowed, free_within
 from dialguard.pacing.stats import AttemptRecord, OutcomeStats
 
-_REPLAN_S = 0.5  # predictive: re-weigh ringing calls this often while dials are out
-_MIN_REPLAN_S = 0.2  # … and at most this often when events arrive (bounds the cost)
+_REPLAN_S = 1.0  # predictive: re-weigh ringing calls this often while dials are out
+_MIN_REPLAN_S = 0.5  # … and at most this often when events arrive (bounds the cost)
 _BRAKE = 3.0  # extra risk margin (in σ) when the governor allows nothing of its target
 _HORIZON = 1.0  # supply horizon in median answer times (0.6, 1.5, 2 measured worse, S1/S2)
 

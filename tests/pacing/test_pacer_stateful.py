@@ -1,0 +1,214 @@
+"""Property test: guaranteed pacing under random interleavings keeps its promises.
+
+Hypothesis drives a progressive/preview pacer with random agent state changes (including
+agents vanishing while reserved), call outcomes, clock steps and live config changes,
+playing the engine: it acts on every decision. After every step:
+
+- no agent is reserved for two calls, and no call holds two agents;
+- no reservation leaks: every held agent belongs to a call still in flight, and every
+  call in flight holds its agent unless that call's agent vanished (an orphan);
+- an answered call whose agent did not vanish is connected in the same poll, to an
+  agent who was held for it or free;
+- the information message (an abandoned call) is only ever played for a call whose
+  agent vanished — never for "no agent" or "over-dial" in guaranteed mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from dialguard.pacing import (
+    AgentChanged,
+    Answered,
+    Connect,
+    Connected,
+    ConnectFailed,
+    CouldNotLaunch,
+    Decision,
+    Ended,
+    Failed,
+    Launch,
+    Launched,
+    Pacer,
+    PacingError,
+    PacingParams,
+    PlayMessage,
+    PreviewRequested,
+    Release,
+    Reserve,
+    Ringing,
+)
+from dialguard.pacing.calls import IN_FLIGHT
+
+AGENTS = [f"a{i}" for i in range(5)]
+STATES = ["ready", "busy", "wrap", "paused", "offline"]
+
+
+class GuaranteedPacing(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+        self.params = PacingParams(mode="progressive", dial_ahead_wrap=True, wrap_up_cap_s=10.0)
+        self.pacer = Pacer(self.params)
+        self.launching: set[int] = set()
+        self.ringing: set[int] = set()  # launched or ringing
+        self.connecting: set[int] = set()
+        self.connected: set[int] = set()
+        self.messaging: set[int] = set()
+        self.waiting: set[int] = set()
+        self.lost: set[int] = set()  # calls whose agent vanished at some point
+        self.agent_of: dict[int, str] = {}  # connected/connecting call -> agent
+
+    # ------------------------------------------------------------ engine side
+    def act(self, decisions: list[Decision]) -> None:
+        for d in decisions:
+            if isinstance(d, Launch):
+                assert d.guaranteed and d.agent is not None, d
+                assert d.ring_timeout_s >= 15
+                self.launching.add(d.call)
+            elif isinstance(d, Connect):
+                busy_agents = set(self.agent_of.values())
+                assert d.agent not in busy_agents, f"{d.agent} connected twice"
+                self.waiting.discard(d.call)
+                self.connecting.add(d.call)
+                self.agent_of[d.call] = d.agent
+            elif isinstance(d, PlayMessage):
+                assert d.reason == "agent_lost" and d.call in self.lost, d
+                self.waiting.discard(d.call)
+                self.connecting.discard(d.call)
+                self.agent_of.pop(d.call, None)
+                self.messaging.add(d.call)
+            elif isinstance(d, Release) and d.reason == "agent_lost":
+                self.lost.add(d.call)
+            elif isinstance(d, Reserve | Release):
+                pass
+
+    def poll(self) -> list[Decision]:
+        out = self.pacer.poll(self.now)
+        self.act(out)
+        return out
+
+    # ------------------------------------------------------------ rules
+    @rule(agent=st.sampled_from(AGENTS), state=st.sampled_from(STATES))
+    def agent_changes(self, agent: str, state: str) -> None:
+        self.pacer.handle(AgentChanged(agent, state), self.now)  # type: ignore[arg-type]
+        self.poll()
+
+    @rule(dt=st.floats(0.0, 30.0))
+    def time_passes(self, dt: float) -> None:
+        self.now += dt
+        self.poll()
+
+    @precondition(lambda self: self.launching)
+    @rule(data=st.data(), ok=st.booleans())
+    def launch_result(self, data: st.DataObject, ok: bool) -> None:
+        call = data.draw(st.sampled_from(sorted(self.launching)))
+        self.launching.discard(call)
+        if ok:
+            self.pacer.handle(Launched(call), self.now)
+            self.ringing.add(call)
+        else:
+            self.pacer.handle(CouldNotLaunch(call), self.now)
+        self.poll()
+
+    @precondition(lambda self: self.ringing)
+    @rule(data=st.data(), outcome=st.sampled_from(["ring", "answer", "busy", "no_answer"]))
+    def progress(self, data: st.DataObject, outcome: str) -> None:
+        call = data.draw(st.sampled_from(sorted(self.ringing)))
+        if outcome == "ring":
+            self.pacer.handle(Ringing(call), self.now)
+            self.poll()
+            return
+        self.ringing.discard(call)
+        if outcome == "answer":
+            had_agent = self.pacer.calls[call].agent is not None
+            self.pacer.handle(Answered(call), self.now)
+            out = self.poll()
+            connected = [d for d in out if isinstance(d, Connect) and d.call == call]
+            if had_agent:
+                assert connected, f"answered call {call} with a held agent was not connected"
+            if not connected and call not in self.messaging:
+                assert call in self.lost
+                self.waiting.add(call)
+        else:
+            self.pacer.handle(Failed(call, outcome), self.now)  # type: ignore[arg-type]
+            self.poll()
+
+    @precondition(lambda self: self.connecting)
+    @rule(data=st.data(), ok=st.booleans())
+    def transfer_result(self, data: st.DataObject, ok: bool) -> None:
+        call = data.draw(st.sampled_from(sorted(self.connecting)))
+        self.connecting.discard(call)
+        if ok:
+            self.pacer.handle(Connected(call), self.now)
+            self.connected.add(call)
+        else:
+            self.lost.add(call)
+            self.agent_of.pop(call, None)
+            self.pacer.handle(ConnectFailed(call), self.now)
+        self.poll()
+
+    @precondition(lambda self: self.connected or self.messaging)
+    @rule(data=st.data())
+    def call_ends(self, data: st.DataObject) -> None:
+        call = data.draw(st.sampled_from(sorted(self.connected | self.messaging)))
+        self.connected.discard(call)
+        self.messaging.discard(call)
+        self.agent_of.pop(call, None)
+        self.pacer.handle(Ended(call), self.now)
+        self.poll()
+
+    @rule(agent=st.sampled_from(AGENTS))
+    def preview_request(self, agent: str) -> None:
+        try:
+            self.pacer.handle(PreviewRequested(agent), self.now)
+        except PacingError:
+            assert self.params.mode != "preview" or agent not in self.pacer._free
+        else:
+            assert self.params.mode == "preview"
+        self.poll()
+
+    @rule(mode=st.sampled_from(["progressive", "preview"]), ahead=st.booleans())
+    def reconfigure(self, mode: str, ahead: bool) -> None:
+        self.params = replace(self.params, mode=mode, dial_ahead_wrap=ahead)  # type: ignore[arg-type]
+        self.pacer.configure(self.params, self.now)
+        self.poll()
+
+    # ------------------------------------------------------------ invariants
+    @invariant()
+    def one_call_per_agent_and_one_agent_per_call(self) -> None:
+        held = self.pacer.reservations()
+        assert len(set(held.values())) == len(held), held
+        for agent, call in held.items():
+            c = self.pacer.calls[call]
+            assert c.agent == agent, (agent, call, c)
+
+    @invariant()
+    def no_leaked_reservation(self) -> None:
+        held = self.pacer.reservations()
+        for call in held.values():
+            assert self.pacer.calls[call].state in IN_FLIGHT, call
+        for call, c in self.pacer.in_flight().items():
+            if c.agent is None:
+                assert call in self.lost, f"call {call} in flight without an agent"
+            else:
+                assert held.get(c.agent) == call
+
+    @invariant()
+    def no_agent_on_two_calls(self) -> None:
+        on = [a.on_call for a in self.pacer.agents.values() if a.on_call is not None]
+        assert len(on) == len(set(on))
+
+    @invariant()
+    def abandoned_only_after_an_agent_vanished(self) -> None:
+        assert self.pacer.abandoned_total <= len(self.lost)
+
+
+GuaranteedPacing.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=60, deadline=None
+)
+test_guaranteed_pacing = GuaranteedPacing.TestCase
