@@ -348,7 +348,8 @@ class Pacer:
         # 3. new dials
         mode = self.params.mode
         if mode != "preview" and now >= self._no_launch_until:
-            guaranteed = mode != "predictive" or not self._over_dial_open(now)
+            over_dial = mode == "predictive" and self._over_dial_open(now)
+            guaranteed = not over_dial
             for agent_id in list(self._free):
                 self._launch(self.agents[agent_id], now, guaranteed=guaranteed)
             if self.params.dial_ahead_wrap and self._wrapping:
@@ -358,8 +359,10 @@ class Pacer:
                     for agent_id, since in list(self._wrapping.items()):
                         if now >= since + edge:
                             self._launch(self.agents[agent_id], now, guaranteed=guaranteed)
-            if mode == "predictive":
+            if over_dial:
                 self._over_dial(now)
+            else:
+                self._allowance = 0
         out, self._out = self._out, []
         return out
 
@@ -396,9 +399,6 @@ class Pacer:
         )
 
     def _over_dial(self, now: float) -> None:
-        if not self._over_dial_open(now):
-            self._allowance = 0
-            return
         if now < self._last_plan + (_REPLAN_S if not self._plan_dirty else _MIN_REPLAN_S):
             return
         self._plan_dirty = False
