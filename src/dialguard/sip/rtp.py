@@ -323,6 +323,10 @@ class RtpEndpoint:
 
     async def close(self) -> None:
         """Stop playback and release the port; safe to call twice."""
+        self.close_now()
+
+    def close_now(self) -> None:
+        """:meth:`close` for callers that cannot await (callbacks, timer handlers)."""
         self._closed = True
         self._play_generation += 1
         if self._transport is not None:

@@ -505,7 +505,7 @@ class SimCall:
         self._closed = True
         self.record.close(final, self.loop.time() - self.t_invite, ended_by)
         if self.rtp is not None:
-            self.trunk.spawn(self.rtp.close(), name=f"rtp-close-{self.call_id}")
+            self.rtp.close_now()
         self.trunk.record_closed(self)
 
     @property
