@@ -16,7 +16,8 @@ that a campaign stopping soon still ends under the cap.
 States (data, not scattered ifs): ``cold`` (fewer than ``warmup`` answers in the window:
 one abandon would weigh too much, so no over-dial), ``open`` (over-dial at the target
 share of the cap), ``tight`` (budget thin: over-dial at the smaller allowed rate),
-``spent`` (nothing left: guaranteed mode until connected calls dilute the rate).
+``spent`` (the current rate is at ``cap·(1 - margin)``, or the bound leaves nothing:
+guaranteed mode until connected calls dilute the rate).
 At a window rollover the counts restart and the governor is cold again.
 """
 
@@ -139,7 +140,12 @@ class AbandonBudget:
             return
         limit = self.cap * (1 - self.margin)
         target = self.cap * self.target_share
-        if self.upper_bound(0.0) >= limit or self.upper_bound(self.cap * 0.05) > limit:
+        current = self.abandoned / self.answered
+        if (
+            current >= limit
+            or self.upper_bound(0.0) >= limit
+            or self.upper_bound(self.cap * 0.05) > limit
+        ):
             self._state, self._allowed = "spent", 0.0
             return
         if self.upper_bound(target) <= limit:
