@@ -311,6 +311,8 @@ class SimTrunk:
         except sip.SipParseError as e:
             self.malformed += 1
             log.warning("sim_bad_sip", reason=str(e), peer=f"{addr[0]}:{addr[1]}")
+        except Exception as e:  # a simulator bug must cost one message, not the trunk
+            log.exception("sim_message_failed", error=str(e), peer=f"{addr[0]}:{addr[1]}")
 
     def _response(self, msg: sip.SipMessage) -> None:
         fut = self._pending.get(msg.branch)
