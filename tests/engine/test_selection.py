@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -108,4 +109,17 @@ async def test_abandoned_number_locked_out_72h_unless_guaranteed(tmp_path: Path)
     assert await picker.next_contact("predictive", NOW) is None
     [skip] = await store.skips("c1", 0, NOW + 1)
     assert skip.rule in {"retry_delay", "abandon_lockout"}
+    await store.close()
+
+
+async def test_concurrent_picks_never_return_the_same_contact(tmp_path: Path) -> None:
+    store = await make_store(
+        tmp_path,
+        [NewContact(number=f"+1202555000{i}", region="US", timezones=NY) for i in range(1, 7)],
+    )
+    picker = ContactPicker(store, campaign())
+    got = await asyncio.gather(*(picker.next_contact("progressive", NOW) for _ in range(8)))
+    numbers = [c.number for c in got if c is not None and not isinstance(c, Blocked)]
+    assert len(numbers) == 6 and len(set(numbers)) == 6
+    assert got.count(None) == 2
     await store.close()

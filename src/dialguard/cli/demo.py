@@ -1,8 +1,171 @@
-"""`dialguard demo` (placeholder until its issue lands)."""
+"""`dialguard demo`: a whole contact centre on this machine, with no set-up.
 
-from dialguard.cli._common import not_yet
+Finds or starts an MQTT broker, starts the SIP trunk simulator, simulated agent
+desktops and the engine, runs a sample campaign for a few minutes with a live view,
+then prints the compliance summary measured on the simulator's side of the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Literal
+
+from cyclopts import Parameter
+from rich.live import Live
+from rich.table import Table
+
+from dialguard.cli._common import EXIT_OK, EXIT_PROBLEM, console, err_console
+from dialguard.demo.centre import CentreOptions, CentreResult, LocalCentre, Tick
+from dialguard.logs import configure_logging
 
 
-def demo() -> int:
-    """Not yet available."""
-    return not_yet("dialguard demo")
+def _live_table(t: Tick, cap: float) -> Table:
+    table = Table(title=f"dialguard demo — {t.elapsed_s:5.0f} s", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    agents = ", ".join(f"{k} {v}" for k, v in t.status.agents_by_state.items() if v)
+    table.add_row("agents", agents or "none yet")
+    for c in t.status.campaigns:
+        rate = c.abandon_rate
+        table.add_row(
+            f"campaign {c.id}",
+            f"{c.state}, {c.mode}: dials {c.dials}, answers {c.answers}, connects "
+            f"{c.connects}, abandoned {c.abandoned}, in flight {c.in_flight}",
+        )
+        table.add_row("abandon rate", f"{rate:.2%} (cap {cap:.0%})")
+    s = t.sim
+    table.add_row(
+        "on the wire",
+        f"INVITEs {s['attempts']}, live answers {s['live_answers']}, connected "
+        f"{s['connected']}, abandoned {s['abandoned']}, cancelled {s['cancelled']}",
+    )
+    return table
+
+
+def _summary_table(r: CentreResult) -> Table:
+    s = r.summary
+    t = Table(title="Compliance summary (from the SIP simulator's records)")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    t.add_column("rule")
+    rows = [
+        ("attempts (INVITEs)", s["attempts"], ""),
+        ("live answers", s["live_answers"], ""),
+        ("connected to an agent", s["connected"], ""),
+        ("abandoned", s["abandoned"], "0 in guaranteed mode"),
+        ("abandon rate", f"{s['abandon_rate']:.2%}", f"≤ {s['abandon_cap']:.0%}"),
+        ("slowest answer → agent", _secs(s["max_answer_to_agent_s"]), "≤ 2 s"),
+        ("cancelled before 15 s of ringing", s["cancelled_before_15s"], "must be 0"),
+        ("dialled outside calling hours", s["outside_window"], "must be 0"),
+        ("do-not-call numbers dialled", s["dnc_dialled"], "must be 0"),
+        ("opted out during the message", s["opted_out"], ""),
+    ]
+    for name, value, rule in rows:
+        t.add_row(name, str(value), rule)
+    return t
+
+
+def _secs(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f} s"
+
+
+def demo(
+    *,
+    mode: Literal["progressive", "predictive"] = "progressive",
+    agents: Annotated[int, Parameter(validator=lambda _t, v: _range("agents", v, 1, 200))] = 6,
+    contacts: int = 400,
+    minutes: float = 2.0,
+    speedup: float = 10.0,
+    seed: int = 1,
+    broker: str = "127.0.0.1:1883",
+    json_output: Annotated[bool, Parameter(name="--json")] = False,
+) -> int:
+    """Run a whole contact centre on this machine for a few minutes.
+
+    Uses the MQTT broker on --broker if one answers, else starts mosquitto (or an
+    embedded broker) on a free loopback port. Everything stays on 127.0.0.1.
+
+    Parameters
+    ----------
+    mode
+        progressive (guaranteed: no abandoned calls) or predictive (over-dials under the cap).
+    agents
+        Simulated agents logged in.
+    contacts
+        Sample contacts loaded (a few outside calling hours, a few on the DNC list).
+    minutes
+        How long the campaign dials; calls in progress then finish.
+    speedup
+        Talk times are divided by this, so a short demo sees many calls (ring times are not).
+    seed
+        Seed for the callee population and the sample list.
+    broker
+        HOST:PORT of an MQTT broker to use if one answers there.
+    json_output
+        Print the final summary as one JSON object instead of tables.
+    """
+    if minutes <= 0 or minutes > 120:
+        err_console.print("--minutes must be > 0 and ≤ 120")
+        return 2
+    if speedup <= 0:
+        err_console.print("--speedup must be > 0")
+        return 2
+    host, _, port = broker.rpartition(":")
+    if not host or not port.isdigit():
+        err_console.print(f"--broker {broker!r}: expected HOST:PORT")
+        return 2
+    configure_logging("warning", "console")
+    opts = CentreOptions(
+        mode=mode,
+        agents=agents,
+        contacts=contacts,
+        minutes=minutes,
+        speedup=speedup,
+        seed=seed,
+        broker_host=host,
+        broker_port=int(port),
+    )
+    try:
+        result = _run(opts, live=not json_output and console.is_terminal)
+    except Exception as e:
+        err_console.print(f"[red]demo failed:[/] {e}")
+        return EXIT_PROBLEM
+    if json_output:
+        print(json.dumps(result.summary, indent=2, sort_keys=True))
+    else:
+        console.print(_summary_table(result))
+    bad = result.summary["cancelled_before_15s"] + result.summary["outside_window"]
+    bad += result.summary["dnc_dialled"]
+    if mode == "progressive":
+        bad += result.summary["abandoned"]
+    return EXIT_OK if bad == 0 else EXIT_PROBLEM
+
+
+def _range(name: str, v: int, lo: int, hi: int) -> None:
+    if not lo <= v <= hi:
+        raise ValueError(f"--{name} must be between {lo} and {hi}")
+
+
+def _run(opts: CentreOptions, *, live: bool) -> CentreResult:
+    centre = LocalCentre(opts)
+    if not live:
+        last = [0.0]
+
+        def progress(t: Tick) -> None:
+            if t.elapsed_s - last[0] >= 15:
+                last[0] = t.elapsed_s
+                s = t.sim
+                err_console.print(
+                    f"{t.elapsed_s:4.0f} s: INVITEs {s['attempts']}, connected "
+                    f"{s['connected']}, abandoned {s['abandoned']}",
+                    highlight=False,
+                )
+
+        return asyncio.run(centre.run(progress))
+    with Live(console=console, refresh_per_second=2) as view:
+
+        def show(t: Tick) -> None:
+            view.update(_live_table(t, opts.abandon_cap))
+
+        return asyncio.run(centre.run(show))

@@ -1,8 +1,121 @@
-"""`dialguard run` (placeholder until its issue lands)."""
+"""`dialguard run`: the daemon.
 
-from dialguard.cli._common import not_yet
+Validates all configuration before touching anything and refuses to start with one line
+per problem; logs the effective configuration with secrets masked; stops gracefully on
+SIGTERM/SIGINT (no new dials, calls in progress finish or are hung up after the grace
+period, records flushed); on SIGHUP re-reads the campaign files and applies pacing
+changes to running campaigns — a bad file is rejected and the running config kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+from dialguard.cli._common import EXIT_BAD_INPUT, EXIT_OK, err_console, load_config_or_exit
+from dialguard.config import CampaignConfig, ConfigError, EngineConfig, load_campaigns
+from dialguard.logs import configure_logging, get_logger
+
+log = get_logger("dialguard.daemon")
 
 
-def run() -> int:
-    """Not yet available."""
-    return not_yet("dialguard run")
+def run(config: Path | None = None, *, log_level: str | None = None) -> int:
+    """Run the dialler daemon until SIGTERM or Ctrl-C.
+
+    Parameters
+    ----------
+    config
+        Engine config file (default: config/dialguard.toml if present, else built-in defaults).
+    log_level
+        Override the configured log level (debug, info, warning, error).
+    """
+    cfg = load_config_or_exit(config)
+    try:
+        campaigns = load_campaigns(cfg.engine.campaigns_dir)
+    except ConfigError as e:
+        for p in e.problems:
+            err_console.print(f"[red]config error:[/] {p}", highlight=False)
+        return EXIT_BAD_INPUT
+    if log_level is not None and log_level not in ("debug", "info", "warning", "error"):
+        err_console.print(f"--log-level {log_level!r}: use debug, info, warning or error")
+        return EXIT_BAD_INPUT
+    configure_logging(log_level or cfg.logging.level, cfg.logging.format)
+    log.info(
+        "effective configuration",
+        config=cfg.model_dump(mode="json"),
+        campaigns=[c.model_dump(mode="json") for c in campaigns],
+    )
+    if not campaigns:
+        log.warning("no campaign files found", campaigns_dir=str(cfg.engine.campaigns_dir))
+    loop_factory = None
+    if cfg.engine.use_uvloop:
+        try:
+            import uvloop
+
+            loop_factory = uvloop.new_event_loop
+        except ImportError:
+            log.info("uvloop not installed; using the standard event loop")
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(_serve(cfg, campaigns))
+
+
+async def _serve(cfg: EngineConfig, campaigns: list[CampaignConfig]) -> int:
+    from dialguard.engine.engine import Engine
+    from dialguard.sip import SippyTrunk
+
+    t = cfg.trunk
+    trunk = SippyTrunk(
+        t.host,
+        t.port,
+        local_host=t.local_host,
+        local_port=t.local_port,
+        username=t.username,
+        password=t.password.get_secret_value() if t.password else None,
+        register=t.registration,
+        rtp_host=t.local_host,
+        rtp_ports=t.rtp_port_range,
+    )
+    engine = Engine(cfg, campaigns, trunk)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, engine.request_stop)
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(_reload(engine)))
+    await engine.run()
+    return EXIT_OK
+
+
+async def _reload(engine: object) -> None:
+    """SIGHUP: validate the campaign files again; apply what can change live."""
+    from dialguard.engine.engine import Engine
+
+    assert isinstance(engine, Engine)
+    try:
+        fresh = {c.id: c for c in load_campaigns(engine.cfg.engine.campaigns_dir)}
+    except ConfigError as e:
+        log.error("reload rejected; running configuration kept", problems=e.problems)
+        return
+    for cid, runner in engine.runners.items():
+        new = fresh.get(cid)
+        if new is None:
+            log.warning("campaign file removed; stop it with `dialguard campaign stop`", id=cid)
+            continue
+        if new.pacing != runner.campaign.pacing:
+            try:
+                runner.set_pacing(new.pacing)
+            except ValueError as e:
+                log.error("pacing change rejected", campaign=cid, error=str(e))
+                continue
+            if engine.store is not None:
+                await engine.store.record_audit(
+                    "sighup",
+                    "pacing.changed",
+                    campaign_id=cid,
+                    old=runner.campaign.pacing.model_dump(),
+                    new=new.pacing.model_dump(),
+                )
+            log.info("pacing reloaded", campaign=cid)
+    added = sorted(set(fresh) - set(engine.runners))
+    if added:
+        log.warning("new campaign files need a restart to run", ids=added)
+    log.info("campaign files reloaded", campaigns=sorted(fresh))

@@ -33,7 +33,7 @@ from dialguard.config import (
     parse_campaign,
 )
 from dialguard.config.engine import EngineSection
-from dialguard.demo.sample import WINDOW, sample_contacts
+from dialguard.demo.sample import WINDOW, SampleContact, sample_contacts
 from dialguard.engine.broker import BrokerHandle, find_or_start_broker
 from dialguard.engine.engine import Engine
 from dialguard.engine.messages import ControlRequest, EngineStatus, Topics
@@ -42,6 +42,7 @@ from dialguard.engine.rules import CallingWindow, UnknownZoneError, candidate_zo
 from dialguard.logs import get_logger
 from dialguard.sim.agents_mqtt import AgentBehaviour, SimulatedAgent, make_agents, run_agents
 from dialguard.sip import SippyTrunk
+from dialguard.sip.simulator.profile import Profile
 from dialguard.sip.simulator.records import CallRecord
 from dialguard.sip.simulator.trunk import SimTrunk
 from dialguard.store import NewContact, Store
@@ -60,7 +61,7 @@ class CentreOptions:
     contacts: int = 300
     minutes: float = 2.0
     speedup: float = 10.0
-    profile: str = "S1"
+    profile: str | Profile = "S1"
     seed: int = 1
     broker_host: str = "127.0.0.1"
     broker_port: int = 1883
@@ -71,6 +72,8 @@ class CentreOptions:
     ring_timeout_s: float = 20.0
     drain_s: float = 30.0
     workdir: Path | None = None
+    numbers: list[str] | None = None  # exact numbers to load instead of a sample list
+    start_engine: bool = True  # False: the test runs the engine itself (e.g. a subprocess)
     campaign_overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -153,56 +156,72 @@ class LocalCentre:
         self.agents: list[SimulatedAgent] = []
         self.dnc_numbers: set[str] = set()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.workdir = Path(".")
+        self.store_path = Path("dialguard.sqlite3")
 
     async def run(self, on_tick: Callable[[Tick], None] | None = None) -> CentreResult:
+        """Start, dial for ``minutes``, pause, let calls finish, stop; the result."""
+        try:
+            await self.start()
+            await self.control("start")
+            await self._watch(self.opts.minutes * 60, on_tick)
+            await self.control("pause")
+            await self.drain(self.opts.drain_s, on_tick)
+        finally:
+            await self.stop()
+        return self.result()
+
+    async def start(self) -> None:
+        """Broker, simulator, store, engine and agents up; the campaign still paused."""
         opts = self.opts
         if opts.workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="dialguard-demo-")
-            workdir = Path(self._tmp.name)
+            self.workdir = Path(self._tmp.name)
         else:
-            workdir = opts.workdir
-            workdir.mkdir(parents=True, exist_ok=True)
-        store_path = workdir / "dialguard.sqlite3"
-        tasks: list[asyncio.Task[Any]] = []
-        try:
-            self.broker = await find_or_start_broker(
-                opts.broker_host, opts.broker_port, workdir=workdir / "mqtt"
-            )
-            self.sim = SimTrunk(
-                opts.profile,
-                host="127.0.0.1",
-                port=0,
-                seed=opts.seed,
-                speedup=opts.speedup,
-                records_path=workdir / "calls.jsonl",
-            )
-            await self.sim.start()
-            await self._load_store(store_path)
-            cfg = self._engine_config(store_path)
-            trunk = SippyTrunk(cfg.trunk.host, cfg.trunk.port, local_host="127.0.0.1")
-            self.engine = Engine(cfg, [self.campaign], trunk, engine_id=self.prefix)
-            tasks.append(asyncio.create_task(self.engine.run(), name="engine"))
-            self.agents = make_agents(
-                opts.agents,
-                self.broker.url,
-                topics=Topics(self.prefix),
-                behaviour=AgentBehaviour(wrap_s=opts.wrap_s, heartbeat_s=5.0),
-                seed=opts.seed,
-            )
-            tasks.append(asyncio.create_task(run_agents(self.agents), name="agents"))
-            await asyncio.wait_for(self.engine.started.wait(), 30)
-            if not await self.engine.link.wait_synced(15):
-                raise RuntimeError(f"engine did not sync with the broker at {self.broker.url}")
-            await self._control("start")
-            await self._watch(opts.minutes * 60, on_tick, tasks)
-            await self._control("pause")
-            await self._drain(opts.drain_s, on_tick)
-        finally:
-            await self._shutdown(tasks)
-        records = self.sim.records if self.sim else []
-        return CentreResult(self._summary(records), records, workdir, store_path)
+            self.workdir = opts.workdir
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        self.store_path = self.workdir / "dialguard.sqlite3"
+        self.broker = await find_or_start_broker(
+            opts.broker_host, opts.broker_port, workdir=self.workdir / "mqtt"
+        )
+        self.sim = SimTrunk(
+            opts.profile,
+            host="127.0.0.1",
+            port=0,
+            seed=opts.seed,
+            speedup=opts.speedup,
+            records_path=self.workdir / "calls.jsonl",
+        )
+        await self.sim.start()
+        await self._load_store(self.store_path)
+        self.agents = make_agents(
+            opts.agents,
+            self.broker.url,
+            topics=Topics(self.prefix),
+            behaviour=AgentBehaviour(wrap_s=opts.wrap_s, heartbeat_s=5.0),
+            seed=opts.seed,
+        )
+        self._tasks.append(asyncio.create_task(run_agents(self.agents), name="agents"))
+        if opts.start_engine:
+            await self.start_engine()
 
-    def _engine_config(self, store_path: Path) -> EngineConfig:
+    async def start_engine(self) -> None:
+        assert self.broker is not None
+        cfg = self.engine_config()
+        trunk = SippyTrunk(cfg.trunk.host, cfg.trunk.port, local_host="127.0.0.1")
+        self.engine = Engine(cfg, [self.campaign], trunk, engine_id=self.prefix)
+        self._tasks.append(asyncio.create_task(self.engine.run(), name="engine"))
+        await asyncio.wait_for(self.engine.started.wait(), 30)
+        if not await self.engine.link.wait_synced(15):
+            raise RuntimeError(f"engine did not sync with the broker at {self.broker.url}")
+
+    def result(self) -> CentreResult:
+        records = self.sim.records if self.sim else []
+        return CentreResult(self._summary(records), records, self.workdir, self.store_path)
+
+    def engine_config(self) -> EngineConfig:
+        """The engine's configuration for this centre (also written for `dialguard run`)."""
         assert self.broker is not None and self.sim is not None
         return EngineConfig(
             broker=BrokerConfig(
@@ -213,16 +232,22 @@ class LocalCentre:
                 port=self.sim.port,
                 agent_uri_template=f"sip:{{agent}}@127.0.0.1:{self.sim.port}",
             ),
-            store=StoreConfig(path=store_path),
+            store=StoreConfig(path=self.store_path),
             metrics=MetricsConfig(enabled=False),
             engine=EngineSection(agent_stale_after_s=20, shutdown_grace_s=10, use_uvloop=False),
         )
 
     async def _load_store(self, path: Path) -> None:
         opts = self.opts
-        contacts = sample_contacts(
-            opts.contacts, dt.datetime.now(dt.UTC), seed=opts.seed, closed_share=opts.closed_share
-        )
+        if opts.numbers is not None:
+            contacts = [SampleContact(n, f"Test {i}", "", True) for i, n in enumerate(opts.numbers)]
+        else:
+            contacts = sample_contacts(
+                opts.contacts,
+                dt.datetime.now(dt.UTC),
+                seed=opts.seed,
+                closed_share=opts.closed_share,
+            )
         step = max(1, round(1 / opts.dnc_share)) if opts.dnc_share > 0 else 0
         self.dnc_numbers = {c.number for i, c in enumerate(contacts) if step and i % step == 7}
         async with await Store.open(path) as store:
@@ -236,7 +261,12 @@ class LocalCentre:
             await store.insert_contacts(
                 self.campaign.id,
                 [
-                    NewContact(number=c.number, region="", timezones=(c.zone,), name=c.name)
+                    NewContact(
+                        number=c.number,
+                        region="",
+                        timezones=(c.zone,) if c.zone else candidate_zones(c.number),
+                        name=c.name,
+                    )
                     for c in contacts
                 ],
             )
@@ -247,10 +277,10 @@ class LocalCentre:
                     None,
                 )
 
-    async def _control(self, action: str) -> None:
-        assert self.engine is not None
+    async def control(self, action: str) -> None:
+        """Start/pause/resume/stop the campaign the way a supervisor does: over MQTT."""
         reply = await send_request(
-            self.engine.cfg.broker,
+            self.engine_config().broker,
             self.campaign.id,
             ControlRequest(request_id=secrets.token_hex(6), actor="demo", action=action),
             within_s=10,
@@ -258,18 +288,16 @@ class LocalCentre:
         if not reply.accepted:
             raise RuntimeError(f"engine refused {action}: {reply.reason}")
 
-    async def _watch(
-        self, seconds: float, on_tick: Callable[[Tick], None] | None, tasks: list[asyncio.Task[Any]]
-    ) -> None:
+    async def _watch(self, seconds: float, on_tick: Callable[[Tick], None] | None) -> None:
         started = time.monotonic()
         while (elapsed := time.monotonic() - started) < seconds:
-            for t in tasks:
+            for t in self._tasks:
                 if t.done() and t.exception() is not None:
                     raise RuntimeError(f"{t.get_name()} failed: {t.exception()!r}")
             self._tick(elapsed, on_tick)
             await asyncio.sleep(1.0)
 
-    async def _drain(self, seconds: float, on_tick: Callable[[Tick], None] | None) -> None:
+    async def drain(self, seconds: float, on_tick: Callable[[Tick], None] | None) -> None:
         """After pausing: let ringing and connected calls end by themselves."""
         assert self.sim is not None
         started = time.monotonic()
@@ -282,7 +310,9 @@ class LocalCentre:
             return
         on_tick(Tick(elapsed, self.engine.status(), self.sim.summary().as_dict()))
 
-    async def _shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
+    async def stop(self) -> None:
+        """Stop the engine gracefully, then the agents, the simulator and the broker."""
+        tasks = self._tasks
         if self.engine is not None:
             self.engine.request_stop()
         for t in tasks:

@@ -210,6 +210,11 @@ class CampaignRunner:
             self.report(pe.CouldNotLaunch(d.call))
             return
         self.counts.blocked = ""
+        if self.state != "active" or self._stopping or not self.deps.dialling_allowed():
+            # paused or broker lost while we were choosing: put the contact back
+            await self.picker.release(picked.id)
+            self.report(pe.CouldNotLaunch(d.call))
+            return
         attempt_id = await self.deps.store.open_attempt(
             campaign_id=self.campaign.id,
             contact_id=picked.id,

@@ -10,6 +10,7 @@ at once, so no second dial can pick it while its call is up.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import cast
@@ -129,6 +130,9 @@ class ContactPicker:
         self._store = store
         self.campaign = campaign
         self._window = CallingWindow.from_config(campaign.calling_window)
+        # Launches run concurrently; without this two of them can read the same due
+        # contact before either marks it in_progress, and dial one person twice.
+        self._lock = asyncio.Lock()
 
     def update_campaign(self, campaign: CampaignConfig) -> None:
         self.campaign = campaign
@@ -137,6 +141,10 @@ class ContactPicker:
     async def next_contact(self, mode: str, now: float) -> ContactRecord | Blocked | None:
         """The highest-priority allowed contact (now marked in_progress), a campaign-wide
         :class:`Blocked`, or None when nothing is callable at ``now``."""
+        async with self._lock:
+            return await self._next_contact(mode, now)
+
+    async def _next_contact(self, mode: str, now: float) -> ContactRecord | Blocked | None:
         lists = {
             source: t
             for source, info in (await self._store.dnc_list_dates()).items()
