@@ -82,6 +82,8 @@ def simulate(
         problems.append(f"--hours {hours}: must be in (0, 24]")
     if not 0 < cap <= 0.03:
         problems.append(f"--cap {cap}: must be in (0, 0.03]")
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        problems.append(f"--plot {plot}: the file must end in .png or .svg")
     workload = STANDARD.get(scenario.upper())
     if workload is None:
         path = Path(scenario)
