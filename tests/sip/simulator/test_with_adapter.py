@@ -89,3 +89,24 @@ async def test_adapter_calls_meet_simulated_callees(make_trunk: TrunkFactory) ->
     assert early_kinds.index(CallEventKind.EARLY_MEDIA) < early_kinds.index(CallEventKind.ANSWERED)
     assert by_number["+15550009003"].early_media
     assert (s.attempts, s.connected, s.abandoned_silent, s.in_progress) == (4, 2, 0, 0)
+
+
+async def test_adapter_answers_the_simulators_digest_challenge(make_trunk: TrunkFactory) -> None:
+    sim = await make_trunk(PROFILE, auth=("alice", "s3cret"))
+    good = adapter.SippyTrunk(
+        "127.0.0.1", sim.port, username="alice", password="s3cret", media=False
+    )
+    bad = adapter.SippyTrunk("127.0.0.1", sim.port, username="alice", password="guess", media=False)
+    await good.start()
+    await bad.start()
+    try:
+        async with asyncio.timeout(10):
+            ok = await _events(await good.originate("+15550002002", CALLER, 20))
+            refused = await _events(await bad.originate("+15550002002", CALLER, 20))
+    finally:
+        await good.stop()
+        await bad.stop()
+    assert ok[-1].kind is CallEventKind.FAILED and ok[-1].code == 486  # got past auth
+    assert refused[-1].kind is CallEventKind.FAILED and refused[-1].code in (401, 403)
+    assert sim.challenges == 2 and sim.auth_failures == 1
+    assert [r.final_code for r in sim.records] == [486]  # the refused call never began

@@ -32,6 +32,7 @@ from typing import IO, Any
 from dialguard.logs import get_logger
 from dialguard.sip.sdp import SdpError
 from dialguard.sip.simulator import message as sip
+from dialguard.sip.simulator.auth import DigestChallenger
 from dialguard.sip.simulator.call import T1, T2, TIMER_B, SimCall
 from dialguard.sip.simulator.profile import Profile, load_profile
 from dialguard.sip.simulator.records import CallRecord, RecordWriter, Summary, Tally
@@ -70,7 +71,8 @@ class _Protocol(asyncio.DatagramProtocol):
 
 class SimTrunk:
     """A simulated trunk on ``host:port`` (UDP). Calls to ``sip:<number>@host:port``
-    behave as the profile says; :attr:`records` and :meth:`summary` say what happened."""
+    behave as the profile says; :attr:`records` and :meth:`summary` say what happened.
+    ``auth=(username, password)`` makes it challenge INVITE and REGISTER (digest)."""
 
     def __init__(
         self,
@@ -87,6 +89,7 @@ class SimTrunk:
         on_agent_connected: AgentHook | None = None,
         on_agent_released: AgentHook | None = None,
         keep_records: int | None = None,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         if not speedup > 0:
             raise ValueError(f"speedup must be > 0, got {speedup}")
@@ -116,6 +119,9 @@ class SimTrunk:
         self._records_file: IO[str] | None = None
         self._writer: RecordWriter | None = None
         self._stopping = False
+        self._digest = DigestChallenger(*auth) if auth is not None else None
+        self.challenges = 0  # 401s sent
+        self.auth_failures = 0  # 403s sent for a wrong answer
         self._idle = asyncio.Event()
         self._idle.set()
         self.malformed = 0
@@ -336,7 +342,8 @@ class SimTrunk:
         call = self._calls.get(msg.call_id)
         if method == "INVITE":
             if call is None:
-                self._new_call(msg, addr)
+                if self._authorised(msg, addr):
+                    self._new_call(msg, addr)
             elif msg.branch == call.invite.branch:
                 call.on_invite_retransmission()
             else:  # re-INVITEs (hold, session refresh) are not part of what we simulate
@@ -364,12 +371,33 @@ class SimTrunk:
         elif method in ("OPTIONS", "NOTIFY", "INFO", "UPDATE"):
             self._reply(msg, addr, 200)
         elif method == "REGISTER":
+            if not self._authorised(msg, addr):
+                return
             reg: list[tuple[str, str]] = [("Expires", msg.get("Expires") or "3600")]
             if (reg_contact := msg.get("Contact")) is not None:
                 reg.append(("Contact", reg_contact))
             self._reply(msg, addr, 200, headers=reg)
         else:
             self._reply(msg, addr, 501, reason="Not Implemented")
+
+    def _authorised(self, request: sip.SipMessage, addr: tuple[str, int]) -> bool:
+        """With credentials set: 401 with a challenge if the request has no answer to
+        one, 403 if its answer is wrong. Without: everything is let in."""
+        if self._digest is None:
+            return True
+        answer = request.get("Authorization") or request.get("Proxy-Authorization")
+        if answer is None:
+            self.challenges += 1
+            challenge = [("WWW-Authenticate", self._digest.challenge())]
+            self._reply(request, addr, 401, headers=challenge)
+            return False
+        problem = self._digest.check(request.method or "", answer)
+        if problem is not None:
+            self.auth_failures += 1
+            log.warning("sim_auth_refused", reason=problem, call_id=request.call_id)
+            self._reply(request, addr, 403, headers=[("Warning", f'399 sim "{problem}"')])
+            return False
+        return True
 
     def _new_call(self, invite: sip.SipMessage, addr: tuple[str, int]) -> None:
         if self._stopping:
