@@ -342,3 +342,13 @@ def test_predictive_lends_a_ringing_calls_agent_to_an_answered_over_dial() -> No
     moved = [d for d in got if isinstance(d, Release) and d.reason == "moved"]
     assert len(moved) == 1
     assert Connect(over[0].call, moved[0].agent) in got
+
+
+def test_predictive_timer_is_never_in_the_past_nor_set_while_cold() -> None:
+    p = Pacer(PacingParams(mode="predictive"))
+    ready(p, "a1")
+    p.poll(0.0)
+    assert p.next_deadline() is None  # cold: nothing to re-weigh, no busy loop
+    w, t, _ = _predictive_warm()
+    deadline = w.next_deadline()
+    assert deadline is not None and deadline >= t

@@ -62,7 +62,7 @@ class AbandonBudget:
         warmup: int | None = None,
         z: float = 1.645,
         margin: float = 0.1,
-        target_share: float = 0.7,
+        target_share: float = 0.8,
     ) -> None:
         if not 0 < cap <= 0.03:
             raise ValueError(f"AbandonBudget cap: {cap} is not in (0, 0.03]")

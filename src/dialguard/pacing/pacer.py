@@ -382,12 +382,8 @@ class Pacer:
             if lead > 0:
                 edge = self.params.wrap_up_cap_s - lead
                 times.append(min(self._wrapping.values()) + edge)
-        if (
-            self.params.mode == "predictive"
-            and self._in_flight
-            and OVER_DIAL_ALLOWED[self.budget.state(self._last_now)]
-        ):
-            times.append(self._last_plan + _REPLAN_S)
+        if self._in_flight and self._over_dial_open(self._last_now):
+            times.append(max(self._last_plan + _REPLAN_S, self._last_now))
         return min(times) if times else None
 
     # ---------------------------------------------------------------- predictive
