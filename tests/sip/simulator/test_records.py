@@ -71,6 +71,8 @@ def test_summary_counts() -> None:
     assert (s.cancelled, s.cancelled_before_15s, s.min_ring_before_cancel_s) == (3, 2, 14.9)
     assert s.busy == 1 and s.opted_out == 1
     assert s.max_answer_to_agent_s == 1.1 and s.max_answer_to_audio_s == 0.5
+    assert s.abandon_rate == 0.5  # 2 abandoned of 4 live answers
+    assert summarise([busy]).abandon_rate is None
 
 
 def test_writer_one_json_line_per_record() -> None:

@@ -103,6 +103,7 @@ class Summary:
     in_progress: int
     max_answer_to_agent_s: float | None
     max_answer_to_audio_s: float | None
+    abandon_rate: float | None  # abandoned / live_answers; None before any live answer
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,8 +179,10 @@ class Tally:
         self.max_answer_to_audio_s = _extreme(max, self.max_answer_to_audio_s, r.answer_to_audio_s)
 
     def summary(self) -> Summary:
+        live = self.counts["live_answers"]
         return Summary(
             **self.counts,
+            abandon_rate=self.counts["abandoned"] / live if live else None,
             min_ring_before_cancel_s=self.min_ring_before_cancel_s,
             max_answer_to_agent_s=self.max_answer_to_agent_s,
             max_answer_to_audio_s=self.max_answer_to_audio_s,
