@@ -30,3 +30,15 @@ def test_each_bad_field_is_named(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(PacingParamsError) as e:
         PacingParams(**kwargs).checked()  # type: ignore[arg-type]
     assert len(e.value.problems) == 1 and e.value.problems[0].startswith(field)
+
+
+def test_the_engine_can_map_the_campaign_config_field_for_field() -> None:
+    # the pacer never imports dialguard.config; the field names are kept the same so the
+    # engine's mapping is PacingParams(**campaign.pacing.model_dump())
+    from dialguard.config.campaign import PacingConfig
+
+    cfg = PacingConfig(mode="predictive", abandon_cap=0.02, abandon_window="30d")
+    p = PacingParams(**cfg.model_dump()).checked()
+    assert (p.mode, p.abandon_cap, p.window_s) == ("predictive", 0.02, 30 * 86_400)
+    defaults = PacingParams(**PacingConfig().model_dump())
+    assert defaults == PacingParams()
