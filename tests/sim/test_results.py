@@ -29,3 +29,16 @@ def test_plot_writes_png_and_refuses_other_suffixes(tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(PlotUnavailable, match=r"\.png or \.svg"):
         plot_day(day, tmp_path / "day.gif", cap=0.03, title="S3")
+
+
+def test_summary_names_the_seeds_that_abandoned_calls() -> None:
+    from dialguard.sim import DayResult
+
+    clean = DayResult(seed=3, agents=6, hours=1, talk_s=100, contacts=5, attempts=20)
+    bad = DayResult(
+        seed=9, agents=6, hours=1, talk_s=100, contacts=5, attempts=20,
+        answered_live=10, abandoned_live=1, abandoned_all=1,
+    )  # fmt: skip
+    s = summarise(S3, "progressive", [clean, bad], cap=0.03)
+    assert s.seeds_with_abandons == [9] and s.abandoned_calls == 1
+    assert s.seeds_over_cap == [9] and s.abandon_rate_max == 0.1

@@ -141,8 +141,8 @@ def simulate(
     for s in summaries:
         if s.mode == "progressive" and s.abandoned_calls:
             err_console.print(
-                f"[red]guaranteed mode abandoned {s.abandoned_calls} call(s)[/]: "
-                f"replay with --mode progressive --first-seed N --seeds 1",
+                f"[red]guaranteed mode abandoned {s.abandoned_calls} call(s)[/] on seeds "
+                f"{s.seeds_with_abandons}: replay one with --first-seed N --seeds 1",
                 highlight=False,
             )
             return EXIT_PROBLEM

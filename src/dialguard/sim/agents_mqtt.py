@@ -178,6 +178,9 @@ class SimulatedAgent:
                 self.connected.clear()
                 if self._crashed or self._stopping:
                     break
+                me = asyncio.current_task()
+                if me is not None and me.cancelling():
+                    raise asyncio.CancelledError from e  # a cancellation aiomqtt swallowed
                 delay = backoff.delay(attempt, self.rng)
                 attempt += 1
                 log.info("agent reconnecting", agent=self.agent_id, error=str(e), in_s=delay)
@@ -217,7 +220,7 @@ class SimulatedAgent:
                 self.seq += 1
                 await self._publish_state()
                 self.connected.set()
-                beat = asyncio.create_task(self._heartbeat())
+                beat = asyncio.create_task(self._heartbeat(asyncio.current_task()))
                 try:
                     async for message in client.messages:
                         await self._on_message(message)
@@ -233,11 +236,16 @@ class SimulatedAgent:
                 self._session = None
                 self.connected.clear()
 
-    async def _heartbeat(self) -> None:
+    async def _heartbeat(self, runner: asyncio.Task[None] | None) -> None:
         """Republish the current state (same session and seq, fresh ts): the engine's
         registry treats it as a heartbeat, and the retained copy stays fresh."""
         while True:
             await asyncio.sleep(self.behaviour.heartbeat_s)
+            if runner is not None and runner.cancelling() and not runner.done():
+                # Python 3.11's wait_for (inside aiomqtt) can swallow a cancellation:
+                # deliver it again so the desktop really stops.
+                runner.cancel()
+                continue
             with contextlib.suppress(aiomqtt.MqttError):
                 await self._publish_state()
 

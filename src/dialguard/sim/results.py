@@ -40,6 +40,7 @@ class ModeSummary:
     idle_s_per_contact: float
     attempts_per_contact: float
     abandoned_calls: int
+    seeds_with_abandons: list[int]
     late_connects: int
     progressive_ceiling: float
 
@@ -70,6 +71,7 @@ def summarise(workload: Workload, mode: str, days: list[DayResult], *, cap: floa
         idle_s_per_contact=mean(d.idle_s_per_contact for d in days),
         attempts_per_contact=mean(d.attempts_per_contact for d in days),
         abandoned_calls=sum(d.abandoned_live for d in days),
+        seeds_with_abandons=[d.seed for d in days if d.abandoned_all],
         late_connects=sum(d.late_connects for d in days),
         progressive_ceiling=progressive_ceiling(workload, CEILING_LATENCY_S),
     )
