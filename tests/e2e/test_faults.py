@@ -1,0 +1,222 @@
+"""Faults on the real path: an agent vanishes, the broker goes away, the engine is
+killed. The promise must hold through each: never silence, no dial on unproven agent
+state, nothing lost or dialled twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from dialguard.demo.centre import CentreOptions, LocalCentre
+from dialguard.store import Store
+from tests.support.mosquitto import Mosquitto
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+ANY_HOUR = {"calling_window": {"regime": "none"}}
+
+
+def _opts(host: str, port: int, tmp_path: Path, **kw: object) -> CentreOptions:
+    base: dict[str, object] = {
+        "broker_host": host,
+        "broker_port": port,
+        "workdir": tmp_path,
+        "speedup": 20.0,
+        "drain_s": 25.0,
+    }
+    base.update(kw)
+    return CentreOptions(**base)  # type: ignore[arg-type]
+
+
+async def _until(pred: object, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not pred():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def test_agent_vanishes_while_reserved(broker_url: str, tmp_path: Path) -> None:
+    """The only agent's desktop dies while its call rings: the callee who answers hears
+    the information message within 2 s, and the call is counted as abandoned."""
+    u = urlsplit(broker_url)
+    centre = LocalCentre(
+        _opts(
+            u.hostname or "127.0.0.1",
+            u.port or 1883,
+            tmp_path,
+            agents=1,
+            numbers=["+15550000080"],  # simulator convention: live answer after 8.0 s
+            campaign_overrides=ANY_HOUR,
+        )
+    )
+    try:
+        await centre.start()
+        await centre.control("start")
+        assert centre.sim is not None
+        sim = centre.sim
+        await _until(lambda: bool(sim.active_calls), 15, "the INVITE")
+        centre.agents[0].crash()  # TCP dropped, no DISCONNECT: the broker sends the will
+        await _until(lambda: not sim.active_calls and sim.records, 40, "the call to end")
+    finally:
+        await centre.stop()
+    [rec] = centre.result().records
+    assert rec.answer_s is not None
+    assert rec.abandoned and rec.abandoned_kind == "message", rec
+    assert not rec.silent
+    assert rec.answer_to_audio_s is not None and rec.answer_to_audio_s <= 2.0, rec
+    async with await Store.open(centre.store_path) as store:
+        [attempt] = await store.attempts("demo", 0, time.time() + 60)
+    assert attempt.abandoned and attempt.abandon_reason == "agent_lost"
+    assert attempt.message_played_at is not None
+    assert attempt.outcome == "abandoned"
+
+
+async def test_broker_lost_mid_campaign_stops_new_dials_until_resync(
+    private_broker: Mosquitto, tmp_path: Path
+) -> None:
+    centre = LocalCentre(
+        _opts(private_broker.host, private_broker.port, tmp_path / "c", agents=3, contacts=150)
+    )
+    try:
+        await centre.start()
+        await centre.control("start")
+        assert centre.sim is not None and centre.engine is not None
+        sim, engine = centre.sim, centre.engine
+        await _until(lambda: len(sim.records) >= 3, 20, "the first dials")
+        private_broker.stop()
+        await _until(lambda: not engine.link.dialling_allowed, 10, "the engine to fail closed")
+        await asyncio.sleep(0.5)  # a launch already past its check may still send
+        dials_when_down = len(sim.records)
+        await asyncio.sleep(6)
+        assert len(sim.records) == dials_when_down, "dialled while agent state was unproven"
+        private_broker.start()
+        await _until(lambda: engine.link.dialling_allowed, 40, "resync after the broker returns")
+        await _until(lambda: len(sim.records) > dials_when_down, 30, "dialling to resume")
+        await centre.control("pause")
+        await centre.drain(25, None)
+    finally:
+        await centre.stop()
+    s = centre.result().summary
+    assert s["abandoned"] == 0, s  # the blip cost no answered call its agent
+    assert s["cancelled_before_15s"] == 0
+
+
+CAMPAIGN_TOML = """
+id = "demo"
+name = "Kill test"
+caller_id = "+12025550123"
+[pacing]
+mode = "progressive"
+ring_timeout_s = 20
+[calling_window]
+regime = "none"
+"""
+
+
+def _engine_toml(centre: LocalCentre) -> str:
+    cfg = centre.engine_config()
+    return f"""
+[broker]
+url = "{cfg.broker.url}"
+topic_prefix = "{cfg.broker.topic_prefix}"
+client_id = "{cfg.broker.client_id}"
+[trunk]
+host = "127.0.0.1"
+port = {cfg.trunk.port}
+agent_uri_template = "{cfg.trunk.agent_uri_template}"
+[store]
+path = "{cfg.store.path}"
+[metrics]
+enabled = false
+[logging]
+format = "json"
+[engine]
+campaigns_dir = "campaigns"
+shutdown_grace_s = 5
+"""
+
+
+def _daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dialguard", "run", "--config", str(config)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "DIALGUARD_ENGINE__USE_UVLOOP": "false"},
+    )
+
+
+async def test_engine_killed_and_restarted(broker_url: str, tmp_path: Path) -> None:
+    """SIGKILL mid-campaign: on restart open attempts are closed as interrupted, every
+    INVITE has its attempt row, and no number is dialled twice."""
+    u = urlsplit(broker_url)
+    numbers = [f"+155500005{n:02d}" for n in range(40)]  # ring until cancelled
+    centre = LocalCentre(
+        _opts(
+            u.hostname or "127.0.0.1",
+            u.port or 1883,
+            tmp_path,
+            agents=3,
+            numbers=numbers,
+            start_engine=False,
+        )
+    )
+    log = tmp_path / "daemon.log"
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        await centre.start()
+        assert centre.sim is not None
+        sim = centre.sim
+        (tmp_path / "campaigns").mkdir()
+        (tmp_path / "campaigns" / "demo.toml").write_text(CAMPAIGN_TOML)
+        config = tmp_path / "dialguard.toml"
+        config.write_text(_engine_toml(centre))
+        proc = _daemon(config, log)
+        await _retry(lambda: centre.control("start"), 30)
+        await _until(lambda: len(sim.active_calls) >= 3, 20, "three calls ringing")
+        in_flight = set(sim.active_calls)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        dialled_before = len(sim.records)
+        proc = _daemon(config, log)
+        # the campaign was left active in the store: the new engine resumes by itself
+        await _until(lambda: len(sim.records) >= dialled_before + 3, 40, "dialling to resume")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(40) == 0, log.read_text()[-3000:]
+        proc = None
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait(10)
+        await centre.stop()
+    records = centre.result().records
+    dialled = [r.number for r in records]
+    assert len(dialled) == len(set(dialled)), "a number was dialled twice"
+    async with await Store.open(centre.store_path) as store:
+        attempts = await store.attempts("demo", 0, time.time() + 60)
+    assert all(a.outcome is not None for a in attempts), "an attempt left open"
+    interrupted = {a.call_id for a in attempts if a.outcome == "interrupted"}
+    assert in_flight <= interrupted | {None}, (in_flight, interrupted)
+    assert len(interrupted - {None}) >= 3
+    # no lost attempt: every INVITE the trunk saw has its row
+    assert {r.number for r in records} <= {a.number for a in attempts}
+    assert "recovered interrupted attempts" in log.read_text()
+
+
+async def _retry(fn: object, within: float) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            await fn()  # type: ignore[operator]
+            return
+        except (TimeoutError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
