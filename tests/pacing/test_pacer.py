@@ -352,3 +352,26 @@ def test_predictive_timer_is_never_in_the_past_nor_set_while_cold() -> None:
     w, t, _ = _predictive_warm()
     deadline = w.next_deadline()
     assert deadline is not None and deadline >= t
+
+
+def test_predictive_falls_back_to_guaranteed_when_the_budget_is_spent() -> None:
+    p, t, out = _predictive_warm()
+    assert any(d.agent is None for d in out)
+    for _ in range(10):  # a burst of abandons spends the budget
+        p.budget.record(t, abandoned=True)
+    assert p.counters(t).governor_state == "spent"
+    for d in out:  # every dial out fails; agents come free
+        p.handle(Failed(d.call, "no_answer"), t + 20)
+    again = launches(p.poll(t + 21))
+    assert again and all(d.agent is not None and d.guaranteed for d in again)
+    assert p.counters(t + 21).over_dial_allowance == 0
+
+
+def test_predictive_is_cold_again_after_a_window_rollover() -> None:
+    p, t, out = _predictive_warm()
+    for d in out:
+        p.handle(Failed(d.call, "no_answer"), t + 20)
+    next_day = t + 86_400
+    again = launches(p.poll(next_day))
+    assert p.counters(next_day).governor_state == "cold"
+    assert again and all(d.agent is not None and d.guaranteed for d in again)
