@@ -202,15 +202,18 @@ class BrokerLink:
 
     async def run(self) -> None:
         """Connect and stay connected until cancelled. Never raises on broker trouble."""
-        ticker = asyncio.create_task(self._tick(), name="agent-expiry")
+        me = asyncio.current_task()
+        ticker = asyncio.create_task(self._tick(me), name="agent-expiry")
         attempt = 0
         try:
             while True:
+                _raise_if_cancelling(me)
                 try:
                     await self._session()
                     # The message stream ends only by raising; treat anything else the same.
                     raise aiomqtt.MqttError("session ended")
                 except aiomqtt.MqttError as e:
+                    _raise_if_cancelling(me)
                     if self._was_synced:
                         attempt = 0  # it worked for a while: start the backoff afresh
                     self._went_down(str(e))
@@ -249,22 +252,36 @@ class BrokerLink:
             await client.publish(
                 self.topics.engine_sync(self.broker.client_id), self._sync_nonce.encode(), qos=QOS
             )
+            # Messages are read in a task of their own, so the resync deadline below
+            # never has to cancel run() itself (a cancellation of run() always means
+            # "stop", which BrokerLink._tick relies on).
+            reader = asyncio.create_task(self._read(client), name="mqtt-reader")
+            synced = asyncio.create_task(self.synced.wait())
             try:
-                # A resync that never completes (the marker does not come back: an ACL
-                # that forbids the sync topic, a broker dropping messages) means a broken
-                # session: give up on it and reconnect, still failing closed.
-                async with asyncio.timeout(self.sync_timeout_s) as deadline:
-                    async for message in client.messages:
-                        await self._dispatch(message)
-                        if self.synced.is_set() and deadline.when() is not None:
-                            deadline.reschedule(None)
-            except TimeoutError:
-                log.warning("resync did not complete; reconnecting", timeout_s=self.sync_timeout_s)
-                raise aiomqtt.MqttError(
-                    f"resync did not complete within {self.sync_timeout_s:g} s"
-                ) from None
+                done, _ = await asyncio.wait(
+                    {reader, synced},
+                    timeout=self.sync_timeout_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not done:
+                    # The marker did not come back (an ACL forbidding the sync topic, a
+                    # broker dropping messages): a broken session. Reconnect, still closed.
+                    log.warning(
+                        "resync did not complete; reconnecting", timeout_s=self.sync_timeout_s
+                    )
+                    raise aiomqtt.MqttError(
+                        f"resync did not complete within {self.sync_timeout_s:g} s"
+                    )
+                await reader  # until the connection drops (raises MqttError)
             finally:
+                synced.cancel()
+                reader.cancel()
+                await asyncio.gather(reader, synced, return_exceptions=True)
                 self._client = None
+
+    async def _read(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            await self._dispatch(message)
 
     def _make_client(self) -> aiomqtt.Client:
         will = aiomqtt.Will(
@@ -294,10 +311,15 @@ class BrokerLink:
             log.warning("broker link lost: dialling stopped (fail closed)", reason=why)
         self._emit(changes)
 
-    async def _tick(self) -> None:
+    async def _tick(self, runner: asyncio.Task[Any] | None) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
             self._emit(self.registry.expire(self.now()))
+            if runner is not None and runner.cancelling() and not runner.done():
+                # On Python 3.11 asyncio.wait_for (used inside aiomqtt) can swallow a
+                # cancellation that lands as its inner call completes; deliver it again
+                # so run() really stops.
+                runner.cancel()
 
     # --- dispatch ----------------------------------------------------------------------
 
@@ -450,6 +472,12 @@ class BrokerLink:
             await client.publish(topic, payload, qos=QOS, retain=retain, timeout=5.0)
         except aiomqtt.MqttError as e:
             raise BrokerLinkDown(f"publishing to {topic} failed: {e}") from e
+
+
+def _raise_if_cancelling(task: asyncio.Task[Any] | None) -> None:
+    """Honour a cancellation that a library swallowed (see BrokerLink._tick)."""
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _mismatch(payload_agent: str, topic_agent: str) -> str:
