@@ -136,12 +136,17 @@ class CallJob:
                 outcome = "connected"
             elif self.abandoned:
                 outcome = "abandoned"
-            else:  # hung up while we were still connecting: the caller left, count it
+            else:
+                # Answered but never connected: the callee hung up while we connected, or
+                # (ended by us) a 200 crossed our ring-timeout CANCEL and the adapter had
+                # to hang up. Either way a person answered and reached nobody: abandoned.
                 outcome = "abandoned"
                 self.abandoned = True
+                reason = "cancel_crossed_answer" if ev.by == "local" else "caller_hung_up"
                 await self.ctx.store.update_attempt(
-                    self.attempt_id, abandoned=True, abandon_reason="caller_hung_up"
+                    self.attempt_id, abandoned=True, abandon_reason=reason
                 )
+                self.ctx.on_record("abandoned", {"reason": reason})
             await self._finish(outcome, None, ev.by or "remote", pe.Ended(self.handle))
         elif kind is CallEventKind.DTMF and ev.digit == self.ctx.opt_out_digit:
             await self._opt_out()
