@@ -142,11 +142,11 @@ class CallJob:
                 # to hang up. Either way a person answered and reached nobody: abandoned.
                 outcome = "abandoned"
                 self.abandoned = True
-                reason = "cancel_crossed_answer" if ev.by == "local" else "caller_hung_up"
+                why = "cancel_crossed_answer" if ev.by == "local" else "caller_hung_up"
                 await self.ctx.store.update_attempt(
-                    self.attempt_id, abandoned=True, abandon_reason=reason
+                    self.attempt_id, abandoned=True, abandon_reason=why
                 )
-                self.ctx.on_record("abandoned", {"reason": reason})
+                self.ctx.on_record("abandoned", {"reason": why})
             await self._finish(outcome, None, ev.by or "remote", pe.Ended(self.handle))
         elif kind is CallEventKind.DTMF and ev.digit == self.ctx.opt_out_digit:
             await self._opt_out()
