@@ -458,3 +458,33 @@ async def test_supervisor_helpers_report_no_engine_and_no_broker(
         await send_request(dead, "spring", req, within_s=0.3)
     with pytest.raises(BrokerLinkDown):
         await read_status(dead, within_s=0.3)
+
+
+@pytest.mark.slow
+async def test_cancel_at_random_moments_always_stops_the_link(tmp_path: Path) -> None:
+    """Cancelling run() stops it, whatever it is doing (connecting, subscribing, waiting
+    for a resync that never completes, backing off). Python 3.11's wait_for inside
+    aiomqtt can swallow a cancellation; the link must not loop on regardless."""
+    (tmp_path / "acl").write_text("topic read dialguard/agents/+/state\n")  # no sync topic
+    broker = Mosquitto(
+        tmp_path, extra_conf=f"allow_anonymous true\nuser root\nacl_file {tmp_path / 'acl'}\n"
+    ).start()
+    rng = random.Random(11)
+    try:
+        for i in range(12):
+            link = BrokerLink(
+                BrokerConfig(url=broker.url, client_id=f"cancel-{i}"),
+                AgentRegistry(30),
+                backoff=FAST,
+                rng=random.Random(i),
+                tick_s=0.05,
+                sync_timeout_s=0.2,
+            )
+            task = asyncio.create_task(link.run())
+            await asyncio.sleep(rng.uniform(0.0, 0.5))
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=3.0)
+            assert done, f"iteration {i}: run() still going 3 s after cancel"
+            assert not link.dialling_allowed
+    finally:
+        broker.stop()
