@@ -45,7 +45,8 @@ async def _until(pred: object, within: float, what: str) -> None:
 
 async def test_agent_vanishes_while_reserved(broker_url: str, tmp_path: Path) -> None:
     """The only agent's desktop dies while its call rings: the callee who answers hears
-    the information message within 2 s, and the call is counted as abandoned."""
+    the information message within 2 s, the call is counted as abandoned, and the
+    opt-out key pressed during the message puts the number on the internal DNC list."""
     u = urlsplit(broker_url)
     centre = LocalCentre(
         _opts(
@@ -53,7 +54,9 @@ async def test_agent_vanishes_while_reserved(broker_url: str, tmp_path: Path) ->
             u.port or 1883,
             tmp_path,
             agents=1,
-            numbers=["+15550000080"],  # simulator convention: live answer after 8.0 s
+            # simulator convention +1555000 C RRR: C=7 live and presses the opt-out key
+            # while hearing the message, answering after RRR=080 tenths of a second
+            numbers=["+15550007080"],
             campaign_overrides=ANY_HOUR,
         )
     )
@@ -72,11 +75,17 @@ async def test_agent_vanishes_while_reserved(broker_url: str, tmp_path: Path) ->
     assert rec.abandoned and rec.abandoned_kind == "message", rec
     assert not rec.silent
     assert rec.answer_to_audio_s is not None and rec.answer_to_audio_s <= 2.0, rec
+    assert rec.opted_out
     async with await Store.open(centre.store_path) as store:
         [attempt] = await store.attempts("demo", 0, time.time() + 60)
+        hits = await store.is_suppressed("+15550007080")
+        contact = (await store.due_contacts("demo", time.time() + 10**6, 10)) or None
     assert attempt.abandoned and attempt.abandon_reason == "agent_lost"
     assert attempt.message_played_at is not None
     assert attempt.outcome == "abandoned"
+    assert attempt.opted_out
+    assert [h.source for h in hits] == ["internal"]
+    assert contact is None  # closed as dnc: never offered again
 
 
 async def test_broker_lost_mid_campaign_stops_new_dials_until_resync(

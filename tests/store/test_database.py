@@ -430,3 +430,19 @@ async def test_listed_contacts_counts_by_source(store: Store) -> None:
     await store.add_suppressions(["+442079460001", "+442079460009"], "internal", None)
     assert await store.listed_contacts("spring") == {"internal": 1, "tps": 2}
     assert await store.listed_contacts("other") == {"internal": 1}
+
+
+async def test_release_in_progress_keeps_contacts_with_an_open_attempt(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite3")
+    await store.upsert_campaign("c1", "C1", "{}", state="active")
+    await store.insert_contacts(
+        "c1", [NewContact(number=f"+4420794600{i}", region="GB") for i in range(10, 13)]
+    )
+    for cid in (1, 2, 3):
+        await store.update_contact(cid, status="in_progress")
+    await store.open_attempt(campaign_id="c1", contact_id=2, number="+442079460011", mode="p")
+    await store.update_contact(3, status="done")
+    assert await store.release_in_progress() == 1
+    statuses = [(await store.get_contact(i)).status for i in (1, 2, 3)]  # type: ignore[union-attr]
+    assert statuses == ["pending", "in_progress", "done"]
+    await store.close()

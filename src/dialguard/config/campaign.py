@@ -81,6 +81,10 @@ class PacingConfig(_Model):
         description="progressive mode: dial for an agent in wrap-up that auto-readies in time",
     )
     wrap_up_cap_s: float = Field(default=30.0, gt=0, le=600)
+    learn_ring_timeout: bool = Field(
+        default=False,
+        description="shorten the ring timeout from the measured answer-time curve (never < 15 s)",
+    )
     connect_deadline_s: float = Field(default=2.0, gt=0, le=2.0)
 
 

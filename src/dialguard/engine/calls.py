@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,11 @@ from dialguard.sip.api import Call, CallEvent, CallEventKind, Prompt
 from dialguard.store import ContactRecord, Store
 
 log = get_logger(__name__)
+
+MIN_MESSAGE_S = 4.0
+"""A short prompt (the built-in tones) is repeated to last at least this long."""
+OPT_OUT_WAIT_S = 3.0
+"""After the message, how long the line stays open for the opt-out key."""
 
 # SIP final code → (store outcome, pacer failure reason)
 _BY_CODE: dict[int, tuple[str, pe.FailReason]] = {
@@ -95,6 +101,7 @@ class CallJob:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _ringing: bool = False
+    _opted: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- the SIP side -------------------------------------------------------------------
 
@@ -231,8 +238,13 @@ class CallJob:
             number=self.contact.number,
             reason=reason,
         )
+        prompt = self.ctx.prompt
+        repeat = max(1, math.ceil(MIN_MESSAGE_S / prompt.duration_s)) if prompt.ulaw else 1
         with contextlib.suppress(Exception):
-            await self.call.play(self.ctx.prompt)
+            await self.call.play(prompt, repeat=repeat)
+        # Leave the callee a moment to press the opt-out key after the message ends.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._opted.wait(), OPT_OUT_WAIT_S)
         if self.outcome is None:
             with contextlib.suppress(Exception):
                 await self.call.hangup()
@@ -241,6 +253,7 @@ class CallJob:
         if self.opted_out:
             return
         self.opted_out = True
+        self._opted.set()
         await self.ctx.add_internal_dnc(self.contact.number, "opt-out key during message")
         await self.ctx.store.update_attempt(self.attempt_id, opted_out=True)
         self.ctx.on_record("opt_out", {})

@@ -179,8 +179,13 @@ class Engine:
                 last_outcome="interrupted",
                 next_attempt_at=now + delay,
             )
-        if self.recovered:
-            log.warning("recovered interrupted attempts", count=len(self.recovered))
+        released = await store.release_in_progress()
+        if self.recovered or released:
+            log.warning(
+                "recovered interrupted attempts",
+                count=len(self.recovered),
+                contacts_released=released,
+            )
 
     async def _register_campaigns(self) -> None:
         store = self._store

@@ -53,6 +53,7 @@ def pacing_params(cfg: PacingConfig) -> PacingParams:
         max_dial_ratio=cfg.max_dial_ratio,
         dial_ahead_wrap=cfg.dial_ahead_wrap,
         wrap_up_cap_s=cfg.wrap_up_cap_s,
+        learn_ring_timeout=cfg.learn_ring_timeout,
         connect_deadline_s=cfg.connect_deadline_s,
         connect_latency_s=min(TRANSFER_TIMEOUT_S, cfg.connect_deadline_s / 2),
     )

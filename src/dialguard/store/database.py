@@ -610,6 +610,18 @@ class Store:
         rows = await self._fetchall("SELECT * FROM attempts WHERE outcome IS NULL ORDER BY id")
         return [AttemptRecord.from_row(r) for r in rows]
 
+    async def release_in_progress(self) -> int:
+        """After a crash: contacts marked ``in_progress`` whose attempt row was never
+        written go back to ``pending``; the count. No INVITE can have left for them
+        (the row is written first), so they may be dialled again at once."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "UPDATE contacts SET status = 'pending' WHERE status = 'in_progress'"
+                " AND id NOT IN (SELECT contact_id FROM attempts"
+                " WHERE outcome IS NULL AND contact_id IS NOT NULL)"
+            )
+            return int(cur.rowcount)
+
     async def close_open_attempts_as_interrupted(self, now: float) -> list[int]:
         """After a crash: close every attempt with no outcome as ``interrupted``; their ids.
 
