@@ -70,6 +70,7 @@ def test_ring_timeout_below_15_s_names_file_field_and_rule(tmp_path: Path) -> No
             "retry.abandoned = {…}: delay_s must be ≥ 259200 (72 h lock-out",
         ),
         ({"pacing": {"ringtimeout": 20}}, "pacing.ringtimeout: unknown field"),
+        ({"pacing": {"mode": "predictive"}}, "predictive needs information_message"),
     ],
 )
 def test_each_rule_is_reported(patch: dict[str, object], expected: str) -> None:

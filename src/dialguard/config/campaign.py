@@ -190,6 +190,15 @@ class CampaignConfig(_Model):
     dnc: DncConfig = DncConfig()
     enabled: bool = True
 
+    @model_validator(mode="after")
+    def _predictive_needs_message(self) -> CampaignConfig:
+        if self.pacing.mode == "predictive" and self.information_message is None:
+            raise ValueError(
+                "pacing.mode = predictive needs information_message (an audio file saying "
+                "who called and a number to call back): over-dialled calls must hear it"
+            )
+        return self
+
     @field_validator("caller_id")
     @classmethod
     def _caller_id(cls, v: str) -> str:

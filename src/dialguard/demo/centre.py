@@ -50,6 +50,8 @@ from dialguard.store import NewContact, Store
 log = get_logger(__name__)
 
 Mode = Literal["progressive", "predictive"]
+EXAMPLE_MESSAGE = Path(__file__).with_name("prompts") / "info-example.wav"
+"""A spoken example information message (espeak-ng, 8 kHz µ-law, 13 s)."""
 
 
 @dataclass
@@ -100,7 +102,11 @@ def demo_campaign(opts: CentreOptions) -> CampaignConfig:
         "id": "demo",
         "name": "Demo renewals",
         "caller_id": "+12025550123",
-        "information_text": "Example Ltd called about your renewal; call 0800 000 000.",
+        "information_message": str(EXAMPLE_MESSAGE),
+        "information_text": (
+            "This is Example Limited, calling about your renewal. Sorry, nobody is free to "
+            "take your call. Please call us on 0800 123 4567. To stop our calls, press nine."
+        ),
         "pacing": {
             "mode": opts.mode,
             "ring_timeout_s": opts.ring_timeout_s,

@@ -271,6 +271,11 @@ class Engine:
         current = runner.campaign.pacing
         try:
             new = req.apply_to(current)
+            if new.mode == "predictive" and runner.campaign.information_message is None:
+                raise ValueError(
+                    "mode = predictive: this campaign has no information_message, and "
+                    "over-dialled calls must hear one"
+                )
             runner.set_pacing(new)
         except ValueError as e:
             await self._store.record_audit(
