@@ -5,10 +5,8 @@ state, nothing lost or dialled twice."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,6 +15,7 @@ import pytest
 
 from dialguard.demo.centre import CentreOptions, LocalCentre
 from dialguard.store import Store
+from tests.support.daemon import retry, start_daemon, until, write_config
 from tests.support.mosquitto import Mosquitto
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -33,14 +32,6 @@ def _opts(host: str, port: int, tmp_path: Path, **kw: object) -> CentreOptions:
     }
     base.update(kw)
     return CentreOptions(**base)  # type: ignore[arg-type]
-
-
-async def _until(pred: object, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not pred():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def test_agent_vanishes_while_reserved(broker_url: str, tmp_path: Path) -> None:
@@ -65,9 +56,9 @@ async def test_agent_vanishes_while_reserved(broker_url: str, tmp_path: Path) ->
         await centre.control("start")
         assert centre.sim is not None
         sim = centre.sim
-        await _until(lambda: bool(sim.active_calls), 15, "the INVITE")
+        await until(lambda: bool(sim.active_calls), 15, "the INVITE")
         centre.agents[0].crash()  # TCP dropped, no DISCONNECT: the broker sends the will
-        await _until(lambda: not sim.active_calls and sim.records, 40, "the call to end")
+        await until(lambda: not sim.active_calls and sim.records, 40, "the call to end")
     finally:
         await centre.stop()
     [rec] = centre.result().records
@@ -99,16 +90,16 @@ async def test_broker_lost_mid_campaign_stops_new_dials_until_resync(
         await centre.control("start")
         assert centre.sim is not None and centre.engine is not None
         sim, engine = centre.sim, centre.engine
-        await _until(lambda: len(sim.records) >= 3, 20, "the first dials")
+        await until(lambda: len(sim.records) >= 3, 20, "the first dials")
         private_broker.stop()
-        await _until(lambda: not engine.link.dialling_allowed, 10, "the engine to fail closed")
+        await until(lambda: not engine.link.dialling_allowed, 10, "the engine to fail closed")
         await asyncio.sleep(0.5)  # a launch already past its check may still send
         dials_when_down = len(sim.records)
         await asyncio.sleep(6)
         assert len(sim.records) == dials_when_down, "dialled while agent state was unproven"
         private_broker.start()
-        await _until(lambda: engine.link.dialling_allowed, 40, "resync after the broker returns")
-        await _until(lambda: len(sim.records) > dials_when_down, 30, "dialling to resume")
+        await until(lambda: engine.link.dialling_allowed, 40, "resync after the broker returns")
+        await until(lambda: len(sim.records) > dials_when_down, 30, "dialling to resume")
         await centre.control("pause")
         await centre.drain(25, None)
     finally:
@@ -116,50 +107,6 @@ async def test_broker_lost_mid_campaign_stops_new_dials_until_resync(
     s = centre.result().summary
     assert s["abandoned"] == 0, s  # the blip cost no answered call its agent
     assert s["cancelled_before_15s"] == 0
-
-
-CAMPAIGN_TOML = """
-id = "demo"
-name = "Kill test"
-caller_id = "+12025550123"
-[pacing]
-mode = "progressive"
-ring_timeout_s = 20
-[calling_window]
-regime = "none"
-"""
-
-
-def _engine_toml(centre: LocalCentre) -> str:
-    cfg = centre.engine_config()
-    return f"""
-[broker]
-url = "{cfg.broker.url}"
-topic_prefix = "{cfg.broker.topic_prefix}"
-client_id = "{cfg.broker.client_id}"
-[trunk]
-host = "127.0.0.1"
-port = {cfg.trunk.port}
-agent_uri_template = "{cfg.trunk.agent_uri_template}"
-[store]
-path = "{cfg.store.path}"
-[metrics]
-enabled = false
-[logging]
-format = "json"
-[engine]
-campaigns_dir = "campaigns"
-shutdown_grace_s = 5
-"""
-
-
-def _daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "dialguard", "run", "--config", str(config)],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "DIALGUARD_ENGINE__USE_UVLOOP": "false"},
-    )
 
 
 async def test_engine_killed_and_restarted(broker_url: str, tmp_path: Path) -> None:
@@ -183,20 +130,17 @@ async def test_engine_killed_and_restarted(broker_url: str, tmp_path: Path) -> N
         await centre.start()
         assert centre.sim is not None
         sim = centre.sim
-        (tmp_path / "campaigns").mkdir()
-        (tmp_path / "campaigns" / "demo.toml").write_text(CAMPAIGN_TOML)
-        config = tmp_path / "dialguard.toml"
-        config.write_text(_engine_toml(centre))
-        proc = _daemon(config, log)
-        await _retry(lambda: centre.control("start"), 30)
-        await _until(lambda: len(sim.active_calls) >= 3, 20, "three calls ringing")
+        config = write_config(centre, tmp_path)
+        proc = start_daemon(config, log)
+        await retry(lambda: centre.control("start"), 30)
+        await until(lambda: len(sim.active_calls) >= 3, 20, "three calls ringing")
         in_flight = set(sim.active_calls)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         dialled_before = len(sim.records)
-        proc = _daemon(config, log)
+        proc = start_daemon(config, log)
         # the campaign was left active in the store: the new engine resumes by itself
-        await _until(lambda: len(sim.records) >= dialled_before + 3, 40, "dialling to resume")
+        await until(lambda: len(sim.records) >= dialled_before + 3, 40, "dialling to resume")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(40) == 0, log.read_text()[-3000:]
         proc = None
@@ -217,15 +161,3 @@ async def test_engine_killed_and_restarted(broker_url: str, tmp_path: Path) -> N
     # no lost attempt: every INVITE the trunk saw has its row
     assert {r.number for r in records} <= {a.number for a in attempts}
     assert "recovered interrupted attempts" in log.read_text()
-
-
-async def _retry(fn: object, within: float) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            await fn()  # type: ignore[operator]
-            return
-        except (TimeoutError, OSError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)

@@ -1,0 +1,105 @@
+"""`dialguard run`: refuses bad config before starting; serves metrics and health;
+SIGHUP reloads campaign files (a bad file is rejected, the running config kept);
+SIGTERM stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from dialguard.demo.centre import CentreOptions, LocalCentre
+from dialguard.store import Store
+from tests.support.daemon import CAMPAIGN_TOML, retry, start_daemon, until, write_config
+from tests.support.mosquitto import free_port
+
+
+def test_bad_config_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "x.toml").write_text(
+        'id = "x"\nname = "X"\ncaller_id = "+442079460000"\n[pacing]\nring_timeout_s = 10\n'
+    )
+    config = tmp_path / "dialguard.toml"
+    config.write_text('[store]\npath = "s.sqlite3"\n[engine]\ncampaigns_dir = "campaigns"\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "dialguard", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "campaigns/x.toml: pacing.ring_timeout_s = 10: must be ≥ 15 s" in out.stderr
+    assert not (tmp_path / "s.sqlite3").exists()  # nothing was started
+
+
+async def _get(port: int, path: str) -> tuple[int, str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    data = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    head, _, body = data.decode().partition("\r\n\r\n")
+    return int(head.split(" ")[1]), body
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+async def test_daemon_metrics_health_sighup_and_sigterm(broker_url: str, tmp_path: Path) -> None:
+    u = urlsplit(broker_url)
+    centre = LocalCentre(
+        CentreOptions(
+            broker_host=u.hostname or "127.0.0.1",
+            broker_port=u.port or 1883,
+            workdir=tmp_path,
+            agents=2,
+            numbers=["+15550000500"],
+            start_engine=False,
+        )
+    )
+    port = free_port()
+    log = tmp_path / "daemon.log"
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        await centre.start()
+        config = write_config(centre, tmp_path, metrics_port=port)
+        proc = start_daemon(config, log)
+        await retry(lambda: _get(port, "/healthz"), 30)
+        status, body = await _get(port, "/healthz")
+        for _ in range(100):  # resync with the broker takes a moment
+            if status == 200:
+                break
+            await asyncio.sleep(0.2)
+            status, body = await _get(port, "/healthz")
+        assert status == 200 and json.loads(body)["broker"] == "connected"
+        status, body = await _get(port, "/metrics")
+        assert status == 200 and "dialguard_broker_connected" in body
+
+        campaign = tmp_path / "campaigns" / "demo.toml"
+        # a bad file is rejected and the running configuration kept
+        campaign.write_text(CAMPAIGN_TOML.replace("ring_timeout_s = 20", "ring_timeout_s = 5"))
+        proc.send_signal(signal.SIGHUP)
+        await until(lambda: "reload rejected" in log.read_text(), 20, "the rejection")
+        assert "pacing.ring_timeout_s = 5: must be ≥ 15 s" in log.read_text()
+        # a good change is applied live and audited
+        campaign.write_text(CAMPAIGN_TOML.replace("ring_timeout_s = 20", "ring_timeout_s = 25"))
+        proc.send_signal(signal.SIGHUP)
+        await until(lambda: "pacing reloaded" in log.read_text(), 20, "the reload")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(40) == 0, log.read_text()[-3000:]
+        proc = None
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait(10)
+        await centre.stop()
+    text = log.read_text()
+    assert "effective configuration" in text and "engine stopped" in text
+    async with await Store.open(centre.store_path) as store:
+        audit = await store.audit_events("demo")
+    changes = [a for a in audit if a.action == "pacing.changed" and a.actor == "sighup"]
+    assert changes and changes[-1].new["ring_timeout_s"] == 25
