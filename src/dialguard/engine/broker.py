@@ -184,7 +184,7 @@ async def _start_mosquitto(binary: str, workdir: Path, timeout_s: float) -> Brok
 async def _start_embedded(timeout_s: float) -> BrokerHandle:
     try:
         # optional dependency, untyped
-        from amqtt.broker import Broker  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        from amqtt.broker import Broker
     except ImportError:
         raise NoBrokerError(
             "no MQTT broker answers, mosquitto is not installed and the embedded broker "

@@ -67,7 +67,7 @@ class SippyThread:
         # cross-thread waker signals the thread that created it — rebuilt here so a
         # queued call wakes this loop at once instead of at its next 10 ms tick.
         if ED2.my_ident != threading.get_ident():
-            from elperiodic.ElPeriodic import ElPeriodic  # type: ignore[import-untyped]
+            from elperiodic.ElPeriodic import ElPeriodic
 
             freq = ED2.bands[0][0]
             ED2.elp = ElPeriodic(freq)
