@@ -1,5 +1,441 @@
-"""`dialguard campaign …` (placeholder until its issue lands)."""
+"""`dialguard campaign list|start|pause|resume|stop|set-pacing`: supervisors' controls.
 
-from cyclopts import App
+``list`` reads the store, so it works with the daemon down. Every other command is a
+request to the *running* daemon over the broker (``…/campaigns/{id}/control`` or
+``…/pacing``); the engine is the only judge of what is allowed — it validates a pacing
+change against the same legal floors as a config file, records accepted and refused
+changes in the audit table, and answers on ``…/campaigns/{id}/events``. This command
+prints that answer: old → new when accepted, the engine's reason when refused.
 
-app = App(name="campaign", help="Not yet available.")
+Exit codes: 0 accepted; 1 refused by the engine (a change outside the law, an unknown
+campaign, a state change that does not apply); 2 bad input or config; 3 the broker or
+the daemon did not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from cyclopts import App, Parameter
+from rich.markup import escape
+from rich.table import Table
+
+from dialguard.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_PROBLEM,
+    EXIT_UNREACHABLE,
+    console,
+    err_console,
+    load_config_or_exit,
+)
+from dialguard.config import ConfigError, parse_campaign
+from dialguard.engine.messages import (
+    ID_PATTERN,
+    ControlAction,
+    ControlReply,
+    ControlRequest,
+    PacingChangeRequest,
+)
+from dialguard.engine.mqtt import BrokerLinkDown, send_request
+from dialguard.logs import configure_logging
+from dialguard.store import Store, StoreError
+
+app = App(
+    name="campaign",
+    help="Supervisor controls: list, start, pause, resume, stop, set-pacing.",
+)
+
+DEFAULT_TIMEOUT_S = 5.0
+"""How long to wait for the engine's reply before saying the daemon is not running."""
+
+_ID = re.compile(ID_PATTERN)
+
+Config = Annotated[
+    Path | None,
+    Parameter(help="Engine config (TOML); default config/dialguard.toml if it exists."),
+]
+Actor = Annotated[
+    str | None,
+    Parameter(help="Who makes the change, for the audit table (default: $USER)."),
+]
+Timeout = Annotated[
+    float,
+    Parameter(help="Seconds to wait for the engine's reply before giving up (exit 3)."),
+]
+
+
+class _BadInput(Exception):
+    """A problem with the command's own input: one line, exit 2."""
+
+
+# --- list (store only) ----------------------------------------------------------------
+
+
+@app.command(name="list")
+def list_campaigns(
+    *,
+    config: Config = None,
+    format: Literal["table", "json"] = "table",
+) -> int:
+    """List campaigns from the store: state, pacing mode, contacts and attempts.
+
+    Reads the store directly, so it works whether or not the daemon is running. The
+    state is the one the daemon will resume with ("active" dials, "paused" waits,
+    "stopped" stays down).
+
+    Parameters
+    ----------
+    config
+        Engine config (TOML) naming the store; default config/dialguard.toml if it exists.
+    format
+        table for people, json for scripts.
+    """
+    cfg = load_config_or_exit(config)
+    configure_logging(cfg.logging.level, cfg.logging.format)
+    path = cfg.store.path
+    if not path.exists():
+        _error(f"no store at {path} (import a contact list or run the daemon first)")
+        return EXIT_BAD_INPUT
+    try:
+        rows = asyncio.run(_campaign_rows(path))
+    except StoreError as e:
+        _error(f"store error: {e}")
+        return EXIT_BAD_INPUT
+    if format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        console.print(f"no campaigns in {path}")
+        return EXIT_OK
+    table = Table(title=f"Campaigns in {path.name}")
+    for name in ("campaign", "name", "state", "mode"):
+        table.add_column(name)
+    for name in ("pending", "in progress", "done", "exhausted", "dnc", "attempts"):
+        table.add_column(name, justify="right")
+    for r in rows:
+        c = r["contacts"]
+        table.add_row(
+            escape(r["id"]),
+            escape(r["name"]),
+            _state_cell(r["state"]),
+            r["mode"],
+            *(str(c[s]) for s in ("pending", "in_progress", "done", "exhausted", "dnc")),
+            str(r["attempts"]),
+        )
+    console.print(table)
+    return EXIT_OK
+
+
+async def _campaign_rows(path: Path) -> list[dict[str, Any]]:
+    """One dict per campaign; counts are grouped SQL queries, not rows loaded in Python,
+    so a campaign with millions of attempts lists as fast as an empty one."""
+    async with await Store.open(path) as store:
+        db = store.connection
+        rows = []
+        for rec in await store.list_campaigns():
+            contacts = dict.fromkeys(("pending", "in_progress", "done", "exhausted", "dnc"), 0)
+            async with db.execute(
+                "SELECT status, count(*) FROM contacts WHERE campaign_id = ? GROUP BY status",
+                (rec.id,),
+            ) as cur:
+                for status, n in await cur.fetchall():
+                    contacts[status] = int(n)
+            async with db.execute(
+                "SELECT count(*) FROM attempts WHERE campaign_id = ?", (rec.id,)
+            ) as cur:
+                found = await cur.fetchone()
+            try:
+                mode: str = parse_campaign(rec.config, f"store campaign {rec.id}").pacing.mode
+            except ConfigError:
+                mode = "(bad config)"
+            rows.append(
+                {
+                    "id": rec.id,
+                    "name": rec.name,
+                    "state": rec.state,
+                    "mode": mode,
+                    "contacts": contacts,
+                    "attempts": int(found[0]) if found else 0,
+                    "updated_at": rec.updated_at,
+                }
+            )
+        return rows
+
+
+def _state_cell(state: str) -> str:
+    colour = {"active": "green", "paused": "yellow", "stopped": "red"}.get(state, "white")
+    return f"[{colour}]{state}[/]"
+
+
+# --- start / pause / resume / stop ---------------------------------------------------
+
+
+@app.command
+def start(
+    campaign: str,
+    *,
+    actor: Actor = None,
+    config: Config = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
+) -> int:
+    """Start a paused or stopped campaign: the daemon begins dialling its contacts.
+
+    Parameters
+    ----------
+    campaign
+        Campaign ID, as in `dialguard campaign list`.
+    """
+    return _control("start", campaign, actor, config, timeout)
+
+
+@app.command
+def pause(
+    campaign: str,
+    *,
+    actor: Actor = None,
+    config: Config = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
+) -> int:
+    """Pause a running campaign: no new dials; calls already ringing or connected
+    finish normally (an answered call still gets its agent).
+
+    Parameters
+    ----------
+    campaign
+        Campaign ID, as in `dialguard campaign list`.
+    """
+    return _control("pause", campaign, actor, config, timeout)
+
+
+@app.command
+def resume(
+    campaign: str,
+    *,
+    actor: Actor = None,
+    config: Config = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
+) -> int:
+    """Resume a paused campaign (a stopped one needs `start`).
+
+    Parameters
+    ----------
+    campaign
+        Campaign ID, as in `dialguard campaign list`.
+    """
+    return _control("resume", campaign, actor, config, timeout)
+
+
+@app.command
+def stop(
+    campaign: str,
+    *,
+    actor: Actor = None,
+    config: Config = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
+) -> int:
+    """Stop a campaign: no new dials, calls in progress finish; it stays stopped across
+    daemon restarts until someone starts it again.
+
+    Parameters
+    ----------
+    campaign
+        Campaign ID, as in `dialguard campaign list`.
+    """
+    return _control("stop", campaign, actor, config, timeout)
+
+
+def _control(
+    action: ControlAction, campaign: str, actor: str | None, config: Path | None, timeout: float
+) -> int:
+    def make(who: str) -> ControlRequest:
+        return ControlRequest(
+            request_id=secrets.token_hex(8), actor=who, action=action, ts=time.time()
+        )
+
+    return _request(campaign, actor, config, timeout, make)
+
+
+# --- set-pacing -----------------------------------------------------------------------
+
+
+@app.command(name="set-pacing")
+def set_pacing(
+    campaign: str,
+    *,
+    mode: Literal["preview", "progressive", "predictive"] | None = None,
+    abandon_cap: str | None = None,
+    ring_timeout: float | None = None,
+    max_dial_ratio: float | None = None,
+    abandon_window: Literal["24h", "30d"] | None = None,
+    actor: Actor = None,
+    config: Config = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
+) -> int:
+    """Change a running campaign's pacing, live. Only the options given change.
+
+    The daemon checks the result against the law before applying it — abandon cap at
+    most 3 %, ring timeout at least 15 s, predictive dial ratio at most 3 — and refuses
+    anything outside it with the reason (exit 1). Accepted and refused changes are both
+    written to the audit table with who and when.
+
+    Parameters
+    ----------
+    campaign
+        Campaign ID, as in `dialguard campaign list`.
+    mode
+        progressive (never dials more calls than free agents: no abandoned calls),
+        predictive (over-dials within the abandon cap) or preview.
+    abandon_cap
+        Highest abandoned-call rate predictive mode may reach, as a fraction (0.02) or a
+        percentage (2%). The law allows at most 3 %.
+    ring_timeout
+        Seconds a call rings before the daemon gives up (at least 15).
+    max_dial_ratio
+        Predictive mode: most lines dialled per agent (1 to 3).
+    abandon_window
+        Period the abandon rate is measured over: 24h (Ofcom) or 30d (TCPA).
+    """
+    changes: dict[str, Any] = {}
+    try:
+        if mode is not None:
+            changes["mode"] = mode
+        if abandon_cap is not None:
+            changes["abandon_cap"] = _fraction(abandon_cap)
+        if ring_timeout is not None:
+            changes["ring_timeout_s"] = ring_timeout
+        if max_dial_ratio is not None:
+            changes["max_dial_ratio"] = max_dial_ratio
+        if abandon_window is not None:
+            changes["abandon_window"] = abandon_window
+    except _BadInput as e:
+        _error(str(e))
+        return EXIT_BAD_INPUT
+    if not changes:
+        _error(
+            "nothing to change: give at least one of --mode, --abandon-cap, --ring-timeout, "
+            "--max-dial-ratio, --abandon-window"
+        )
+        return EXIT_BAD_INPUT
+
+    def make(who: str) -> PacingChangeRequest:
+        return PacingChangeRequest(
+            request_id=secrets.token_hex(8), actor=who, changes=changes, ts=time.time()
+        )
+
+    return _request(campaign, actor, config, timeout, make)
+
+
+def _fraction(text: str) -> float:
+    """``0.02`` or ``2%`` → 0.02. Range is the engine's to judge, not ours."""
+    raw = text.strip()
+    percent = raw.endswith("%")
+    try:
+        value = float(raw.removesuffix("%").strip())
+    except ValueError:
+        raise _BadInput(f"--abandon-cap {text!r}: not a number (write 0.02 or 2%)") from None
+    return value / 100 if percent else value
+
+
+# --- the request and its reply --------------------------------------------------------
+
+
+def _request(
+    campaign: str,
+    actor: str | None,
+    config: Path | None,
+    timeout: float,
+    make: Callable[[str], ControlRequest | PacingChangeRequest],
+) -> int:
+    """Send one request, wait for the engine's reply, print it; the exit code."""
+    try:
+        who = _actor(actor)
+        if not _ID.match(campaign):
+            raise _BadInput(f"campaign id {campaign!r}: letters, digits, '_', '.', '-' only")
+        if not 0 < timeout <= 120:
+            raise _BadInput(f"--timeout {timeout:g}: must be > 0 and ≤ 120 seconds")
+    except _BadInput as e:
+        _error(str(e))
+        return EXIT_BAD_INPUT
+    cfg = load_config_or_exit(config)
+    configure_logging(cfg.logging.level, cfg.logging.format)
+    request = make(who)
+    try:
+        reply = asyncio.run(send_request(cfg.broker, campaign, request, within_s=timeout))
+    except BrokerLinkDown as e:
+        _error(f"cannot reach the broker: {e}", hint="is the broker running? see --config")
+        return EXIT_UNREACHABLE
+    except TimeoutError:
+        _error(
+            f"daemon not running or not connected: no reply within {timeout:g} s "
+            f"on {cfg.broker.topic_prefix}/campaigns/{campaign}/events at {cfg.broker.url}",
+            hint="start it with `dialguard run`, or check --config names the same broker "
+            "and topic_prefix as the daemon's",
+        )
+        return EXIT_UNREACHABLE
+    return _show_reply(campaign, reply)
+
+
+def _show_reply(campaign: str, reply: ControlReply) -> int:
+    if not reply.accepted:
+        err_console.print(
+            f"[red]refused by the engine:[/] campaign {escape(campaign)}: {escape(reply.reason)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_PROBLEM
+    old, new = reply.old or {}, reply.new or {}
+    who = f"(by {escape(reply.actor)})" if reply.actor else ""
+    if not new:
+        console.print(
+            f"campaign {escape(campaign)}: accepted, nothing changed (already so) {who}",
+            highlight=False,
+        )
+        return EXIT_OK
+    console.print(f"campaign {escape(campaign)}: {reply.kind} change accepted {who}")
+    for key in new:
+        console.print(
+            f"  {key}: {_shown(key, old.get(key))} → {_shown(key, new[key])}", highlight=False
+        )
+    return EXIT_OK
+
+
+def _shown(key: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if key == "abandon_cap" and isinstance(value, int | float):
+        return f"{value:g} ({value:.1%})"
+    if key.endswith("_s") and isinstance(value, int | float):
+        return f"{value:g} s"
+    return str(value)
+
+
+def _actor(given: str | None) -> str:
+    """Who is acting, for the audit table: --actor, else $USER, else the login name."""
+    who = given if given is not None else os.environ.get("USER") or _login()
+    who = who.strip()
+    if not 1 <= len(who) <= 64:
+        raise _BadInput(f"--actor {who!r}: must be 1 to 64 characters")
+    return who
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        return "cli"
+
+
+def _error(message: str, *, hint: str | None = None) -> None:
+    err_console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    if hint:
+        err_console.print(f"  {escape(hint)}", highlight=False, soft_wrap=True)

@@ -1,5 +1,479 @@
-"""`dialguard report …` (placeholder until its issue lands)."""
+"""`dialguard report compliance|attempts`: what the regulator and the supervisor read.
 
-from cyclopts import App
+Both read the store only (the daemon need not run) and print a table for people, or CSV
+or JSON for scripts and spreadsheets. ``compliance`` exits 1 when any period breaks a
+rule — abandon rate over the cap, a call cancelled before 15 s of ringing, a call
+outside calling hours, a do-not-call number dialled — so a cron job can alert on it.
+``attempts`` is the audit trail: one row per call attempt with every timestamp, the
+outcome, SIP code, agent and abandon reason. Reports show phone numbers in full (they
+are for the supervisor); nothing here logs them.
 
-app = App(name="report", help="Not yet available.")
+The campaign's rules (calling window, cap, DNC lists honoured) come from the
+configuration stored with the campaign, as the daemon last ran it.
+
+Times on the command line are ISO 8601 (``2026-11-22``, ``2026-11-22T09:00``,
+``2026-11-22T09:00+01:00``); without an offset they are this machine's local time.
+Times printed are ISO 8601 with the offset, in this machine's time zone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from cyclopts import App, Parameter
+from rich.markup import escape
+from rich.table import Table
+
+from dialguard.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_PROBLEM,
+    console,
+    err_console,
+    load_config_or_exit,
+)
+from dialguard.config import CampaignConfig, ConfigError, parse_campaign
+from dialguard.logs import configure_logging
+from dialguard.reports.compliance import (
+    WINDOW_SECONDS,
+    ComplianceReport,
+    PeriodFigures,
+    compliance_report,
+)
+from dialguard.store import AttemptRecord, Store, StoreError
+
+app = App(name="report", help="Compliance and attempt reports (read from the store).")
+
+Format = Literal["table", "csv", "json"]
+Config = Annotated[
+    Path | None,
+    Parameter(help="Engine config (TOML) naming the store; default config/dialguard.toml."),
+]
+From = Annotated[
+    str | None,
+    Parameter(name="--from", help="Start of the report, ISO 8601 (local time without offset)."),
+]
+To = Annotated[
+    str | None,
+    Parameter(name="--to", help="End of the report (exclusive), ISO 8601; default now."),
+]
+
+TABLE_ROWS = 500
+"""Attempts shown in a terminal table; CSV and JSON always have them all."""
+
+WIDE_PERIODS = 4
+"""Up to this many periods, the compliance table has a column per period."""
+
+
+class _BadInput(Exception):
+    """A problem with the command's input: one line, exit 2."""
+
+
+# --- compliance -----------------------------------------------------------------------
+
+
+@app.command
+def compliance(
+    *,
+    campaign: str,
+    window: Literal["24h", "30d"] = "24h",
+    from_: From = None,
+    to: To = None,
+    format: Format = "table",
+    config: Config = None,
+) -> int:
+    """Compliance figures per period of the regulator's window; exit 1 on any breach.
+
+    For each 24 h (Ofcom) or 30 day (TCPA) period: attempts, live answers, connects,
+    abandoned calls by reason, abandon rate against the campaign's cap, and the figures
+    that must be 0 — calls cancelled before 15 s of ringing, calls outside calling
+    hours, do-not-call numbers dialled — plus opt-outs. Without --from/--to it covers
+    the last window up to now.
+
+    Parameters
+    ----------
+    campaign
+        Campaign ID, as in `dialguard campaign list`.
+    window
+        Period length: 24h (Ofcom) or 30d (TCPA).
+    format
+        table for people; csv (one row per period) or json for scripts.
+    """
+    try:
+        start, end = _span(from_, to, WINDOW_SECONDS[window], time.time())
+        cfg = load_config_or_exit(config)
+        configure_logging(cfg.logging.level, cfg.logging.format)
+        report = asyncio.run(
+            _compliance(_require_store(cfg.store.path), campaign, window, start, end)
+        )
+    except _BadInput as e:
+        return _bad(str(e))
+    except StoreError as e:
+        return _bad(f"store error: {e}")
+    if format == "json":
+        print(json.dumps(_report_json(report, start, end), indent=2, ensure_ascii=False))
+    elif format == "csv":
+        print(_report_csv(report), end="")
+    else:
+        _print_report(report, start, end)
+    if report.breaches:
+        if format != "table":  # the table lists them already
+            for b in report.breaches:
+                err_console.print(f"[red]breach:[/] {escape(b)}", highlight=False)
+        return EXIT_PROBLEM
+    return EXIT_OK
+
+
+async def _compliance(
+    path: Path, campaign: str, window: str, start: float, end: float
+) -> ComplianceReport:
+    async with await Store.open(path) as store:
+        config = await _campaign_config(store, campaign)
+        return await compliance_report(store, config, window, start, end)
+
+
+def _report_json(report: ComplianceReport, start: float, end: float) -> dict[str, Any]:
+    data = report.to_dict()
+    data["from"], data["to"] = _iso(start), _iso(end)
+    for p in data["periods"]:
+        p["start_iso"], p["end_iso"] = _iso(p["start"]), _iso(p["end"])
+    return data
+
+
+CSV_FIELDS = (
+    "period_start",
+    "period_end",
+    "attempts",
+    "live_answers",
+    "machine_answers",
+    "connects",
+    "abandoned",
+    "abandoned_by_reason",
+    "abandon_rate",
+    "abandon_cap",
+    "cancelled_before_15s",
+    "outside_window",
+    "dnc_hits",
+    "opt_outs",
+    "messages_played",
+    "max_answer_to_agent_s",
+)
+
+
+def _report_csv(report: ComplianceReport) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CSV_FIELDS)
+    for p in report.periods:
+        w.writerow(
+            [
+                _iso(p.start),
+                _iso(p.end),
+                p.attempts,
+                p.live_answers,
+                p.machine_answers,
+                p.connects,
+                p.abandoned,
+                ";".join(f"{k}={v}" for k, v in sorted(p.abandoned_by_reason.items())),
+                f"{p.abandon_rate:.6f}",
+                f"{report.cap:g}",
+                p.cancelled_before_15s,
+                p.outside_window,
+                p.dnc_hits,
+                p.opt_outs,
+                p.messages_played,
+                "" if p.max_answer_to_agent_s is None else f"{p.max_answer_to_agent_s:.3f}",
+            ]
+        )
+    return out.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class _Figure:
+    """One line of the compliance table: its label, rule, and value in a period."""
+
+    label: str
+    rule: str
+    value: Callable[[PeriodFigures], str]
+
+
+def _figures(report: ComplianceReport) -> list[_Figure]:
+    reasons = sorted({r for p in report.periods for r in p.abandoned_by_reason})
+    cap = report.cap
+
+    def must_be_zero(v: int) -> str:
+        return f"[red]{v}[/]" if v else "0"
+
+    def rate(p: PeriodFigures) -> str:
+        colour = "red" if p.abandon_rate > cap else "green"
+        return f"[{colour}]{p.abandon_rate:.2%}[/]"
+
+    rows = [
+        _Figure("attempts", "", lambda p: str(p.attempts)),
+        _Figure("live answers", "", lambda p: str(p.live_answers)),
+        _Figure("answered by a machine", "not live", lambda p: str(p.machine_answers)),
+        _Figure("connected to an agent", "", lambda p: str(p.connects)),
+        _Figure("abandoned", "", lambda p: str(p.abandoned)),
+        *(_Figure(f"  abandoned: {r}", "", _reason_count(r)) for r in reasons),
+        _Figure("abandon rate (abandoned ÷ live)", f"≤ {cap:.1%}", rate),
+        _Figure("information messages played", "", lambda p: str(p.messages_played)),
+        _Figure("slowest answer → agent", "≤ 2 s", lambda p: _secs(p.max_answer_to_agent_s)),
+        _Figure(
+            "cancelled before 15 s ringing",
+            "must be 0",
+            lambda p: must_be_zero(p.cancelled_before_15s),
+        ),
+        _Figure(
+            "dialled outside calling hours", "must be 0", lambda p: must_be_zero(p.outside_window)
+        ),
+        _Figure("do-not-call numbers dialled", "must be 0", lambda p: must_be_zero(p.dnc_hits)),
+        _Figure("opted out", "", lambda p: str(p.opt_outs)),
+    ]
+    return rows
+
+
+def _reason_count(reason: str) -> Callable[[PeriodFigures], str]:
+    return lambda p: str(p.abandoned_by_reason.get(reason, 0))
+
+
+def _print_report(report: ComplianceReport, start: float, end: float) -> None:
+    title = (
+        f"Compliance: campaign {escape(report.campaign_id)}, {report.window} window, "
+        f"{_iso(start, 'seconds')} → {_iso(end, 'seconds')}"
+    )
+    figures = _figures(report)
+    if len(report.periods) <= WIDE_PERIODS:
+        table = Table(title=title, title_justify="left")
+        table.add_column("figure")
+        table.add_column("rule")
+        for p in report.periods:
+            table.add_column(f"from {_iso(p.start, 'minutes')}", justify="right")
+        for f in figures:
+            table.add_row(f.label, f.rule, *(f.value(p) for p in report.periods))
+    else:
+        table = Table(title=title, title_justify="left")
+        table.add_column("period from", no_wrap=True)
+        short = [f for f in figures if not f.label.startswith("  ")]
+        for f in short:
+            table.add_column(f.label, justify="right")
+        for p in report.periods:
+            table.add_row(_iso(p.start, "minutes"), *(f.value(p) for f in short))
+    console.print(table)
+    if report.breaches:
+        console.print(f"[bold red]{len(report.breaches)} breach(es):[/]")
+        for b in report.breaches:
+            console.print(f"  [red]•[/] {escape(b)}", highlight=False)
+    else:
+        console.print("[green]no breaches[/]")
+
+
+# --- attempts -------------------------------------------------------------------------
+
+
+ATTEMPT_FIELDS = (
+    "id",
+    "created_at",
+    "invite_at",
+    "ringing_at",
+    "answered_at",
+    "connected_at",
+    "ended_at",
+    "number",
+    "contact_id",
+    "mode",
+    "agent_id",
+    "call_id",
+    "outcome",
+    "sip_code",
+    "abandoned",
+    "abandon_reason",
+    "ended_by",
+    "disposition",
+    "message_played_at",
+    "opted_out",
+)
+_TIMES = {f for f in ATTEMPT_FIELDS if f.endswith("_at")}
+
+
+@app.command
+def attempts(
+    *,
+    campaign: str,
+    from_: From = None,
+    to: To = None,
+    format: Format = "table",
+    config: Config = None,
+) -> int:
+    """The audit trail: every call attempt with its timestamps, outcome and agent.
+
+    One row per attempt, oldest first: when the attempt was written, the INVITE sent,
+    ringing, answered, connected to an agent and ended; the outcome and SIP code; the
+    agent; whether it was abandoned and why; the disposition and opt-out. Numbers are
+    shown in full. Without --from/--to it covers the last 24 hours.
+
+    Parameters
+    ----------
+    campaign
+        Campaign ID, as in `dialguard campaign list`.
+    format
+        table for people (the latest 500 rows); csv or json have every row and field.
+    """
+    try:
+        start, end = _span(from_, to, 86400.0, time.time())
+        cfg = load_config_or_exit(config)
+        configure_logging(cfg.logging.level, cfg.logging.format)
+        rows = asyncio.run(_attempts(_require_store(cfg.store.path), campaign, start, end))
+    except _BadInput as e:
+        return _bad(str(e))
+    except StoreError as e:
+        return _bad(f"store error: {e}")
+    if format == "json":
+        data = [_attempt_dict(a) for a in rows]
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif format == "csv":
+        out = io.StringIO()
+        w = csv.DictWriter(out, ATTEMPT_FIELDS, lineterminator="\n")
+        w.writeheader()
+        for a in rows:
+            w.writerow({k: "" if v is None else v for k, v in _attempt_dict(a).items()})
+        print(out.getvalue(), end="")
+    else:
+        _print_attempts(campaign, rows, start, end)
+    return EXIT_OK
+
+
+async def _attempts(path: Path, campaign: str, start: float, end: float) -> list[AttemptRecord]:
+    async with await Store.open(path) as store:
+        await _campaign_config(store, campaign)  # an unknown id is an error, not "0 rows"
+        return await store.attempts(campaign, start, end)
+
+
+def _attempt_dict(a: AttemptRecord) -> dict[str, Any]:
+    values = asdict(a)
+    values = {k: values[k] for k in ATTEMPT_FIELDS}
+    for k in _TIMES:
+        if values[k] is not None:
+            values[k] = _iso(values[k])
+    return values
+
+
+def _print_attempts(campaign: str, rows: list[AttemptRecord], start: float, end: float) -> None:
+    title = (
+        f"Attempts: campaign {escape(campaign)}, "
+        f"{_iso(start, 'seconds')} → {_iso(end, 'seconds')}: {len(rows)}"
+    )
+    short = "%Y-%m-%d %H:%M:%S" if len({_day(a.created_at) for a in rows}) > 1 else "%H:%M:%S"
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("INVITE at", no_wrap=True)  # the zone is in the title
+    table.add_column("number", no_wrap=True)
+    table.add_column("agent")
+    table.add_column("outcome")
+    table.add_column("SIP", justify="right")
+    table.add_column("rang", justify="right")
+    table.add_column("→ agent", justify="right")
+    table.add_column("abandoned")
+    table.add_column("ended by")
+    table.add_column("disposition")
+    shown = rows[-TABLE_ROWS:]
+    for a in shown:
+        at = a.invite_at if a.invite_at is not None else a.created_at
+        rang_until = a.answered_at if a.answered_at is not None else a.ended_at
+        rang = _gap(a.ringing_at, rang_until)
+        to_agent = _gap(a.answered_at, a.connected_at)
+        abandoned = f"[red]yes: {escape(a.abandon_reason or '?')}[/]" if a.abandoned else ""
+        if a.opted_out:
+            abandoned += " (opted out)"
+        table.add_row(
+            str(a.id),
+            dt.datetime.fromtimestamp(at).astimezone().strftime(short),
+            escape(a.number),
+            escape(a.agent_id or ""),
+            escape(a.outcome or "(open)"),
+            "" if a.sip_code is None else str(a.sip_code),
+            rang,
+            to_agent,
+            abandoned,
+            escape(a.ended_by or ""),
+            escape(a.disposition or ""),
+        )
+    console.print(table)
+    if len(rows) > len(shown):
+        console.print(
+            f"[dim]{len(rows) - len(shown)} earlier attempts not shown; "
+            "--format csv or json has them all[/]"
+        )
+
+
+# --- shared ---------------------------------------------------------------------------
+
+
+def _require_store(path: Path) -> Path:
+    """A report must not create an empty store where the daemon's should be."""
+    if not path.exists():
+        raise _BadInput(f"no store at {path} (import a contact list or run the daemon first)")
+    return path
+
+
+async def _campaign_config(store: Store, campaign: str) -> CampaignConfig:
+    record = await store.get_campaign(campaign)
+    if record is None:
+        known = ", ".join(c.id for c in await store.list_campaigns()) or "none"
+        raise _BadInput(f"campaign {campaign!r} is not in the store {store.path} (known: {known})")
+    try:
+        return parse_campaign(record.config, f"store campaign {campaign}")
+    except ConfigError as e:
+        raise _BadInput("; ".join(e.problems)) from None
+
+
+def _span(from_: str | None, to: str | None, length_s: float, now: float) -> tuple[float, float]:
+    """[start, end) from the options: the last ``length_s`` up to --to (or now) unless
+    --from says otherwise."""
+    end = _when(to, "--to") if to is not None else now
+    start = _when(from_, "--from") if from_ is not None else end - length_s
+    if start >= end:
+        raise _BadInput(f"--from {_iso(start)} is not before --to {_iso(end)}")
+    return start, end
+
+
+def _when(text: str, option: str) -> float:
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise _BadInput(
+            f"{option} {text!r}: not an ISO 8601 time (e.g. 2026-11-22, 2026-11-22T09:00 "
+            "or 2026-11-22T09:00+01:00)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.astimezone()  # the machine's local time
+    return when.timestamp()
+
+
+def _iso(ts: float, timespec: str = "milliseconds") -> str:
+    return dt.datetime.fromtimestamp(ts).astimezone().isoformat(timespec=timespec)
+
+
+def _day(ts: float) -> dt.date:
+    return dt.datetime.fromtimestamp(ts).astimezone().date()
+
+
+def _secs(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f} s"
+
+
+def _gap(a: float | None, b: float | None) -> str:
+    return "" if a is None or b is None else f"{b - a:.1f} s"
+
+
+def _bad(message: str) -> int:
+    err_console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return EXIT_BAD_INPUT

@@ -1,8 +1,342 @@
-"""`dialguard status` (placeholder until its issue lands)."""
+"""`dialguard status`: a live terminal view of the daemon's campaigns and agents.
 
-from dialguard.cli._common import not_yet
+The daemon publishes an :class:`~dialguard.engine.messages.EngineStatus` snapshot,
+retained, on ``{prefix}/engine/status`` every second; this command subscribes to it on
+the broker named in the engine config. Going through the broker (not a local API) means
+the view works from any supervisor's machine that may read that topic, and shows
+exactly what the daemon itself believes — including when it believes nothing: a
+missing snapshot, one older than :data:`STALE_AFTER_S`, or the daemon's last will
+(``broker_connected: false``) all read "daemon not running or not connected".
+
+Exit codes (``--once``): 0 a live snapshot; 3 no live daemon, or the broker cannot be
+reached; 2 bad config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import aiomqtt
+from cyclopts import Parameter
+from rich.console import Group, RenderableType
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from dialguard.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    console,
+    err_console,
+    load_config_or_exit,
+)
+from dialguard.config import BrokerConfig
+from dialguard.engine.messages import (
+    AGENT_STATES,
+    CampaignStatus,
+    EngineStatus,
+    PayloadError,
+    Topics,
+    parse_payload,
+)
+from dialguard.engine.mqtt import QOS, BrokerLinkDown, make_client, read_status
+from dialguard.logs import configure_logging
+
+STALE_AFTER_S = 5.0
+"""A snapshot older than this means the daemon stopped publishing (it sends one a second)."""
+
+AGENT_ROWS = 40
+"""Agents listed one per row; beyond this only the counts by state are shown."""
+
+NOT_RUNNING = "daemon not running or not connected"
+
+Health = Literal["live", "stale", "disconnected", "none"]
 
 
-def status() -> int:
-    """Not yet available."""
-    return not_yet("dialguard status")
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a snapshot says about the daemon, judged at ``now``."""
+
+    health: Health
+    message: str
+    age_s: float | None
+
+    @property
+    def live(self) -> bool:
+        return self.health == "live"
+
+
+def judge(
+    status: EngineStatus | None,
+    now: float,
+    *,
+    stale_after_s: float = STALE_AFTER_S,
+    where: str = "the broker",
+) -> Verdict:
+    """Tell a live daemon from a dead one's last word.
+
+    A daemon that is dialling publishes ``broker_connected`` with a fresh ``ts``; one
+    that died leaves either its will (``broker_connected`` false) or a snapshot that
+    stops ageing gracefully. A clock far ahead of ours is reported too, rather than
+    shown as fresh.
+    """
+    if status is None:
+        return Verdict("none", f"{NOT_RUNNING}: no engine status on {where}", None)
+    age = now - status.ts
+    if not status.broker_connected:
+        return Verdict(
+            "disconnected",
+            f"{NOT_RUNNING}: engine {status.engine_id} left the broker "
+            f"(its last status is {_age(age)} old)",
+            age,
+        )
+    if age > stale_after_s:
+        return Verdict(
+            "stale",
+            f"{NOT_RUNNING}: engine {status.engine_id}'s last status is {_age(age)} old "
+            f"(it sends one every second)",
+            age,
+        )
+    if age < -stale_after_s:
+        return Verdict(
+            "stale",
+            f"engine {status.engine_id}'s clock is {_age(-age)} ahead of this machine's",
+            age,
+        )
+    if not status.agents_synced:
+        return Verdict(
+            "live",
+            f"engine {status.engine_id} up, but agent state is not synchronised: "
+            "no dialling until it is (fail closed)",
+            age,
+        )
+    return Verdict("live", f"engine {status.engine_id} up, agent state synchronised", age)
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+# --- rendering ------------------------------------------------------------------------
+
+
+def render(status: EngineStatus | None, verdict: Verdict, note: str | None = None) -> Group:
+    """The whole view: a verdict line, campaigns, agents (dimmed when not live)."""
+    colour = "green" if verdict.live and status and status.agents_synced else "yellow"
+    if not verdict.live:
+        colour = "red"
+    parts: list[RenderableType] = [Text(verdict.message, style=f"bold {colour}")]
+    if note:
+        parts.append(Text(note, style="yellow"))
+    if status is not None:
+        dim = not verdict.live
+        if dim:
+            parts.append(Text("last known state:", style="dim"))
+        parts.append(_campaign_table(status.campaigns, dim=dim))
+        parts.append(_agents_line(status, dim=dim))
+        if status.agents:
+            parts.append(_agent_table(status, dim=dim))
+    return Group(*parts)
+
+
+def _campaign_table(campaigns: list[CampaignStatus], *, dim: bool) -> RenderableType:
+    if not campaigns:
+        return Text("no campaigns loaded", style="dim")
+    t = Table(title="Campaigns", style="dim" if dim else "", title_justify="left")
+    t.add_column("campaign", no_wrap=True)
+    t.add_column("state", no_wrap=True)
+    t.add_column("mode", no_wrap=True)
+    for name in ("dials", "answers", "connects", "abandoned", "in flight"):
+        t.add_column(name, justify="right")
+    t.add_column("abandon rate / cap", justify="right", no_wrap=True)
+    for c in campaigns:
+        t.add_row(
+            escape(c.id),
+            _state(c.state),
+            c.mode,
+            str(c.dials),
+            str(c.answers),
+            str(c.connects),
+            str(c.abandoned),
+            str(c.in_flight),
+            _rate(c.abandon_rate, c.abandon_cap),
+        )
+    return t
+
+
+def _state(state: str) -> str:
+    colour = {"running": "green", "paused": "yellow", "stopped": "red"}.get(state, "cyan")
+    return f"[{colour}]{state}[/]"
+
+
+def _rate(rate: float, cap: float) -> str:
+    """Red over the cap, yellow from 80 % of it (where predictive stops over-dialling)."""
+    colour = "red" if rate > cap else "yellow" if rate >= 0.8 * cap else "green"
+    return f"[{colour}]{rate:.2%}[/] / {cap:.1%}"
+
+
+def _agents_line(status: EngineStatus, *, dim: bool) -> Text:
+    counts = status.agents_by_state
+    shown = " · ".join(f"{counts.get(s, 0)} {s}" for s in AGENT_STATES)
+    return Text(f"agents: {shown}", style="dim" if dim else "bold")
+
+
+def _agent_table(status: EngineStatus, *, dim: bool) -> RenderableType:
+    t = Table(style="dim" if dim else "", show_edge=False)
+    t.add_column("agent", no_wrap=True)
+    t.add_column("state", no_wrap=True)
+    t.add_column("group", no_wrap=True)
+    t.add_column("note")
+    for a in status.agents[:AGENT_ROWS]:
+        note = "[yellow]stale: no heartbeat, treated as offline[/]" if a.stale else ""
+        t.add_row(escape(a.agent), a.state, escape(a.group), note)
+    more = len(status.agents) - AGENT_ROWS
+    if more > 0:
+        return Group(t, Text(f"… and {more} more agents", style="dim"))
+    return t
+
+
+def as_json(status: EngineStatus | None, verdict: Verdict) -> str:
+    """For scripts: the verdict beside the snapshot itself."""
+    return json.dumps(
+        {
+            "health": verdict.health,
+            "message": verdict.message,
+            "age_s": None if verdict.age_s is None else round(verdict.age_s, 3),
+            "status": None if status is None else status.model_dump(mode="json"),
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+# --- the command ----------------------------------------------------------------------
+
+
+def status(
+    *,
+    config: Path | None = None,
+    once: bool = False,
+    json_out: Annotated[bool, Parameter(name="--json", negative="")] = False,
+    seconds: float | None = None,
+    stale_after: float = STALE_AFTER_S,
+) -> int:
+    """Live view of the running daemon's campaigns and agents (Ctrl-C to leave).
+
+    Reads the snapshot the daemon publishes every second on the broker (retained on
+    {prefix}/engine/status), so it works from any machine that can reach the broker.
+    When there is no snapshot, or the last one is older than --stale-after seconds, it
+    says "daemon not running or not connected" in red.
+
+    Parameters
+    ----------
+    config
+        Engine config (TOML) naming the broker and topic prefix; default
+        config/dialguard.toml if it exists.
+    once
+        Print one snapshot and exit: 0 if the daemon is live, 3 if not.
+    json_out
+        With --once: print the snapshot and the verdict as one JSON object.
+    seconds
+        Leave the live view after this many seconds (default: run until Ctrl-C).
+    stale_after
+        Age in seconds after which a snapshot means the daemon is gone.
+    """
+    if stale_after <= 0 or (seconds is not None and seconds <= 0):
+        err_console.print("[red]error:[/] --stale-after and --seconds must be > 0")
+        return EXIT_BAD_INPUT
+    cfg = load_config_or_exit(config)
+    configure_logging(cfg.logging.level, cfg.logging.format)
+    if once or json_out:
+        return _once(cfg.broker, stale_after, json_out=json_out)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_watch(cfg.broker, stale_after, seconds))
+    return EXIT_OK
+
+
+def _once(broker: BrokerConfig, stale_after_s: float, *, json_out: bool) -> int:
+    try:
+        snapshot = asyncio.run(read_status(broker, within_s=2.0))
+    except BrokerLinkDown as e:
+        err_console.print(
+            f"[red]error:[/] cannot reach the broker: {escape(str(e))}", highlight=False
+        )
+        return EXIT_UNREACHABLE
+    verdict = judge(snapshot, time.time(), stale_after_s=stale_after_s, where=_where(broker))
+    if json_out:
+        print(as_json(snapshot, verdict))
+    else:
+        console.print(render(snapshot, verdict))
+    return EXIT_OK if verdict.live else EXIT_UNREACHABLE
+
+
+def _where(broker: BrokerConfig) -> str:
+    return f"{Topics(broker.topic_prefix).engine_status} at {broker.url}"
+
+
+class _Watch:
+    """The newest snapshot and any broker trouble, kept up to date by :meth:`follow`."""
+
+    def __init__(self, broker: BrokerConfig) -> None:
+        self.broker = broker
+        self.topic = Topics(broker.topic_prefix).engine_status
+        self.latest: EngineStatus | None = None
+        self.note: str | None = "connecting to the broker…"
+
+    async def follow(self) -> None:
+        """Subscribe and keep the latest snapshot; reconnect every 2 s if the broker goes."""
+        while True:
+            try:
+                async with make_client(self.broker, client_id=None) as client:
+                    await client.subscribe(self.topic, qos=QOS)
+                    self.note = None
+                    async for message in client.messages:
+                        self._take(message.payload)
+            except aiomqtt.MqttError as e:
+                self.note = f"broker {self.broker.url} unreachable ({e}); retrying"
+            await asyncio.sleep(2.0)
+
+    def _take(self, payload: object) -> None:
+        raw = payload if isinstance(payload, bytes | bytearray) else b""
+        if not raw:  # the retained snapshot was cleared: no engine any more
+            self.latest = None
+            return
+        try:
+            self.latest = parse_payload(EngineStatus, self.topic, raw)
+        except PayloadError as e:
+            self.note = f"bad status ignored: {e.problem}"
+
+
+async def _watch(broker: BrokerConfig, stale_after_s: float, seconds: float | None) -> None:
+    watch = _Watch(broker)
+    follower = asyncio.create_task(watch.follow(), name="status-follow")
+
+    def view() -> Group:
+        verdict = judge(
+            watch.latest, time.time(), stale_after_s=stale_after_s, where=_where(broker)
+        )
+        return render(watch.latest, verdict, watch.note)
+
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        with Live(view(), console=console, refresh_per_second=2, auto_refresh=False) as live:
+            while deadline is None or time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                live.update(view(), refresh=True)
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
