@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from cyclopts import App, Parameter
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -117,16 +118,24 @@ def list_campaigns(
     if not rows:
         console.print(f"no campaigns in {path}")
         return EXIT_OK
-    table = Table(title=f"Campaigns in {path.name}")
-    for name in ("campaign", "name", "state", "mode"):
-        table.add_column(name)
-    for name in ("pending", "in progress", "done", "exhausted", "dnc", "attempts"):
-        table.add_column(name, justify="right")
+    table = Table(
+        title=f"Campaigns in {path.name}",
+        caption=_LIST_CAPTION,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        title_justify="left",
+        caption_justify="left",
+    )
+    table.add_column("campaign", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("mode", no_wrap=True)
+    for name in ("pending", "calling", "done", "spent", "dnc", "attempts"):
+        table.add_column(name, justify="right", no_wrap=True)
     for r in rows:
         c = r["contacts"]
         table.add_row(
             escape(r["id"]),
-            escape(r["name"]),
             _state_cell(r["state"]),
             r["mode"],
             *(str(c[s]) for s in ("pending", "in_progress", "done", "exhausted", "dnc")),
@@ -134,6 +143,12 @@ def list_campaigns(
         )
     console.print(table)
     return EXIT_OK
+
+
+_LIST_CAPTION = (
+    "contacts: pending = to call, calling = in progress, done = finished, "
+    "spent = retries used up, dnc = on a do-not-call list"
+)
 
 
 async def _campaign_rows(path: Path) -> list[dict[str, Any]]:
