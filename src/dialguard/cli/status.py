@@ -244,10 +244,11 @@ def status(
     Parameters
     ----------
     config
-        Engine config (TOML) naming the broker and topic prefix; default
-        config/dialguard.toml if it exists.
+        Engine config (TOML) naming the broker and topic prefix; the daemon's snapshot
+        is read from {prefix}/engine/status there. Default config/dialguard.toml.
     once
-        Print one snapshot and exit: 0 if the daemon is live, 3 if not.
+        Print one snapshot and exit: 0 if the daemon is live, 3 (and "daemon not
+        running or not connected") if not.
     json_out
         With --once: print the snapshot and the verdict as one JSON object.
     seconds
