@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from cyclopts import App, Parameter
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -69,6 +70,9 @@ To = Annotated[
 
 TABLE_ROWS = 500
 """Attempts shown in a terminal table; CSV and JSON always have them all."""
+
+WIDE_TERMINAL = 110
+"""From this width the attempts table adds who ended the call and the disposition."""
 
 WIDE_PERIODS = 4
 """Up to this many periods, the compliance table has a column per period."""
@@ -127,7 +131,7 @@ def compliance(
         _print_report(report, start, end)
     if report.breaches:
         if format != "table":  # the table lists them already
-            for b in report.breaches:
+            for b in _breaches(report):
                 err_console.print(f"[red]breach:[/] {escape(b)}", highlight=False)
         return EXIT_PROBLEM
     return EXIT_OK
@@ -199,11 +203,13 @@ def _report_csv(report: ComplianceReport) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Figure:
-    """One line of the compliance table: its label, rule, and value in a period."""
+    """One line of the compliance table: its label, rule, and value in a period;
+    ``short`` is its column heading when there is a row per period ("" = left out)."""
 
     label: str
     rule: str
     value: Callable[[PeriodFigures], str]
+    short: str = ""
 
 
 def _figures(report: ComplianceReport) -> list[_Figure]:
@@ -217,28 +223,53 @@ def _figures(report: ComplianceReport) -> list[_Figure]:
         colour = "red" if p.abandon_rate > cap else "green"
         return f"[{colour}]{p.abandon_rate:.2%}[/]"
 
-    rows = [
-        _Figure("attempts", "", lambda p: str(p.attempts)),
-        _Figure("live answers", "", lambda p: str(p.live_answers)),
+    return [
+        _Figure("attempts", "", lambda p: str(p.attempts), "calls"),
+        _Figure("live answers", "", lambda p: str(p.live_answers), "live"),
         _Figure("answered by a machine", "not live", lambda p: str(p.machine_answers)),
-        _Figure("connected to an agent", "", lambda p: str(p.connects)),
-        _Figure("abandoned", "", lambda p: str(p.abandoned)),
+        _Figure("connected to an agent", "", lambda p: str(p.connects), "conn."),
+        _Figure("abandoned", "", lambda p: str(p.abandoned), "aband."),
         *(_Figure(f"  abandoned: {r}", "", _reason_count(r)) for r in reasons),
-        _Figure("abandon rate (abandoned ÷ live)", f"≤ {cap:.1%}", rate),
+        _Figure("abandon rate (abandoned ÷ live)", f"≤ {cap:.1%}", rate, "rate"),
         _Figure("information messages played", "", lambda p: str(p.messages_played)),
         _Figure("slowest answer → agent", "≤ 2 s", lambda p: _secs(p.max_answer_to_agent_s)),
         _Figure(
             "cancelled before 15 s ringing",
             "must be 0",
             lambda p: must_be_zero(p.cancelled_before_15s),
+            "<15s",
         ),
         _Figure(
-            "dialled outside calling hours", "must be 0", lambda p: must_be_zero(p.outside_window)
+            "dialled outside calling hours",
+            "must be 0",
+            lambda p: must_be_zero(p.outside_window),
+            "outside",
         ),
-        _Figure("do-not-call numbers dialled", "must be 0", lambda p: must_be_zero(p.dnc_hits)),
-        _Figure("opted out", "", lambda p: str(p.opt_outs)),
+        _Figure(
+            "do-not-call numbers dialled", "must be 0", lambda p: must_be_zero(p.dnc_hits), "DNC"
+        ),
+        _Figure("opted out", "", lambda p: str(p.opt_outs), "opt-out"),
     ]
-    return rows
+
+
+_BRIEF_CAPTION = (
+    "calls = attempts, live = live answers, conn. = connected to an agent, "
+    "rate = abandoned ÷ live (cap in the title), <15s = cancelled before 15 s of ringing, "
+    "outside = outside calling hours, DNC = do-not-call numbers dialled: the last three "
+    "must be 0. --format csv has every figure."
+)
+
+
+def _breaches(report: ComplianceReport) -> list[str]:
+    """The report's breaches with each period's start as a readable time, not epoch."""
+    out = []
+    for line in report.breaches:
+        for p in report.periods:
+            line = line.replace(
+                f"period starting {p.start:.0f}:", f"period from {_iso(p.start, 'minutes')}:"
+            )
+        out.append(line)
+    return out
 
 
 def _reason_count(reason: str) -> Callable[[PeriodFigures], str]:
@@ -248,29 +279,32 @@ def _reason_count(reason: str) -> Callable[[PeriodFigures], str]:
 def _print_report(report: ComplianceReport, start: float, end: float) -> None:
     title = (
         f"Compliance: campaign {escape(report.campaign_id)}, {report.window} window, "
-        f"{_iso(start, 'seconds')} → {_iso(end, 'seconds')}"
+        f"{_iso(start, 'seconds')} → {_iso(end, 'seconds')}, cap {report.cap:.1%}"
     )
     figures = _figures(report)
     if len(report.periods) <= WIDE_PERIODS:
-        table = Table(title=title, title_justify="left")
+        table = _compact(Table(title=title))
         table.add_column("figure")
         table.add_column("rule")
         for p in report.periods:
-            table.add_column(f"from {_iso(p.start, 'minutes')}", justify="right")
+            table.add_column(_short(p.start), justify="right", no_wrap=True)
         for f in figures:
             table.add_row(f.label, f.rule, *(f.value(p) for p in report.periods))
     else:
-        table = Table(title=title, title_justify="left")
+        table = _compact(Table(title=title))
         table.add_column("period from", no_wrap=True)
-        short = [f for f in figures if not f.label.startswith("  ")]
-        for f in short:
-            table.add_column(f.label, justify="right")
+        brief = [f for f in figures if f.short]
+        for f in brief:
+            table.add_column(f.short, justify="right", no_wrap=True)
         for p in report.periods:
-            table.add_row(_iso(p.start, "minutes"), *(f.value(p) for f in short))
+            table.add_row(_short(p.start), *(f.value(p) for f in brief))
+        table.caption = _BRIEF_CAPTION
+        table.caption_justify = "left"
     console.print(table)
-    if report.breaches:
-        console.print(f"[bold red]{len(report.breaches)} breach(es):[/]")
-        for b in report.breaches:
+    breaches = _breaches(report)
+    if breaches:
+        console.print(f"[bold red]{len(breaches)} breach(es):[/]")
+        for b in breaches:
             console.print(f"  [red]•[/] {escape(b)}", highlight=False)
     else:
         console.print("[green]no breaches[/]")
@@ -371,41 +405,42 @@ def _print_attempts(campaign: str, rows: list[AttemptRecord], start: float, end:
         f"Attempts: campaign {escape(campaign)}, "
         f"{_iso(start, 'seconds')} → {_iso(end, 'seconds')}: {len(rows)}"
     )
-    short = "%Y-%m-%d %H:%M:%S" if len({_day(a.created_at) for a in rows}) > 1 else "%H:%M:%S"
-    table = Table(title=title, title_justify="left")
-    table.add_column("#", justify="right")
+    short = "%m-%d %H:%M:%S" if len({_day(a.created_at) for a in rows}) > 1 else "%H:%M:%S"
+    wide = console.width >= WIDE_TERMINAL
+    table = _compact(Table(title=title))
+    table.add_column("#", justify="right", no_wrap=True)
     table.add_column("INVITE at", no_wrap=True)  # the zone is in the title
     table.add_column("number", no_wrap=True)
     table.add_column("agent")
-    table.add_column("outcome")
-    table.add_column("SIP", justify="right")
-    table.add_column("rang", justify="right")
-    table.add_column("→ agent", justify="right")
-    table.add_column("abandoned")
-    table.add_column("ended by")
-    table.add_column("disposition")
+    table.add_column("outcome", min_width=9)
+    table.add_column("SIP", justify="right", no_wrap=True)
+    table.add_column("rang", justify="right", no_wrap=True)
+    table.add_column("→agent", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("ended by")
+        table.add_column("disposition")
     shown = rows[-TABLE_ROWS:]
     for a in shown:
         at = a.invite_at if a.invite_at is not None else a.created_at
         rang_until = a.answered_at if a.answered_at is not None else a.ended_at
-        rang = _gap(a.ringing_at, rang_until)
-        to_agent = _gap(a.answered_at, a.connected_at)
-        abandoned = f"[red]yes: {escape(a.abandon_reason or '?')}[/]" if a.abandoned else ""
+        outcome = escape(a.outcome or "(open)")
+        if a.abandoned:
+            outcome = f"[red]{outcome}: {escape(a.abandon_reason or '?')}[/]"
         if a.opted_out:
-            abandoned += " (opted out)"
-        table.add_row(
+            outcome += " (opted out)"
+        cells = [
             str(a.id),
             dt.datetime.fromtimestamp(at).astimezone().strftime(short),
             escape(a.number),
             escape(a.agent_id or ""),
-            escape(a.outcome or "(open)"),
+            outcome,
             "" if a.sip_code is None else str(a.sip_code),
-            rang,
-            to_agent,
-            abandoned,
-            escape(a.ended_by or ""),
-            escape(a.disposition or ""),
-        )
+            _gap(a.ringing_at, rang_until),
+            _gap(a.answered_at, a.connected_at),
+        ]
+        if wide:
+            cells += [escape(a.ended_by or ""), escape(a.disposition or "")]
+        table.add_row(*cells)
     console.print(table)
     if len(rows) > len(shown):
         console.print(
@@ -415,6 +450,15 @@ def _print_attempts(campaign: str, rows: list[AttemptRecord], start: float, end:
 
 
 # --- shared ---------------------------------------------------------------------------
+
+
+def _compact(table: Table) -> Table:
+    """Tables that fit an 80-column terminal as far as they can: no vertical rules."""
+    table.box = box.SIMPLE_HEAD
+    table.pad_edge = False
+    table.collapse_padding = True
+    table.title_justify = "left"
+    return table
 
 
 def _require_store(path: Path) -> Path:
@@ -460,6 +504,11 @@ def _when(text: str, option: str) -> float:
 
 def _iso(ts: float, timespec: str = "milliseconds") -> str:
     return dt.datetime.fromtimestamp(ts).astimezone().isoformat(timespec=timespec)
+
+
+def _short(ts: float) -> str:
+    """A period's start in a table header: the full ISO times are in the title."""
+    return dt.datetime.fromtimestamp(ts).astimezone().strftime("%d %b %H:%M")
 
 
 def _day(ts: float) -> dt.date:
