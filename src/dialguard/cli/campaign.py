@@ -277,7 +277,7 @@ def _control(
             request_id=secrets.token_hex(8), actor=who, action=action, ts=time.time()
         )
 
-    return _request(campaign, actor, config, timeout, make)
+    return _request(campaign, actor, config, timeout, make, what=action)
 
 
 # --- set-pacing -----------------------------------------------------------------------
@@ -347,7 +347,7 @@ def set_pacing(
             request_id=secrets.token_hex(8), actor=who, changes=changes, ts=time.time()
         )
 
-    return _request(campaign, actor, config, timeout, make)
+    return _request(campaign, actor, config, timeout, make, what="pacing change")
 
 
 def _fraction(text: str) -> float:
@@ -370,6 +370,8 @@ def _request(
     config: Path | None,
     timeout: float,
     make: Callable[[str], ControlRequest | PacingChangeRequest],
+    *,
+    what: str,
 ) -> int:
     """Send one request, wait for the engine's reply, print it; the exit code."""
     try:
@@ -397,10 +399,10 @@ def _request(
             "and topic_prefix as the daemon's",
         )
         return EXIT_UNREACHABLE
-    return _show_reply(campaign, reply)
+    return _show_reply(campaign, what, reply)
 
 
-def _show_reply(campaign: str, reply: ControlReply) -> int:
+def _show_reply(campaign: str, what: str, reply: ControlReply) -> int:
     if not reply.accepted:
         err_console.print(
             f"[red]refused by the engine:[/] campaign {escape(campaign)}: {escape(reply.reason)}",
@@ -416,7 +418,7 @@ def _show_reply(campaign: str, reply: ControlReply) -> int:
             highlight=False,
         )
         return EXIT_OK
-    console.print(f"campaign {escape(campaign)}: {reply.kind} change accepted {who}")
+    console.print(f"campaign {escape(campaign)}: {what} accepted {who}", highlight=False)
     for key in new:
         console.print(
             f"  {key}: {_shown(key, old.get(key))} → {_shown(key, new[key])}", highlight=False

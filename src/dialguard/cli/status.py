@@ -24,6 +24,7 @@ from typing import Annotated, Literal
 
 import aiomqtt
 from cyclopts import Parameter
+from rich import box
 from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
@@ -155,18 +156,16 @@ def render(status: EngineStatus | None, verdict: Verdict, note: str | None = Non
 def _campaign_table(campaigns: list[CampaignStatus], *, dim: bool) -> RenderableType:
     if not campaigns:
         return Text("no campaigns loaded", style="dim")
-    t = Table(title="Campaigns", style="dim" if dim else "", title_justify="left")
+    t = _compact(Table(title="Campaigns", style="dim" if dim else ""))
     t.add_column("campaign", no_wrap=True)
-    t.add_column("state", no_wrap=True)
-    t.add_column("mode", no_wrap=True)
-    for name in ("dials", "answers", "connects", "abandoned", "in flight"):
+    t.add_column("state, mode")
+    for name in ("dials", "answers", "conn.", "aband.", "in flight"):
         t.add_column(name, justify="right")
-    t.add_column("abandon rate / cap", justify="right", no_wrap=True)
+    t.add_column("rate / cap", justify="right", no_wrap=True)
     for c in campaigns:
         t.add_row(
             escape(c.id),
-            _state(c.state),
-            c.mode,
+            f"{_state(c.state)}, {c.mode}",
             str(c.dials),
             str(c.answers),
             str(c.connects),
@@ -174,7 +173,21 @@ def _campaign_table(campaigns: list[CampaignStatus], *, dim: bool) -> Renderable
             str(c.in_flight),
             _rate(c.abandon_rate, c.abandon_cap),
         )
+    t.caption = (
+        "conn. = answered calls connected to an agent; aband. = abandoned; rate = "
+        "abandoned ÷ live answers over the campaign's window, beside its cap"
+    )
+    t.caption_justify = "left"
     return t
+
+
+def _compact(table: Table) -> Table:
+    """No vertical rules, so the view fits an 80-column terminal."""
+    table.box = box.SIMPLE_HEAD
+    table.pad_edge = False
+    table.collapse_padding = True
+    table.title_justify = "left"
+    return table
 
 
 def _state(state: str) -> str:
@@ -185,7 +198,7 @@ def _state(state: str) -> str:
 def _rate(rate: float, cap: float) -> str:
     """Red over the cap, yellow from 80 % of it (where predictive stops over-dialling)."""
     colour = "red" if rate > cap else "yellow" if rate >= 0.8 * cap else "green"
-    return f"[{colour}]{rate:.2%}[/] / {cap:.1%}"
+    return f"[{colour}]{rate:.2%}[/]/{cap:.1%}"
 
 
 def _agents_line(status: EngineStatus, *, dim: bool) -> Text:
@@ -195,7 +208,7 @@ def _agents_line(status: EngineStatus, *, dim: bool) -> Text:
 
 
 def _agent_table(status: EngineStatus, *, dim: bool) -> RenderableType:
-    t = Table(style="dim" if dim else "", show_edge=False)
+    t = _compact(Table(style="dim" if dim else ""))
     t.add_column("agent", no_wrap=True)
     t.add_column("state", no_wrap=True)
     t.add_column("group", no_wrap=True)
