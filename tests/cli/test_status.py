@@ -119,8 +119,9 @@ def test_snapshot_older_than_the_limit_is_stale() -> None:
 
 
 def test_last_will_means_not_connected_however_fresh() -> None:
-    v = judge(snapshot(ts=NOW, broker_connected=False, agents_synced=False), NOW)
+    v = judge(snapshot(ts=NOW - 3600, broker_connected=False, agents_synced=False), NOW)
     assert v.health == "disconnected" and "left the broker" in v.message
+    assert "old" not in v.message  # a will's ts is its session's start: no age claimed
 
 
 def test_unsynced_engine_is_live_but_says_it_does_not_dial() -> None:
@@ -221,6 +222,28 @@ async def test_stale_snapshot_or_last_will_exits_3(
     assert code == 3
     assert "daemon not running or not connected" in out and message in out
     assert "last known state:" in out and "demo" in out  # the last word is still shown
+
+
+@pytest.mark.broker
+async def test_a_last_will_with_nothing_in_it_shows_no_empty_tables(
+    broker_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The engine's will is written when its session starts: no campaigns, no agents."""
+    prefix = f"dgstatus-{time.time_ns()}"
+    will = EngineStatus(
+        engine_id="gone", ts=time.time() - 600, broker_connected=False, agents_synced=False
+    )
+    await _publish_retained(broker_url, prefix, encode(will))
+    try:
+        code = await arun("status", "--once", "--config", _config(tmp_path, broker_url, prefix))
+    finally:
+        await _publish_retained(broker_url, prefix, b"")
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 3
+    assert out == (
+        "daemon not running or not connected: engine gone left the broker "
+        "(its connection dropped; the broker published its last will)"
+    )
 
 
 @pytest.mark.broker

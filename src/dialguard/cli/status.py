@@ -93,10 +93,12 @@ def judge(
         return Verdict("none", f"{NOT_RUNNING}: no engine status on {where}", None)
     age = now - status.ts
     if not status.broker_connected:
+        # The daemon's last will (or a snapshot saying it lost the broker): its ts is
+        # when that session began, so its age says nothing about when it went.
         return Verdict(
             "disconnected",
             f"{NOT_RUNNING}: engine {status.engine_id} left the broker "
-            f"(its last status is {_age(age)} old)",
+            "(its connection dropped; the broker published its last will)",
             age,
         )
     if age > stale_after_s:
@@ -142,7 +144,7 @@ def render(status: EngineStatus | None, verdict: Verdict, note: str | None = Non
     parts: list[RenderableType] = [Text(verdict.message, style=f"bold {colour}")]
     if note:
         parts.append(Text(note, style="yellow"))
-    if status is not None:
+    if status is not None and (status.campaigns or status.agents or verdict.live):
         dim = not verdict.live
         if dim:
             parts.append(Text("last known state:", style="dim"))
