@@ -21,7 +21,9 @@ from dialguard.logs import configure_logging
 
 
 def _live_table(t: Tick, cap: float) -> Table:
-    table = Table(title=f"dialguard demo — {t.elapsed_s:5.0f} s", show_header=False)
+    paused = any(c.state != "running" for c in t.status.campaigns)
+    phase = "campaign paused, calls in progress finishing" if paused else "dialling"
+    table = Table(title=f"dialguard demo — {t.elapsed_s:4.0f} s, {phase}", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
     agents = ", ".join(f"{k} {v}" for k, v in t.status.agents_by_state.items() if v)
@@ -115,7 +117,9 @@ def demo(
     if not host or not port.isdigit():
         err_console.print(f"--broker {broker!r}: expected HOST:PORT")
         return 2
-    configure_logging("warning", "console")
+    # Errors only: warnings (e.g. the broker link closing at shutdown) would tear the
+    # live view; the summary at the end says what matters.
+    configure_logging("error", "console")
     opts = CentreOptions(
         mode=mode,
         agents=agents,

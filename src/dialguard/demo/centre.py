@@ -308,7 +308,7 @@ class LocalCentre:
         assert self.sim is not None
         started = time.monotonic()
         while time.monotonic() - started < seconds and self.sim.active_calls:
-            self._tick(time.monotonic() - started, on_tick)
+            self._tick(self.opts.minutes * 60 + time.monotonic() - started, on_tick)
             await asyncio.sleep(0.5)
 
     def _tick(self, elapsed: float, on_tick: Callable[[Tick], None] | None) -> None:
