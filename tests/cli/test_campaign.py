@@ -335,6 +335,24 @@ def test_list_reads_the_store_without_a_daemon(
     assert "spring" in out and "autumn" in out and "preview" in out
 
 
+def test_list_shows_a_campaign_whose_stored_config_no_longer_validates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store written by an older version must still list, not crash."""
+
+    async def fill() -> None:
+        async with await Store.open(tmp_path / "s.sqlite3") as store:
+            await store.upsert_campaign("odd", "Odd", '{"id": "odd"}')
+
+    asyncio.run(fill())
+    capsys.readouterr()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[store]\npath = "s.sqlite3"\n')
+    assert run("campaign", "list", "--config", str(cfg), "--format", "json") == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["id"], row["mode"], row["state"]) == ("odd", "(bad config)", "paused")
+
+
 def test_list_without_a_store_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('[store]\npath = "missing.sqlite3"\n')

@@ -24,6 +24,7 @@ from dialguard.engine.messages import CampaignStatus, EngineStatus, Topics, enco
 from dialguard.engine.mqtt import make_client
 from dialguard.logs import configure_logging
 from tests.cli.test_campaign import ANY_HOUR, arun, engine_toml, run
+from tests.support.mosquitto import Mosquitto
 
 NOW = 1_800_000_000.0
 
@@ -255,6 +256,20 @@ def test_no_engine_ever_exits_3(
     assert code == 3
     out = " ".join(capsys.readouterr().out.split())
     assert f"daemon not running or not connected: no engine status on {prefix}/engine/status" in out
+
+
+@pytest.mark.broker
+async def test_live_view_says_when_the_broker_goes_away(
+    private_broker: Mosquitto, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, private_broker.url, f"p{time.time_ns()}")
+    view = asyncio.create_task(arun("status", "--seconds", "3", "--config", config))
+    await asyncio.sleep(1.0)
+    private_broker.stop()
+    assert await asyncio.wait_for(view, 10) == 0  # the view leaves on time all the same
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"broker {private_broker.url} unreachable" in out and "retrying" in out
+    assert "daemon not running or not connected: no engine status" in out
 
 
 def test_broker_unreachable_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
