@@ -18,6 +18,7 @@ import structlog
 
 from dialguard.cli import app
 from dialguard.demo.centre import CentreOptions, LocalCentre
+from dialguard.logs import configure_logging
 from dialguard.store import NewContact, Store
 
 ANY_HOUR = {"calling_window": {"regime": "none"}}
@@ -62,7 +63,15 @@ def engine_toml(centre: LocalCentre, path: Path) -> Path:
 @pytest.fixture
 async def centre(broker_url: str, tmp_path: Path) -> AsyncIterator[LocalCentre]:
     """A running engine with two agents, campaign "demo" paused, and nobody to call (so
-    starting it dials nothing)."""
+    starting it dials nothing). Its logs go to a file, so stdout holds only what the
+    commands print."""
+    with (tmp_path / "engine.log").open("w") as log:
+        configure_logging("info", "json", stream=log)
+        async for c in _centre(broker_url, tmp_path):
+            yield c
+
+
+async def _centre(broker_url: str, tmp_path: Path) -> AsyncIterator[LocalCentre]:
     u = urlsplit(broker_url)
     c = LocalCentre(
         CentreOptions(
@@ -189,6 +198,16 @@ async def test_set_pacing_accepted_shows_old_to_new_and_is_audited(
     async with await Store.open(centre.store_path) as store:
         record = await store.get_campaign("demo")
     assert record is not None and record.config["pacing"]["abandon_cap"] == 0.02
+    # and the supervisor can read it back without touching SQLite
+    assert await arun("report", "audit", "--campaign", "demo", "--config", config,
+                      "--format", "json") == 0  # fmt: skip
+    rows = json.loads(capsys.readouterr().out)
+    [row] = [r for r in rows if r["action"] == "pacing.changed"]
+    assert (row["actor"], row["old"]["mode"], row["new"]["mode"]) == (
+        "bob",
+        "progressive",
+        "predictive",
+    )
 
 
 @pytest.mark.broker

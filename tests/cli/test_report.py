@@ -337,3 +337,82 @@ def test_help_explains_exit_codes_and_formats(capsys: pytest.CaptureFixture[str]
     app(["report", "attempts", "--help"], result_action="return_value")
     out = " ".join(capsys.readouterr().out.split())
     assert "every call attempt" in out and "Numbers are shown in full" in out
+
+
+# --- audit ----------------------------------------------------------------------------
+
+
+async def _changes(path: Path) -> None:
+    """c1 created at T0, started by alice, a pacing change refused then one accepted."""
+    async with await Store.open(path) as store:
+        await store.upsert_campaign("c1", "C1", _campaign("c1"), actor="import", now=T0)
+        await store.set_campaign_state("c1", "active", actor="alice", now=T0 + 60)
+        await store.record_audit(
+            "bob",
+            "pacing.refused",
+            campaign_id="c1",
+            old={"abandon_cap": 0.03, "mode": "progressive"},
+            new={"abandon_cap": 0.05},
+            detail="abandon_cap = 0.05: must be > 0 and ≤ 0.03",
+            now=T0 + 120,
+        )
+        await store.record_audit(
+            "bob",
+            "pacing.changed",
+            campaign_id="c1",
+            old={"abandon_cap": 0.03},
+            new={"abandon_cap": 0.02},
+            now=T0 + 180,
+        )
+        await store.record_audit("carol", "pacing.changed", campaign_id="c1", now=T0 + 86400 * 3)
+
+
+@pytest.fixture
+def audit_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    asyncio.run(_changes(tmp_path / "a.sqlite3"))
+    capsys.readouterr()
+    path = tmp_path / "a.toml"
+    path.write_text('[store]\npath = "a.sqlite3"\n[logging]\nformat = "json"\n')
+    return str(path)
+
+
+def test_audit_json_lists_who_changed_what_in_the_span(
+    audit_config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = report(audit_config, "audit", "--campaign", "c1", "--from", FROM, "--to", TO,
+                  "--format", "json")  # fmt: skip
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["actor"], r["action"]) for r in rows] == [
+        ("import", "campaign.created"),
+        ("alice", "campaign.state"),
+        ("bob", "pacing.refused"),
+        ("bob", "pacing.changed"),
+    ]  # carol's change, three days later, is outside --to
+    assert [_ts(r["ts"]) for r in rows] == pytest.approx([T0, T0 + 60, T0 + 120, T0 + 180])
+    refused, changed = rows[2], rows[3]
+    assert refused["new"] == {"abandon_cap": 0.05} and "≤ 0.03" in refused["detail"]
+    assert (changed["old"], changed["new"]) == ({"abandon_cap": 0.03}, {"abandon_cap": 0.02})
+
+
+def test_audit_table_and_csv(audit_config: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert report(audit_config, "audit", "--campaign", "c1", "--from", FROM, "--to", TO) == 0
+    out = capsys.readouterr().out
+    assert "created, state paused" in out
+    assert 'state: "paused" → "active"' in out
+    assert "abandon_cap: 0.03 → 0.02" in out
+    assert "asked abandon_cap = 0.05" in out and "refused:" in out
+    code = report(audit_config, "audit", "--campaign", "c1", "--from", FROM, "--to", TO,
+                  "--format", "csv")  # fmt: skip
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["action"] for r in rows][-1] == "pacing.changed"
+    assert json.loads(rows[-1]["new"]) == {"abandon_cap": 0.02}
+    assert rows[0]["detail"] == ""
+
+
+def test_audit_unknown_campaign_exits_2(
+    audit_config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert report(audit_config, "audit", "--campaign", "c9") == 2
+    assert "campaign 'c9' is not in the store" in capsys.readouterr().err

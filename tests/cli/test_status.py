@@ -11,7 +11,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import structlog
@@ -19,11 +18,11 @@ import structlog
 from dialguard.cli import app
 from dialguard.cli.status import STALE_AFTER_S, judge
 from dialguard.config import BrokerConfig
-from dialguard.demo.centre import CentreOptions, LocalCentre
+from dialguard.demo.centre import LocalCentre
 from dialguard.engine.messages import CampaignStatus, EngineStatus, Topics, encode
 from dialguard.engine.mqtt import make_client
 from dialguard.logs import configure_logging
-from tests.cli.test_campaign import ANY_HOUR, arun, engine_toml, run
+from tests.cli.test_campaign import _centre, arun, engine_toml, run
 from tests.support.mosquitto import Mosquitto
 
 NOW = 1_800_000_000.0
@@ -44,25 +43,6 @@ async def centre(broker_url: str, tmp_path: Path) -> AsyncIterator[LocalCentre]:
         configure_logging("info", "json", stream=log)
         async for c in _centre(broker_url, tmp_path):
             yield c
-
-
-async def _centre(broker_url: str, tmp_path: Path) -> AsyncIterator[LocalCentre]:
-    u = urlsplit(broker_url)
-    c = LocalCentre(
-        CentreOptions(
-            broker_host=u.hostname or "127.0.0.1",
-            broker_port=u.port or 1883,
-            agents=2,
-            numbers=[],
-            workdir=tmp_path / "centre",
-            campaign_overrides=ANY_HOUR,
-        )
-    )
-    try:
-        await c.start()
-        yield c
-    finally:
-        await c.stop()
 
 
 def snapshot(**kw: Any) -> EngineStatus:

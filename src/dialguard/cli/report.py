@@ -50,9 +50,9 @@ from dialguard.reports.compliance import (
     PeriodFigures,
     compliance_report,
 )
-from dialguard.store import AttemptRecord, Store, StoreError
+from dialguard.store import AttemptRecord, AuditRecord, Store, StoreError
 
-app = App(name="report", help="Compliance and attempt reports (read from the store).")
+app = App(name="report", help="Compliance, attempt and change reports (read from the store).")
 
 Format = Literal["table", "csv", "json"]
 Config = Annotated[
@@ -447,6 +447,124 @@ def _print_attempts(campaign: str, rows: list[AttemptRecord], start: float, end:
             f"[dim]{len(rows) - len(shown)} earlier attempts not shown; "
             "--format csv or json has them all[/]"
         )
+
+
+# --- audit: who changed what -----------------------------------------------------------
+
+
+@app.command
+def audit(
+    *,
+    campaign: str,
+    from_: From = None,
+    to: To = None,
+    format: Format = "table",
+    config: Config = None,
+) -> int:
+    """Who changed what, when: state changes, pacing changes (accepted and refused, with
+    the engine's reason) and config updates, from the store's audit table.
+
+    Without --from/--to it covers the last 30 days.
+
+    Parameters
+    ----------
+    campaign
+        Campaign ID, as in `dialguard campaign list`.
+    format
+        table for people (each change as field: old → new); csv or json with old and new
+        as JSON.
+    """
+    try:
+        start, end = _span(from_, to, 30 * 86400.0, time.time())
+        cfg = load_config_or_exit(config)
+        configure_logging(cfg.logging.level, cfg.logging.format)
+        events = asyncio.run(_audit(_require_store(cfg.store.path), campaign, start, end))
+    except _BadInput as e:
+        return _bad(str(e))
+    except StoreError as e:
+        return _bad(f"store error: {e}")
+    rows = [
+        {
+            "ts": _iso(e.ts),
+            "actor": e.actor,
+            "action": e.action,
+            "campaign_id": e.campaign_id,
+            "old": e.old,
+            "new": e.new,
+            "detail": e.detail,
+        }
+        for e in events
+    ]
+    if format == "json":
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif format == "csv":
+        out = io.StringIO()
+        w = csv.DictWriter(out, AUDIT_FIELDS, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow(
+                {
+                    **r,
+                    "old": "" if r["old"] is None else json.dumps(r["old"], sort_keys=True),
+                    "new": "" if r["new"] is None else json.dumps(r["new"], sort_keys=True),
+                    "detail": r["detail"] or "",
+                }
+            )
+        print(out.getvalue(), end="")
+    else:
+        _print_audit(campaign, events, start, end)
+    return EXIT_OK
+
+
+AUDIT_FIELDS = ("ts", "actor", "action", "campaign_id", "old", "new", "detail")
+
+
+async def _audit(path: Path, campaign: str, start: float, end: float) -> list[AuditRecord]:
+    async with await Store.open(path) as store:
+        await _campaign_config(store, campaign)
+        return [e for e in await store.audit_events(campaign, start) if e.ts < end]
+
+
+def _print_audit(campaign: str, events: list[AuditRecord], start: float, end: float) -> None:
+    title = (
+        f"Changes: campaign {escape(campaign)}, "
+        f"{_iso(start, 'seconds')} → {_iso(end, 'seconds')}: {len(events)}"
+    )
+    table = _compact(Table(title=title))
+    table.add_column("at", no_wrap=True)
+    table.add_column("by")
+    table.add_column("action", no_wrap=True)
+    table.add_column("change")
+    for e in events:
+        when = dt.datetime.fromtimestamp(e.ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        lines = [f"{k}: {_value(o)} → {_value(n)}" for k, o, n in _changes(e.old, e.new)]
+        if e.old is None and isinstance(e.new, dict) and "config" in e.new:
+            lines = [f"created, state {e.new.get('state')} (config in --format json)"]
+        if e.action.endswith(".refused"):
+            asked = ", ".join(f"{k} = {_value(v)}" for k, v in _flat(e.new).items())
+            lines = [f"asked {asked}", f"[red]refused: {escape(e.detail or '')}[/]"]
+        change = "\n".join(lines if e.action.endswith(".refused") else map(escape, lines))
+        table.add_row(when, escape(e.actor), escape(e.action), change or "—")
+    console.print(table)
+
+
+def _changes(old: Any, new: Any) -> list[tuple[str, Any, Any]]:
+    """Dotted keys whose value differs between two JSON documents (None = absent)."""
+    a, b = _flat(old), _flat(new)
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {} if not prefix else {prefix[:-1]: value}
+
+
+def _value(v: Any) -> str:
+    return "—" if v is None else json.dumps(v, ensure_ascii=False)
 
 
 # --- shared ---------------------------------------------------------------------------
