@@ -263,6 +263,17 @@ def test_missing_store_is_not_created(tmp_path: Path, capsys: pytest.CaptureFixt
     assert not (tmp_path / "nothing.sqlite3").exists()
 
 
+def test_a_file_that_is_not_a_store_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "junk.sqlite3").write_text("not a database\n")
+    path = tmp_path / "c.toml"
+    path.write_text('[store]\npath = "junk.sqlite3"\n')
+    for command in ("compliance", "attempts", "audit"):
+        assert report(str(path), command, "--campaign", "c1") == 2
+        assert "not a dialguard store" in capsys.readouterr().err
+
+
 def test_campaign_whose_stored_config_is_invalid_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

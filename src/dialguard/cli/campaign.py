@@ -20,6 +20,7 @@ import json
 import os
 import re
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -109,7 +110,7 @@ def list_campaigns(
         return EXIT_BAD_INPUT
     try:
         rows = asyncio.run(_campaign_rows(path))
-    except StoreError as e:
+    except (StoreError, sqlite3.Error) as e:
         _error(f"store error: {e}")
         return EXIT_BAD_INPUT
     if format == "json":

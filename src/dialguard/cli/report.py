@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import io
 import json
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -121,7 +122,7 @@ def compliance(
         )
     except _BadInput as e:
         return _bad(str(e))
-    except StoreError as e:
+    except (StoreError, sqlite3.Error) as e:
         return _bad(f"store error: {e}")
     if format == "json":
         print(json.dumps(_report_json(report, start, end), indent=2, ensure_ascii=False))
@@ -368,7 +369,7 @@ def attempts(
         rows = asyncio.run(_attempts(_require_store(cfg.store.path), campaign, start, end))
     except _BadInput as e:
         return _bad(str(e))
-    except StoreError as e:
+    except (StoreError, sqlite3.Error) as e:
         return _bad(f"store error: {e}")
     if format == "json":
         data = [_attempt_dict(a) for a in rows]
@@ -481,7 +482,7 @@ def audit(
         events = asyncio.run(_audit(_require_store(cfg.store.path), campaign, start, end))
     except _BadInput as e:
         return _bad(str(e))
-    except StoreError as e:
+    except (StoreError, sqlite3.Error) as e:
         return _bad(f"store error: {e}")
     rows = [
         {

@@ -265,7 +265,7 @@ def status(
         Print one snapshot and exit: 0 if the daemon is live, 3 (and "daemon not
         running or not connected") if not.
     json_out
-        With --once: print the snapshot and the verdict as one JSON object.
+        Print the snapshot and the verdict as one JSON object (implies --once).
     seconds
         Leave the live view after this many seconds (default: run until Ctrl-C).
     stale_after
