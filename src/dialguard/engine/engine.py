@@ -147,6 +147,13 @@ class Engine:
         )
         with contextlib.suppress(Exception):
             await self.trunk.stop()
+        # A clean disconnect fires no will: say ourselves that this engine is gone, so
+        # `dialguard status` reports the stop at once rather than after it goes stale.
+        with contextlib.suppress(Exception):
+            final = self.status().model_copy(
+                update={"broker_connected": False, "agents_synced": False}
+            )
+            await asyncio.wait_for(self.link.publish_status(final), 2)
         for t in tasks:
             t.cancel()
         for t in tasks:
