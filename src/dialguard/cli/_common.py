@@ -31,8 +31,3 @@ def load_config_or_exit(path: Path | None) -> EngineConfig:
         for p in e.problems:
             err_console.print(f"[red]config error:[/] {p}", highlight=False)
         raise SystemExit(EXIT_BAD_INPUT) from None
-
-
-def not_yet(what: str) -> int:
-    err_console.print(f"{what}: not yet available in this version")
-    return EXIT_PROBLEM
