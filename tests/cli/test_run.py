@@ -102,4 +102,5 @@ async def test_daemon_metrics_health_sighup_and_sigterm(broker_url: str, tmp_pat
     async with await Store.open(centre.store_path) as store:
         audit = await store.audit_events("demo")
     changes = [a for a in audit if a.action == "pacing.changed" and a.actor == "sighup"]
-    assert changes and changes[-1].new["ring_timeout_s"] == 25
+    assert changes and changes[-1].new == {"ring_timeout_s": 25}
+    assert changes[-1].old == {"ring_timeout_s": 20}

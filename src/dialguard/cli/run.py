@@ -80,42 +80,6 @@ async def _serve(cfg: EngineConfig, campaigns: list[CampaignConfig]) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, engine.request_stop)
-    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(_reload(engine)))
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(engine.reload_campaigns()))
     await engine.run()
     return EXIT_OK
-
-
-async def _reload(engine: object) -> None:
-    """SIGHUP: validate the campaign files again; apply what can change live."""
-    from dialguard.engine.engine import Engine
-
-    assert isinstance(engine, Engine)
-    try:
-        fresh = {c.id: c for c in load_campaigns(engine.cfg.engine.campaigns_dir)}
-    except ConfigError as e:
-        log.error("reload rejected; running configuration kept", problems=e.problems)
-        return
-    for cid, runner in engine.runners.items():
-        new = fresh.get(cid)
-        if new is None:
-            log.warning("campaign file removed; stop it with `dialguard campaign stop`", id=cid)
-            continue
-        if new.pacing != runner.campaign.pacing:
-            try:
-                runner.set_pacing(new.pacing)
-            except ValueError as e:
-                log.error("pacing change rejected", campaign=cid, error=str(e))
-                continue
-            if engine.store is not None:
-                await engine.store.record_audit(
-                    "sighup",
-                    "pacing.changed",
-                    campaign_id=cid,
-                    old=runner.campaign.pacing.model_dump(),
-                    new=new.pacing.model_dump(),
-                )
-            log.info("pacing reloaded", campaign=cid)
-    added = sorted(set(fresh) - set(engine.runners))
-    if added:
-        log.warning("new campaign files need a restart to run", ids=added)
-    log.info("campaign files reloaded", campaigns=sorted(fresh))

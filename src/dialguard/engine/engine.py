@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dialguard.config import CampaignConfig, EngineConfig
+from dialguard.config import CampaignConfig, ConfigError, EngineConfig, PacingConfig, load_campaigns
 from dialguard.engine.agents import AgentChange, AgentRegistry
 from dialguard.engine.messages import (
     AgentStatus,
@@ -275,36 +275,75 @@ class Engine:
         runner = self.runners.get(campaign)
         if runner is None:
             return self._reply(req, "pacing", False, f"unknown campaign {campaign!r}")
-        current = runner.campaign.pacing
         try:
-            new = req.apply_to(current)
-            if new.mode == "predictive" and runner.campaign.information_message is None:
-                raise ValueError(
-                    "mode = predictive: this campaign has no information_message, and "
-                    "over-dialled calls must hear one"
-                )
-            runner.set_pacing(new)
+            before, changed = await self.change_pacing(runner, req.apply_to, req.actor)
         except ValueError as e:
             await self._store.record_audit(
                 req.actor,
                 "pacing.refused",
                 campaign_id=campaign,
-                old=current.model_dump(),
+                old=runner.campaign.pacing.model_dump(),
                 new=req.changes,
                 detail=str(e),
             )
             return self._reply(req, "pacing", False, str(e))
-        changed = {k: v for k, v in new.model_dump().items() if current.model_dump()[k] != v}
-        before = {k: current.model_dump()[k] for k in changed}
+        return self._reply(req, "pacing", True, "", before, changed)
+
+    async def change_pacing(
+        self,
+        runner: CampaignRunner,
+        change: Callable[[PacingConfig], PacingConfig],
+        actor: str,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Apply a live pacing change (a supervisor's request or a reloaded file): check
+        it, hand it to the pacer, audit old → new and store the campaign's new config.
+        Returns (old values, new values) of the fields that changed; raises ValueError
+        with the reason when the change is refused."""
+        current = runner.campaign.pacing
+        new = change(current)
+        if new.mode == "predictive" and runner.campaign.information_message is None:
+            raise ValueError(
+                "mode = predictive: this campaign has no information_message, and "
+                "over-dialled calls must hear one"
+            )
+        runner.set_pacing(new)
+        old_values, new_values = current.model_dump(), new.model_dump()
+        changed = {k: v for k, v in new_values.items() if old_values[k] != v}
+        before = {k: old_values[k] for k in changed}
+        cid = runner.campaign.id
         await self._store.record_audit(
-            req.actor, "pacing.changed", campaign_id=campaign, old=before, new=changed
+            actor, "pacing.changed", campaign_id=cid, old=before, new=changed
         )
         cfg = runner.campaign
-        await self._store.upsert_campaign(
-            campaign, cfg.name, cfg.model_dump_json(), actor=req.actor
-        )
-        log.info("pacing changed", campaign=campaign, old=before, new=changed, actor=req.actor)
-        return self._reply(req, "pacing", True, "", before, changed)
+        await self._store.upsert_campaign(cid, cfg.name, cfg.model_dump_json(), actor=actor)
+        log.info("pacing changed", campaign=cid, old=before, new=changed, actor=actor)
+        return before, changed
+
+    async def reload_campaigns(self) -> None:
+        """SIGHUP: validate the campaign files again and apply what can change live (the
+        pacing). A bad file is rejected whole and the running configuration kept."""
+        try:
+            fresh = {c.id: c for c in load_campaigns(self.cfg.engine.campaigns_dir)}
+        except ConfigError as e:
+            log.error("reload rejected; running configuration kept", problems=e.problems)
+            return
+        for cid, runner in self.runners.items():
+            new = fresh.get(cid)
+            if new is None:
+                log.warning("campaign file removed; stop it with `dialguard campaign stop`", id=cid)
+                continue
+            if new.pacing == runner.campaign.pacing:
+                continue
+            try:
+                await self.change_pacing(runner, lambda _old, p=new.pacing: p, "sighup")
+            except ValueError as e:
+                log.error("pacing change rejected", campaign=cid, error=str(e))
+                continue
+            log.info("pacing reloaded", campaign=cid)
+        added = sorted(set(fresh) - set(self.runners))
+        if added:
+            log.warning("new campaign files need a restart to run", ids=added)
+        log.info("campaign files reloaded", campaigns=sorted(fresh))
 
     def _reply(
         self,
