@@ -54,6 +54,11 @@ _TRANSITIONS: dict[str, dict[str, CampaignState]] = {
 }
 
 
+def _replaced_by(pacing: PacingConfig) -> Callable[[PacingConfig], PacingConfig]:
+    """A pacing change that replaces the whole section (a reloaded campaign file)."""
+    return lambda _old: pacing
+
+
 def _load_prompt(campaign: CampaignConfig) -> Prompt:
     from dialguard.sip.prompt import default_prompt, load_prompt
 
@@ -335,7 +340,7 @@ class Engine:
             if new.pacing == runner.campaign.pacing:
                 continue
             try:
-                await self.change_pacing(runner, lambda _old, p=new.pacing: p, "sighup")
+                await self.change_pacing(runner, _replaced_by(new.pacing), "sighup")
             except ValueError as e:
                 log.error("pacing change rejected", campaign=cid, error=str(e))
                 continue
