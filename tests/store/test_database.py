@@ -446,3 +446,20 @@ async def test_release_in_progress_keeps_contacts_with_an_open_attempt(tmp_path:
     statuses = [(await store.get_contact(i)).status for i in (1, 2, 3)]  # type: ignore[union-attr]
     assert statuses == ["pending", "in_progress", "done"]
     await store.close()
+
+
+async def test_attempt_by_call_id_finds_the_attempt_an_agent_names(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite3")
+    await store.upsert_campaign("c1", "C1", "{}", state="active")
+    a = await store.open_attempt(
+        campaign_id="c1", contact_id=None, number="+442079460010", mode="p"
+    )
+    b = await store.open_attempt(
+        campaign_id="c1", contact_id=None, number="+442079460011", mode="p"
+    )
+    await store.update_attempt(a, call_id="call-a")
+    await store.update_attempt(b, call_id="call-b")
+    found = await store.attempt_by_call_id("call-b")
+    assert found is not None and found.id == b
+    assert await store.attempt_by_call_id("nope") is None
+    await store.close()

@@ -97,11 +97,14 @@ class CallJob:
     connected_agent: str | None = None
     outcome: str | None = None
     abandoned: bool = False
-    opted_out: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _ringing: bool = False
     _opted: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def opted_out(self) -> bool:
+        return self._opted.is_set()
 
     # --- the SIP side -------------------------------------------------------------------
 
@@ -112,10 +115,8 @@ class CallJob:
                 await self._on_event(ev)
         except Exception:
             log.exception("call_events_failed", call_id=self.call.call_id)
-            if self.outcome is None:
-                await self._finish("failed", None, "local", pe.Failed(self.handle, "error"))
         finally:
-            if self.outcome is None:  # iterator ended without a final event
+            if self.outcome is None:  # the events broke off, or ended with no final one
                 await self._finish("failed", None, "local", pe.Failed(self.handle, "error"))
             for t in list(self._tasks):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -252,7 +253,6 @@ class CallJob:
     async def _opt_out(self) -> None:
         if self.opted_out:
             return
-        self.opted_out = True
         self._opted.set()
         await self.ctx.add_internal_dnc(self.contact.number, "opt-out key during message")
         await self.ctx.store.update_attempt(self.attempt_id, opted_out=True)

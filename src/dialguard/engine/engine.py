@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ from typing import Any
 from dialguard.config import CampaignConfig, ConfigError, EngineConfig, PacingConfig, load_campaigns
 from dialguard.engine.agents import AgentChange, AgentRegistry
 from dialguard.engine.messages import (
-    AgentStatus,
     ControlReply,
     ControlRequest,
     Disposition,
@@ -104,7 +102,6 @@ class Engine:
         self.store: Store | None = None
         self.runners: dict[str, CampaignRunner] = {}
         self._owner: dict[str, str] = {}  # agent → campaign id
-        self._call_attempts: OrderedDict[str, int] = OrderedDict()
         self._stop = asyncio.Event()
         self.started = asyncio.Event()
         self.recovered: list[int] = []
@@ -119,8 +116,8 @@ class Engine:
         self.store = await Store.open(self.cfg.store.path)
         tasks: list[asyncio.Task[Any]] = []
         try:
-            await self._recover()
             await self._register_campaigns()
+            await self._recover()
             await self.trunk.start()
             if self._metrics_enabled:
                 self.metrics_server = MetricsServer(
@@ -171,26 +168,20 @@ class Engine:
         log.info("engine stopped")
 
     async def _recover(self) -> None:
-        """Close what a crash left open; nothing is dialled twice by accident."""
+        """Close what a crash left open; nothing is dialled twice by accident.
+
+        Runs after the runners exist, so each interrupted contact is settled by its
+        campaign's own retry policy; contacts of campaigns no longer configured go back to
+        pending, and the retry rule on their history still holds them back.
+        """
         store = self._store
         now = self.wall()
         open_before = await store.open_attempts()
         self.recovered = await store.close_open_attempts_as_interrupted(now)
         for a in open_before:
-            if a.contact_id is None:
-                continue
-            cfg = self.campaign_configs.get(a.campaign_id)
-            delay = cfg.retry.interrupted.delay_s if cfg else 1800.0
-            contact = await store.get_contact(a.contact_id)
-            if contact is None:
-                continue
-            await store.update_contact(
-                a.contact_id,
-                status="pending",
-                attempts=contact.attempts + 1,
-                last_outcome="interrupted",
-                next_attempt_at=now + delay,
-            )
+            runner = self.runners.get(a.campaign_id)
+            if a.contact_id is not None and runner is not None:
+                await runner.picker.settle(a.contact_id, "interrupted", now)
         released = await store.release_in_progress()
         if self.recovered or released:
             log.warning(
@@ -201,23 +192,22 @@ class Engine:
 
     async def _register_campaigns(self) -> None:
         store = self._store
-        deps = RunnerDeps(
-            store=store,
-            trunk=self.trunk,
-            metrics=self.metrics,
-            publish_agent=self.link.publish_call,
-            agent_uri=lambda agent: self.cfg.trunk.agent_uri_template.format(agent=agent),
-            prompt=Prompt("none", b""),
-            dialling_allowed=lambda: self.link.dialling_allowed,
-            wall=self.wall,
-        )
         for cid, cfg in self.campaign_configs.items():
             record = await store.upsert_campaign(cid, cfg.name, cfg.model_dump_json())
             state: CampaignState = record.state  # type: ignore[assignment]
             if not cfg.enabled:
                 state = "stopped"
-            runner_deps = RunnerDeps(**{**deps.__dict__, "prompt": _load_prompt(cfg)})
-            self.runners[cid] = CampaignRunner(runner_deps, cfg, state)
+            deps = RunnerDeps(
+                store=store,
+                trunk=self.trunk,
+                metrics=self.metrics,
+                publish_agent=self.link.publish_call,
+                agent_uri=lambda agent: self.cfg.trunk.agent_uri_template.format(agent=agent),
+                prompt=_load_prompt(cfg),
+                dialling_allowed=lambda: self.link.dialling_allowed,
+                wall=self.wall,
+            )
+            self.runners[cid] = CampaignRunner(deps, cfg, state)
 
     @property
     def _store(self) -> Store:
@@ -228,9 +218,6 @@ class Engine:
 
     def _on_agent_changes(self, changes: list[AgentChange]) -> None:
         for ch in changes:
-            self.metrics.agents.labels(ch.new).inc()
-            if ch.old is not None:
-                self.metrics.agents.labels(ch.old).dec()
             if ch.reason == "link_down":
                 # Fail closed without abandoning: no new dials while the link is down
                 # (runners check dialling_allowed), but reservations for calls already
@@ -238,7 +225,7 @@ class Engine:
                 continue
             runner = self._runner_for(ch.agent, ch.group)
             if runner is not None:
-                runner.agent_changed(ch.agent, ch.new)
+                runner.report(ch.pacer_event())
 
     def _runner_for(self, agent: str, group: str) -> CampaignRunner | None:
         owner = self._owner.get(agent)
@@ -371,34 +358,23 @@ class Engine:
         )
 
     async def _on_disposition(self, agent: str, disp: Disposition) -> None:
-        attempts = await self._store.attempts(disp.campaign, 0, self.wall() + 1)
-        for a in reversed(attempts[-500:]):
-            if a.call_id == disp.call_id:
-                await self._store.update_attempt(a.id, disposition=disp.code)
-                return
+        attempt = await self._store.attempt_by_call_id(disp.call_id)
+        if attempt is not None and attempt.campaign_id == disp.campaign:
+            await self._store.update_attempt(attempt.id, disposition=disp.code)
+            return
         log.info("disposition for an unknown call", agent=agent, call_id=disp.call_id)
 
     # --- status -------------------------------------------------------------------------
 
     def status(self) -> EngineStatus:
-        counts = self.registry.counts()
-        agents = [
-            AgentStatus(
-                agent=a,
-                state=self.registry.effective_state(a) or "offline",
-                group=self.registry.group_of(a) or "default",
-                stale=self.registry.is_stale(a),
-            )
-            for a in sorted(self.registry.agents())
-        ]
         return EngineStatus(
             engine_id=self.engine_id,
             ts=self.wall(),
             broker_connected=self.link.connected.is_set(),
             agents_synced=self.link.dialling_allowed,
             campaigns=[r.status() for r in self.runners.values()],
-            agents_by_state=counts,
-            agents=agents,
+            agents_by_state=self.registry.counts(),
+            agents=self.registry.snapshot(),
         )
 
     def health(self) -> dict[str, Any]:
@@ -413,5 +389,7 @@ class Engine:
         while True:
             await asyncio.sleep(STATUS_EVERY_S)
             self.metrics.broker_connected.set(1 if self.link.dialling_allowed else 0)
+            for state, n in self.registry.counts().items():
+                self.metrics.agents.labels(state).set(n)
             with contextlib.suppress(Exception):
                 await self.link.publish_status(self.status())

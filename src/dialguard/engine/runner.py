@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from dialguard.config import CampaignConfig, PacingConfig
@@ -44,17 +44,10 @@ inside the 2-second promise."""
 
 
 def pacing_params(cfg: PacingConfig) -> PacingParams:
-    """Map the campaign's pacing section onto the pacer's parameters."""
+    """The pacer's parameters: the campaign's pacing section (same field names), plus how
+    long this engine gives a transfer."""
     return PacingParams(
-        mode=cfg.mode,
-        ring_timeout_s=cfg.ring_timeout_s,
-        abandon_cap=cfg.abandon_cap,
-        abandon_window=cfg.abandon_window,
-        max_dial_ratio=cfg.max_dial_ratio,
-        dial_ahead_wrap=cfg.dial_ahead_wrap,
-        wrap_up_cap_s=cfg.wrap_up_cap_s,
-        learn_ring_timeout=cfg.learn_ring_timeout,
-        connect_deadline_s=cfg.connect_deadline_s,
+        **cfg.model_dump(),
         connect_latency_s=min(TRANSFER_TIMEOUT_S, cfg.connect_deadline_s / 2),
     )
 
@@ -75,15 +68,13 @@ class RunnerDeps:
 
 @dataclass
 class Counts:
+    """What the status snapshot shows per campaign (metrics carry the rest)."""
+
     dials: int = 0
     answers: int = 0
     connects: int = 0
     abandoned: int = 0
-    opt_outs: int = 0
-    skipped_launches: int = 0
-    blocked: str = ""
-    answer_to_agent_max_s: float = 0.0
-    by_outcome: dict[str, int] = field(default_factory=dict)
+    blocked: str = ""  # the campaign-wide refusal last logged, so it is logged once
 
 
 class CampaignRunner:
@@ -109,7 +100,7 @@ class CampaignRunner:
             prompt=deps.prompt,
             opt_out_digit=campaign.opt_out_digit,
             add_internal_dnc=self._add_internal_dnc,
-            settle=self._settle,
+            settle=self.picker.settle,
             report=self.report,
             on_record=self._on_record,
             transfer_timeout_s=TRANSFER_TIMEOUT_S,
@@ -125,9 +116,6 @@ class CampaignRunner:
         except PacingProtocolError as e:  # at-least-once sources: log, never crash
             log.warning("pacer_rejected_event", campaign=self.campaign.id, error=str(e))
         self._wake.set()
-
-    def agent_changed(self, agent: str, state: str) -> None:
-        self.report(pe.AgentChanged(agent, state))  # type: ignore[arg-type]
 
     def set_state(self, state: CampaignState) -> None:
         self.state = state
@@ -207,7 +195,6 @@ class CampaignRunner:
             if isinstance(picked, Blocked) and self.counts.blocked != picked.reason:
                 log.warning("campaign_blocked", campaign=self.campaign.id, reason=picked.reason)
             self.counts.blocked = picked.reason if isinstance(picked, Blocked) else ""
-            self.counts.skipped_launches += 1
             self.report(pe.CouldNotLaunch(d.call))
             return
         self.counts.blocked = ""
@@ -252,11 +239,7 @@ class CampaignRunner:
 
     async def _add_internal_dnc(self, number: str, reason: str) -> None:
         await self.deps.store.add_suppressions([(number, reason)], "internal", None)
-        self.counts.opt_outs += 1
         self.deps.metrics.opt_outs.labels(self.campaign.id).inc()
-
-    async def _settle(self, contact_id: int, outcome: str, ended_at: float, opted: bool) -> None:
-        await self.picker.settle(contact_id, outcome, ended_at, opted)
 
     def _on_record(self, kind: str, data: dict[str, object]) -> None:
         cid = self.campaign.id
@@ -267,16 +250,13 @@ class CampaignRunner:
         elif kind == "connected":
             self.counts.connects += 1
             wait = float(data.get("answer_to_agent_s", 0.0))  # type: ignore[arg-type]
-            self.counts.answer_to_agent_max_s = max(self.counts.answer_to_agent_max_s, wait)
             m.connects.labels(cid).inc()
             m.answer_to_agent.labels(cid).observe(wait)
         elif kind == "abandoned":
             self.counts.abandoned += 1
             m.abandoned.labels(cid, str(data.get("reason", "unknown"))).inc()
         elif kind == "outcome":
-            outcome = str(data.get("outcome"))
-            self.counts.by_outcome[outcome] = self.counts.by_outcome.get(outcome, 0) + 1
-            m.outcomes.labels(cid, outcome).inc()
+            m.outcomes.labels(cid, str(data.get("outcome"))).inc()
 
     # --- status and shutdown -----------------------------------------------------------
 
@@ -297,10 +277,6 @@ class CampaignRunner:
             abandon_rate=c.abandon_rate_window,
             abandon_cap=self.campaign.pacing.abandon_cap,
         )
-
-    @property
-    def busy(self) -> bool:
-        return bool(self.jobs) or bool(self._tasks)
 
     async def stop(self, grace_s: float) -> None:
         """Stop launching; let calls in progress end within ``grace_s``, else hang up."""

@@ -606,6 +606,13 @@ class Store:
         row = await self._fetchone("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
         return None if row is None else AttemptRecord.from_row(row)
 
+    async def attempt_by_call_id(self, call_id: str) -> AttemptRecord | None:
+        """The attempt whose INVITE had this Call-ID (an agent's disposition names it)."""
+        row = await self._fetchone(
+            "SELECT * FROM attempts WHERE call_id = ? ORDER BY id DESC LIMIT 1", (call_id,)
+        )
+        return None if row is None else AttemptRecord.from_row(row)
+
     async def open_attempts(self) -> list[AttemptRecord]:
         rows = await self._fetchall("SELECT * FROM attempts WHERE outcome IS NULL ORDER BY id")
         return [AttemptRecord.from_row(r) for r in rows]

@@ -146,8 +146,13 @@ CREATE TABLE audit (
 CREATE INDEX audit_campaign_time ON audit (campaign_id, ts);
 """
 
+_V2 = """
+CREATE INDEX attempts_call_id ON attempts (call_id) WHERE call_id IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "campaigns, contacts, suppressions, DNC lists, attempts, skips, audit", _V1),
+    Migration(2, "index attempts by Call-ID (agent dispositions name the call)", _V2),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
