@@ -166,12 +166,9 @@ class ContactPicker:
     async def _check(
         self, contact: ContactRecord, lists: dict[str, float], mode: str, now: float
     ) -> Verdict:
-        history = await self._store.attempts_for_number_since(contact.number, now - HISTORY_S)
-        mine = [
-            a
-            for a in await self._store.attempts_for_number_since(contact.number, 0)
-            if a.campaign_id == self.campaign.id
-        ]
+        every = await self._store.attempts_for_number_since(contact.number, 0)
+        history = [a for a in every if a.created_at >= now - HISTORY_S]  # caps, lock-outs
+        mine = [a for a in every if a.campaign_id == self.campaign.id]  # retries
         hits = await self._store.is_suppressed(contact.number)
         suppressions = [
             Suppression(
