@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import re
 import sqlite3
@@ -366,6 +367,31 @@ class Store:
         assert record is not None
         return record
 
+    async def _insert_in_batches(
+        self,
+        insert_sql: str,
+        params: Iterable[tuple[Any, ...]],
+        *,
+        refresh: tuple[str, Callable[..., tuple[Any, ...]]] | None = None,
+    ) -> InsertCounts:
+        """INSERT OR IGNORE ``params`` in transactions of BATCH_ROWS rows, counting rows
+        new and already present; ``refresh`` (SQL, row → its parameters) then updates
+        the rows of each batch that were already there."""
+        inserted = present = 0
+        it = iter(params)
+        while batch := list(itertools.islice(it, BATCH_ROWS)):
+            async with self._transaction() as db:
+                cur = await db.executemany(insert_sql, batch)
+                n = cur.rowcount
+                await cur.close()
+                if refresh is not None:
+                    sql, of = refresh
+                    cur = await db.executemany(sql, [of(*row) for row in batch])
+                    await cur.close()
+            inserted += n
+            present += len(batch) - n
+        return InsertCounts(inserted=inserted, already_present=present)
+
     # ------------------------------------------------------------------ contacts
 
     async def insert_contacts(
@@ -379,40 +405,23 @@ class Store:
         if await self.get_campaign(campaign_id) is None:
             raise UnknownRecord(f"campaign {campaign_id!r} is not in the store")
         ts = self._now(now)
-        inserted = present = 0
-        batch: list[tuple[Any, ...]] = []
-
-        async def flush() -> None:
-            nonlocal inserted, present
-            async with self._transaction() as db:
-                cur = await db.executemany(_INSERT_CONTACT, batch)
-                n = cur.rowcount
-                await cur.close()
-            inserted += n
-            present += len(batch) - n
-            batch.clear()
-
-        for c in rows:
-            batch.append(
-                (
-                    campaign_id,
-                    c.number,
-                    c.region,
-                    _dumps(list(c.timezones)),
-                    c.name,
-                    c.priority,
-                    c.consent,
-                    c.preferred_channel,
-                    None if c.preferred_hours is None else _dumps(c.preferred_hours),
-                    _dumps(c.custom),
-                    ts,
-                )
+        params = (
+            (
+                campaign_id,
+                c.number,
+                c.region,
+                _dumps(list(c.timezones)),
+                c.name,
+                c.priority,
+                c.consent,
+                c.preferred_channel,
+                None if c.preferred_hours is None else _dumps(c.preferred_hours),
+                _dumps(c.custom),
+                ts,
             )
-            if len(batch) >= BATCH_ROWS:
-                await flush()
-        if batch:
-            await flush()
-        return InsertCounts(inserted=inserted, already_present=present)
+            for c in rows
+        )
+        return await self._insert_in_batches(_INSERT_CONTACT, params)
 
     async def count_contacts(self, campaign_id: str, status: str | None = None) -> int:
         if status is None:
@@ -496,30 +505,18 @@ class Store:
         elif source != "internal":
             raise ValueError(f"a {source} list needs its list date (YYYY-MM-DD)")
         ts = self._now(now)
-        inserted = present = 0
-        batch: list[tuple[Any, ...]] = []
-
-        async def flush() -> None:
-            nonlocal inserted, present
-            async with self._transaction() as db:
-                cur = await db.executemany(_INSERT_SUPPRESSION, batch)
-                n = cur.rowcount
-                await cur.close()
-                refresh = [(d, r, num, src) for num, src, d, r, _ in batch]
-                cur = await db.executemany(_REFRESH_SUPPRESSION, refresh)
-                await cur.close()
-            inserted += n
-            present += len(batch) - n
-            batch.clear()
-
-        for item in numbers:
-            number, reason = (item, None) if isinstance(item, str) else item
-            batch.append((number, source, list_date, reason, ts))
-            if len(batch) >= BATCH_ROWS:
-                await flush()
-        if batch:
-            await flush()
-        return InsertCounts(inserted=inserted, already_present=present)
+        params = (
+            (item, source, list_date, None, ts)
+            if isinstance(item, str)
+            else (item[0], source, list_date, item[1], ts)
+            for item in numbers
+        )
+        return await self._insert_in_batches(
+            _INSERT_SUPPRESSION,
+            params,
+            # rows already on the list take the newer list date and reason
+            refresh=(_REFRESH_SUPPRESSION, lambda num, src, d, r, _ts: (d, r, num, src)),
+        )
 
     async def record_dnc_list(
         self, source: str, list_date: str, rows: int, *, now: float | None = None
