@@ -132,7 +132,7 @@ def compliance(
         _print_report(report, start, end)
     if report.breaches:
         if format != "table":  # the table lists them already
-            for b in _breaches(report):
+            for b in report.breaches:
                 err_console.print(f"[red]breach:[/] {escape(b)}", highlight=False)
         return EXIT_PROBLEM
     return EXIT_OK
@@ -261,18 +261,6 @@ _BRIEF_CAPTION = (
 )
 
 
-def _breaches(report: ComplianceReport) -> list[str]:
-    """The report's breaches with each period's start as a readable time, not epoch."""
-    out = []
-    for line in report.breaches:
-        for p in report.periods:
-            line = line.replace(
-                f"period starting {p.start:.0f}:", f"period from {_iso(p.start, 'minutes')}:"
-            )
-        out.append(line)
-    return out
-
-
 def _reason_count(reason: str) -> Callable[[PeriodFigures], str]:
     return lambda p: str(p.abandoned_by_reason.get(reason, 0))
 
@@ -302,7 +290,7 @@ def _print_report(report: ComplianceReport, start: float, end: float) -> None:
         table.caption = _BRIEF_CAPTION
         table.caption_justify = "left"
     console.print(table)
-    breaches = _breaches(report)
+    breaches = report.breaches
     if breaches:
         console.print(f"[bold red]{len(breaches)} breach(es):[/]")
         for b in breaches:

@@ -38,7 +38,7 @@ from dialguard.engine.broker import BrokerHandle, find_or_start_broker
 from dialguard.engine.engine import Engine
 from dialguard.engine.messages import ControlRequest, EngineStatus, Topics
 from dialguard.engine.mqtt import make_client, send_request
-from dialguard.engine.rules import CallingWindow, UnknownZoneError, candidate_zones, load_zones
+from dialguard.engine.rules import CallingWindow, candidate_zones, window_allows
 from dialguard.logs import get_logger
 from dialguard.sim.agents_mqtt import AgentBehaviour, SimulatedAgent, make_agents, run_agents
 from dialguard.sip import SippyTrunk
@@ -134,19 +134,16 @@ def demo_campaign(opts: CentreOptions) -> CampaignConfig:
 
 def outside_window(records: list[CallRecord], window: CallingWindow) -> int:
     """INVITEs the simulator received outside the callee's calling window."""
-    n = 0
-    for r in records:
-        at = dt.datetime.fromisoformat(r.invite_wall).timestamp() if r.invite_wall else None
-        if at is None:
-            continue
-        try:
-            zones = load_zones(candidate_zones(r.number))
-        except UnknownZoneError:
-            n += 1
-            continue
-        if not zones or not window.is_open(zones, at):
-            n += 1
-    return n
+    return sum(
+        1
+        for r in records
+        if r.invite_wall
+        and not window_allows(
+            candidate_zones(r.number),
+            window,
+            dt.datetime.fromisoformat(r.invite_wall).timestamp(),
+        )
+    )
 
 
 class LocalCentre:

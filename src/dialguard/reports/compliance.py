@@ -13,13 +13,13 @@ abandoned call), as Ofcom's policy statement defines it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dialguard.config import CampaignConfig
-from dialguard.engine.rules import CallingWindow, UnknownZoneError, load_zones
+from dialguard.engine.rules import CallingWindow, window_allows
 from dialguard.store import AttemptRecord, Store
 
 WINDOW_SECONDS = {"24h": 86400.0, "30d": 30 * 86400.0}
@@ -50,6 +50,11 @@ class PeriodFigures:
         return self.abandoned / self.live_answers if self.live_answers else 0.0
 
 
+def _local_minutes(ts: float) -> str:
+    """A period's start as people read it: ISO time to the minute, with its offset."""
+    return dt.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="minutes")
+
+
 @dataclass
 class ComplianceReport:
     campaign_id: str
@@ -62,7 +67,7 @@ class ComplianceReport:
         """Every must-be-zero figure that is not, and every period over the cap."""
         out = []
         for p in self.periods:
-            tag = f"period starting {p.start:.0f}"
+            tag = f"period from {_local_minutes(p.start)}"
             if p.abandon_rate > self.cap:
                 out.append(f"{tag}: abandon rate {p.abandon_rate:.2%} over cap {self.cap:.2%}")
             for name in ("cancelled_before_15s", "outside_window", "dnc_hits"):
@@ -124,7 +129,7 @@ async def compliance_report(
         if any(source in honoured and added_at <= dialled_at for source, added_at in hits):
             p.dnc_hits += 1
         names = zones_of.get(a.contact_id, ()) if a.contact_id is not None else ()
-        if not _inside_window(calling_window, names, dialled_at):
+        if not window_allows(names, calling_window, dialled_at):
             p.outside_window += 1
     return ComplianceReport(campaign.id, window, campaign.pacing.abandon_cap, periods)
 
@@ -151,18 +156,6 @@ async def _suppressions_of_dialled(
         for number, source, added_at in await cur.fetchall():
             out.setdefault(str(number), []).append((str(source), float(added_at)))
     return out
-
-
-def _inside_window(window: CallingWindow, names: Sequence[str], at: float) -> bool:
-    if not window.needs_zone:
-        return True
-    try:
-        zones = load_zones(names)
-    except UnknownZoneError:
-        return False  # the engine refuses unknown zones; a dial to one is a breach
-    if not zones:
-        return False
-    return window.is_open(zones, at) and window.holiday_in(zones, at) is None
 
 
 def _count_answer(p: PeriodFigures, r: AttemptRecord) -> None:

@@ -12,6 +12,7 @@ from dialguard.engine.rules.hours import (
     check_holiday,
     check_preferred_hours,
     resolve_zones,
+    window_allows,
 )
 from dialguard.engine.rules.types import WeeklySpan
 from dialguard.engine.rules.window import CallingWindow
@@ -107,3 +108,14 @@ def test_holiday_and_window_rules_allow_only_inside_every_zones_window(
         if v.allowed:
             v = check_holiday(zones, w, t)
         assert v.retry_at is None or oracle_open(regime, names, v.retry_at, holidays)
+
+
+def test_window_allows_is_the_gate_s_window_rules_as_yes_or_no() -> None:
+    xmas = CallingWindow.preset("tcpa", holidays=[dt.date(2026, 12, 25)])
+    assert window_allows((NY,), xmas, at(NY, 2026, 12, 24, 10))
+    assert not window_allows((NY,), xmas, at(NY, 2026, 12, 24, 21))  # after hours
+    assert not window_allows((NY,), xmas, at(NY, 2026, 12, 25, 10))  # holiday
+    # 08:30 in New York is 05:30 in Los Angeles: both zones must be open
+    assert not window_allows((NY, LA), xmas, at(NY, 2026, 12, 24, 8, 30))
+    assert not window_allows((), xmas, at(NY, 2026, 12, 24, 10))  # unknown zone
+    assert window_allows((), CallingWindow.preset("none"), at(NY, 2026, 12, 25, 3))

@@ -29,6 +29,7 @@ from dialguard.engine.rules.hours import (
     check_holiday,
     check_preferred_hours,
     resolve_zones,
+    window_allows,
 )
 from dialguard.engine.rules.retries import (
     ABANDON_LOCKOUT_S,
@@ -83,4 +84,5 @@ __all__ = [
     "next_window_open",
     "priority_key",
     "resolve_zones",
+    "window_allows",
 ]

@@ -67,6 +67,19 @@ def check_calling_window(zones: Sequence[ZoneInfo], window: CallingWindow, now: 
     )
 
 
+def window_allows(zone_names: Sequence[str], window: CallingWindow, at: float) -> bool:
+    """The calling-window rules alone, as yes or no: would a call to a callee in these
+    candidate zones have been inside the window (and not on a holiday) at ``at``? For
+    re-checking dials after the fact (compliance reports, the demo's summary); unknown
+    zones count as outside, as the gate refuses them."""
+    zones, known = resolve_zones(zone_names, window)
+    return (
+        known.allowed
+        and check_holiday(zones, window, at).allowed
+        and check_calling_window(zones, window, at).allowed
+    )
+
+
 def check_preferred_hours(
     zones: Sequence[ZoneInfo],
     window: CallingWindow,
