@@ -16,17 +16,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dialguard.engine.broker import free_loopback_port as free_port
+
 
 def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
         return True
     return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def mosquitto_binary() -> str:
