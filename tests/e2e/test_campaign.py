@@ -11,25 +11,13 @@ from urllib.parse import urlsplit
 import aiomqtt
 import pytest
 
-from dialguard.demo.centre import CentreOptions, LocalCentre
+from dialguard.demo.centre import LocalCentre
 from dialguard.engine.messages import Topics
 from dialguard.sip.simulator.profile import Profile, Shares
 from dialguard.store import Store
+from tests.support.centre import centre_options
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-
-def _opts(broker_url: str, tmp_path: Path, **kw: object) -> CentreOptions:
-    u = urlsplit(broker_url)
-    base: dict[str, object] = {
-        "broker_host": u.hostname or "127.0.0.1",
-        "broker_port": u.port or 1883,
-        "workdir": tmp_path,
-        "speedup": 20.0,
-        "drain_s": 25.0,
-    }
-    base.update(kw)
-    return CentreOptions(**base)  # type: ignore[arg-type]
 
 
 async def _junk(broker_url: str, prefix: str) -> None:
@@ -51,7 +39,7 @@ async def test_guaranteed_mode_end_to_end(broker_url: str, tmp_path: Path) -> No
     # hour, so the counts vary; with ~14 attempts, < 2 live or 0 cancels is ~0.1 %.
     mix = Profile(name="mix", shares=Shares(live=0.5, busy=0.1))
     centre = LocalCentre(
-        _opts(broker_url, tmp_path, agents=6, contacts=120, ring_timeout_s=15, profile=mix)
+        centre_options(broker_url, tmp_path, agents=6, contacts=120, ring_timeout_s=15, profile=mix)
     )
     try:
         await centre.start()
@@ -99,7 +87,7 @@ async def test_guaranteed_mode_end_to_end(broker_url: str, tmp_path: Path) -> No
 async def test_predictive_mode_respects_its_cap(broker_url: str, tmp_path: Path) -> None:
     hot = Profile(name="hot", shares=Shares(live=0.6, busy=0.1))
     centre = LocalCentre(
-        _opts(
+        centre_options(
             broker_url,
             tmp_path,
             mode="predictive",

@@ -9,12 +9,12 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from dialguard.demo.centre import CentreOptions, LocalCentre
+from dialguard.demo.centre import LocalCentre
 from dialguard.store import Store
+from tests.support.centre import centre_options
 from tests.support.daemon import retry, start_daemon, until, write_config
 from tests.support.mosquitto import Mosquitto
 
@@ -22,27 +22,13 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 ANY_HOUR = {"calling_window": {"regime": "none"}}
 
 
-def _opts(host: str, port: int, tmp_path: Path, **kw: object) -> CentreOptions:
-    base: dict[str, object] = {
-        "broker_host": host,
-        "broker_port": port,
-        "workdir": tmp_path,
-        "speedup": 20.0,
-        "drain_s": 25.0,
-    }
-    base.update(kw)
-    return CentreOptions(**base)  # type: ignore[arg-type]
-
-
 async def test_agent_vanishes_while_reserved(broker_url: str, tmp_path: Path) -> None:
     """The only agent's desktop dies while its call rings: the callee who answers hears
     the information message within 2 s, the call is counted as abandoned, and the
     opt-out key pressed during the message puts the number on the internal DNC list."""
-    u = urlsplit(broker_url)
     centre = LocalCentre(
-        _opts(
-            u.hostname or "127.0.0.1",
-            u.port or 1883,
+        centre_options(
+            broker_url,
             tmp_path,
             agents=1,
             # simulator convention +1555000 C RRR: C=7 live and presses the opt-out key
@@ -82,9 +68,7 @@ async def test_agent_vanishes_while_reserved(broker_url: str, tmp_path: Path) ->
 async def test_broker_lost_mid_campaign_stops_new_dials_until_resync(
     private_broker: Mosquitto, tmp_path: Path
 ) -> None:
-    centre = LocalCentre(
-        _opts(private_broker.host, private_broker.port, tmp_path / "c", agents=3, contacts=150)
-    )
+    centre = LocalCentre(centre_options(private_broker.url, tmp_path / "c", agents=3, contacts=150))
     try:
         await centre.start()
         await centre.control("start")
@@ -112,12 +96,10 @@ async def test_broker_lost_mid_campaign_stops_new_dials_until_resync(
 async def test_engine_killed_and_restarted(broker_url: str, tmp_path: Path) -> None:
     """SIGKILL mid-campaign: on restart open attempts are closed as interrupted, every
     INVITE has its attempt row, and no number is dialled twice."""
-    u = urlsplit(broker_url)
     numbers = [f"+155500005{n:02d}" for n in range(40)]  # ring until cancelled
     centre = LocalCentre(
-        _opts(
-            u.hostname or "127.0.0.1",
-            u.port or 1883,
+        centre_options(
+            broker_url,
             tmp_path,
             agents=3,
             numbers=numbers,
