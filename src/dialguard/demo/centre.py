@@ -252,7 +252,9 @@ class LocalCentre:
                 closed_share=opts.closed_share,
             )
         step = max(1, round(1 / opts.dnc_share)) if opts.dnc_share > 0 else 0
-        self.dnc_numbers = {c.number for i, c in enumerate(contacts) if step and i % step == 7 % step}
+        self.dnc_numbers = {
+            c.number for i, c in enumerate(contacts) if step and i % step == 7 % step
+        }
         async with await Store.open(path) as store:
             await store.upsert_campaign(
                 self.campaign.id,
