@@ -42,13 +42,13 @@ from dialguard.cli._common import (
     load_config_or_exit,
 )
 from dialguard.config import ConfigError, EngineConfig, load_campaigns
-from dialguard.engine.rules.dnc import MAX_LIST_AGE_S
-from dialguard.engine.rules.types import DAY_S
 from dialguard.importing import ColumnError, ImportReport, import_contacts, import_dnc
 from dialguard.importing import Progress as ProgressCallback
 from dialguard.importing.report import write_rejects
 from dialguard.logs import configure_logging
 from dialguard.phone import InvalidNumber, check_region
+from dialguard.rules.dnc import MAX_LIST_AGE_S
+from dialguard.rules.types import DAY_S
 from dialguard.store import DNC_SOURCES, Store, StoreError, check_list_date
 
 app = App(name="import", help="Import contact lists and do-not-call lists.")

@@ -4,9 +4,6 @@ Public API re-exported here; the models live in small private-by-convention modu
 """
 
 from dialguard.config.campaign import (
-    MAX_ABANDON_CAP,
-    MAX_DIAL_RATIO,
-    MIN_RING_TIMEOUT_S,
     WEEKDAYS,
     CallingWindowConfig,
     CampaignConfig,
@@ -33,6 +30,7 @@ from dialguard.config.loading import (
     load_engine_config,
     parse_campaign,
 )
+from dialguard.law import MAX_ABANDON_CAP, MAX_DIAL_RATIO, MIN_RING_TIMEOUT_S
 
 __all__ = [
     "MAX_ABANDON_CAP",

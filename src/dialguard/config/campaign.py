@@ -15,9 +15,13 @@ from typing import Annotated, Literal
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-MIN_RING_TIMEOUT_S = 15.0
-MAX_ABANDON_CAP = 0.03
-MAX_DIAL_RATIO = 3.0
+from dialguard.law import (
+    ABANDON_LOCKOUT_S,
+    CONNECT_DEADLINE_S,
+    MAX_ABANDON_CAP,
+    MAX_DIAL_RATIO,
+    MIN_RING_TIMEOUT_S,
+)
 
 PacingMode = Literal["preview", "progressive", "predictive"]
 AbandonWindow = Literal["24h", "30d"]
@@ -73,7 +77,7 @@ class PacingConfig(_Model):
 
     mode: PacingMode = "progressive"
     ring_timeout_s: RingTimeout = 20.0
-    abandon_cap: AbandonCap = 0.03
+    abandon_cap: AbandonCap = MAX_ABANDON_CAP
     abandon_window: AbandonWindow = "24h"
     max_dial_ratio: DialRatio = 2.5
     dial_ahead_wrap: bool = Field(
@@ -85,7 +89,7 @@ class PacingConfig(_Model):
         default=False,
         description="shorten the ring timeout from the measured answer-time curve (never < 15 s)",
     )
-    connect_deadline_s: float = Field(default=2.0, gt=0, le=2.0)
+    connect_deadline_s: float = Field(default=CONNECT_DEADLINE_S, gt=0, le=CONNECT_DEADLINE_S)
 
 
 class TimeRange(_Model):
@@ -144,14 +148,16 @@ class RetryPolicy(_Model):
     failed: RetryRule = RetryRule(delay_s=3600, max_attempts=2)
     voicemail: RetryRule = RetryRule(delay_s=14400, max_attempts=2)
     interrupted: RetryRule = RetryRule(delay_s=1800, max_attempts=3)
-    abandoned: RetryRule = RetryRule(delay_s=72 * 3600, max_attempts=2)
+    abandoned: RetryRule = RetryRule(delay_s=ABANDON_LOCKOUT_S, max_attempts=2)
     max_attempts_total: int = Field(default=6, ge=1, le=100)
 
     @field_validator("abandoned")
     @classmethod
     def _lockout(cls, v: RetryRule) -> RetryRule:
-        if v.delay_s < 72 * 3600:
-            raise ValueError("delay_s must be ≥ 259200 (72 h lock-out after an abandoned call)")
+        if v.delay_s < ABANDON_LOCKOUT_S:
+            raise ValueError(
+                f"delay_s must be ≥ {ABANDON_LOCKOUT_S:.0f} (72 h lock-out after an abandoned call)"
+            )
         return v
 
 

@@ -38,8 +38,8 @@ from dialguard.engine.broker import BrokerHandle, find_or_start_broker
 from dialguard.engine.engine import Engine
 from dialguard.engine.messages import ControlRequest, EngineStatus, Topics
 from dialguard.engine.mqtt import make_client, send_request
-from dialguard.engine.rules import CallingWindow, candidate_zones, window_allows
 from dialguard.logs import get_logger
+from dialguard.rules import CallingWindow, candidate_zones, window_allows
 from dialguard.sim.agents_mqtt import AgentBehaviour, SimulatedAgent, make_agents, run_agents
 from dialguard.sip import SippyTrunk
 from dialguard.sip.simulator.profile import Profile

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dialguard.config import CampaignConfig, PacingConfig
+from dialguard.config.pacing_map import ENGINE_TRANSFER_TIMEOUT_S, pacing_params
 from dialguard.engine.calls import CallContext, CallJob
 from dialguard.engine.messages import CallEvent as AgentCallEvent
 from dialguard.engine.messages import CampaignStatus
@@ -30,28 +31,12 @@ from dialguard.pacing import decisions as pd
 from dialguard.pacing import events as pe
 from dialguard.pacing.calls import PacingProtocolError
 from dialguard.pacing.pacer import Pacer
-from dialguard.pacing.params import PacingParams
 from dialguard.sip.api import Prompt, Trunk
 from dialguard.store import Store
 
 log = get_logger(__name__)
 
 CampaignState = Literal["active", "paused", "stopped"]
-TRANSFER_TIMEOUT_S = 1.0
-"""How long a transfer may take before the call hears the message instead. The pacer
-holds an answered call for an agent at most (2 s − this), so the message always starts
-inside the 2-second promise."""
-
-
-def pacing_params(cfg: PacingConfig) -> PacingParams:
-    """The pacer's parameters: the campaign's pacing section (same field names), plus how
-    long this engine gives a transfer."""
-    return PacingParams(
-        **cfg.model_dump(),
-        connect_latency_s=min(TRANSFER_TIMEOUT_S, cfg.connect_deadline_s / 2),
-    )
-
-
 @dataclass
 class RunnerDeps:
     """What a runner borrows from its engine."""
@@ -103,7 +88,7 @@ class CampaignRunner:
             settle=self.picker.settle,
             report=self.report,
             on_record=self._on_record,
-            transfer_timeout_s=TRANSFER_TIMEOUT_S,
+            transfer_timeout_s=ENGINE_TRANSFER_TIMEOUT_S,
             wall=deps.wall,
         )
 

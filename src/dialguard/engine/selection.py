@@ -1,7 +1,7 @@
 """Picking the next callable contact, and settling a contact after its attempt.
 
 The store offers *due* contacts (pending, next attempt time passed, by priority); every
-one passes the compliance gate (:mod:`dialguard.engine.rules`) before it may be dialled.
+one passes the compliance gate (:mod:`dialguard.rules`) before it may be dialled.
 A refusal is recorded in ``skips`` with its rule and reason, and the contact is parked
 until the rule would allow it (``retry_at``) or closed for good (DNC, attempts used up),
 so it is not examined again every second. The contact chosen is marked ``in_progress``
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import cast
 
 from dialguard.config import CampaignConfig
-from dialguard.engine.rules import (
+from dialguard.logs import get_logger
+from dialguard.rules import (
     CallingWindow,
     ContactFacts,
     DialMode,
@@ -26,8 +27,7 @@ from dialguard.engine.rules import (
     WeeklySpan,
     check_contact,
 )
-from dialguard.engine.rules.types import SuppressionSource
-from dialguard.logs import get_logger
+from dialguard.rules.types import SuppressionSource
 from dialguard.store import AttemptRecord, ContactRecord, Store
 
 log = get_logger(__name__)

@@ -42,6 +42,7 @@ an :class:`AbandonBudget`, falling back to guaranteed when the budget is spent).
 See docs/pacing.md.
 """
 
+from dialguard.law import MIN_RING_TIMEOUT_S
 from dialguard.pacing.calls import TRANSITIONS, Call, CallState, PacingProtocolError
 from dialguard.pacing.decisions import (
     Connect,
@@ -70,7 +71,6 @@ from dialguard.pacing.events import (
 from dialguard.pacing.governor import AbandonBudget, BudgetView, GovernorState
 from dialguard.pacing.pacer import Agent, Pacer, PacerCounters, PacingError
 from dialguard.pacing.params import (
-    MIN_RING_TIMEOUT_S,
     Mode,
     PacingParams,
     PacingParamsError,

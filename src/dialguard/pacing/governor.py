@@ -27,6 +27,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from dialguard.law import MAX_ABANDON_CAP
+
 GovernorState = Literal["cold", "open", "tight", "spent"]
 
 # state -> may the pacer over-dial in it?
@@ -64,8 +66,8 @@ class AbandonBudget:
         margin: float = 0.1,
         target_share: float = 0.8,
     ) -> None:
-        if not 0 < cap <= 0.03:
-            raise ValueError(f"AbandonBudget cap: {cap} is not in (0, 0.03]")
+        if not 0 < cap <= MAX_ABANDON_CAP:
+            raise ValueError(f"AbandonBudget cap: {cap} is not in (0, {MAX_ABANDON_CAP}]")
         if not window_s > 0:
             raise ValueError(f"AbandonBudget window_s: {window_s} must be positive")
         self.cap = cap
@@ -88,8 +90,8 @@ class AbandonBudget:
 
     def set_cap(self, cap: float) -> None:
         """Live change of the cap (validated by the caller); counts are kept."""
-        if not 0 < cap <= 0.03:
-            raise ValueError(f"AbandonBudget cap: {cap} is not in (0, 0.03]")
+        if not 0 < cap <= MAX_ABANDON_CAP:
+            raise ValueError(f"AbandonBudget cap: {cap} is not in (0, {MAX_ABANDON_CAP}]")
         self.cap = cap
         self._recompute()
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from dialguard.law import CONNECT_DEADLINE_S, MAX_ABANDON_CAP, MAX_DIAL_RATIO, MIN_RING_TIMEOUT_S
+
 Mode = Literal["preview", "progressive", "predictive"]
 MODES: frozenset[str] = frozenset({"preview", "progressive", "predictive"})
 
-MIN_RING_TIMEOUT_S = 15.0
-"""Unanswered calls ring at least this long (safeguard 4); no learning goes below it."""
-
-MAX_ABANDON_CAP = 0.03
 WINDOWS_S: dict[str, float] = {"24h": 86_400.0, "30d": 30 * 86_400.0}
 
 
@@ -50,7 +48,7 @@ class PacingParams:
     max_dial_ratio: float = 2.5
     dial_ahead_wrap: bool = False
     wrap_up_cap_s: float = 30.0
-    connect_deadline_s: float = 2.0
+    connect_deadline_s: float = CONNECT_DEADLINE_S
     connect_latency_s: float = 0.5
     learn_ring_timeout: bool = False
     no_contact_backoff_s: float = 5.0
@@ -67,12 +65,14 @@ class PacingParams:
             out.append(f"abandon_cap: {self.abandon_cap} is not in (0, {MAX_ABANDON_CAP}]")
         if self.abandon_window not in WINDOWS_S:
             out.append(f"abandon_window: {self.abandon_window!r} is not one of {sorted(WINDOWS_S)}")
-        if not 1.0 <= self.max_dial_ratio <= 3.0:
-            out.append(f"max_dial_ratio: {self.max_dial_ratio} is not between 1 and 3")
+        if not 1.0 <= self.max_dial_ratio <= MAX_DIAL_RATIO:
+            r = self.max_dial_ratio
+            out.append(f"max_dial_ratio: {r} is not between 1 and {MAX_DIAL_RATIO:g}")
         if not 0 < self.wrap_up_cap_s <= 600:
             out.append(f"wrap_up_cap_s: {self.wrap_up_cap_s} is not in (0, 600]")
-        if not 0 < self.connect_deadline_s <= 2.0:
-            out.append(f"connect_deadline_s: {self.connect_deadline_s} is not in (0, 2]")
+        if not 0 < self.connect_deadline_s <= CONNECT_DEADLINE_S:
+            d = self.connect_deadline_s
+            out.append(f"connect_deadline_s: {d} is not in (0, {CONNECT_DEADLINE_S:g}]")
         if not 0 <= self.connect_latency_s < self.connect_deadline_s:
             out.append(
                 f"connect_latency_s: {self.connect_latency_s} must be ≥ 0 and below "

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from dialguard.pacing.params import MIN_RING_TIMEOUT_S
+from dialguard.law import MIN_RING_TIMEOUT_S
 
 _BINS = 180  # seconds of launch→outcome tracked; later outcomes land in the last bin
 _FORGET_AT = 20_000.0  # halve the bins when they hold this many outcomes

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dialguard.config import CampaignConfig
-from dialguard.engine.rules import CallingWindow, window_allows
+from dialguard.rules import CallingWindow, window_allows
 from dialguard.store import AttemptRecord, Store
 
 WINDOW_SECONDS = {"24h": 86400.0, "30d": 30 * 86400.0}

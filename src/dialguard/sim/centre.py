@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from dialguard.law import CONNECT_DEADLINE_S
 from dialguard.pacing import (
     AgentChanged,
     Answered,
@@ -33,8 +34,6 @@ from dialguard.pacing import (
     Ringing,
 )
 from dialguard.sim.workload import Workload
-
-CONNECT_DEADLINE_S = 2.0
 
 # event kinds (ints: the heap compares them cheaply)
 _TIMER, _RING, _ANSWER, _FAIL, _CONNECTED, _END, _WRAP_END = range(7)

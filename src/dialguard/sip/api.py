@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol, runtime_checkable
 
-MIN_RING_S = 15.0
+from dialguard.law import MIN_RING_TIMEOUT_S
+
+MIN_RING_S = MIN_RING_TIMEOUT_S
 """No call is cancelled before it has rung this long (Ofcom / TCPA minimum ring time)."""
 
 

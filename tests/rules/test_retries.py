@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dialguard.config.campaign import RetryPolicy, RetryRule
-from dialguard.engine.rules.retries import (
+from dialguard.rules.retries import (
     ABANDON_LOCKOUT_S,
     RETRY_OUTCOMES,
     check_abandon_lockout,
     check_max_attempts,
     check_retry_delay,
 )
-from dialguard.engine.rules.types import ContactFacts, PastAttempt
-from tests.engine.rules.helpers import utc
+from dialguard.rules.types import ContactFacts, PastAttempt
+from tests.rules.helpers import utc
 
 NOW = utc(2026, 11, 23, 12)
 POLICY = RetryPolicy()

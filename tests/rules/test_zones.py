@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dialguard.engine.rules.zones import UnknownZoneError, candidate_zones, load_zones
+from dialguard.rules.zones import UnknownZoneError, candidate_zones, load_zones
 
 
 def test_a_landline_has_one_zone_and_toll_free_has_many() -> None:

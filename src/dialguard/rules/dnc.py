@@ -14,7 +14,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 
-from dialguard.engine.rules.types import DAY_S, NationalList, Suppression, Verdict
+from dialguard.rules.types import DAY_S, NationalList, Suppression, Verdict
 
 MAX_LIST_AGE_S: dict[NationalList, int] = {
     "tps": 28 * DAY_S,

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dialguard.engine.rules.types import (
+from dialguard.rules.types import (
     ContactFacts,
     PastAttempt,
     Suppression,

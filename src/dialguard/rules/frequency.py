@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dialguard.config.campaign import FrequencyCaps
-from dialguard.engine.rules.types import DAY_S, PastAttempt, Verdict
+from dialguard.rules.types import DAY_S, PastAttempt, Verdict
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 :func:`check_contact` runs every rule in a fixed order — campaign-wide and final rules
 first, cheap before expensive, time-of-day last — and returns the first refusal, or
-:data:`~dialguard.engine.rules.types.ALLOWED`. :func:`all_refusals` runs them all, for
+:data:`~dialguard.rules.types.ALLOWED`. :func:`all_refusals` runs them all, for
 compliance reports ("why was this contact skipped?"). The order:
 
 ==  ==================  ============================================  ===============
@@ -34,20 +34,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dialguard.config.campaign import CampaignConfig
-from dialguard.engine.rules.dnc import check_dnc, check_lists_fresh
-from dialguard.engine.rules.frequency import check_caps
-from dialguard.engine.rules.hours import (
+from dialguard.rules.dnc import check_dnc, check_lists_fresh
+from dialguard.rules.frequency import check_caps
+from dialguard.rules.hours import (
     check_calling_window,
     check_holiday,
     check_preferred_hours,
     resolve_zones,
 )
-from dialguard.engine.rules.retries import (
+from dialguard.rules.retries import (
     check_abandon_lockout,
     check_max_attempts,
     check_retry_delay,
 )
-from dialguard.engine.rules.types import (
+from dialguard.rules.types import (
     ALLOWED,
     DIAL_MODES,
     ContactFacts,
@@ -56,7 +56,7 @@ from dialguard.engine.rules.types import (
     Suppression,
     Verdict,
 )
-from dialguard.engine.rules.window import CallingWindow
+from dialguard.rules.window import CallingWindow
 
 RULE_ORDER: tuple[str, ...] = (
     "dnc_list_stale",

@@ -7,17 +7,17 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialguard.engine.rules.hours import (
+from dialguard.rules.hours import (
     check_calling_window,
     check_holiday,
     check_preferred_hours,
     resolve_zones,
     window_allows,
 )
-from dialguard.engine.rules.types import WeeklySpan
-from dialguard.engine.rules.window import CallingWindow
-from dialguard.engine.rules.zones import load_zones
-from tests.engine.rules.helpers import LA, NY, PARIS, at, oracle_open, utc
+from dialguard.rules.types import WeeklySpan
+from dialguard.rules.window import CallingWindow
+from dialguard.rules.zones import load_zones
+from tests.rules.helpers import LA, NY, PARIS, at, oracle_open, utc
 
 TCPA = CallingWindow.preset("tcpa")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dialguard.engine.rules.dnc import check_dnc, check_lists_fresh
-from dialguard.engine.rules.types import Suppression
-from tests.engine.rules.helpers import DAY, utc
+from dialguard.rules.dnc import check_dnc, check_lists_fresh
+from dialguard.rules.types import Suppression
+from tests.rules.helpers import DAY, utc
 
 NOW = utc(2026, 11, 23, 12)
 

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialguard.config.campaign import FrequencyCaps
-from dialguard.engine.rules.frequency import CAP_SPANS, CapSpan, check_cap, check_caps
-from dialguard.engine.rules.types import PastAttempt
-from tests.engine.rules.helpers import DAY, utc
+from dialguard.rules.frequency import CAP_SPANS, CapSpan, check_cap, check_caps
+from dialguard.rules.types import PastAttempt
+from tests.rules.helpers import DAY, utc
 
 NOW = utc(2026, 11, 23, 12)
 DAY_SPAN, WEEK_SPAN, MONTH_SPAN = CAP_SPANS

@@ -18,9 +18,9 @@ import datetime as dt
 from collections.abc import Iterable
 
 from dialguard.config.campaign import RetryPolicy, RetryRule
-from dialguard.engine.rules.types import ContactFacts, DialMode, PastAttempt, Verdict
+from dialguard.law import ABANDON_LOCKOUT_S
+from dialguard.rules.types import ContactFacts, DialMode, PastAttempt, Verdict
 
-ABANDON_LOCKOUT_S = 72 * 3600
 RETRY_OUTCOMES: tuple[str, ...] = tuple(
     name for name, f in RetryPolicy.model_fields.items() if f.annotation is RetryRule
 )

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dialguard.engine.rules.gate import (
+from dialguard.rules.gate import (
     RULE_ORDER,
     all_refusals,
     check_contact,
     earliest_allowed,
     priority_key,
 )
-from dialguard.engine.rules.types import (
+from dialguard.rules.types import (
     ALLOWED,
     ContactFacts,
     DialMode,
@@ -23,8 +23,8 @@ from dialguard.engine.rules.types import (
     Suppression,
     WeeklySpan,
 )
-from dialguard.engine.rules.window import CallingWindow
-from tests.engine.rules.helpers import DAY, LA, NY, PARIS, at, campaign, show
+from dialguard.rules.window import CallingWindow
+from tests.rules.helpers import DAY, LA, NY, PARIS, at, campaign, show
 
 NOON = at(NY, 2026, 11, 23, 12, 0)  # a Monday
 NY_FACTS = ContactFacts("+12125550100", (NY,))

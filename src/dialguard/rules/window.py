@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from dialguard.config.campaign import CallingWindowConfig, Regime
-from dialguard.engine.rules.types import DAY_NAMES, DAY_S, WeeklySpan, format_hhmm
-from dialguard.engine.rules.zones import load_zones
+from dialguard.rules.types import DAY_NAMES, DAY_S, WeeklySpan, format_hhmm
+from dialguard.rules.zones import load_zones
 
 Interval = tuple[float, float]
 DaySpans = tuple[tuple[int, int], ...]
@@ -282,7 +282,7 @@ def next_window_open(
     """Epoch second from which ``window`` is open in all of ``zones`` (IANA names).
 
     Returns ``after`` itself when already open, ``None`` when it does not open within
-    ``horizon_s``. Raises :class:`~dialguard.engine.rules.zones.UnknownZoneError` for an
+    ``horizon_s``. Raises :class:`~dialguard.rules.zones.UnknownZoneError` for an
     empty or unknown zone list.
     """
     return window.next_open(load_zones(zones), after, horizon_s)

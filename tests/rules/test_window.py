@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialguard.config.campaign import CallingWindowConfig, TimeRange
-from dialguard.engine.rules.types import WeeklySpan
-from dialguard.engine.rules.window import CallingWindow, next_window_open
-from dialguard.engine.rules.zones import UnknownZoneError, load_zones
-from tests.engine.rules.helpers import DAY, LA, NY, PARIS, SYDNEY, at, oracle_open, show, utc
+from dialguard.rules.types import WeeklySpan
+from dialguard.rules.window import CallingWindow, next_window_open
+from dialguard.rules.zones import UnknownZoneError, load_zones
+from tests.rules.helpers import DAY, LA, NY, PARIS, SYDNEY, at, oracle_open, show, utc
 
 TCPA = CallingWindow.preset("tcpa")
 FRANCE = CallingWindow.preset("france")

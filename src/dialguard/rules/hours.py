@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from dialguard.engine.rules.types import DAY_NAMES, Verdict, WeeklySpan, format_hhmm
-from dialguard.engine.rules.window import CallingWindow
-from dialguard.engine.rules.zones import UnknownZoneError, load_zones
+from dialguard.rules.types import DAY_NAMES, Verdict, WeeklySpan, format_hhmm
+from dialguard.rules.window import CallingWindow
+from dialguard.rules.zones import UnknownZoneError, load_zones
 
 
 def resolve_zones(

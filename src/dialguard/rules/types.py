@@ -181,7 +181,7 @@ class ContactFacts:
     """What the gate needs to know about one contact in one campaign.
 
     ``timezones`` are the callee's candidate IANA zones (see
-    :func:`dialguard.engine.rules.zones.candidate_zones`); ``attempts`` and
+    :func:`dialguard.rules.zones.candidate_zones`); ``attempts`` and
     ``outcome_counts`` count this campaign's attempts to the contact; ``last_outcome`` /
     ``last_outcome_at`` are the latest of them (outcome name as in ``RetryPolicy``, and
     when that attempt ended). ``preferred_hours`` (callee's local time) narrow the legal

@@ -15,30 +15,30 @@ Typical use from the engine::
         store.skip(contact, v.rule, v.reason, next_attempt_at=v.retry_at)
 """
 
-from dialguard.engine.rules.dnc import MAX_LIST_AGE_S, check_dnc, check_lists_fresh
-from dialguard.engine.rules.frequency import CAP_SPANS, check_cap, check_caps
-from dialguard.engine.rules.gate import (
+from dialguard.law import ABANDON_LOCKOUT_S
+from dialguard.rules.dnc import MAX_LIST_AGE_S, check_dnc, check_lists_fresh
+from dialguard.rules.frequency import CAP_SPANS, check_cap, check_caps
+from dialguard.rules.gate import (
     RULE_ORDER,
     all_refusals,
     check_contact,
     earliest_allowed,
     priority_key,
 )
-from dialguard.engine.rules.hours import (
+from dialguard.rules.hours import (
     check_calling_window,
     check_holiday,
     check_preferred_hours,
     resolve_zones,
     window_allows,
 )
-from dialguard.engine.rules.retries import (
-    ABANDON_LOCKOUT_S,
+from dialguard.rules.retries import (
     RETRY_OUTCOMES,
     check_abandon_lockout,
     check_max_attempts,
     check_retry_delay,
 )
-from dialguard.engine.rules.types import (
+from dialguard.rules.types import (
     ALLOWED,
     ContactFacts,
     DialMode,
@@ -47,8 +47,8 @@ from dialguard.engine.rules.types import (
     Verdict,
     WeeklySpan,
 )
-from dialguard.engine.rules.window import PRESETS, CallingWindow, next_window_open
-from dialguard.engine.rules.zones import UnknownZoneError, candidate_zones, load_zones
+from dialguard.rules.window import PRESETS, CallingWindow, next_window_open
+from dialguard.rules.zones import UnknownZoneError, candidate_zones, load_zones
 
 __all__ = [
     "ABANDON_LOCKOUT_S",
