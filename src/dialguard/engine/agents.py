@@ -38,7 +38,7 @@ from typing import Final, Literal
 from dialguard.engine.messages import AGENT_STATES, AgentState, AgentStateName, AgentStatus
 from dialguard.pacing.events import AgentChanged
 
-ChangeReason = Literal["message", "stale", "link_down", "removed"]
+ChangeReason = Literal["message", "stale", "link_down", "removed", "wrap_cap"]
 RejectReason = Literal["stale_seq", "old_session", "seq_conflict"]
 
 DEFAULT_STALE_AFTER_S: Final = 30.0
@@ -84,6 +84,7 @@ class _Agent:
     last_seen: float
     stale: bool = False
     seen_since_resync: bool = True
+    wrap_ended: bool = False  # the engine ended this wrap-up at the campaign's cap
 
 
 class AgentRegistry:
@@ -122,6 +123,16 @@ class AgentRegistry:
             entry.stale = self._is_stale(entry, now)
             return AgentChange(agent, msg.group, None, self._effective(entry), "message")
 
+        if (
+            cur.wrap_ended
+            and msg.state == "wrap"
+            and msg.session == cur.state.session
+            and msg.seq == cur.state.seq
+        ):
+            # The desktop repeats the wrap-up the engine already ended at the cap (a
+            # heartbeat sent before it heard): still alive, and still counted ready.
+            cur.last_seen = max(cur.last_seen, seen)
+            return None
         rejection = _order(cur.state, msg)
         if rejection is not None:
             return Rejected(agent, rejection[0], rejection[1])
@@ -141,6 +152,7 @@ class AgentRegistry:
             # seq seen so a late duplicate of an earlier 'ready' cannot revive the agent.
             msg = msg.model_copy(update={"seq": cur.state.seq})
         cur.state = msg
+        cur.wrap_ended = False
         cur.seen_since_resync = True
         cur.stale = self._is_stale(cur, now)
         after = self._effective(cur)
@@ -164,6 +176,23 @@ class AgentRegistry:
         if before == "offline":
             return None
         return AgentChange(agent, cur.state.group, before, "offline", "removed")
+
+    def end_wrap(self, agent: str, session: str, seq: int) -> AgentChange | None:
+        """The campaign's wrap-up cap is reached (DESIGN.md "Wrap-up contract"): count
+        the agent ready unless it has reported anything since the wrap-up that started
+        the timer (``session``/``seq`` of that message), e.g. a pause."""
+        cur = self._agents.get(agent)
+        if cur is None or cur.state.state != "wrap":
+            return None
+        if cur.state.session != session or cur.state.seq != seq:
+            return None
+        before = self._effective(cur)
+        cur.state = cur.state.model_copy(update={"state": "ready"})
+        cur.wrap_ended = True
+        after = self._effective(cur)
+        if after == before:
+            return None
+        return AgentChange(agent, cur.state.group, before, after, "wrap_cap")
 
     def expire(self, now: float) -> list[AgentChange]:
         """Mark agents not heard from for ``stale_after_s`` as stale (offline for dialling).

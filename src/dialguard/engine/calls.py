@@ -2,14 +2,20 @@
 the pacer.
 
 The pacer decides (connect to agent A, play the message); a :class:`CallJob` does it on
-the wire through the SIP adapter, keeps the attempt row up to date at each step, and
-reports back what happened as pacer events. It owns three timing promises:
+the wire through the SIP adapter, reports back what happened as pacer events, and hands
+the attempt row's updates to the engine's write queue. Ordering is the promise:
 
-* the attempt row exists before the INVITE leaves (the runner writes it first);
-* an answered call reaches its agent, or hears the information message, within the
-  campaign's connect deadline (2 s) — the transfer is given ``transfer_timeout_s`` and
-  anything slower is treated as failed, so the message still starts in time;
-* during the message the opt-out key puts the number on the internal DNC list at once.
+* every SIP event reaches the pacer **before** any store write is even queued, so a slow
+  or full disk can never keep an answered call from its agent (DESIGN.md "Ordering");
+* from the 200 OK nothing is awaited before the REFER: the agent's desktop is told in
+  parallel, and the transfer goes over SIP even while the broker is away;
+* a hard deadline armed at the answer (``connect_deadline_s`` minus the time the message
+  needs to start) plays the information message if the agent is not connected by then,
+  whatever the pacer, the broker or the transfer are doing — the callee hears a person
+  or the message within 2 s of the 200 OK;
+* exactly one final event (``Failed`` or ``Ended``) reaches the pacer per call, whatever
+  raises, and the job owns every task it starts (a :class:`asyncio.TaskGroup`);
+* during the message the opt-out key puts the number on the internal DNC list.
 
 SIP failure codes map onto the store's outcomes and the pacer's failure reasons here,
 in one table, so reports and pacing agree on what a 486 or a 603 means.
@@ -21,12 +27,15 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from dialguard.engine.messages import CallEvent as AgentCallEvent
+from dialguard.engine.messages import CallEventKind as AgentCallEventKind
 from dialguard.engine.messages import ContactCard
+from dialguard.engine.writes import StoreWrites
+from dialguard.law import CONNECT_DEADLINE_S
 from dialguard.logs import get_logger
 from dialguard.pacing import events as pe
 from dialguard.sip.api import Call, CallEvent, CallEventKind, Prompt
@@ -34,10 +43,14 @@ from dialguard.store import ContactRecord, Store
 
 log = get_logger(__name__)
 
-MIN_MESSAGE_S = 4.0
+MIN_MESSAGE_S: Final = 4.0
 """A short prompt (the built-in tones) is repeated to last at least this long."""
-OPT_OUT_WAIT_S = 3.0
+OPT_OUT_WAIT_S: Final = 3.0
 """After the message, how long the line stays open for the opt-out key."""
+MESSAGE_START_S: Final = 0.3
+"""What starting the message costs (first RTP packet out): the hard deadline fires this
+long before answer + connect deadline, so the audio starts inside it."""
+HANGUP_WAIT_S: Final = 5.0
 
 # SIP final code → (store outcome, pacer failure reason)
 _BY_CODE: dict[int, tuple[str, pe.FailReason]] = {
@@ -70,6 +83,7 @@ class CallContext:
     """What a call needs from its engine; one per runner, shared by its calls."""
 
     store: Store
+    writes: StoreWrites
     campaign_id: str
     publish_agent: Callable[[str, AgentCallEvent], Awaitable[None]]
     agent_uri: Callable[[str], str]
@@ -79,7 +93,9 @@ class CallContext:
     settle: Callable[[int, str, float, bool], Awaitable[None]]
     report: Callable[[pe.Event], None]
     on_record: Callable[[str, dict[str, Any]], None] = lambda kind, data: None
-    transfer_timeout_s: float = 1.5
+    transfer_timeout_s: float = 1.0
+    connect_deadline_s: float = CONNECT_DEADLINE_S
+    wrap_up_cap_s: Callable[[], float | None] = lambda: None
     wall: Callable[[], float] = time.time
 
 
@@ -93,12 +109,16 @@ class CallJob:
     contact: ContactRecord
     call: Call
     agent: str | None
-    answered_at: float | None = None  # wall clock
+    answered_at: float | None = None  # wall clock, for the records
     connected_agent: str | None = None
     outcome: str | None = None
     abandoned: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _tg: asyncio.TaskGroup | None = None
+    _answered_t: float | None = None  # loop time of the 200 OK, for the deadline
+    _deadline: asyncio.TimerHandle | None = None
+    _connecting: asyncio.Task[None] | None = None
+    _messaging: bool = False
     _ringing: bool = False
     _opted: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -109,36 +129,48 @@ class CallJob:
     # --- the SIP side -------------------------------------------------------------------
 
     async def follow(self) -> None:
-        """Consume the call's events until it fails or ends; then settle the records."""
+        """Own the call until it fails or ends and every task it started is done.
+
+        The pacer hears exactly one final event whatever happens here; an unexpected
+        error is logged and raised to the runner (a bug stops the daemon, whose restart
+        reconciles the records), after the call is hung up."""
         try:
-            async for ev in self.call.events():
-                await self._on_event(ev)
-        except Exception:
-            log.exception("call_events_failed", call_id=self.call.call_id)
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                try:
+                    async for ev in self.call.events():
+                        self._on_event(ev)
+                except Exception:
+                    log.exception("call_events_failed", call_id=self.call.call_id)
+                if self.outcome is None:  # the events broke off, or ended with no final one
+                    self._finish("failed", None, "local", pe.Failed(self.handle, "error"))
+                self._disarm()
         finally:
-            if self.outcome is None:  # the events broke off, or ended with no final one
-                await self._finish("failed", None, "local", pe.Failed(self.handle, "error"))
-            for t in list(self._tasks):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+            self._tg = None
+            self._disarm()
+            if self.outcome is None:  # cancelled or crashed under us: never leave it up
+                self._finish("failed", None, "local", pe.Failed(self.handle, "error"))
+                await self._hang_up("job stopped")
             self.done.set()
 
-    async def _on_event(self, ev: CallEvent) -> None:
+    def _on_event(self, ev: CallEvent) -> None:
         now = self.ctx.wall()
         kind = ev.kind
         if kind in (CallEventKind.RINGING, CallEventKind.EARLY_MEDIA) and not self._ringing:
             self._ringing = True
-            await self.ctx.store.update_attempt(self.attempt_id, ringing_at=now)
             self.ctx.report(pe.Ringing(self.handle))
-        elif kind is CallEventKind.ANSWERED:
+            self._record("ringing", ringing_at=now)
+        elif kind is CallEventKind.ANSWERED and self.answered_at is None:
             self.answered_at = now
-            await self.ctx.store.update_attempt(self.attempt_id, answered_at=now)
-            self.ctx.on_record("answered", {})
+            self._answered_t = ev.t
+            self._arm_deadline(ev.t)
             self.ctx.report(pe.Answered(self.handle))
+            self._record("answered", answered_at=now)
+            self.ctx.on_record("answered", {})
         elif kind is CallEventKind.FAILED:
             outcome, reason = classify_failure(ev.code)
             by = "local" if ev.code == 487 else "remote"
-            await self._finish(outcome, ev.code, by, pe.Failed(self.handle, reason))
+            self._finish(outcome, ev.code, by, pe.Failed(self.handle, reason))
         elif kind is CallEventKind.ENDED:
             if self.connected_agent is not None:
                 outcome = "connected"
@@ -149,29 +181,29 @@ class CallJob:
                 # (ended by us) a 200 crossed our ring-timeout CANCEL and the adapter had
                 # to hang up. Either way a person answered and reached nobody: abandoned.
                 outcome = "abandoned"
-                self.abandoned = True
                 why = "cancel_crossed_answer" if ev.by == "local" else "caller_hung_up"
-                await self.ctx.store.update_attempt(
-                    self.attempt_id, abandoned=True, abandon_reason=why
-                )
-                self.ctx.on_record("abandoned", {"reason": why})
-            await self._finish(outcome, None, ev.by or "remote", pe.Ended(self.handle))
+                self._abandon(why)
+            self._finish(outcome, None, ev.by or "remote", pe.Ended(self.handle))
         elif kind is CallEventKind.DTMF and ev.digit == self.ctx.opt_out_digit:
-            await self._opt_out()
+            self._opt_out()
 
-    async def _finish(self, outcome: str, code: int | None, by: str, event: pe.Event) -> None:
+    def _finish(self, outcome: str, code: int | None, by: str, event: pe.Event) -> None:
         if self.outcome is not None:
             return
         self.outcome = outcome
+        self._disarm()
+        self.ctx.report(event)  # the pacer first: the agent is free again at once
         now = self.ctx.wall()
-        await self.ctx.store.update_attempt(
-            self.attempt_id, outcome=outcome, sip_code=code, ended_at=now, ended_by=by
+        self._record("outcome", outcome=outcome, sip_code=code, ended_at=now, ended_by=by)
+        opted = self.opted_out
+        contact_id = self.contact.id
+        self.ctx.writes.submit(
+            f"settle contact {contact_id}",
+            lambda: self.ctx.settle(contact_id, outcome, now, opted),
         )
-        self.ctx.report(event)
         self.ctx.on_record("outcome", {"outcome": outcome, "abandoned": self.abandoned})
         if self.connected_agent is not None:
-            await self._tell_agent(self.connected_agent, "ended", outcome=outcome)
-        await self.ctx.settle(self.contact.id, outcome, now, self.opted_out)
+            self._background(self._tell_agent(self.connected_agent, "ended", outcome=outcome))
         log.info(
             "call_ended",
             call_id=self.call.call_id,
@@ -185,53 +217,94 @@ class CallJob:
     # --- decisions from the pacer --------------------------------------------------------
 
     def connect(self, agent: str) -> None:
-        self._spawn(self._connect(agent))
+        if self.outcome is not None or self._messaging or self._connecting is not None:
+            log.info("connect_ignored", call_id=self.call.call_id, agent=agent)
+            return
+        self._connecting = self._background(self._connect(agent))
 
     def play_message(self, reason: str) -> None:
-        self._spawn(self._play_message(reason))
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._start_message(reason)
 
     async def _connect(self, agent: str) -> None:
         self.agent = agent
-        await self._tell_agent(agent, "offer")
+        # The desktop learns of the call in parallel: the REFER never waits for MQTT.
+        self._background(self._tell_agent(agent, "offer"))
+        budget = self.ctx.transfer_timeout_s
+        if self._answered_t is not None:
+            left = self._answered_t + self.ctx.connect_deadline_s - MESSAGE_START_S
+            budget = min(budget, left - asyncio.get_running_loop().time())
         try:
-            result = await asyncio.wait_for(
-                self.call.transfer(self.ctx.agent_uri(agent)), self.ctx.transfer_timeout_s
-            )
+            if budget <= 0:
+                raise TimeoutError
+            result = await asyncio.wait_for(self.call.transfer(self.ctx.agent_uri(agent)), budget)
             ok = result.kind is CallEventKind.TRANSFERRED
             why = f"{result.code} {result.reason or ''}".strip()
         except TimeoutError:
-            ok, why = False, f"no transfer result within {self.ctx.transfer_timeout_s:g} s"
+            ok, why = False, f"no transfer result within {max(budget, 0):.2f} s"
         except Exception as e:  # the call may have ended under us
-            ok, why = False, f"transfer error: {e}"
-        if self.outcome is not None:
+            ok, why = False, f"transfer error: {e!r}"
+        self._connecting = None
+        if self.outcome is not None or self._messaging:
             return
         if ok:
-            now = self.ctx.wall()
-            self.connected_agent = agent
-            await self.ctx.store.update_attempt(self.attempt_id, connected_at=now, agent_id=agent)
-            wait = now - (self.answered_at or now)
-            self.ctx.on_record("connected", {"answer_to_agent_s": wait})
-            await self._tell_agent(agent, "connected")
-            self.ctx.report(pe.Connected(self.handle))
-        else:
-            log.warning("transfer_failed", call_id=self.call.call_id, agent=agent, why=why)
-            await self._tell_agent(agent, "ended", outcome="transfer_failed")
-            self.ctx.report(pe.ConnectFailed(self.handle))
-
-    async def _play_message(self, reason: str) -> None:
-        if self.outcome is not None:
+            self._connected(agent)
             return
-        self.abandoned = True
+        log.warning("transfer_failed", call_id=self.call.call_id, agent=agent, why=why)
+        self.ctx.report(pe.ConnectFailed(self.handle))
+        self._start_message("agent_lost")
+        self._background(self._tell_agent(agent, "ended", outcome="transfer_failed"))
+
+    def _connected(self, agent: str) -> None:
+        self._disarm()
+        self.connected_agent = agent
+        self.ctx.report(pe.Connected(self.handle))
         now = self.ctx.wall()
-        await self.ctx.store.update_attempt(
-            self.attempt_id, abandoned=True, abandon_reason=reason, message_played_at=now
+        wait = now - (self.answered_at or now)
+        late = wait > self.ctx.connect_deadline_s
+        self._record("connected", connected_at=now, agent_id=agent)
+        self.ctx.on_record("connected", {"answer_to_agent_s": wait})
+        if late:  # cannot happen with the deadline armed; counted if it ever does
+            self._abandon("late_connect")
+        self._background(self._tell_agent(agent, "connected"))
+
+    # --- the hard deadline and the message ----------------------------------------------
+
+    def _arm_deadline(self, answered_t: float) -> None:
+        loop = asyncio.get_running_loop()
+        at = answered_t + self.ctx.connect_deadline_s - MESSAGE_START_S
+        self._deadline = loop.call_at(at, self._deadline_passed)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        if self.outcome is not None or self._messaging or self.connected_agent is not None:
+            return
+        connecting = self._connecting
+        if connecting is not None:
+            connecting.cancel()
+            self._connecting = None
+            self.ctx.report(pe.ConnectFailed(self.handle))
+        log.warning(
+            "connect_deadline_passed",
+            call_id=self.call.call_id,
+            agent=self.agent,
+            connecting=connecting is not None,
         )
-        self.ctx.on_record("abandoned", {"reason": reason})
+        self._start_message("connect_timeout")
+
+    def _start_message(self, reason: str) -> None:
+        if self.outcome is not None or self._messaging or self.connected_agent is not None:
+            return
+        self._messaging = True
+        self._disarm()
+        if self._connecting is not None:  # the pacer's own deadline overtook the transfer
+            self._connecting.cancel()
+            self._connecting = None
+        self._abandon(reason, message_played_at=self.ctx.wall())
         log.warning(
             "information_message",
             call_id=self.call.call_id,
@@ -239,27 +312,68 @@ class CallJob:
             number=self.contact.number,
             reason=reason,
         )
+        self._background(self._message())
+
+    async def _message(self) -> None:
         prompt = self.ctx.prompt
         repeat = max(1, math.ceil(MIN_MESSAGE_S / prompt.duration_s)) if prompt.ulaw else 1
-        with contextlib.suppress(Exception):
+        try:
             await self.call.play(prompt, repeat=repeat)
+        except Exception as e:  # the callee may have hung up; say so, then carry on
+            if self.outcome is None:
+                log.error("information_message_failed", call_id=self.call.call_id, error=repr(e))
         # Leave the callee a moment to press the opt-out key after the message ends.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._opted.wait(), OPT_OUT_WAIT_S)
         if self.outcome is None:
-            with contextlib.suppress(Exception):
-                await self.call.hangup()
+            await self._hang_up("after the information message")
 
-    async def _opt_out(self) -> None:
+    def _abandon(self, reason: str, **fields: Any) -> None:
+        if self.abandoned:
+            return
+        self.abandoned = True
+        self._record("abandoned", abandoned=True, abandon_reason=reason, **fields)
+        self.ctx.on_record("abandoned", {"reason": reason})
+
+    def _opt_out(self) -> None:
         if self.opted_out:
             return
         self._opted.set()
-        await self.ctx.add_internal_dnc(self.contact.number, "opt-out key during message")
-        await self.ctx.store.update_attempt(self.attempt_id, opted_out=True)
+        number = self.contact.number
+        self.ctx.writes.submit(
+            "internal DNC entry",
+            lambda: self.ctx.add_internal_dnc(number, "opt-out key during message"),
+        )
+        self._record("opt-out", opted_out=True)
         self.ctx.on_record("opt_out", {})
-        log.info("opted_out", campaign=self.ctx.campaign_id, number=self.contact.number)
+        log.info("opted_out", campaign=self.ctx.campaign_id, number=number)
 
-    async def _tell_agent(self, agent: str, event: str, outcome: str | None = None) -> None:
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _record(self, what: str, **fields: Any) -> None:
+        """Queue an update of the attempt row (after the pacer has heard the event)."""
+        attempt_id = self.attempt_id
+        self.ctx.writes.submit(
+            f"attempt {attempt_id} {what}",
+            lambda: self.ctx.store.update_attempt(attempt_id, **fields),
+        )
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+        """Run ``coro`` as a child of this job (awaited before the job is done)."""
+        if self._tg is None:  # the job is already winding down: nothing more to start
+            coro.close()
+            return None
+        return self._tg.create_task(coro)
+
+    async def _hang_up(self, why: str) -> None:
+        try:
+            await asyncio.wait_for(self.call.hangup(), HANGUP_WAIT_S)
+        except Exception as e:
+            log.error("hangup_failed", call_id=self.call.call_id, why=why, error=repr(e))
+
+    async def _tell_agent(
+        self, agent: str, event: AgentCallEventKind, outcome: str | None = None
+    ) -> None:
         msg = AgentCallEvent(
             event=event,
             call_id=self.call.call_id,
@@ -273,18 +387,18 @@ class CallJob:
             if event == "offer"
             else None,
             outcome=outcome,
+            wrap_up_cap_s=self.ctx.wrap_up_cap_s() if event == "ended" else None,
         )
         try:
             await self.ctx.publish_agent(agent, msg)
         except Exception as e:  # the broker is down: the transfer still carries the call
-            log.warning("agent_publish_failed", agent=agent, event=event, error=str(e))
+            log.warning("agent_publish_failed", agent=agent, call_event=event, error=str(e))
 
     async def stop(self, grace_s: float) -> None:
         """Shutdown: let the call finish within ``grace_s``, else hang it up."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.done.wait(), grace_s)
         if not self.done.is_set():
-            with contextlib.suppress(Exception):
-                await self.call.hangup()
+            await self._hang_up("shutdown")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.done.wait(), 5)
+                await asyncio.wait_for(self.done.wait(), HANGUP_WAIT_S)

@@ -12,7 +12,25 @@ attempt (a crash between picking and writing) go back to ``pending``.
 
 Agents and campaigns: an agent belongs to one campaign at a time — the first running
 campaign of its group to hear of it (least-loaded first) — so two pacers can never
-reserve the same person.
+reserve the same person. A stopped campaign gives its agents back to the others.
+
+Structured concurrency: the broker link, the store writer, the status publisher and
+every campaign runner are children of one :class:`asyncio.TaskGroup`. A part that
+raises marks the engine crashed (``/healthz`` fails), hangs up what is still up, and
+:meth:`Engine.run` raises, so the daemon exits non-zero and its supervisor restarts it
+(recovery then closes what the crash left open).
+
+Broker outages (DESIGN.md "Ordering"): losing the link stops new dials but keeps every
+reservation, because the transfer goes over SIP. When a broker shuts down, the agents'
+will messages (``offline``) reach us just before the link drops; an ``offline`` from a
+will is therefore held for :data:`WILL_GRACE_S` before the pacer hears it, and dropped
+if the link goes down meanwhile. The agent gets no new call while it is held. Agents
+not re-confirmed by the resync after an outage are then reported offline.
+
+Wrap-up contract: when a campaign sets ``wrap_up_cap_s``, an agent that reports
+``wrap`` is counted ``ready`` at the cap unless it reports anything else first (a
+pause); its desktop is told the cap in the ``ended`` call event and gets
+``wrap_up_ended`` when it is reached.
 """
 
 from __future__ import annotations
@@ -20,13 +38,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from dialguard.config import CampaignConfig, ConfigError, EngineConfig, PacingConfig, load_campaigns
 from dialguard.engine.agents import AgentChange, AgentRegistry
 from dialguard.engine.messages import (
+    CallEvent,
     ControlReply,
     ControlRequest,
     Disposition,
@@ -34,15 +53,23 @@ from dialguard.engine.messages import (
     PacingChangeRequest,
 )
 from dialguard.engine.metrics import EngineMetrics, MetricsServer
-from dialguard.engine.mqtt import BrokerLink, LinkHandlers
+from dialguard.engine.mqtt import BrokerLink, BrokerLinkDown, LinkHandlers
 from dialguard.engine.runner import CampaignRunner, CampaignState, RunnerDeps
+from dialguard.engine.writes import StoreWrites
 from dialguard.logs import get_logger
+from dialguard.pacing.events import AgentChanged
 from dialguard.sip.api import Prompt, Trunk
 from dialguard.store import Store
 
 log = get_logger(__name__)
 
 STATUS_EVERY_S = 1.0
+WILL_GRACE_S: Final = 2.0
+"""How long an agent's ``offline`` (its will) waits before the pacer hears it: a broker
+that shuts down sends every will just before it drops our link, and a link loss keeps
+reservations. Long enough for the loss to be seen on a loaded machine; the agent gets
+no new call meanwhile, and an answered call still hears a person or the message in 2 s
+(the transfer fails over SIP, or the hard deadline starts the message)."""
 _TRANSITIONS: dict[str, dict[str, CampaignState]] = {
     # action → {from state → to state}
     "start": {"paused": "active", "stopped": "active"},
@@ -95,6 +122,7 @@ class Engine:
                 on_pacing=self._on_pacing,
                 on_disposition=self._on_disposition,
                 on_agent_changes=[self._on_agent_changes],
+                on_resync=[self._on_resync],
             ),
             engine_id=self.engine_id,
             wall=wall,
@@ -102,8 +130,15 @@ class Engine:
         self.store: Store | None = None
         self.runners: dict[str, CampaignRunner] = {}
         self._owner: dict[str, str] = {}  # agent → campaign id
+        self.writes = StoreWrites()
+        self._held_wills: dict[str, asyncio.TimerHandle] = {}
+        self._kept_over_outage: set[str] = set()
+        self._wrap_timers: dict[str, asyncio.TimerHandle] = {}
+        self._last_call: dict[str, tuple[str, str]] = {}  # agent → (call id, campaign)
+        self._tg: asyncio.TaskGroup | None = None
         self._stop = asyncio.Event()
         self.started = asyncio.Event()
+        self.crashed: str | None = None
         self.recovered: list[int] = []
 
     # --- lifecycle --------------------------------------------------------------------
@@ -112,9 +147,10 @@ class Engine:
         self._stop.set()
 
     async def run(self) -> None:
-        """Start everything, run until asked to stop, then shut down gracefully."""
+        """Start everything, run until asked to stop, then shut down gracefully.
+
+        Raises if a part of the engine crashed (after hanging up what was still up)."""
         self.store = await Store.open(self.cfg.store.path)
-        tasks: list[asyncio.Task[Any]] = []
         try:
             await self._register_campaigns()
             await self._recover()
@@ -124,48 +160,72 @@ class Engine:
                     self.metrics, self.health, self.cfg.metrics.host, self.cfg.metrics.port
                 )
                 await self.metrics_server.start()
-            tasks.append(asyncio.create_task(self.link.run(), name="broker-link"))
-            for runner in self.runners.values():
-                tasks.append(
-                    asyncio.create_task(runner.run(), name=f"campaign-{runner.campaign.id}")
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                forever = [
+                    tg.create_task(self._part("broker-link", self.link.run())),
+                    tg.create_task(self._part("store-writes", self.writes.run())),
+                    tg.create_task(self._part("status", self._publish_status())),
+                ]
+                for runner in self.runners.values():
+                    tg.create_task(self._part(f"campaign-{runner.campaign.id}", runner.run()))
+                log.info(
+                    "engine started",
+                    engine=self.engine_id,
+                    campaigns=[f"{r.campaign.id}:{r.state}" for r in self.runners.values()],
+                    store=str(self.cfg.store.path),
                 )
-            tasks.append(asyncio.create_task(self._publish_status(), name="status"))
-            log.info(
-                "engine started",
-                engine=self.engine_id,
-                campaigns=[f"{r.campaign.id}:{r.state}" for r in self.runners.values()],
-                store=str(self.cfg.store.path),
-            )
-            self.started.set()
-            await self._stop.wait()
+                self.started.set()
+                await self._stop.wait()
+                await self._drain()
+                for t in forever:
+                    t.cancel()
         finally:
-            await self._shutdown(tasks)
+            self._tg = None
+            await self._shutdown()
 
-    async def _shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
-        log.info("engine stopping", grace_s=self.cfg.engine.shutdown_grace_s)
+    async def _part(self, name: str, work: Awaitable[None]) -> None:
+        """Run one part of the engine; if it raises, the engine is crashed."""
+        try:
+            await work
+        except Exception as e:
+            if self.crashed is None:
+                self.crashed = f"{name}: {e!r}"
+            log.exception("engine part crashed; stopping the daemon", part=name)
+            raise
+
+    async def _drain(self) -> None:
+        """Graceful stop: no new dials, calls finish within the grace period (else are
+        hung up), their records are written, then the runners' loops end."""
         grace = self.cfg.engine.shutdown_grace_s
-        await asyncio.gather(
-            *(r.stop(grace) for r in self.runners.values()), return_exceptions=True
-        )
-        with contextlib.suppress(Exception):
-            await self.trunk.stop()
+        log.info("engine stopping", grace_s=grace)
+        await asyncio.gather(*(r.stop(grace) for r in self.runners.values()))
+        await self.writes.drain(5.0)
+
+    async def _shutdown(self) -> None:
+        for handle in [*self._held_wills.values(), *self._wrap_timers.values()]:
+            handle.cancel()
+        try:
+            await asyncio.wait_for(self.trunk.stop(), 10)
+        except Exception:
+            log.exception("trunk stop failed")
         # A clean disconnect fires no will: say ourselves that this engine is gone, so
         # `dialguard status` reports the stop at once rather than after it goes stale.
-        with contextlib.suppress(Exception):
+        try:
             final = self.status().model_copy(
                 update={"broker_connected": False, "agents_synced": False}
             )
             await asyncio.wait_for(self.link.publish_status(final), 2)
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        except Exception as e:  # the broker may be the reason we stop
+            log.info("final status not published", error=repr(e))
         if self.metrics_server is not None:
             await self.metrics_server.stop()
         if self.store is not None:
             await self.store.close()
-        log.info("engine stopped")
+        if self.crashed:
+            log.error("engine stopped after a crash", crashed=self.crashed)
+        else:
+            log.info("engine stopped")
 
     async def _recover(self) -> None:
         """Close what a crash left open; nothing is dialled twice by accident.
@@ -201,10 +261,12 @@ class Engine:
                 store=store,
                 trunk=self.trunk,
                 metrics=self.metrics,
-                publish_agent=self.link.publish_call,
+                publish_agent=self._publish_call,
                 agent_uri=lambda agent: self.cfg.trunk.agent_uri_template.format(agent=agent),
                 prompt=_load_prompt(cfg),
+                writes=self.writes,
                 dialling_allowed=lambda: self.link.dialling_allowed,
+                agent_available=self._agent_available,
                 wall=self.wall,
             )
             self.runners[cid] = CampaignRunner(deps, cfg, state)
@@ -216,21 +278,100 @@ class Engine:
 
     # --- agents -----------------------------------------------------------------------
 
+    def _agent_available(self, agent: str) -> bool:
+        """May ``agent`` get a new call now? (Checked at each launch: fail closed.)"""
+        return agent not in self._held_wills and self.registry.is_available(agent, self.link.now())
+
     def _on_agent_changes(self, changes: list[AgentChange]) -> None:
         for ch in changes:
             if ch.reason == "link_down":
                 # Fail closed without abandoning: no new dials while the link is down
                 # (runners check dialling_allowed), but reservations for calls already
-                # ringing stand — the transfer goes over SIP, not MQTT.
+                # ringing stand — the transfer goes over SIP, not MQTT. Wills that came
+                # with the loss are dropped for the same reason.
+                held = self._held_wills.pop(ch.agent, None)
+                if held is not None:
+                    held.cancel()
+                self._kept_over_outage.add(ch.agent)
                 continue
-            runner = self._runner_for(ch.agent, ch.group)
-            if runner is not None:
-                runner.report(ch.pacer_event())
+            self._kept_over_outage.discard(ch.agent)
+            held = self._held_wills.pop(ch.agent, None)
+            if held is not None:
+                held.cancel()
+            if ch.reason == "message" and ch.new == "offline" and ch.old != "offline":
+                loop = asyncio.get_running_loop()
+                self._held_wills[ch.agent] = loop.call_later(
+                    WILL_GRACE_S, self._will_confirmed, ch, self.link.stats.disconnects
+                )
+                continue
+            self._forward(ch)
+
+    def _will_confirmed(self, ch: AgentChange, disconnects: int) -> None:
+        """The grace is over: if the link stayed up all along, the agent really went
+        away; if it dropped, the will came with the outage and the resync decides."""
+        self._held_wills.pop(ch.agent, None)
+        if self.link.stats.disconnects != disconnects or not self.link.connected.is_set():
+            self._kept_over_outage.add(ch.agent)
+            return
+        log.info("agent_offline", agent=ch.agent)
+        self._forward(ch)
+
+    def _on_resync(self) -> None:
+        """Agents the outage kept reserved but the resync did not re-confirm are gone."""
+        for agent in sorted(self._kept_over_outage):
+            if self.registry.effective_state(agent) == "offline":
+                runner = self._runner_for(agent, self.registry.group_of(agent) or "")
+                if runner is not None:
+                    runner.report(AgentChanged(agent, "offline"))
+        self._kept_over_outage.clear()
+
+    def _forward(self, ch: AgentChange) -> None:
+        runner = self._runner_for(ch.agent, ch.group)
+        timer = self._wrap_timers.pop(ch.agent, None)
+        if timer is not None:
+            timer.cancel()
+        if runner is None:
+            return
+        runner.report(ch.pacer_event())
+        cap = runner.campaign.pacing.wrap_up_cap_s
+        if ch.new == "wrap" and cap is not None:
+            reported = self.registry.reported_state(ch.agent)
+            if reported is not None:
+                loop = asyncio.get_running_loop()
+                self._wrap_timers[ch.agent] = loop.call_later(
+                    cap, self._wrap_cap_reached, ch.agent, reported.session, reported.seq
+                )
+
+    def _wrap_cap_reached(self, agent: str, session: str, seq: int) -> None:
+        self._wrap_timers.pop(agent, None)
+        change = self.registry.end_wrap(agent, session, seq)
+        if change is None:
+            return
+        log.info("wrap_up_capped", agent=agent)
+        self._forward(change)
+        last = self._last_call.get(agent)
+        if last is not None and self._tg is not None:
+            call_id, campaign = last
+            msg = CallEvent(
+                event="wrap_up_ended", call_id=call_id, campaign=campaign, ts=self.wall()
+            )
+            self._tg.create_task(self._tell_desktop(agent, msg))
+
+    async def _publish_call(self, agent: str, event: CallEvent) -> None:
+        self._last_call[agent] = (event.call_id, event.campaign)
+        await self.link.publish_call(agent, event)
+
+    async def _tell_desktop(self, agent: str, event: CallEvent) -> None:
+        try:
+            await self.link.publish_call(agent, event)
+        except Exception as e:
+            log.warning("agent_publish_failed", agent=agent, call_event=event.event, error=str(e))
 
     def _runner_for(self, agent: str, group: str) -> CampaignRunner | None:
         owner = self._owner.get(agent)
-        if owner is not None and owner in self.runners:
+        if owner is not None and owner in self.runners and self.runners[owner].state != "stopped":
             return self.runners[owner]
+        self._owner.pop(agent, None)
         candidates = [
             r
             for r in self.runners.values()
@@ -246,6 +387,17 @@ class Engine:
         self._owner[agent] = runner.campaign.id
         return runner
 
+    def _release_agents_of(self, runner: CampaignRunner) -> None:
+        """A campaign stopped: its agents go to the other campaigns of their group."""
+        cid = runner.campaign.id
+        for agent in [a for a, owner in self._owner.items() if owner == cid]:
+            del self._owner[agent]
+            runner.report(AgentChanged(agent, "offline"))
+            state = self.registry.effective_state(agent)
+            other = self._runner_for(agent, self.registry.group_of(agent) or "")
+            if other is not None and state is not None:
+                other.report(AgentChanged(agent, state))
+
     # --- supervisor requests ----------------------------------------------------------
 
     async def _on_control(self, campaign: str, req: ControlRequest) -> ControlReply:
@@ -260,6 +412,8 @@ class Engine:
             )
         await self._store.set_campaign_state(campaign, new, actor=req.actor)
         runner.set_state(new)
+        if new == "stopped":
+            self._release_agents_of(runner)
         log.info("campaign state changed", campaign=campaign, old=old, new=new, actor=req.actor)
         return self._reply(req, "control", True, "", {"state": old}, {"state": new})
 
@@ -379,7 +533,13 @@ class Engine:
 
     def health(self) -> dict[str, Any]:
         return {
-            "ok": self.store is not None and self.link.dialling_allowed,
+            "ok": self.crashed is None
+            and self.store is not None
+            and self.link.dialling_allowed
+            and self.writes.healthy,
+            "crashed": self.crashed,
+            "store_writes": "ok" if self.writes.healthy else "failing",
+            "store_writes_pending": self.writes.pending,
             "broker": "connected" if self.link.connected.is_set() else "down",
             "agents_synced": self.link.dialling_allowed,
             "campaigns": {cid: r.state for cid, r in self.runners.items()},
@@ -391,5 +551,5 @@ class Engine:
             self.metrics.broker_connected.set(1 if self.link.dialling_allowed else 0)
             for state, n in self.registry.counts().items():
                 self.metrics.agents.labels(state).set(n)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(BrokerLinkDown):
                 await self.link.publish_status(self.status())

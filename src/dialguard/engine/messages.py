@@ -103,13 +103,15 @@ class ContactCard(_Payload):
     custom: dict[str, str] = Field(default_factory=dict)
 
 
-CallEventKind = Literal["offer", "connected", "ended"]
+CallEventKind = Literal["offer", "connected", "ended", "wrap_up_ended"]
 
 
 class CallEvent(_Payload):
     """The engine tells an agent about a call: ``offer`` (the callee answered and is
     being transferred to you), ``connected`` (you are talking), ``ended`` (hang-up;
-    wrap-up starts)."""
+    wrap-up starts; ``wrap_up_cap_s`` says how long it may last when the campaign caps
+    it), ``wrap_up_ended`` (the cap is reached: the engine counts you ready now; publish
+    ``ready`` or ``paused``)."""
 
     event: CallEventKind
     call_id: Annotated[str, Field(min_length=1, max_length=128)]
@@ -117,6 +119,7 @@ class CallEvent(_Payload):
     ts: Epoch
     contact: ContactCard | None = None
     outcome: Annotated[str, Field(max_length=64)] | None = None
+    wrap_up_cap_s: Annotated[float, Field(gt=0, le=600)] | None = None
 
 
 # --- supervisor ↔ engine -------------------------------------------------------------
@@ -344,6 +347,8 @@ def parse_payload(model: type[M], topic: str, payload: bytes | bytearray | str) 
         data = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise PayloadError(topic, f"not JSON ({e})") from None
+    except RecursionError:  # e.g. 60,000 '[': json recurses once per level
+        raise PayloadError(topic, "JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise PayloadError(topic, f"expected a JSON object, got {type(data).__name__}")
     try:

@@ -61,6 +61,7 @@ ControlHandler = Callable[[str, ControlRequest], Awaitable[ControlReply]]
 PacingHandler = Callable[[str, PacingChangeRequest], Awaitable[ControlReply]]
 DispositionHandler = Callable[[str, Disposition], Awaitable[None]]
 AgentChangeHandler = Callable[[list[AgentChange]], None]
+ResyncHandler = Callable[[], None]
 
 QOS: Final = 1
 _REPLY_CACHE_SIZE: Final = 1024
@@ -120,6 +121,7 @@ class LinkHandlers:
     on_pacing: PacingHandler | None = None
     on_disposition: DispositionHandler | None = None
     on_agent_changes: list[AgentChangeHandler] = field(default_factory=list)
+    on_resync: list[ResyncHandler] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -133,6 +135,7 @@ class LinkStats:
     rejected_payloads: int = 0
     ignored_order: int = 0
     handler_errors: int = 0
+    dispatch_errors: int = 0
 
 
 class BrokerLink:
@@ -346,6 +349,11 @@ class BrokerLink:
         except PayloadError as e:
             self.stats.rejected_payloads += 1
             log.warning("mqtt payload rejected", topic=e.topic, problem=e.problem)
+        except Exception:
+            # One message must never stop the reader (and with it all dialling); a
+            # retained one would do so again at every resync.
+            self.stats.dispatch_errors += 1
+            log.exception("mqtt message failed", topic=topic, size=len(raw))
 
     def _on_sync(self, raw: bytes | bytearray) -> None:
         if self._sync_nonce is None or raw.decode(errors="replace") != self._sync_nonce:
@@ -361,6 +369,12 @@ class BrokerLink:
             available=len(self.registry.available(self.now())),
         )
         self._emit(changes)
+        for handler in self.handlers.on_resync:
+            try:
+                handler()
+            except Exception:
+                self.stats.handler_errors += 1
+                log.exception("resync handler failed")
 
     def _on_state(self, agent: str, raw: bytes | bytearray, *, retained: bool) -> None:
         topic = self.topics.agent_state(agent)

@@ -6,14 +6,23 @@ wake-up at ``next_deadline()``. All the judgement is in :mod:`dialguard.pacing`.
 
 Carrying out a ``Launch`` is where the durability rule lives: pick a contact that every
 compliance rule allows, write the attempt row, and only then send the INVITE. If no
-contact is callable, or the campaign is paused, the pacer hears ``CouldNotLaunch`` and
-releases the agent.
+contact is callable, the campaign is paused, the broker or the store is in trouble, or
+the reserved agent is no longer proven available, the pacer hears ``CouldNotLaunch`` and
+releases the agent. Every launch ends in exactly one final pacer event: ``CouldNotLaunch``
+before the INVITE, and from the INVITE on the :class:`~dialguard.engine.calls.CallJob`'s
+``Failed`` or ``Ended``, whatever raises on the way.
+
+The runner owns its launches and calls in an :class:`asyncio.TaskGroup`: an unexpected
+error in one of them ends the runner, and the engine with it (a crashed part stops the
+daemon; its restart reconciles the records), instead of leaving a campaign that
+silently stopped dialling.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +35,7 @@ from dialguard.engine.messages import CallEvent as AgentCallEvent
 from dialguard.engine.messages import CampaignStatus
 from dialguard.engine.metrics import EngineMetrics
 from dialguard.engine.selection import Blocked, ContactPicker
+from dialguard.engine.writes import StoreWrites
 from dialguard.logs import get_logger
 from dialguard.pacing import decisions as pd
 from dialguard.pacing import events as pe
@@ -37,6 +47,11 @@ from dialguard.store import Store
 log = get_logger(__name__)
 
 CampaignState = Literal["active", "paused", "stopped"]
+CHECK_INVARIANTS = os.environ.get("DIALGUARD_CHECK_INVARIANTS", "") == "1"
+"""Tests and soak runs set DIALGUARD_CHECK_INVARIANTS=1: the pacer's ledgers are checked
+after every poll, so every end-to-end run also proves them."""
+
+
 @dataclass
 class RunnerDeps:
     """What a runner borrows from its engine."""
@@ -47,7 +62,9 @@ class RunnerDeps:
     publish_agent: Callable[[str, AgentCallEvent], Awaitable[None]]
     agent_uri: Callable[[str], str]
     prompt: Prompt
+    writes: StoreWrites
     dialling_allowed: Callable[[], bool] = lambda: True
+    agent_available: Callable[[str], bool] = lambda agent: True
     wall: Callable[[], float] = time.time
 
 
@@ -74,11 +91,14 @@ class CampaignRunner:
         self.picker = ContactPicker(deps.store, campaign)
         self.jobs: dict[int, CallJob] = {}
         self.counts = Counts()
+        self.check_invariants = CHECK_INVARIANTS
         self._wake = asyncio.Event()
         self._stopping = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tg: asyncio.TaskGroup | None = None
+        self._launching = 0  # launches not yet handed to a CallJob
         self._ctx = CallContext(
             store=deps.store,
+            writes=deps.writes,
             campaign_id=campaign.id,
             publish_agent=deps.publish_agent,
             agent_uri=deps.agent_uri,
@@ -89,6 +109,8 @@ class CampaignRunner:
             report=self.report,
             on_record=self._on_record,
             transfer_timeout_s=ENGINE_TRANSFER_TIMEOUT_S,
+            connect_deadline_s=campaign.pacing.connect_deadline_s,
+            wrap_up_cap_s=lambda: self.campaign.pacing.wrap_up_cap_s,
             wall=deps.wall,
         )
 
@@ -110,24 +132,40 @@ class CampaignRunner:
         """Apply a validated live pacing change (raises if the pacer refuses it)."""
         self.pacer.configure(pacing_params(pacing), self.loop.time())
         self.campaign = self.campaign.model_copy(update={"pacing": pacing})
+        self._ctx.connect_deadline_s = pacing.connect_deadline_s
         self.picker.update_campaign(self.campaign)
         self._wake.set()
 
     # --- the loop -------------------------------------------------------------------
 
     async def run(self) -> None:
-        while not self._stopping:
-            self._step()
-            deadline = self.pacer.next_deadline()
-            timeout = 1.0 if deadline is None else min(1.0, max(0.0, deadline - self.loop.time()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            self._wake.clear()
+        """Pace until :meth:`stop`; returns once every launch and call has ended."""
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            try:
+                while not self._stopping:
+                    self._step()
+                    deadline = self.pacer.next_deadline()
+                    now = self.loop.time()
+                    timeout = 1.0 if deadline is None else min(1.0, max(0.0, deadline - now))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout)
+                    self._wake.clear()
+                while self.jobs or self._launching:
+                    # Draining: decisions for calls still up (connect, message) go on.
+                    self._step()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), 0.2)
+                    self._wake.clear()
+            finally:
+                self._tg = None
 
     def _step(self) -> None:
         now = self.loop.time()
         for d in self.pacer.poll(now):
             self._carry_out(d)
+        if self.check_invariants:
+            self.pacer.check_invariants()
         c = self.pacer.counters(now)
         cid = self.campaign.id
         m = self.deps.metrics
@@ -136,13 +174,27 @@ class CampaignRunner:
         m.pacing_level.labels(cid).set(c.dial_level)
         m.abandon_rate.labels(cid, self.campaign.pacing.abandon_window).set(c.abandon_rate_window)
 
+    def _may_dial(self, agent: str | None) -> str | None:
+        """Why a new dial must not go out now (fail closed), or None."""
+        if self.state != "active":
+            return f"campaign {self.state}"
+        if self._stopping:
+            return "stopping"
+        if not self.deps.dialling_allowed():
+            return "agent state not proven (broker)"
+        if not self.deps.writes.healthy:
+            return "store not taking writes"
+        if agent is not None and not self.deps.agent_available(agent):
+            return f"agent {agent} not available"
+        return None
+
     def _carry_out(self, d: pd.Decision) -> None:
         if isinstance(d, pd.Launch):
-            # Fail closed: paused, stopping, or agent state not proven (broker lost).
-            if self.state != "active" or self._stopping or not self.deps.dialling_allowed():
+            if self._may_dial(d.agent) is not None or self._tg is None:
                 self.report(pe.CouldNotLaunch(d.call))
                 return
-            self._spawn(self._launch(d))
+            self._launching += 1
+            self._tg.create_task(self._launch(d), name=f"call-{self.campaign.id}-{d.call}")
         elif isinstance(d, pd.Reserve):
             job = self.jobs.get(d.call)
             if job is not None:
@@ -151,51 +203,72 @@ class CampaignRunner:
             job = self.jobs.get(d.call)
             if job is not None:
                 job.connect(d.agent)
+            else:
+                log.error("connect_for_unknown_call", campaign=self.campaign.id, call=d.call)
         elif isinstance(d, pd.PlayMessage):
             job = self.jobs.get(d.call)
             if job is not None:
                 job.play_message(d.reason)
+            else:
+                log.error("message_for_unknown_call", campaign=self.campaign.id, call=d.call)
         elif isinstance(d, pd.Release):
             log.debug("reservation_released", call=d.call, agent=d.agent, reason=d.reason)
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("runner_task_failed", campaign=self.campaign.id, error=repr(task.exception()))
-
     async def _launch(self, d: pd.Launch) -> None:
+        """Carry out one Launch; the pacer hears exactly one final event for it."""
+        job: CallJob | None = None
+        try:
+            job = await self._place(d)
+        finally:
+            self._launching -= 1
+            if job is None:
+                self.report(pe.CouldNotLaunch(d.call))
+        if job is None:
+            return
+        self.jobs[d.call] = job
+        try:
+            await job.follow()
+        finally:
+            self.jobs.pop(d.call, None)
+
+    async def _place(self, d: pd.Launch) -> CallJob | None:
+        """Pick, write the attempt row, send the INVITE; None if no call was placed."""
         wall = self.deps.wall()
         mode = self.campaign.pacing.mode if not d.guaranteed else "progressive"
+        writes = self.deps.writes
         try:
             picked = await self.picker.next_contact(mode, wall)
         except Exception as e:
-            log.error("contact_selection_failed", campaign=self.campaign.id, error=repr(e))
-            picked = None
+            writes.row_failed("pick a contact", e)
+            return None
         if picked is None or isinstance(picked, Blocked):
             if isinstance(picked, Blocked) and self.counts.blocked != picked.reason:
                 log.warning("campaign_blocked", campaign=self.campaign.id, reason=picked.reason)
             self.counts.blocked = picked.reason if isinstance(picked, Blocked) else ""
-            self.report(pe.CouldNotLaunch(d.call))
-            return
+            return None
         self.counts.blocked = ""
-        if self.state != "active" or self._stopping or not self.deps.dialling_allowed():
-            # paused or broker lost while we were choosing: put the contact back
-            await self.picker.release(picked.id)
-            self.report(pe.CouldNotLaunch(d.call))
-            return
-        attempt_id = await self.deps.store.open_attempt(
-            campaign_id=self.campaign.id,
-            contact_id=picked.id,
-            number=picked.number,
-            mode=mode,
-            agent_id=d.agent,
-            now=wall,
-        )
+        contact_id = picked.id
+        why = self._may_dial(d.agent)
+        if why is not None:
+            # paused, broker or store lost, or agent gone while we were choosing
+            log.info("launch_withdrawn", campaign=self.campaign.id, why=why)
+            writes.submit(f"put back contact {contact_id}", lambda: self.picker.release(contact_id))
+            return None
+        try:
+            attempt_id = await self.deps.store.open_attempt(
+                campaign_id=self.campaign.id,
+                contact_id=picked.id,
+                number=picked.number,
+                mode=mode,
+                agent_id=d.agent,
+                now=wall,
+            )
+        except Exception as e:  # no row, no dial
+            writes.row_failed("attempt row", e)
+            writes.submit(f"put back contact {contact_id}", lambda: self.picker.release(contact_id))
+            return None
+        writes.row_written()
+        store = self.deps.store
         try:
             call = await self.deps.trunk.originate(
                 picked.number, self.campaign.caller_id, d.ring_timeout_s
@@ -203,22 +276,28 @@ class CampaignRunner:
         except Exception as e:
             log.error("originate_failed", campaign=self.campaign.id, error=repr(e))
             now = self.deps.wall()
-            await self.deps.store.update_attempt(
-                attempt_id, outcome="failed", ended_at=now, ended_by="local"
+            writes.submit(
+                f"attempt {attempt_id} not placed",
+                lambda: store.update_attempt(
+                    attempt_id, outcome="failed", ended_at=now, ended_by="local"
+                ),
             )
-            await self.picker.settle(picked.id, "failed", now)
-            self.report(pe.CouldNotLaunch(d.call))
-            return
-        await self.deps.store.update_attempt(attempt_id, invite_at=wall, call_id=call.call_id)
+            writes.submit(
+                f"settle contact {contact_id}",
+                lambda: self.picker.settle(contact_id, "failed", now),
+            )
+            return None
+        # From here the call is up: a CallJob owns it and no store write comes first.
+        job = CallJob(d.call, self._ctx, attempt_id, picked, call, d.agent)
+        self.report(pe.Launched(d.call))
+        call_id = call.call_id
+        writes.submit(
+            f"attempt {attempt_id} invite",
+            lambda: store.update_attempt(attempt_id, invite_at=wall, call_id=call_id),
+        )
         self.counts.dials += 1
         self.deps.metrics.dials.labels(self.campaign.id).inc()
-        job = CallJob(d.call, self._ctx, attempt_id, picked, call, d.agent)
-        self.jobs[d.call] = job
-        self.report(pe.Launched(d.call))
-        try:
-            await job.follow()
-        finally:
-            self.jobs.pop(d.call, None)
+        return job
 
     # --- callbacks from calls -----------------------------------------------------
 
@@ -264,12 +343,8 @@ class CampaignRunner:
         )
 
     async def stop(self, grace_s: float) -> None:
-        """Stop launching; let calls in progress end within ``grace_s``, else hang up."""
+        """Stop launching; let calls in progress end within ``grace_s``, else hang up.
+        :meth:`run` returns once they are all done."""
         self._stopping = True
         self._wake.set()
         await asyncio.gather(*(j.stop(grace_s) for j in list(self.jobs.values())))
-        for t in list(self._tasks):
-            t.cancel()
-        for t in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t

@@ -127,6 +127,8 @@ class SimulatedAgent:
         self._current_call: str | None = None
         self._call_task: asyncio.Task[None] | None = None
         self._wraps: set[asyncio.Task[None]] = set()
+        self._wrap_cut = asyncio.Event()
+        self.wraps_capped = 0
 
     # --- control from the test or the demo ---------------------------------------------
 
@@ -273,6 +275,9 @@ class SimulatedAgent:
                 call.connected_at = now
         elif ev.event == "ended":
             await self._end_call(ev.call_id, ev.campaign)
+        elif ev.event == "wrap_up_ended" and self.state == "wrap":
+            self.wraps_capped += 1
+            self._wrap_cut.set()
 
     async def _talk_limit(self, call_id: str, campaign: str) -> None:
         await asyncio.sleep(self.behaviour.max_talk_s)
@@ -291,7 +296,10 @@ class SimulatedAgent:
         task.add_done_callback(self._wraps.discard)
 
     async def _wrap_up(self, call_id: str, campaign: str) -> None:
-        await asyncio.sleep(self.behaviour.wrap_s)
+        # The engine's wrap-up cap (the "wrap_up_ended" call event) may end it sooner.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wrap_cut.wait(), self.behaviour.wrap_s)
+        self._wrap_cut.clear()
         disp = Disposition(
             call_id=call_id,
             campaign=campaign,

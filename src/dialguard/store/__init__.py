@@ -9,7 +9,7 @@ versioned (:data:`SCHEMA_VERSION`) and migrated when a store is opened::
 """
 
 from dialguard.store.database import BATCH_ROWS, Store, check_list_date
-from dialguard.store.errors import SchemaTooNew, StoreError, UnknownRecord
+from dialguard.store.errors import SchemaTooNew, StoreError, UnknownRecord, is_transient
 from dialguard.store.migrations import MIGRATIONS, SCHEMA_VERSION, Migration
 from dialguard.store.records import (
     ATTEMPT_OUTCOMES,
@@ -56,4 +56,5 @@ __all__ = [
     "SuppressionHit",
     "UnknownRecord",
     "check_list_date",
+    "is_transient",
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["SchemaTooNew", "StoreError", "UnknownRecord"]
+import sqlite3
+
+__all__ = ["SchemaTooNew", "StoreError", "UnknownRecord", "is_transient"]
 
 
 class StoreError(Exception):
@@ -23,3 +25,12 @@ class SchemaTooNew(StoreError):
 
 class UnknownRecord(StoreError, LookupError):
     """A campaign, contact or attempt id that is not in the store."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Could the same write succeed later? A full disk, a locked or unreachable file, an
+    I/O error: yes (the engine retries and dials nothing new meanwhile). A constraint
+    violation or a programming error: no (retrying would block every later write)."""
+    if isinstance(error, sqlite3.IntegrityError | sqlite3.ProgrammingError):
+        return False
+    return isinstance(error, sqlite3.OperationalError | sqlite3.DatabaseError | OSError)
