@@ -250,6 +250,15 @@ class GuaranteedPacing(RuleBasedStateMachine):
         assert self.pacer.abandoned_total <= len(reasons)
 
     @invariant()
+    def nobody_waits_past_the_deadlines(self) -> None:
+        """After a poll, no answered call is still waiting past the hold time, or still
+        connecting past the connect deadline (the backstop played the message)."""
+        for call in self.connecting:
+            assert self.now < self.answered_at[call] + self.params.connect_deadline_s, call
+        for call in self.waiting:
+            assert self.now < self.answered_at[call] + self.params.hold_s, call
+
+    @invariant()
     def the_pacers_own_ledger_checks_hold(self) -> None:
         self.pacer.check_invariants()
 
