@@ -19,9 +19,11 @@ import time
 
 from dialguard.sim import STANDARD, ModeSummary, run_days, simulate_day, summarise
 from dialguard.sim.modes import MODES, make_pacer
+from dialguard.sim.results import GUARANTEED_TALK_TARGET
 
 TARGET_TALK = {
-    "progressive": {"S1": 0.67, "S2": 0.54, "S3": 0.48},
+    # issue 9's bar at the simulator's 15 s ring timeout (bench/guaranteed.py: wrap_cv 0.3)
+    "progressive": GUARANTEED_TALK_TARGET,
     "predictive": {"S1": 0.79, "S2": 0.79, "S3": 0.56},
 }
 SPEED_TARGET_S = 5.0

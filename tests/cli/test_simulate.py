@@ -89,3 +89,24 @@ def test_plot_writes_a_file_and_bad_suffix_exits_2(
         str(tmp_path / "x.gif"),
     )
     assert code == 2 and ".png or .svg" in err
+
+
+def test_json_reports_the_ring_timeout_and_vicidial_rings_as_long(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(
+        capsys, "--scenario", "S3", "--mode", "progressive,vicidial-adapt", "--seeds", "1",
+        "--hours", "0.3", "--ring-timeout", "18", "--json",
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(out)
+    assert data["progressive"]["ring_timeout_s"] == 18.0
+    assert data["vicidial-adapt"]["ring_timeout_s"] == 18.0
+    assert data["progressive"]["attempts_per_contact"] > 1
+    from dialguard.sim import S3
+    from dialguard.sim.modes import make_pacer
+
+    vici = make_pacer("vicidial-adapt", S3, ring_timeout_s=18.0)
+    assert vici.ring_timeout_s == 18.0 and vici.hold_s == 1.0  # type: ignore[attr-defined]
+    code, _, err = run(capsys, "--ring-timeout", "10")
+    assert code == 2 and "--ring-timeout 10" in err

@@ -142,3 +142,21 @@ def test_engine_config_errors(tmp_path: Path) -> None:
 def test_missing_engine_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_engine_config(tmp_path / "nope.toml")
+
+
+def test_dial_ahead_needs_a_wrap_up_cap_and_the_error_names_both_fields() -> None:
+    from pydantic import ValidationError
+
+    from dialguard.config.campaign import PacingConfig
+    from dialguard.config.pacing_map import pacing_params
+
+    assert PacingConfig().wrap_up_cap_s is None  # no cap unless the campaign sets one
+    with pytest.raises(ValidationError, match=r"dial_ahead_wrap.*wrap_up_cap_s"):
+        PacingConfig(dial_ahead_wrap=True)
+    for bad in (0.0, 601.0):
+        with pytest.raises(ValidationError, match="wrap_up_cap_s"):
+            PacingConfig(wrap_up_cap_s=bad)
+    ok = PacingConfig(dial_ahead_wrap=True, wrap_up_cap_s=20.0)
+    params = pacing_params(ok)
+    assert params.wrap_up_cap_s == 20.0 and params.dial_ahead_wrap and not params.problems()
+    assert pacing_params(PacingConfig()).wrap_up_cap_s is None

@@ -175,25 +175,118 @@ def _warm(p: Pacer, agent: str, n: int, answer_after: float = 6.0) -> float:
     return t
 
 
-def test_dial_ahead_into_capped_wrap_waits_for_a_learned_lead_then_connects_from_wrap() -> None:
-    p = Pacer(PacingParams(dial_ahead_wrap=True, wrap_up_cap_s=10.0))
+def _answer_ahead(p: Pacer) -> tuple[float, int]:
+    """a1 finishes a call at t=100 and wraps; the pacer dials ahead for a1 (cap 10 s)."""
     ready(p, "a1")
-    t = _warm(p, "a1", 40, answer_after=6.0)
-    lead = p.stats.earliest_answer_s
-    assert 0 < lead <= 6.0
-    (launch,) = launches(p.poll(t))
-    p.handle(Answered(launch.call), t + 6)
-    p.poll(t + 6)
-    p.handle(Connected(launch.call), t + 6)
-    p.handle(AgentChanged("a1", "busy"), t + 6)
-    p.handle(Ended(launch.call), t + 40)
-    p.handle(AgentChanged("a1", "wrap"), t + 40)
-    assert launches(p.poll(t + 40)) == []  # not yet: the wrap-up has 10 s to go
-    assert p.next_deadline() == pytest.approx(t + 40 + 10 - lead)
-    (ahead,) = launches(p.poll(t + 50 - lead))
+    (launch,) = launches(p.poll(0.0))
+    p.handle(Answered(launch.call), 5.0)
+    assert p.poll(5.0) == [Connect(launch.call, "a1")]
+    p.handle(Connected(launch.call), 5.2)
+    p.handle(AgentChanged("a1", "busy"), 5.2)
+    p.handle(Ended(launch.call), 100.0)
+    p.handle(AgentChanged("a1", "wrap"), 100.0)
+    lead = p.dial_ahead_lead()
+    assert 0 < lead < p.params.hold_s  # never more than the hold time ahead of the cap
+    assert launches(p.poll(100.0)) == []  # not yet: the wrap-up has 10 s to go
+    assert p.next_deadline() == pytest.approx(110.0 - lead)
+    (ahead,) = launches(p.poll(110.0 - lead))
     assert ahead.agent == "a1" and ahead.guaranteed
-    p.handle(Answered(ahead.call), t + 50 - lead + 0.5)  # faster than usual: pull from wrap
-    assert p.poll(t + 50 - lead + 0.5) == [Connect(ahead.call, "a1", from_wrap=True)]
+    p.check_invariants()
+    return 110.0 - lead, ahead.call
+
+
+def test_dial_ahead_answered_in_wrap_waits_for_the_ready_then_connects() -> None:
+    p = Pacer(PacingParams(dial_ahead_wrap=True, wrap_up_cap_s=10.0))
+    t, call = _answer_ahead(p)
+    p.handle(Answered(call), t + 0.1)  # answered at once: a1 is still in wrap-up
+    assert p.poll(t + 0.1) == []  # no Connect to an agent in wrap-up
+    assert p.reservations() == {"a1": call}  # the reservation is kept
+    p.check_invariants()
+    p.handle(AgentChanged("a1", "ready"), 110.0)  # the engine's auto-ready at the cap
+    assert p.poll(110.0) == [Connect(call, "a1")]
+    p.check_invariants()
+
+
+def test_dial_ahead_answered_in_wrap_takes_another_free_agent_sooner() -> None:
+    p = Pacer(PacingParams(dial_ahead_wrap=True, wrap_up_cap_s=10.0))
+    t, call = _answer_ahead(p)
+    p.handle(Answered(call), t + 0.1)
+    p.poll(t + 0.1)
+    p.handle(AgentChanged("a2", "ready"), t + 0.2)
+    out = p.poll(t + 0.2)
+    assert out[:2] == [Release(call, "a1", "moved"), Connect(call, "a2")]
+    assert p.reservations().get("a1") != call  # a1 may be dialled ahead for anew
+    p.check_invariants()
+
+
+def test_dial_ahead_answered_in_wrap_hears_the_message_at_the_hold_deadline() -> None:
+    p = Pacer(PacingParams(dial_ahead_wrap=True, wrap_up_cap_s=10.0))
+    t, call = _answer_ahead(p)
+    p.handle(Answered(call), t + 0.1)
+    p.poll(t + 0.1)
+    assert p.next_deadline() == pytest.approx(t + 0.1 + p.params.hold_s)
+    out = p.poll(t + 0.1 + p.params.hold_s)  # a1 never became ready (the cap not kept)
+    assert out[:2] == [Release(call, "a1", "no_agent"), PlayMessage(call, "no_agent")]
+    assert p.reservations().get("a1") != call and p.abandoned_total == 1
+    p.check_invariants()
+
+
+def test_dial_ahead_without_a_wrap_up_cap_is_refused() -> None:
+    with pytest.raises(PacingParamsError, match=r"dial_ahead_wrap: needs wrap_up_cap_s"):
+        Pacer(PacingParams(dial_ahead_wrap=True))
+    assert Pacer(PacingParams()).params.wrap_up_cap_s is None  # no cap unless configured
+
+
+def test_connect_not_confirmed_by_the_deadline_hears_the_message_and_pauses_the_agent() -> None:
+    p = Pacer(PacingParams())
+    ready(p, "a1")
+    (launch,) = launches(p.poll(0.0))
+    p.handle(Answered(launch.call), 8.0)
+    assert p.poll(8.0) == [Connect(launch.call, "a1")]
+    assert p.next_deadline() == pytest.approx(8.0 + p.params.connect_deadline_s)
+    assert p.poll(9.9) == []
+    assert p.poll(10.0) == [PlayMessage(launch.call, "connect_timeout")]
+    assert p.abandoned_total == 1 and p.agents["a1"].state == "paused"
+    p.check_invariants()
+    p.handle(Connected(launch.call), 10.3)  # late: tolerated, changes nothing
+    p.handle(ConnectFailed(launch.call), 10.4)
+    assert p.poll(10.5) == [] and p.abandoned_total == 1
+    p.check_invariants()
+    p.handle(AgentChanged("a1", "ready"), 11.0)  # the desktop reports again
+    assert [d.agent for d in launches(p.poll(11.0))] == ["a1"]
+    p.handle(Ended(launch.call), 20.0)
+    p.check_invariants()
+
+
+def test_connected_for_a_call_never_connected_is_still_a_protocol_error() -> None:
+    p = Pacer(PacingParams(mode="predictive"))
+    ready(p, "a1")
+    (launch,) = launches(p.poll(0.0))
+    p.handle(AgentChanged("a1", "offline"), 1.0)  # reservation lost; nobody else
+    p.poll(1.0)
+    p.handle(Answered(launch.call), 2.0)
+    p.poll(2.0)
+    p.poll(2.0 + p.params.hold_s)  # message: no agent
+    with pytest.raises(PacingProtocolError, match="never connected"):
+        p.handle(Connected(launch.call), 4.0)
+
+
+def test_check_invariants_sees_a_corrupted_ledger() -> None:
+    from dialguard.pacing import PacerInvariantError
+
+    p = Pacer(PacingParams())
+    ready(p, "a1", "a2")
+    out = launches(p.poll(0.0))
+    p.check_invariants()
+    p.agents["a2"].reserved_for = out[0].call  # two agents held for one call
+    with pytest.raises(PacerInvariantError, match="a2: reserved for call"):
+        p.check_invariants()
+    p.agents["a2"].reserved_for = out[1].call
+    p.check_invariants()
+    p.answered_total += 1  # an answer nobody accounts for
+    with pytest.raises(PacerInvariantError, match="answered 1"):
+        p.check_invariants()
+    assert issubclass(PacerInvariantError, AssertionError)
 
 
 def test_without_dial_ahead_an_agent_in_wrap_is_never_dialled_for() -> None:
@@ -327,6 +420,8 @@ def test_predictive_over_dial_answered_with_no_agent_hears_the_message() -> None
     for d in reserved:
         p.handle(Answered(d.call), t + 2)
     p.poll(t + 2)
+    for d in reserved:
+        p.handle(Connected(d.call), t + 2.3)  # else the connect deadline would fire
     p.handle(Answered(over[0].call), t + 3)
     assert p.poll(t + 3) == []
     assert p.poll(t + 3 + p.params.hold_s) == [PlayMessage(over[0].call, "over_dial")]

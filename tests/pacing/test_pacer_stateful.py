@@ -7,10 +7,14 @@ playing the engine: it acts on every decision. After every step:
 - no agent is reserved for two calls, and no call holds two agents;
 - no reservation leaks: every held agent belongs to a call still in flight, and every
   call in flight holds its agent unless that call's agent vanished (an orphan);
-- an answered call whose agent did not vanish is connected in the same poll, to an
-  agent who was held for it or free;
+- an answered call whose agent did not vanish and is ready is connected in the same
+  poll; ``Connect`` only ever names an agent last reported ready;
 - the information message (an abandoned call) is only ever played for a call whose
-  agent vanished — never for "no agent" or "over-dial" in guaranteed mode.
+  agent vanished, whose reserved agent was still in wrap-up at the answer and stayed
+  there for the hold time, or whose connect was not confirmed by the connect deadline
+  (never for "over-dial" in guaranteed mode);
+- ``Pacer.check_invariants()`` holds (the pacer's own ledger checks).
+Everything goes through the pacer's public API.
 """
 
 from __future__ import annotations
@@ -62,6 +66,10 @@ class GuaranteedPacing(RuleBasedStateMachine):
         self.waiting: set[int] = set()
         self.lost: set[int] = set()  # calls whose agent vanished at some point
         self.agent_of: dict[int, str] = {}  # connected/connecting call -> agent
+        self.state_of: dict[str, str] = {}  # agent -> last state the pacer was told/set
+        self.answered_at: dict[int, float] = {}
+        self.held_in_wrap: set[int] = set()  # answered while the reserved agent wrapped
+        self.timed_out: set[int] = set()  # connect not confirmed by the deadline
 
     # ------------------------------------------------------------ engine side
     def act(self, decisions: list[Decision]) -> None:
@@ -73,11 +81,22 @@ class GuaranteedPacing(RuleBasedStateMachine):
             elif isinstance(d, Connect):
                 busy_agents = set(self.agent_of.values())
                 assert d.agent not in busy_agents, f"{d.agent} connected twice"
+                assert self.state_of.get(d.agent) == "ready", (d, self.state_of.get(d.agent))
                 self.waiting.discard(d.call)
                 self.connecting.add(d.call)
                 self.agent_of[d.call] = d.agent
             elif isinstance(d, PlayMessage):
-                assert d.reason == "agent_lost" and d.call in self.lost, d
+                if d.reason == "agent_lost":
+                    assert d.call in self.lost, d
+                elif d.reason == "no_agent":
+                    assert d.call in self.held_in_wrap | self.lost, d
+                    assert self.now >= self.answered_at[d.call] + self.params.hold_s - 1e-9
+                else:
+                    assert d.reason == "connect_timeout" and d.call in self.connecting, d
+                    deadline = self.answered_at[d.call] + self.params.connect_deadline_s
+                    assert self.now >= deadline - 1e-9, d
+                    self.timed_out.add(d.call)
+                    self.state_of[self.agent_of[d.call]] = "paused"
                 self.waiting.discard(d.call)
                 self.connecting.discard(d.call)
                 self.agent_of.pop(d.call, None)
@@ -96,6 +115,7 @@ class GuaranteedPacing(RuleBasedStateMachine):
     @rule(agent=st.sampled_from(AGENTS), state=st.sampled_from(STATES))
     def agent_changes(self, agent: str, state: str) -> None:
         self.pacer.handle(AgentChanged(agent, state), self.now)  # type: ignore[arg-type]
+        self.state_of[agent] = state
         self.poll()
 
     @rule(dt=st.floats(0.0, 30.0))
@@ -125,14 +145,17 @@ class GuaranteedPacing(RuleBasedStateMachine):
             return
         self.ringing.discard(call)
         if outcome == "answer":
-            had_agent = self.pacer.calls[call].agent is not None
+            held = self.pacer.calls[call].agent
+            self.answered_at[call] = self.now
+            if held is not None and self.state_of.get(held) == "wrap":
+                self.held_in_wrap.add(call)
             self.pacer.handle(Answered(call), self.now)
             out = self.poll()
             connected = [d for d in out if isinstance(d, Connect) and d.call == call]
-            if had_agent:
-                assert connected, f"answered call {call} with a held agent was not connected"
+            if held is not None and self.state_of.get(held) == "ready":
+                assert connected, f"answered call {call} with a ready agent was not connected"
             if not connected and call not in self.messaging:
-                assert call in self.lost
+                assert call in self.lost | self.held_in_wrap
                 self.waiting.add(call)
         else:
             self.pacer.handle(Failed(call, outcome), self.now)  # type: ignore[arg-type]
@@ -148,8 +171,23 @@ class GuaranteedPacing(RuleBasedStateMachine):
             self.connected.add(call)
         else:
             self.lost.add(call)
-            self.agent_of.pop(call, None)
+            self.state_of[self.agent_of.pop(call)] = "paused"
             self.pacer.handle(ConnectFailed(call), self.now)
+        self.poll()
+
+    @precondition(lambda self: self.timed_out)
+    @rule(data=st.data(), ok=st.booleans())
+    def late_transfer_result(self, data: st.DataObject, ok: bool) -> None:
+        """A transfer's outcome after the pacer gave up on it: tolerated, no effect."""
+        call = data.draw(st.sampled_from(sorted(self.timed_out)))
+        before = self.pacer.counters(self.now)
+        if call in self.pacer.calls:
+            self.pacer.handle(Connected(call) if ok else ConnectFailed(call), self.now)
+        after = self.pacer.counters(self.now)
+        assert (before.abandoned_total, before.connected_total) == (
+            after.abandoned_total,
+            after.connected_total,
+        )
         self.poll()
 
     @precondition(lambda self: self.connected or self.messaging)
@@ -167,7 +205,9 @@ class GuaranteedPacing(RuleBasedStateMachine):
         try:
             self.pacer.handle(PreviewRequested(agent), self.now)
         except PacingError:
-            assert self.params.mode != "preview" or agent not in self.pacer._free
+            a = self.pacer.agents.get(agent)
+            free = a is not None and a.state == "ready" and a.reserved_for is a.on_call is None
+            assert self.params.mode != "preview" or not free
         else:
             assert self.params.mode == "preview"
         self.poll()
@@ -191,7 +231,8 @@ class GuaranteedPacing(RuleBasedStateMachine):
     def no_leaked_reservation(self) -> None:
         held = self.pacer.reservations()
         for call in held.values():
-            assert self.pacer.calls[call].state in IN_FLIGHT, call
+            # in flight, or answered and waiting for its agent to end wrap-up
+            assert self.pacer.calls[call].state in IN_FLIGHT | {"waiting"}, call
         for call, c in self.pacer.in_flight().items():
             if c.agent is None:
                 assert call in self.lost, f"call {call} in flight without an agent"
@@ -204,8 +245,22 @@ class GuaranteedPacing(RuleBasedStateMachine):
         assert len(on) == len(set(on))
 
     @invariant()
-    def abandoned_only_after_an_agent_vanished(self) -> None:
-        assert self.pacer.abandoned_total <= len(self.lost)
+    def abandoned_only_for_a_reason(self) -> None:
+        reasons = self.lost | self.held_in_wrap | self.timed_out
+        assert self.pacer.abandoned_total <= len(reasons)
+
+    @invariant()
+    def nobody_waits_past_the_deadlines(self) -> None:
+        """After a poll, no answered call is still waiting past the hold time, or still
+        connecting past the connect deadline (the backstop played the message)."""
+        for call in self.connecting:
+            assert self.now < self.answered_at[call] + self.params.connect_deadline_s, call
+        for call in self.waiting:
+            assert self.now < self.answered_at[call] + self.params.hold_s, call
+
+    @invariant()
+    def the_pacers_own_ledger_checks_hold(self) -> None:
+        self.pacer.check_invariants()
 
 
 GuaranteedPacing.TestCase.settings = settings(

@@ -17,12 +17,13 @@ from dialguard.sim import (
     progressive_ceiling,
     simulate_day,
 )
+from dialguard.sim.ceiling import hit_rate_at
 from dialguard.sim.modes import make_pacer
 
 
-def plain_progressive(w: object) -> Pacer:
+def plain_progressive(w: object, ring_timeout_s: float = 15.0) -> Pacer:
     """Progressive without dial-ahead or ring-timeout learning: the closed form's dialler."""
-    params = campaign_params("progressive", w)  # type: ignore[arg-type]
+    params = campaign_params("progressive", w, ring_timeout_s=ring_timeout_s)  # type: ignore[arg-type]
     return Pacer(replace(params, dial_ahead_wrap=False, learn_ring_timeout=False))
 
 
@@ -39,15 +40,15 @@ def test_one_seeded_plain_progressive_day_lands_on_the_closed_form_ceiling() -> 
     # seeds; the closed form ignores the answered call's own ring-time variance).
     day = simulate_day(S1, plain_progressive(S1), seed=0, hours=8)
     assert day.abandoned_all == 0
-    assert day.talk_share == pytest.approx(progressive_ceiling(S1, 0.3), abs=0.015)
-    # the workload's hit rate p: share of attempts answered live within 20 s
-    assert day.answered_live / day.attempts == pytest.approx(S1.hit_rate, abs=0.015)
+    assert day.talk_share == pytest.approx(progressive_ceiling(S1, 0.3, 15.0), abs=0.015)
+    # the hit rate at the campaign's 15 s ring timeout (S1's p is defined at 20 s)
+    assert day.answered_live / day.attempts == pytest.approx(hit_rate_at(S1, 15.0), abs=0.015)
 
 
 def test_dialguard_progressive_beats_the_ceiling_without_abandoning() -> None:
     day = simulate_day(S3, make_pacer("progressive", S3), seed=3, hours=4)
     assert day.abandoned_all == 0 and day.late_connects == 0
-    assert day.talk_share > progressive_ceiling(S3, 0.3)
+    assert day.talk_share > progressive_ceiling(S3, 0.3, 15.0) - 0.005
 
 
 def test_predictive_talks_more_than_progressive_on_the_same_seed() -> None:
@@ -58,7 +59,8 @@ def test_predictive_talks_more_than_progressive_on_the_same_seed() -> None:
 
 
 def test_s2_voicemails_occupy_agents_but_are_not_talk() -> None:
-    day = simulate_day(S2, plain_progressive(S2), seed=1, hours=1)
+    # voicemail answers at 18–26 s: only a ring timeout past 18 s meets them
+    day = simulate_day(S2, plain_progressive(S2, ring_timeout_s=26.0), seed=1, hours=1)
     assert day.voicemail_s > 0
     assert day.occupancy > day.talk_share
 

@@ -70,3 +70,48 @@ def test_bad_toml_names_file_and_key(tmp_path: Path, text: str, needle: str) -> 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(WorkloadError, match="no such workload file"):
         load_workload(tmp_path / "nope.toml")
+
+
+def test_wrap_cv_and_wrap_cap_load_from_toml_and_are_checked(tmp_path: Path) -> None:
+    f = tmp_path / "w.toml"
+    f.write_text('base = "S1"\nwrap_cv = 0.3\nwrap_cap_s = 20\n')
+    w = load_workload(f)
+    assert (w.wrap_cv, w.wrap_cap_s, w.wrap_s) == (0.3, 20.0, 15.0)
+    f.write_text('base = "S1"\nwrap_cv = -1\n')
+    with pytest.raises(WorkloadError, match="wrap_cv"):
+        load_workload(f)
+
+
+def test_drawn_wrap_ups_vary_and_end_at_the_cap() -> None:
+    from dataclasses import replace
+
+    from dialguard.pacing import AgentChanged
+    from dialguard.sim import S3, ContactCentre
+    from dialguard.sim.modes import make_pacer
+
+    w = replace(S3, wrap_cv=0.5, wrap_cap_s=12.0)
+    seen: list[float] = []
+
+    class Spy:
+        def __init__(self) -> None:
+            self.inner = make_pacer("progressive", w)
+            self.wrap_at: dict[str, float] = {}
+
+        def handle(self, event: object, now: float) -> None:
+            if isinstance(event, AgentChanged):
+                if event.state == "wrap":
+                    self.wrap_at[event.agent] = now
+                elif event.state == "ready" and event.agent in self.wrap_at:
+                    seen.append(now - self.wrap_at.pop(event.agent))
+            self.inner.handle(event, now)  # type: ignore[arg-type]
+
+        def poll(self, now: float) -> list[object]:
+            return self.inner.poll(now)  # type: ignore[return-value]
+
+        def next_deadline(self) -> float | None:
+            return self.inner.next_deadline()
+
+    ContactCentre(w, Spy(), seed=2, hours=1).run()  # type: ignore[arg-type]
+    assert len(seen) > 30
+    assert max(seen) == pytest.approx(12.0)  # the cap, enforced like the engine does
+    assert min(seen) < 8.0  # drawn, not fixed

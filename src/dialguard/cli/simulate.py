@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from dialguard.sim import DayResult, ModeSummary
 
 JSON_KEYS = (
+    "ring_timeout_s",
     "talk_share",
     "occupancy",
     "contacts_per_agent_hour",
@@ -42,6 +43,7 @@ def simulate(
     hours: float = 8.0,
     first_seed: int = 0,
     cap: float = 0.03,
+    ring_timeout: float = 15.0,
     json_out: Annotated[bool, Parameter(name="--json", negative="")] = False,
     plot: Path | None = None,
 ) -> int:
@@ -61,12 +63,15 @@ def simulate(
         The first seed (to replay one day, give its seed and --seeds 1).
     cap
         Abandoned-call cap for predictive mode and the days-over-cap count (≤ 0.03).
+    ring_timeout
+        Ring timeout of the simulated campaign, for every mode (≥ 15 s).
     json_out
         Print one JSON object instead of the table.
     plot
         Draw the first seed's day of the first mode to this .png or .svg file.
     """
     # imported here so `dialguard --help` does not pay for the simulator
+    from dialguard.law import MIN_RING_TIMEOUT_S
     from dialguard.sim import MODES, STANDARD, WorkloadError, load_workload, summarise
     from dialguard.sim.centre import ContactCentre, SimulationError
     from dialguard.sim.modes import make_pacer
@@ -82,6 +87,8 @@ def simulate(
         problems.append(f"--hours {hours}: must be in (0, 24]")
     if not 0 < cap <= 0.03:
         problems.append(f"--cap {cap}: must be in (0, 0.03]")
+    if not MIN_RING_TIMEOUT_S <= ring_timeout <= 120:
+        problems.append(f"--ring-timeout {ring_timeout}: must be in [15, 120] s")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         problems.append(f"--plot {plot}: the file must end in .png or .svg")
     workload = STANDARD.get(scenario.upper())
@@ -109,7 +116,8 @@ def simulate(
         for seed in range(first_seed, first_seed + seeds):
             sample = 60.0 if (plot is not None and i == 0 and not days) else None
             centre = ContactCentre(
-                workload, make_pacer(m, workload, cap), seed=seed, hours=hours,
+                workload, make_pacer(m, workload, cap, ring_timeout_s=ring_timeout),
+                seed=seed, hours=hours,
                 sample_every_s=sample,
             )  # fmt: skip
             try:
@@ -120,7 +128,7 @@ def simulate(
             if first_day is None:
                 first_day = day
             days.append(day)
-        summaries.append(summarise(workload, m, days, cap=cap))
+        summaries.append(summarise(workload, m, days, cap=cap, ring_timeout_s=ring_timeout))
 
     if plot is not None and first_day is not None:
         from dialguard.sim.plot import PlotUnavailable, plot_day
@@ -154,7 +162,8 @@ def simulate(
 def _table(summaries: list[ModeSummary]) -> None:
     t = Table(title="dialguard simulate", show_lines=False)
     for col in (
-        "scenario", "mode", "seeds", "talk share", "ceiling†", "occupancy", "contacts/agent-h",
+        "scenario", "mode", "seeds", "ring s", "talk share", "ceiling†", "occupancy",
+        "contacts/agent-h",
         "abandon mean", "abandon max", "days over cap", "idle s/contact", "attempts/contact",
         "abandoned",
     ):  # fmt: skip
@@ -164,6 +173,7 @@ def _table(summaries: list[ModeSummary]) -> None:
             s.scenario,
             s.mode,
             str(s.seeds),
+            f"{s.ring_timeout_s:g}",
             f"{s.talk_share:.1%}",
             f"{s.progressive_ceiling:.1%}",
             f"{s.occupancy:.1%}",

@@ -82,14 +82,29 @@ class PacingConfig(_Model):
     max_dial_ratio: DialRatio = 2.5
     dial_ahead_wrap: bool = Field(
         default=False,
-        description="progressive mode: dial for an agent in wrap-up that auto-readies in time",
+        description="dial for an agent in wrap-up just before its cap (needs wrap_up_cap_s)",
     )
-    wrap_up_cap_s: float = Field(default=30.0, gt=0, le=600)
+    wrap_up_cap_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=600,
+        description="the engine makes an agent available this long into wrap-up unless it "
+        "pauses (None: no cap, wrap-up lasts until the desktop says ready)",
+    )
     learn_ring_timeout: bool = Field(
         default=False,
         description="shorten the ring timeout from the measured answer-time curve (never < 15 s)",
     )
     connect_deadline_s: float = Field(default=CONNECT_DEADLINE_S, gt=0, le=CONNECT_DEADLINE_S)
+
+    @model_validator(mode="after")
+    def _dial_ahead_needs_cap(self) -> PacingConfig:
+        if self.dial_ahead_wrap and self.wrap_up_cap_s is None:
+            raise ValueError(
+                "dial_ahead_wrap = true needs wrap_up_cap_s: only an enforced wrap-up cap "
+                "makes the agent dialled for certain to be ready in time"
+            )
+        return self
 
 
 class TimeRange(_Model):

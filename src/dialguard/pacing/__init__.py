@@ -21,13 +21,15 @@ How the engine drives it (one :class:`Pacer` per campaign)::
     for d in pacer.poll(now):
         match d:
             case Launch(call, agent, ring_timeout_s, guaranteed): ...  # pick contact, INVITE
-            case Connect(call, agent, from_wrap): ...     # transfer now (≤ 2 s from answer)
+            case Connect(call, agent): ...                 # transfer now (agent is ready)
             case PlayMessage(call, reason): ...            # information message: abandoned
+            # (reason "connect_timeout": no Connected by answer + connect deadline)
             case Reserve(call, agent) | Release(call, agent, _): ...  # tell the desktop
     loop.call_at(pacer.next_deadline(), wake)             # if not None: poll again then
 
     pacer.configure(new_params, now)                      # live change, validated
     pacer.counters(now)                                   # PacerCounters for metrics
+    pacer.check_invariants()                              # ledgers agree (tests, simulator)
 
 Rules the caller must keep: call :meth:`Pacer.poll` after every batch of events (an
 answered call's ``Connect`` is decided in the same poll); report an agent that
@@ -69,7 +71,13 @@ from dialguard.pacing.events import (
     Ringing,
 )
 from dialguard.pacing.governor import AbandonBudget, BudgetView, GovernorState
-from dialguard.pacing.pacer import Agent, Pacer, PacerCounters, PacingError
+from dialguard.pacing.pacer import (
+    Agent,
+    Pacer,
+    PacerCounters,
+    PacerInvariantError,
+    PacingError,
+)
 from dialguard.pacing.params import (
     Mode,
     PacingParams,
@@ -105,6 +113,7 @@ __all__ = [
     "OutcomeStats",
     "Pacer",
     "PacerCounters",
+    "PacerInvariantError",
     "PacingError",
     "PacingParams",
     "PacingParamsError",

@@ -7,11 +7,13 @@ A call handle is created by a ``Launch`` decision and walks these states::
     answered ─connect→ connecting ─Connected→ connected ─Ended→ done
              ─hold→ waiting ─connect→ connecting  |  ─message→ messaging
              ─message→ messaging ─Ended→ done
+    connecting ─timeout→ messaging   (no Connected by answered + connect deadline)
 
 Events from the engine and the pacer's own steps (``connect``, ``hold``, ``message``)
 are looked up in :data:`TRANSITIONS`; anything not in the table is a protocol error
 (duplicates of the event that led to the current state are tolerated and ignored,
-because the engine's sources deliver at least once).
+because the engine's sources deliver at least once; so is a transfer's outcome that
+arrives after the call already hears the message).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ TRANSITIONS: dict[tuple[str, str], CallState] = {
     ("waiting", "Ended"): "done",
     ("connecting", "Connected"): "connected",
     ("connecting", "ConnectFailed"): "messaging",
+    ("connecting", "timeout"): "messaging",
     ("connecting", "Ended"): "done",
     ("connected", "Ended"): "done",
     ("messaging", "Ended"): "done",
@@ -67,6 +70,10 @@ DUPLICATES: frozenset[tuple[str, str]] = frozenset(
         ("connecting", "Answered"),
         ("connected", "Answered"),
         ("messaging", "Answered"),
+        # the transfer's outcome arriving after the pacer gave up on it (connect deadline)
+        # or after it failed once: the call already hears the message
+        ("messaging", "Connected"),
+        ("messaging", "ConnectFailed"),
     }
 )
 
@@ -91,6 +98,7 @@ class Call:
     launched_at: float | None = None
     ringing_at: float | None = None
     answered_at: float | None = None
+    connect_at: float | None = None  # when the pacer decided Connect
     connected_at: float | None = None
     lost_reason: Literal["agent_lost", "no_agent", "over_dial"] | None = None
 

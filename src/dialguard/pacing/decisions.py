@@ -5,8 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-MessageReason = Literal["agent_lost", "no_agent", "over_dial"]
-ReleaseReason = Literal["failed", "no_contact", "agent_lost", "moved"]
+MessageReason = Literal["agent_lost", "no_agent", "over_dial", "connect_timeout"]
+"""Why a call hears the information message: its agent vanished (``agent_lost``), no
+agent was free within the hold time (``no_agent``), a predictive over-dial found nobody
+(``over_dial``), or the transfer to its agent did not complete by the connect deadline
+(``connect_timeout``: the pacer's backstop, whatever the engine is waiting for)."""
+
+ReleaseReason = Literal["failed", "no_contact", "agent_lost", "moved", "no_agent"]
+"""Why a reservation ended without a connect: the call failed or the callee hung up
+(``failed``), no contact to dial (``no_contact``), the agent vanished (``agent_lost``),
+the call took another agent (``moved``), or the answered call's reserved agent was still
+in wrap-up when the hold time ran out (``no_agent``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +46,15 @@ class Reserve:
 class Connect:
     """Connect the answered ``call`` to ``agent`` now.
 
-    ``from_wrap`` is true when the agent is in a capped wrap-up: the engine ends the
-    wrap-up (auto-ready) as part of the connect.
+    ``agent`` is always one the desktop last reported ``ready``: the pacer never pulls an
+    agent out of wrap-up (an answered call whose reserved agent is still wrapping waits
+    for the ready, within the hold time). The pacer's backstop: if neither ``Connected``
+    nor ``ConnectFailed`` arrives by ``answered + connect_deadline_s`` it plays the
+    message itself (``PlayMessage(call, "connect_timeout")``).
     """
 
     call: int
     agent: str
-    from_wrap: bool = False
 
 
 @dataclass(frozen=True, slots=True)

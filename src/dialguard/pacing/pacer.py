@@ -8,28 +8,36 @@ walking the transition table). An agent is *free* when ready, unreserved and on 
 
 ``poll(now)`` does, in this order:
 
-1. answered calls waiting for an agent get a free agent (predictive mode may also take
-   the agent of a non-guaranteed call still ringing); those past their hold deadline
-   (answer + connect deadline − connect latency) hear the information message;
+0. calls still connecting at answer + connect deadline hear the message
+   (``connect_timeout``; their agent is paused until the desktop reports again);
+1. answered calls waiting get their reserved agent once it is ready, or any free agent
+   sooner (predictive mode may also take the agent of a non-guaranteed call still
+   ringing); those past their hold deadline (answer + connect deadline − connect
+   latency) hear the information message and release any reservation;
 2. guaranteed calls whose agent vanished get a free agent (``Reserve``);
 3. new dials: in ``progressive`` (and in ``predictive`` while the governor forbids
    over-dial) one dial per free agent, each reserving its agent, plus — with
-   ``dial_ahead_wrap`` — one per agent in a capped wrap-up that ends before the earliest
-   likely answer; ``predictive`` adds over-dials (no agent) while the demand model says
-   the expected answers fit the expected free agents; ``preview`` dials only on request.
+   ``dial_ahead_wrap`` — one per agent in wrap-up whose cap is less than the dial-ahead
+   lead away (the lead is below the hold time); ``predictive`` adds over-dials (no
+   agent) while the demand model says the expected answers fit the expected free
+   agents; ``preview`` dials only on request.
 
 Guaranteed mode's invariant, by construction: a call is launched only with a reserved
 agent; an agent is reserved for at most one call; a reservation ends only by connect,
 failure, or the agent vanishing (then another free agent is reserved, or the call is
 an orphan that takes the next free agent and, if answered before one frees, hears the
-message with reason ``agent_lost``). Nothing else can make an answered call wait.
+message with reason ``agent_lost``). ``Connect`` only ever names a ready agent. With
+dial-ahead the reserved agent may still be in wrap-up at the answer; the call then waits
+for it, but the dial left at most ``lead < hold`` before the engine-enforced cap, so the
+agent is ready before the hold time runs out. :meth:`Pacer.check_invariants` checks the
+ledgers these arguments rest on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialguard.pacing.calls import Call, PacingProtocolError
+from dialguard.pacing.calls import IN_FLIGHT, Call, PacingProtocolError
 from dialguard.pacing.decisions import (
     Connect,
     Decision,
@@ -65,10 +73,16 @@ _REPLAN_S = 1.0  # predictive: re-weigh ringing calls this often while dials are
 _MIN_REPLAN_S = 0.5  # … and at most this often when events arrive (bounds the cost)
 _BRAKE = 3.0  # extra risk margin (in σ) when the governor allows nothing of its target
 _HORIZON = 1.0  # supply horizon in median answer times (0.6, 1.5, 2 measured worse, S1/S2)
+_AHEAD_MARGIN_S = 0.25  # dial-ahead lead = hold time − this (slack for the auto-ready)
+_UNKNOWN_WRAP_S = 30.0  # predictive's wrap-up guess with no cap and nothing measured yet
 
 
 class PacingError(ValueError):
     """A request the pacer cannot honour (e.g. a preview request in progressive mode)."""
+
+
+class PacerInvariantError(AssertionError):
+    """The pacer's ledgers contradict each other (a bug in the pacer, never an input)."""
 
 
 @dataclass(slots=True)
@@ -124,6 +138,7 @@ class Pacer:
         self._wrapping: dict[str, float] = {}  # unreserved agents in wrap-up -> wrap start
         self._in_flight: dict[int, Call] = {}
         self._waiting: dict[int, Call] = {}
+        self._connecting: dict[int, Call] = {}
         self._orphans: dict[int, Call] = {}
         self._out: list[Decision] = []
         self._next_id = 1
@@ -135,6 +150,7 @@ class Pacer:
         self.answered_total = 0
         self.connected_total = 0
         self.abandoned_total = 0
+        self._connect_lost = 0  # connects that ended abandoned (failed, timed out, hung up)
 
     # ---------------------------------------------------------------- configuration
     def configure(self, params: PacingParams, now: float) -> None:
@@ -190,8 +206,15 @@ class Pacer:
                 self._failed(call, now, "failed")
             elif isinstance(event, CouldNotLaunch):
                 self._failed(call, now, "no_contact")
+            elif isinstance(event, Connected | ConnectFailed) and call.state == "messaging":
+                if call.connect_at is None:
+                    raise PacingProtocolError(
+                        f"call {call.id}: {type(event).__name__} but it was never connected"
+                    )
+                # the transfer's late outcome: the call already hears the message
             elif isinstance(event, Connected):
                 if call.step("Connected"):
+                    self._connecting.pop(call.id, None)
                     call.connected_at = now
                     self._resolved(abandoned=False, now=now)
             elif isinstance(event, ConnectFailed):
@@ -244,16 +267,22 @@ class Pacer:
             self._in_flight.pop(c.id, None)
             self._orphans.pop(c.id, None)
         self.stats.answered(now - (c.launched_at if c.launched_at is not None else c.created_at))
-        if c.agent is not None:
-            self._connect(c, self.agents[c.agent], now)
+        held = self.agents[c.agent] if c.agent is not None else None
+        if held is not None and held.state == "ready":
+            self._connect(c, held, now)
             return
+        # no agent, or the reserved one still in wrap-up (dial-ahead): any free agent now
         a = self._take_free() or self._steal(now)
         if a is not None:
+            if held is not None:
+                self._release(c, held, "moved")
             self._connect(c, a, now)
         elif self.params.hold_s > 0:
-            c.step("hold")
+            c.step("hold")  # keeping any reservation: connects when that agent is ready
             self._waiting[c.id] = c
         else:
+            if held is not None:
+                self._release(c, held, "no_agent")
             self._message(c, now)
 
     def _failed(self, c: Call, now: float, why: ReleaseReason) -> None:
@@ -282,14 +311,21 @@ class Pacer:
         agent_id = c.agent
         if not c.step("ConnectFailed"):
             return
+        self._connect_gone(c, agent_id, now, "agent_lost")
+
+    def _connect_gone(self, c: Call, agent_id: str | None, now: float, why: MessageReason) -> None:
+        """The connect to ``agent_id`` failed or timed out: the message, agent paused."""
+        self._connecting.pop(c.id, None)
         if agent_id is not None:
             a = self.agents[agent_id]
-            a.on_call = None
+            if a.on_call == c.id:
+                a.on_call = None
             a.state = "paused"  # not reservable until the desktop reports again
             a.since = now
             self._refresh(a)
-        self._out.append(PlayMessage(c.id, "agent_lost"))
+        self._out.append(PlayMessage(c.id, why))
         self.abandoned_total += 1
+        self._connect_lost += 1
         self._resolved(abandoned=True, now=now)
 
     def _ended(self, c: Call, now: float) -> None:
@@ -297,10 +333,17 @@ class Pacer:
         if not c.step("Ended"):
             return
         self._waiting.pop(c.id, None)
+        self._connecting.pop(c.id, None)
         if prev in ("waiting", "connecting"):
             # the callee hung up before reaching an agent: counted as abandoned
             self.abandoned_total += 1
+            if prev == "connecting":
+                self._connect_lost += 1
             self._resolved(abandoned=True, now=now)
+        if prev == "waiting" and c.agent is not None:
+            held = self.agents[c.agent]
+            if held.reserved_for == c.id:
+                self._release(c, held, "failed")
         start = c.launched_at if c.launched_at is not None else c.created_at
         talk = 0.0
         if prev == "connected" and c.connected_at is not None:
@@ -325,17 +368,36 @@ class Pacer:
         """Decide what to do now; act on every decision, in order."""
         self._last_now = max(self._last_now, now)
         hold = self.params.hold_s
+        # 0. the backstop: connects not confirmed by the connect deadline
+        if self._connecting:
+            deadline = self.params.connect_deadline_s
+            for c in list(self._connecting.values()):
+                assert c.answered_at is not None
+                if now >= c.answered_at + deadline - 1e-9:
+                    c.step("timeout")
+                    self._connect_gone(c, c.agent, now, "connect_timeout")
         # 1. answered calls waiting for an agent
+        any_free = True
         for c in list(self._waiting.values()):
-            a = self._take_free() or self._steal(now)
+            held = self.agents[c.agent] if c.agent is not None else None
+            if held is not None and held.state == "ready":
+                del self._waiting[c.id]
+                self._connect(c, held, now)
+                continue
+            a = (self._take_free() or self._steal(now)) if any_free else None
             if a is None:
-                break
+                any_free = False
+                continue
+            if held is not None:
+                self._release(c, held, "moved")
             del self._waiting[c.id]
             self._connect(c, a, now)
         for c in list(self._waiting.values()):
             assert c.answered_at is not None
             if now >= c.answered_at + hold - 1e-9:
                 del self._waiting[c.id]
+                if c.agent is not None:
+                    self._release(c, self.agents[c.agent], "no_agent")
                 self._message(c, now)
         # 2. guaranteed calls whose agent vanished
         for c in list(self._orphans.values()):
@@ -352,10 +414,11 @@ class Pacer:
             guaranteed = not over_dial
             for agent_id in list(self._free):
                 self._launch(self.agents[agent_id], now, guaranteed=guaranteed)
-            if self.params.dial_ahead_wrap and self._wrapping:
-                lead = self.stats.earliest_answer_s
+            cap = self.params.wrap_up_cap_s
+            if self.params.dial_ahead_wrap and self._wrapping and cap is not None:
+                lead = self.dial_ahead_lead()
                 if lead > 0:
-                    edge = self.params.wrap_up_cap_s - lead
+                    edge = cap - lead
                     for agent_id, since in list(self._wrapping.items()):
                         if now >= since + edge:
                             self._launch(self.agents[agent_id], now, guaranteed=guaranteed)
@@ -374,14 +437,17 @@ class Pacer:
             assert c.answered_at is not None
             times.append(c.answered_at + hold)
             break  # oldest first: the earliest deadline
+        if self._connecting:
+            deadline = self.params.connect_deadline_s
+            times.append(min(c.answered_at or 0.0 for c in self._connecting.values()) + deadline)
         auto = self.params.mode != "preview"
         if auto and self._no_launch_until > self._last_now and (self._free or self._wrapping):
             times.append(self._no_launch_until)
-        if auto and self.params.dial_ahead_wrap and self._wrapping:
-            lead = self.stats.earliest_answer_s
+        cap = self.params.wrap_up_cap_s
+        if auto and self.params.dial_ahead_wrap and self._wrapping and cap is not None:
+            lead = self.dial_ahead_lead()
             if lead > 0:
-                edge = self.params.wrap_up_cap_s - lead
-                times.append(min(self._wrapping.values()) + edge)
+                times.append(min(self._wrapping.values()) + cap - lead)
         if self._in_flight and self._over_dial_open(self._last_now):
             times.append(max(self._last_plan + _REPLAN_S, self._last_now))
         return min(times) if times else None
@@ -415,7 +481,10 @@ class Pacer:
         active = 0
         on_calls = 0
         cap = self.params.wrap_up_cap_s
-        wrap_mean = min(stats.wrap_mean, cap) if stats.wrap_n else cap
+        if stats.wrap_n:
+            wrap_mean = stats.wrap_mean if cap is None else min(stats.wrap_mean, cap)
+        else:
+            wrap_mean = cap if cap is not None else _UNKNOWN_WRAP_S
         p_busy = free_within(
             horizon, remaining_wrap_s=None, talk_mean_s=stats.talk_mean, wrap_mean_s=wrap_mean
         )
@@ -468,6 +537,17 @@ class Pacer:
         if rate > 0:
             self.controller.observe(abandoned=abandoned, target_rate=rate)
 
+    def dial_ahead_lead(self) -> float:
+        """How long before an agent's wrap-up cap a call may be dialled for them.
+
+        Below the hold time, whatever the answer-time statistics say: a call answered at
+        once waits for the (engine-enforced) cap at most ``lead`` < hold, so it reaches
+        its reserved agent — the promise does not rest on a learned quantile.
+        """
+        if not self.params.dial_ahead_wrap or self.params.wrap_up_cap_s is None:
+            return 0.0
+        return max(0.0, self.params.hold_s - _AHEAD_MARGIN_S)
+
     def ring_timeout(self) -> float:
         """The ring timeout new dials get (learned if allowed; never below 15 s)."""
         p = self.params
@@ -503,12 +583,22 @@ class Pacer:
         return None
 
     def _connect(self, c: Call, a: Agent, now: float) -> None:
+        assert a.state == "ready", f"connect to agent {a.id} in state {a.state}"
         c.step("connect")
         a.reserved_for = None
         a.on_call = c.id
         c.agent = a.id
-        self._out.append(Connect(c.id, a.id, from_wrap=a.state == "wrap"))
+        c.connect_at = now
+        self._connecting[c.id] = c
+        self._out.append(Connect(c.id, a.id))
         self.connected_total += 1
+        self._refresh(a)
+
+    def _release(self, c: Call, a: Agent, why: ReleaseReason) -> None:
+        """End ``a``'s reservation for ``c`` without a connect."""
+        a.reserved_for = None
+        c.agent = None
+        self._out.append(Release(c.id, a.id, why))
         self._refresh(a)
 
     def _message(self, c: Call, now: float) -> None:
@@ -531,8 +621,8 @@ class Pacer:
         if b is not None:
             self._reserve(b, c)
             self._out.append(Reserve(c.id, b.id))
-        elif c.guaranteed:
-            self._orphans[c.id] = c
+        elif c.guaranteed and c.in_flight:
+            self._orphans[c.id] = c  # (an answered call waiting just keeps waiting)
 
     def _refresh(self, a: Agent) -> None:
         """Keep the free and wrapping indexes in step with the agent's record."""
@@ -571,7 +661,7 @@ class Pacer:
             dial_level=len(self._in_flight) / max(1, ready),
             over_dial_allowance=self._allowance,
             ring_timeout_s=self.ring_timeout(),
-            dial_ahead_lead_s=self.stats.earliest_answer_s,
+            dial_ahead_lead_s=self.dial_ahead_lead(),
             risk_z=self.controller.z,
         )
 
@@ -586,3 +676,84 @@ class Pacer:
     def waiting(self) -> dict[int, Call]:
         """Answered calls waiting for an agent (a copy)."""
         return dict(self._waiting)
+
+    # ---------------------------------------------------------------- self-check
+    def check_invariants(self) -> None:
+        """Check the ledgers against each other; raise :class:`PacerInvariantError`.
+
+        TigerBeetle style: cheap enough to run after every ``poll`` in tests and in the
+        simulator. Each check is one thing the guarantee's argument (module docs) rests on.
+        """
+
+        def fail(msg: str) -> None:
+            raise PacerInvariantError(msg)
+
+        calls = self.calls
+        for aid, a in self.agents.items():
+            if a.id != aid:
+                fail(f"agent {aid}: record names {a.id}")
+            if a.reserved_for is not None and a.on_call is not None:
+                fail(f"agent {aid}: reserved for {a.reserved_for} and on call {a.on_call}")
+            if a.reserved_for is not None:
+                c = calls.get(a.reserved_for)
+                if c is None or c.agent != aid:
+                    fail(f"agent {aid}: reserved for call {a.reserved_for} which is not its")
+                elif not (c.in_flight or c.state == "waiting"):
+                    fail(f"agent {aid}: reserved for call {c.id} in state {c.state}")
+                if a.state not in ("ready", "wrap"):
+                    fail(f"agent {aid}: reserved while {a.state}")
+            if a.on_call is not None:
+                c = calls.get(a.on_call)
+                if c is None or c.agent != aid:
+                    fail(f"agent {aid}: on call {a.on_call} which is not its")
+                elif c.state not in ("connecting", "connected"):
+                    fail(f"agent {aid}: on call {c.id} in state {c.state}")
+            idle = a.reserved_for is None and a.on_call is None
+            if (aid in self._free) != (idle and a.state == "ready"):
+                fail(f"agent {aid}: free index says {aid in self._free}, record {a}")
+            if (aid in self._wrapping) != (idle and a.state == "wrap"):
+                fail(f"agent {aid}: wrapping index says {aid in self._wrapping}, record {a}")
+            if aid in self._wrapping and self._wrapping[aid] != a.since:
+                fail(f"agent {aid}: wrap start {self._wrapping[aid]} ≠ {a.since}")
+        indexes: dict[str, tuple[dict[int, Call], frozenset[str]]] = {
+            "in_flight": (self._in_flight, IN_FLIGHT),
+            "waiting": (self._waiting, frozenset({"waiting"})),
+            "connecting": (self._connecting, frozenset({"connecting"})),
+        }
+        for name, (index, states) in indexes.items():
+            want = {cid for cid, c in calls.items() if c.state in states}
+            if set(index) != want:
+                fail(f"{name} index {sorted(index)} ≠ calls in that state {sorted(want)}")
+            for cid, c in index.items():
+                if calls.get(cid) is not c:
+                    fail(f"{name} index: call {cid} is not the ledger's record")
+        for cid, c in calls.items():
+            if c.id != cid or cid >= self._next_id:
+                fail(f"call {cid}: bad id {c.id} (next {self._next_id})")
+            if c.state in ("answered", "done"):
+                fail(f"call {cid}: left in transient state {c.state}")
+            if c.agent is not None and (c.in_flight or c.state == "waiting"):
+                held = self.agents.get(c.agent)
+                if held is None or held.reserved_for != cid:
+                    fail(f"call {cid}: holds agent {c.agent} who is not reserved for it")
+            if c.state in ("connecting", "connected"):
+                on = self.agents.get(c.agent) if c.agent is not None else None
+                if on is None or on.on_call != cid:
+                    fail(f"call {cid}: {c.state} but its agent {c.agent} is not on it")
+            if c.in_flight and c.guaranteed and c.agent is None and cid not in self._orphans:
+                fail(f"call {cid}: guaranteed, in flight, no agent and not an orphan")
+        for cid, c in self._orphans.items():
+            if calls.get(cid) is not c or not c.in_flight or c.agent is not None:
+                fail(f"orphan {cid}: not an agentless call in flight ({c})")
+        counts = (self.answered_total, self.connected_total, self.abandoned_total)
+        if min(*counts, self._connect_lost) < 0:
+            fail(f"negative counter: {counts}, connect_lost {self._connect_lost}")
+        # every answer is connected, abandoned, or still waiting; a connect that ended
+        # abandoned counts in both
+        resolved = self.connected_total + self.abandoned_total - self._connect_lost
+        if self.answered_total != resolved + len(self._waiting):
+            fail(
+                f"answered {self.answered_total} ≠ connected {self.connected_total} + abandoned "
+                f"{self.abandoned_total} − lost connects {self._connect_lost} + waiting "
+                f"{len(self._waiting)}"
+            )

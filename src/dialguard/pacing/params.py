@@ -37,8 +37,10 @@ class PacingParams:
     ``learn_ring_timeout`` lets the pacer shorten the ring timeout (never below 15 s)
     when the measured answer-time curve says the last seconds of ringing cost more agent
     time than they bring talk time.
-    ``dial_ahead_wrap`` allows dialling for an agent in a capped wrap-up (auto-ready at
-    ``wrap_up_cap_s``) when the wrap-up ends before the call's earliest likely answer.
+    ``wrap_up_cap_s`` is the engine-enforced wrap-up cap (the agent is auto-readied at the
+    cap unless it pauses); ``None``: no cap. ``dial_ahead_wrap`` allows dialling for an
+    agent in wrap-up a little before its cap (never more than the hold time ahead, so an
+    early answer waits at most the hold time); it needs a cap.
     """
 
     mode: Mode = "progressive"
@@ -47,7 +49,7 @@ class PacingParams:
     abandon_window: str = "24h"
     max_dial_ratio: float = 2.5
     dial_ahead_wrap: bool = False
-    wrap_up_cap_s: float = 30.0
+    wrap_up_cap_s: float | None = None
     connect_deadline_s: float = CONNECT_DEADLINE_S
     connect_latency_s: float = 0.5
     learn_ring_timeout: bool = False
@@ -68,8 +70,13 @@ class PacingParams:
         if not 1.0 <= self.max_dial_ratio <= MAX_DIAL_RATIO:
             r = self.max_dial_ratio
             out.append(f"max_dial_ratio: {r} is not between 1 and {MAX_DIAL_RATIO:g}")
-        if not 0 < self.wrap_up_cap_s <= 600:
+        if self.wrap_up_cap_s is not None and not 0 < self.wrap_up_cap_s <= 600:
             out.append(f"wrap_up_cap_s: {self.wrap_up_cap_s} is not in (0, 600]")
+        if self.dial_ahead_wrap and self.wrap_up_cap_s is None:
+            out.append(
+                "dial_ahead_wrap: needs wrap_up_cap_s (without an enforced cap an agent in "
+                "wrap-up may never become ready for the call dialled for them)"
+            )
         if not 0 < self.connect_deadline_s <= CONNECT_DEADLINE_S:
             d = self.connect_deadline_s
             out.append(f"connect_deadline_s: {d} is not in (0, {CONNECT_DEADLINE_S:g}]")

@@ -7,7 +7,11 @@ runs: the simulator plays the engine's part — it reports agent states and call
 and acts on every decision the pacer returns, the way the asyncio engine does.
 
 The simulator also keeps its own score: an answered live call not connected to an agent
-within 2 s of the answer is abandoned whatever the pacer believes.
+within 2 s of the answer is abandoned whatever the pacer believes. It plays the engine
+the daemon is: the INVITE leaves a dispatch latency after ``Launch``; a wrap-up ends at
+min(drawn wrap-up, the campaign's cap) (the engine's auto-ready); a ``Connect`` to an
+agent who is not ready is a pacer bug and fails the day. After every ``poll`` it runs
+the pacer's ``check_invariants()`` (when the pacer has one).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from dialguard.pacing import (
 from dialguard.sim.workload import Workload
 
 # event kinds (ints: the heap compares them cheaply)
-_TIMER, _RING, _ANSWER, _FAIL, _CONNECTED, _END, _WRAP_END = range(7)
+_TIMER, _RING, _ANSWER, _FAIL, _CONNECTED, _END, _WRAP_END, _LAUNCHED = range(8)
 _LIVE, _VOICEMAIL = 1, 2
 
 
@@ -156,9 +160,9 @@ class ContactCentre:
         self._by_name = {a.name: i for i, a in enumerate(self._agents)}
         self._timer_at = math.inf
         self._sample_every = sample_every_s
-        sigma2 = math.log(1 + workload.talk_cv**2)
-        self._talk_mu = math.log(workload.talk_mean_s) - sigma2 / 2
-        self._talk_sigma = math.sqrt(sigma2)
+        self._talk_mu, self._talk_sigma = _lognormal(workload.talk_mean_s, workload.talk_cv)
+        self._wrap_mu, self._wrap_sigma = _lognormal(max(workload.wrap_s, 1e-9), workload.wrap_cv)
+        self._check = getattr(pacer, "check_invariants", None)
         self._ring_mu = math.log(workload.ring_median_s)
 
     # ------------------------------------------------------------------ running
@@ -173,7 +177,7 @@ class ContactCentre:
         pacer = self.pacer
         for a in self._agents:
             pacer.handle(AgentChanged(a.name, "ready"), 0.0)
-        self._act(pacer.poll(0.0), 0.0)
+        self._act(self._poll(0.0), 0.0)
         self._arm_timer(0.0)
         heap = self._heap
         next_sample = 0.0 if self._sample_every else math.inf
@@ -187,9 +191,15 @@ class ContactCentre:
             while heap and heap[0][0] == t:
                 _, _, kind, x, y = heapq.heappop(heap)
                 self._dispatch(kind, x, y, t)
-            self._act(pacer.poll(t), t)
+            self._act(self._poll(t), t)
             self._arm_timer(t)
         return self.result
+
+    def _poll(self, now: float) -> list[Decision]:
+        out = self.pacer.poll(now)
+        if self._check is not None:
+            self._check()
+        return out
 
     def _push(self, t: float, kind: int, a: int = 0, b: int = 0) -> None:
         self._seq += 1
@@ -215,6 +225,10 @@ class ContactCentre:
         pacer = self.pacer
         if kind == _TIMER:
             return
+        if kind == _LAUNCHED:
+            if a in self._calls:
+                pacer.handle(Launched(a), now)
+            return
         if kind == _WRAP_END:
             agent = self._agents[a]
             if agent.version == b and agent.state == "wrap":
@@ -239,6 +253,11 @@ class ContactCentre:
         elif kind == _CONNECTED:
             agent = self._agents[b]
             pacer.handle(Connected(a), now)
+            if call.abandoned:  # the pacer gave up first (connect deadline): no talk
+                agent.state = "ready"
+                pacer.handle(AgentChanged(agent.name, "ready"), now)
+                call.agent = None
+                return
             if call.kind == _LIVE:
                 talk = self.rng.lognormvariate(self._talk_mu, self._talk_sigma)
                 self.result.talk_s += min(talk, self.end - now)
@@ -260,7 +279,7 @@ class ContactCentre:
                     agent.state = "wrap"
                     agent.wrap_started = now
                     pacer.handle(AgentChanged(agent.name, "wrap"), now)
-                    self._push(now + self.w.wrap_s, _WRAP_END, call.agent, agent.version)
+                    self._push(now + self._wrap_s(), _WRAP_END, call.agent, agent.version)
                 else:
                     agent.state = "ready"
                     pacer.handle(AgentChanged(agent.name, "ready"), now)
@@ -278,6 +297,14 @@ class ContactCentre:
                 self._push(now + self.w.message_s, _END, d.call, 0)
             # Reserve / Release only inform the agent desktop: nothing to simulate
 
+    def _wrap_s(self) -> float:
+        """One wrap-up: drawn around ``wrap_s``, ended by the campaign's cap if it has one."""
+        w = self.w
+        wrap = w.wrap_s
+        if w.wrap_cv > 0:
+            wrap = self.rng.lognormvariate(self._wrap_mu, self._wrap_sigma)
+        return wrap if w.wrap_cap_s is None else min(wrap, w.wrap_cap_s)
+
     def _abandon(self, call: _Call) -> None:
         if not call.abandoned:
             call.abandoned = True
@@ -290,7 +317,8 @@ class ContactCentre:
         rng = self.rng
         r = self.result
         r.attempts += 1
-        self.pacer.handle(Launched(d.call), now)
+        now += rng.uniform(*w.dispatch_s)  # the INVITE leaves this much later
+        self._push(now, _LAUNCHED, d.call)
         pdd = rng.uniform(*w.pdd_s)
         u = rng.random()
         timeout = d.ring_timeout_s
@@ -322,10 +350,7 @@ class ContactCentre:
         call = self._calls[d.call]
         i = self._by_name[d.agent]
         agent = self._agents[i]
-        if agent.state == "wrap":  # pulled out of a capped wrap-up
-            self.result.wrap_s += now - agent.wrap_started
-            agent.version += 1
-        elif agent.state != "ready":
+        if agent.state != "ready":
             raise AssertionError(f"pacer connected call {d.call} to {d.agent} in {agent.state}")
         agent.state = "connecting"
         call.agent = i
@@ -336,6 +361,12 @@ class ContactCentre:
             self._abandon(call)
         self.result.connecting_s += min(latency, max(0.0, self.end - now))
         self._push(now + latency, _CONNECTED, d.call, i)
+
+
+def _lognormal(mean: float, cv: float) -> tuple[float, float]:
+    """(mu, sigma) of the lognormal with this mean and coefficient of variation."""
+    sigma2 = math.log(1 + cv**2)
+    return math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
 
 
 def simulate_day(

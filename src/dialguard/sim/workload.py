@@ -9,10 +9,15 @@ The hit rate ``p`` is the share of attempts answered live *within 20 s*, so the 
 callees who would answer at all is ``p / F(20)`` (``F`` the ring-time CDF); a shorter
 ring timeout loses the ones who answer late, a longer one would not find more.
 
-Two modelling choices DESIGN.md leaves open, stated here: connecting an answered call
+Modelling choices DESIGN.md leaves open, stated here: connecting an answered call
 to its agent takes ``connect_latency_s`` (0.3 s from transfer to the agent's answer:
-the latency with which DESIGN.md's closed-form ceilings come out), and an answered
-voicemail (S2) occupies the agent for ``voicemail_agent_s`` with no wrap-up.
+the latency with which DESIGN.md's closed-form ceilings come out); the INVITE leaves
+``dispatch_s`` (uniform, a few ms: contact pick and attempt row) after the pacer's
+``Launch``; an answered voicemail (S2) occupies the agent for ``voicemail_agent_s`` with
+no wrap-up. Beyond DESIGN.md: ``wrap_cv`` > 0 draws each wrap-up lognormal with mean
+``wrap_s`` (as ``talk_cv`` does for talk; 0 = fixed), and ``wrap_cap_s`` is the
+campaign's wrap-up cap, which the simulated engine enforces as the daemon does (the
+agent is ready at min(drawn wrap-up, cap)); it also turns on dial-ahead.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ class Workload:
     talk_mean_s: float
     talk_cv: float
     wrap_s: float
+    wrap_cv: float = 0.0
+    wrap_cap_s: float | None = None
     voicemail: float = 0.0
     voicemail_answer_s: tuple[float, float] = (18.0, 26.0)
     voicemail_agent_s: float = 6.0
@@ -50,6 +57,7 @@ class Workload:
     busy_after_s: tuple[float, float] = (0.5, 2.5)
     invalid_after_s: tuple[float, float] = (2.0, 6.0)
     connect_latency_s: float = 0.3
+    dispatch_s: tuple[float, float] = (0.005, 0.05)
     message_s: float = 12.0
 
     def problems(self) -> list[str]:
@@ -71,12 +79,14 @@ class Workload:
         for key in ("talk_mean_s", "ring_median_s", "no_answer_timeout_s"):
             if not getattr(self, key) > 0:
                 out.append(f"{key}: {getattr(self, key)} must be positive")
-        for key in ("talk_cv", "ring_sigma", "wrap_s", "voicemail_agent_s", "message_s"):
+        for key in ("talk_cv", "wrap_cv", "ring_sigma", "wrap_s", "voicemail_agent_s", "message_s"):
             if getattr(self, key) < 0:
                 out.append(f"{key}: {getattr(self, key)} must not be negative")
         if not 0 <= self.connect_latency_s < 2.0:
             out.append(f"connect_latency_s: {self.connect_latency_s} must be in [0, 2)")
-        for key in ("voicemail_answer_s", "pdd_s", "busy_after_s", "invalid_after_s"):
+        if self.wrap_cap_s is not None and not 0 < self.wrap_cap_s <= 600:
+            out.append(f"wrap_cap_s: {self.wrap_cap_s} is not in (0, 600]")
+        for key in sorted(_RANGES):
             lo, hi = getattr(self, key)
             if not 0 <= lo <= hi:
                 out.append(f"{key}: [{lo}, {hi}] is not a range 0 ≤ low ≤ high")
@@ -103,19 +113,22 @@ def ring_cdf(t: float, median: float, sigma: float) -> float:
 
 S1 = Workload(
     "S1", agents=20, hit_rate=0.30, busy=0.10, invalid=0.05,
-    talk_mean_s=120.0, talk_cv=0.95, wrap_s=15.0,
+    talk_mean_s=120.0, talk_cv=0.95, wrap_s=15.0, wrap_cap_s=22.5,
 )  # fmt: skip
 S2 = Workload(
     "S2", agents=50, hit_rate=0.12, busy=0.08, invalid=0.10, voicemail=0.15,
-    talk_mean_s=180.0, talk_cv=1.0, wrap_s=30.0,
+    talk_mean_s=180.0, talk_cv=1.0, wrap_s=30.0, wrap_cap_s=45.0,
 )  # fmt: skip
 S3 = Workload(
     "S3", agents=6, hit_rate=0.25, busy=0.10, invalid=0.05,
-    talk_mean_s=60.0, talk_cv=0.8, wrap_s=10.0,
+    talk_mean_s=60.0, talk_cv=0.8, wrap_s=10.0, wrap_cap_s=15.0,
 )  # fmt: skip
 STANDARD: dict[str, Workload] = {"S1": S1, "S2": S2, "S3": S3}
+"""DESIGN.md's workloads (fixed wrap-up). Their campaigns cap wrap-up at 1.5× its mean:
+with ``wrap_cv = 0.3`` that cap ends about 6 % of wrap-ups early (the engine's
+auto-ready), with a fixed wrap-up none."""
 
-_RANGES = {"voicemail_answer_s", "pdd_s", "busy_after_s", "invalid_after_s"}
+_RANGES = {"voicemail_answer_s", "pdd_s", "busy_after_s", "invalid_after_s", "dispatch_s"}
 
 
 def load_workload(path: Path) -> Workload:
