@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Every runner in the tests (in-process or a daemon subprocess) checks the pacer's
+# ledgers after each poll; set before dialguard.engine.runner is imported.
+os.environ.setdefault("DIALGUARD_CHECK_INVARIANTS", "1")
+
 from tests.support.mosquitto import Mosquitto, port_answers
 
 

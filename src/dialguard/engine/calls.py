@@ -51,6 +51,8 @@ MESSAGE_START_S: Final = 0.3
 """What starting the message costs (first RTP packet out): the hard deadline fires this
 long before answer + connect deadline, so the audio starts inside it."""
 HANGUP_WAIT_S: Final = 5.0
+TELL_AGENT_S: Final = 5.0
+"""A desktop message not delivered by then is given up (logged); the call goes on."""
 
 # SIP final code → (store outcome, pacer failure reason)
 _BY_CODE: dict[int, tuple[str, pe.FailReason]] = {
@@ -251,7 +253,7 @@ class CallJob:
             return
         log.warning("transfer_failed", call_id=self.call.call_id, agent=agent, why=why)
         self.ctx.report(pe.ConnectFailed(self.handle))
-        self._start_message("agent_lost")
+        self._start_message("transfer_failed")
         self._background(self._tell_agent(agent, "ended", outcome="transfer_failed"))
 
     def _connected(self, agent: str) -> None:
@@ -390,9 +392,9 @@ class CallJob:
             wrap_up_cap_s=self.ctx.wrap_up_cap_s() if event == "ended" else None,
         )
         try:
-            await self.ctx.publish_agent(agent, msg)
+            await asyncio.wait_for(self.ctx.publish_agent(agent, msg), TELL_AGENT_S)
         except Exception as e:  # the broker is down: the transfer still carries the call
-            log.warning("agent_publish_failed", agent=agent, call_event=event, error=str(e))
+            log.warning("agent_publish_failed", agent=agent, call_event=event, error=repr(e))
 
     async def stop(self, grace_s: float) -> None:
         """Shutdown: let the call finish within ``grace_s``, else hang it up."""
