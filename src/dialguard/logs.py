@@ -58,7 +58,7 @@ def configure_logging(
     level: str = "info", fmt: Literal["auto", "json", "console"] = "auto", stream: Any = None
 ) -> None:
     """Configure structlog once for the process (the CLI and the daemon call this)."""
-    stream = stream or sys.stderr
+    stream = _Tolerant(stream or sys.stderr)
     if fmt == "auto":
         fmt = "console" if getattr(stream, "isatty", lambda: False)() else "json"
     renderer: Any = (
@@ -81,6 +81,35 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+
+
+class _Tolerant:
+    """A log stream that survives its terminal: after a hang-up, writes to the dead tty
+    raise EIO (or EPIPE for a closed pipe). Logging must never stop the daemon, so such
+    writes are dropped and counted (there is nowhere left to say so)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.dropped = 0
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            self.dropped += 1
+            return 0
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            self.dropped += 1
+
+    def isatty(self) -> bool:
+        try:
+            return bool(self._stream.isatty())
+        except (OSError, ValueError):
+            return False
 
 
 def get_logger(name: str) -> Any:

@@ -5,14 +5,21 @@ state, nothing lost or dialled twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from dialguard.config import BrokerConfig
 from dialguard.demo.centre import LocalCentre
+from dialguard.engine.messages import Topics
+from dialguard.engine.mqtt import make_client
+from dialguard.pacing import events as pe
 from dialguard.store import Store
 from tests.support.centre import centre_options
 from tests.support.daemon import retry, start_daemon, until, write_config
@@ -143,3 +150,214 @@ async def test_engine_killed_and_restarted(broker_url: str, tmp_path: Path) -> N
     # no lost attempt: every INVITE the trunk saw has its row
     assert {r.number for r in records} <= {a.number for a in attempts}
     assert "recovered interrupted attempts" in log.read_text()
+
+
+# --- issue 9: the promise under broker stalls, a full disk, bad input and crashes ------
+
+STALL_NUMBERS = ["+15550000080", "+15550000090", "+15550000100"]  # live, answer 8–10 s
+
+
+async def test_broker_stalled_12_s_while_calls_ring_leaves_nobody_in_silence(
+    private_broker: Mosquitto, tmp_path: Path
+) -> None:
+    """SIGSTOP the broker while three calls ring: they are answered during the stall,
+    and each reaches its agent over SIP (the desktop is told when the broker is back)."""
+    centre = LocalCentre(
+        centre_options(
+            private_broker.url,
+            tmp_path / "c",
+            agents=3,
+            numbers=STALL_NUMBERS,
+            campaign_overrides=ANY_HOUR,
+        )
+    )
+    assert private_broker.proc is not None
+    broker = private_broker.proc
+    try:
+        await centre.start()
+        await centre.control("start")
+        assert centre.sim is not None
+        sim = centre.sim
+        await until(lambda: len(sim.active_calls) >= 3, 20, "three calls ringing")
+        broker.send_signal(signal.SIGSTOP)
+        try:
+            await asyncio.sleep(12)
+        finally:
+            broker.send_signal(signal.SIGCONT)
+        await until(lambda: len(sim.records) >= 3 and not sim.active_calls, 60, "calls to end")
+    finally:
+        broker.send_signal(signal.SIGCONT)
+        await centre.stop()
+    s = sim.summary().as_dict()  # the callees' records, not our store
+    assert s["live_answers"] == 3, s
+    assert s["silent"] == 0 and s["abandoned"] == 0, s
+    assert s["max_answer_to_agent_s"] is not None and s["max_answer_to_agent_s"] <= 2.0, s
+
+
+async def test_bad_payloads_on_an_agent_topic_are_counted_and_dialling_goes_on(
+    broker_url: str, tmp_path: Path
+) -> None:
+    """A 1 MB payload and 60,000 '[' (retained, so every resync replays it) on an
+    agent's own state topic: rejected and counted, the link stays up, dials go on."""
+    centre = LocalCentre(
+        centre_options(
+            broker_url,
+            tmp_path,
+            agents=2,
+            contacts=40,
+            start_engine=False,
+            campaign_overrides=ANY_HOUR,
+        )
+    )
+    topics = Topics(centre.prefix)
+    cfg = BrokerConfig(url=broker_url, topic_prefix=centre.prefix)
+    try:
+        await centre.start()
+        async with make_client(cfg, client_id=None) as client:
+            # retained where no desktop overwrites it: every resync replays it
+            await client.publish(topics.agent_state("agent-009"), b"[" * 60_000, retain=True)
+        await centre.start_engine()  # raises if the retained payload blocked the resync
+        assert centre.engine is not None and centre.sim is not None
+        engine, sim = centre.engine, centre.sim
+        async with make_client(cfg, client_id=None) as client:
+            await client.publish(topics.agent_state("agent-001"), b"{" * 1_000_000, qos=1)
+        await until(lambda: engine.link.stats.rejected_payloads >= 2, 10, "the rejections")
+        await centre.control("start")
+        await until(lambda: len(sim.records) >= 3, 30, "dials after the bad payloads")
+        assert engine.link.dialling_allowed and engine.link.stats.dispatch_errors == 0
+    finally:
+        await centre.stop()
+
+
+async def test_a_crashed_runner_stops_the_engine_within_5_s(
+    broker_url: str, tmp_path: Path
+) -> None:
+    centre = LocalCentre(
+        centre_options(broker_url, tmp_path, agents=2, contacts=40, campaign_overrides=ANY_HOUR)
+    )
+    try:
+        await centre.start()
+        await centre.control("start")
+        assert centre.engine is not None
+        engine = centre.engine
+        [task] = [t for t in centre._tasks if t.get_name() == "engine"]
+
+        def boom() -> None:
+            raise RuntimeError("injected fault in the campaign loop")
+
+        runner = engine.runners["demo"]
+        runner._step = boom  # type: ignore[method-assign]
+        runner.report(pe.AgentChanged("nobody", "offline"))  # wake the loop
+        started = time.monotonic()
+        with pytest.raises(ExceptionGroup):
+            await asyncio.wait_for(asyncio.shield(task), 5)
+        assert time.monotonic() - started <= 5
+        assert engine.crashed is not None and "injected fault" in engine.crashed
+        assert engine.health()["ok"] is False
+    finally:
+        await centre.stop()
+
+
+async def test_sigterm_after_the_terminal_is_gone_exits_within_the_grace(
+    broker_url: str, tmp_path: Path
+) -> None:
+    """The daemon logs to a terminal that hangs up (SIGHUP, then EIO on every write);
+    SIGTERM still ends it, threads included, within the grace period."""
+    numbers = [f"+1555000001{n}" for n in range(10)]  # live, answered after ~1 s
+    centre = LocalCentre(
+        centre_options(broker_url, tmp_path, agents=2, numbers=numbers, start_engine=False)
+    )
+    master, slave = os.openpty()
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        await centre.start()
+        assert centre.sim is not None
+        sim = centre.sim
+        config = write_config(centre, tmp_path)
+        proc = _daemon_on_terminal(config, slave)
+        os.close(slave)
+        await retry(lambda: centre.control("start"), 30)
+        await until(lambda: sim.active_calls, 20, "a call up")
+        await asyncio.sleep(2)  # answered and with its agent
+        os.close(master)  # the terminal is gone
+        proc.send_signal(signal.SIGHUP)
+        await asyncio.sleep(1)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(proc.wait, 30)
+        took = time.monotonic() - started
+        proc = None
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait(10)
+        await centre.stop()
+    assert code == 0
+    assert took <= 5 + 5, took  # shutdown_grace_s = 5, then the BYEs and thread joins
+
+
+async def test_store_on_a_full_disk_loses_no_call_and_resumes_by_itself(
+    broker_url: str, tmp_path: Path
+) -> None:
+    """The store sits on a small tmpfs that fills mid-campaign: calls up carry on (the
+    pacer hears them first), nothing new is dialled, and dialling resumes within 10 s
+    of space returning; no agent is left reserved."""
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    problem = _mount_tmpfs(fs, "6m")
+    if problem:
+        pytest.skip(f"cannot mount a tmpfs here: {problem}")
+    filler = fs / "filler"
+    centre = LocalCentre(
+        centre_options(broker_url, fs / "c", agents=3, contacts=150, campaign_overrides=ANY_HOUR)
+    )
+    try:
+        await centre.start()
+        await centre.control("start")
+        assert centre.sim is not None and centre.engine is not None
+        sim, engine = centre.sim, centre.engine
+        await until(lambda: len(sim.records) >= 3, 20, "the first dials")
+        with filler.open("wb") as f, contextlib.suppress(OSError):  # fill the disk
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        await until(lambda: not engine.writes.healthy, 30, "the store to refuse writes")
+        await asyncio.sleep(6)
+        dialled_full = len(sim.records)
+        filler.unlink()
+        freed = time.monotonic()
+        await until(lambda: len(sim.records) > dialled_full + 0, 10, "dialling to resume")
+        resumed_s = time.monotonic() - freed
+        await centre.control("pause")
+        await centre.drain(25, None)
+        await until(lambda: not engine.runners["demo"].pacer.reservations(), 10, "no agent held")
+    finally:
+        await centre.stop()
+        _unmount(fs)
+    s = sim.summary().as_dict()
+    assert s["silent"] == 0 and s["abandoned_silent"] == 0, s
+    assert resumed_s <= 10
+
+
+def _daemon_on_terminal(config: Path, tty: int) -> subprocess.Popen[bytes]:
+    """`dialguard run` with a pseudo-terminal as its only output, in its own session."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dialguard", "run", "--config", str(config)],
+        stdin=tty,
+        stdout=tty,
+        stderr=tty,
+        start_new_session=True,
+        env={**os.environ, "DIALGUARD_ENGINE__USE_UVLOOP": "false"},
+    )
+
+
+def _mount_tmpfs(where: Path, size: str) -> str:
+    """Mount a tmpfs of ``size``; the problem if that is not allowed here, else ''."""
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
+    )
+    return "" if r.returncode == 0 else r.stderr.decode(errors="replace").strip()
+
+
+def _unmount(where: Path) -> None:
+    subprocess.run(["umount", "-l", str(where)], check=False)

@@ -10,14 +10,26 @@ changes to running campaigns — a bad file is rejected and the running config k
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import threading
 from pathlib import Path
 
-from dialguard.cli._common import EXIT_BAD_INPUT, EXIT_OK, err_console, load_config_or_exit
+from dialguard.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_PROBLEM,
+    err_console,
+    load_config_or_exit,
+)
 from dialguard.config import CampaignConfig, ConfigError, EngineConfig, load_campaigns
 from dialguard.logs import configure_logging, get_logger
 
 log = get_logger("dialguard.daemon")
+
+THREAD_JOIN_S = 5.0
+"""After the loop ends, how long library threads (aiosqlite, the SIP stack) get to
+finish before the process exits anyway: a stop must never hang in threading._shutdown."""
 
 
 def run(config: Path | None = None, *, log_level: str | None = None) -> int:
@@ -57,7 +69,21 @@ def run(config: Path | None = None, *, log_level: str | None = None) -> int:
         except ImportError:
             log.info("uvloop not installed; using the standard event loop")
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_serve(cfg, campaigns))
+        code = runner.run(_serve(cfg, campaigns))
+    _exit_despite_threads(code)
+    return code
+
+
+def _exit_despite_threads(code: int) -> None:
+    """Give leftover non-daemon threads a moment, then exit whatever they do."""
+    deadline = THREAD_JOIN_S
+    for t in threading.enumerate():
+        if t is threading.main_thread() or t.daemon:
+            continue
+        t.join(deadline)
+        if t.is_alive():
+            log.error("thread still running at exit; exiting anyway", thread=t.name, code=code)
+            os._exit(code)
 
 
 async def _serve(cfg: EngineConfig, campaigns: list[CampaignConfig]) -> int:
@@ -80,6 +106,19 @@ async def _serve(cfg: EngineConfig, campaigns: list[CampaignConfig]) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, engine.request_stop)
-    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(engine.reload_campaigns()))
-    await engine.run()
+    reloads: set[asyncio.Task[None]] = set()
+
+    def reload() -> None:
+        task = asyncio.ensure_future(engine.reload_campaigns())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    try:
+        await engine.run()
+    except Exception:
+        # A crashed part (logged where it crashed): exit non-zero so the supervisor
+        # restarts the daemon and recovery closes what was left open.
+        log.error("daemon exiting after a crash", crashed=engine.crashed)
+        return EXIT_PROBLEM
     return EXIT_OK
