@@ -167,3 +167,30 @@ async def test_periods_split_by_window(tmp_path: Path) -> None:
     await store.close()
     assert [p.attempts for p in rep.periods] == [1, 1, 1]
     assert rep.breaches == []
+
+
+async def test_a_connect_later_than_2_s_counts_as_abandoned(tmp_path: Path) -> None:
+    """The callee heard silence for longer than the law allows: abandoned, whatever the
+    row's own flag says (our store once said `connected` at 2.24 s)."""
+    store, ids = await _store(tmp_path)
+    n = sorted(ids)
+    t = DAY0
+    for number, wait in ((n[0], 1.9), (n[1], 2.24)):
+        await _attempt(
+            store,
+            ids,
+            number,
+            t,
+            ringing_at=t + 2,
+            answered_at=t + 8,
+            connected_at=t + 8 + wait,
+            ended_at=t + 100,
+            outcome="connected",
+            ended_by="remote",
+        )
+    rep = await compliance_report(store, CAMPAIGN, "24h", DAY0 - 86400 / 2, DAY0 + 86400 / 2)
+    await store.close()
+    [p] = rep.periods
+    assert p.live_answers == 2 and p.connects == 2
+    assert p.abandoned == 1 and p.abandoned_by_reason == {"late_connect": 1}
+    assert p.max_answer_to_agent_s is not None and abs(p.max_answer_to_agent_s - 2.24) < 1e-6

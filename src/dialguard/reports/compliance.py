@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dialguard.config import CampaignConfig
+from dialguard.law import CONNECT_DEADLINE_S
 from dialguard.rules import CallingWindow, window_allows
 from dialguard.store import AttemptRecord, Store
 
@@ -114,9 +115,10 @@ async def compliance_report(
         p = periods[min(int((a.created_at - start) // span), len(periods) - 1)]
         p.attempts += 1
         _count_answer(p, a)
-        if a.abandoned:
+        late = _late_connect(a)
+        if a.abandoned or late:
             p.abandoned += 1
-            reason = a.abandon_reason or "unknown"
+            reason = a.abandon_reason or ("late_connect" if late else "unknown")
             p.abandoned_by_reason[reason] = p.abandoned_by_reason.get(reason, 0) + 1
         if a.message_played_at is not None:
             p.messages_played += 1
@@ -170,6 +172,14 @@ def _count_answer(p: PeriodFigures, r: AttemptRecord) -> None:
         wait = r.connected_at - r.answered_at
         if p.max_answer_to_agent_s is None or wait > p.max_answer_to_agent_s:
             p.max_answer_to_agent_s = wait
+
+
+def _late_connect(r: AttemptRecord) -> bool:
+    """Connected, but later than the 2 s the law allows from the answer: the callee
+    heard silence first, so it counts as abandoned whatever the row says."""
+    if r.connected_at is None or r.answered_at is None:
+        return False
+    return r.connected_at - r.answered_at > CONNECT_DEADLINE_S
 
 
 def _cancelled_early(r: AttemptRecord) -> bool:
