@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from hashlib import md5
 from typing import Any, Literal
 
 from sippy.CCEvents import (
@@ -53,6 +54,9 @@ from sippy.SipHeader import SipHeader
 from sippy.SipReferredBy import SipReferredBy
 from sippy.SipReferTo import SipReferTo
 from sippy.SipRegistrationAgent import SipRegistrationAgent
+from sippy.SipRequest import SipRequest
+from sippy.SipResponse import SipResponse
+from sippy.SipRoute import SipRoute
 from sippy.SipTransactionManager import SipTransactionManager
 from sippy.SipURL import SipURL
 from sippy.Time.Timeout import Timeout
@@ -63,6 +67,9 @@ from sippy.UaStateDead import UaStateDead
 from sippy.Udp_server import Udp_server, Udp_server_opts
 
 from dialguard import __version__
+from dialguard.logs import get_logger
+
+log = get_logger(__name__)
 
 USER_AGENT = f"dialguard/{__version__}"
 RFC3261_TIMER_B_S = 32.0  # 64 × T1 (500 ms)
@@ -79,7 +86,11 @@ ReportKind = Literal[
     "remote_sdp",
     "dtmf",
     "dead",
+    "fork_answered",
 ]
+
+_NULL_TAG = "dialguard-null-to-tag"
+"""Stand-in for the null To-tag of an RFC 2543 peer's 200 while sippy builds the dialog."""
 
 _TRANSPORT_PARAM = re.compile(rb";transport=(udp|tcp|tls|sctp|wss|ws)\b", re.IGNORECASE)
 
@@ -126,10 +137,39 @@ class _DialguardTM(SipTransactionManager):  # type: ignore[misc]
     invite_timeout = RFC3261_TIMER_B_S
     on_sent: Callable[[bytes, float], None] | None = None
 
+    legs: dict[str, Leg]
+
     def handleIncoming(self, data_in: Any, ra: Any, server: Any, rtime: Any) -> None:
         if isinstance(data_in, bytes):
             data_in = normalise_transport(data_in)
+            if data_in.startswith(b"SIP/2.0 2") and self._forked_2xx(data_in, server, rtime):
+                return
         super().handleIncoming(data_in, ra, server, rtime)
+
+    def _forked_2xx(self, data: bytes, server: Any, rtime: Any) -> bool:
+        """A 2xx to one of our INVITEs from a dialog other than the call's: ACK and BYE it.
+
+        A forking proxy may pass on a 200 from each callee that answers (RFC 3261
+        §13.2.2.4). sippy ends the INVITE transaction at the first 2xx and then drops
+        every later one as "no transaction", so the second callee is never ACKed (its
+        200 is retransmitted for 32 s) and left in silence. Retransmissions of a 2xx we
+        already ACKed are left to sippy, which re-sends that ACK from its cache.
+        """
+        checksum = md5(data).digest()
+        if checksum in self.l1rcache or checksum in self.l2rcache:
+            return False
+        try:
+            resp = SipResponse(data.decode())
+            call_id = str(resp.getHFBody("call-id"))
+            method = resp.getHFBody("cseq").getCSeq()[1]
+            tid = resp.getTId(True, True)
+        except Exception:
+            return False  # sippy's own parse reports it
+        leg = getattr(self, "legs", {}).get(call_id)
+        if method != "INVITE" or leg is None or tid in self.tclient:
+            return False
+        resp.rtime = rtime
+        return bool(leg.hang_up_fork(resp, server, checksum))
 
     def newTransaction(self, msg: Any, *args: Any, **kwargs: Any) -> Any:
         t = super().newTransaction(msg, *args, **kwargs)
@@ -158,6 +198,8 @@ class SignallingStack:
         }
         tm = _DialguardTM(self.config)
         tm.invite_timeout = invite_timeout
+        self.legs: dict[str, Leg] = {}
+        tm.legs = self.legs
         self.config["_sip_tm"] = tm
         self.tm = tm
         server = next(iter(tm.l4r.cache_l2s.values()))
@@ -265,6 +307,14 @@ class _DialUA(UA):  # type: ignore[misc]
 
     def recvResponse(self, resp: Any, tr: Any) -> Any:
         code = resp.getSCode()[0]
+        to = resp.getHFBody("to")
+        if (
+            200 <= code < 300
+            and to.getTag() is None
+            and resp.getHFBody("cseq").getCSeq()[1] == "INVITE"
+            and not self.isConnected()
+        ):
+            return self._accept_tagless_2xx(resp, tr, to)
         if code in (401, 407) and self.username is not None and not getattr(tr, "acked", False):
             # sippy re-sends the INVITE with credentials from inside this callback, i.e.
             # before the transaction layer ACKs the challenge. ACK first (RFC 3261
@@ -283,6 +333,28 @@ class _DialUA(UA):  # type: ignore[misc]
                 Timeout(super().recvResponse, 0.0, 1, resp, tr)
                 return None
         return super().recvResponse(resp, tr)
+
+    def _accept_tagless_2xx(self, resp: Any, tr: Any, to: Any) -> Any:
+        """A 200 OK without To-tag: a person answered; keep the call, with a null tag.
+
+        RFC 3261 §12.1.2: "A UAC MUST be prepared to receive a response without a tag in
+        the To field, in which case the tag is considered to have a value of null" (RFC
+        2543 did not require it). sippy instead reports it as a 502 failure and BYEs at
+        once, hanging up on someone who answered. Give sippy a stand-in tag so it builds
+        the dialog, then put the null tag back before the ACK is built (the transaction
+        layer makes the ACK from this response after this callback) and in the dialog's
+        remote URI, so the ACK and every later request carry no To-tag, as the peer
+        expects.
+        """
+        to.setTag(_NULL_TAG)
+        if self.leg is not None:
+            self.leg.tagless_answer = True
+        try:
+            return super().recvResponse(resp, tr)
+        finally:
+            to.delTag()
+            if self.rUri is not None and self.rUri.getTag() == _NULL_TAG:
+                self.rUri.delTag()
 
     def changeState(self, newstate: Any) -> None:
         super().changeState(newstate)
@@ -313,6 +385,9 @@ class Leg:
         self.cancel_sent = False
         self.finished = False  # FAILED or ENDED reported
         self._refer_pending = False
+        self.tagless_answer = False  # the 200 had no To-tag (accepted, RFC 3261 §12.1.2)
+        self._forks: dict[str, Any] = {}  # To-tag of a dialog we ACK+BYEd → its ACK
+        stack.legs[call_id] = self
         ua = _DialUA(
             stack.config,
             event_cb=self._on_event,
@@ -413,6 +488,52 @@ class Leg:
             self.finished = True
         self.report(LegReport("dead", self.clock(None)))
         self.ua.leg = None
+        if self.stack.legs.get(self.call_id) is self:
+            del self.stack.legs[self.call_id]
+
+    def hang_up_fork(self, resp: Any, server: Any, checksum: bytes) -> bool:
+        """ACK, then BYE, a 2xx of a dialog that is not this call's (a forked answer).
+
+        Returns False if the 2xx is this call's own dialog after all (sippy handles it).
+        The ACK and the BYE carry the fork's To-tag, Contact and Record-Route set, as the
+        dialog it created requires (RFC 3261 §12.1.2, §13.2.2.4); the ACK is cached
+        against the 2xx so each retransmission of it is ACKed again.
+        """
+        tag = resp.getHFBody("to").getTag()
+        ours = self.ua.rUri.getTag() if self.ua.rUri is not None else None
+        if tag == ours and self.ua.isConnected():
+            return False
+        cseq = resp.getHFBody("cseq").getCSeqNum()
+        if tag in self._forks:  # the same fork's 2xx again, not byte for byte
+            ack, target = self._forks[tag]
+            self.stack.tm.transmitMsg(server, ack, target[0], checksum)
+            return True
+        ruri, routes, target = _dialog_route(resp)
+        common = {
+            "ruri": ruri,
+            "to": resp.getHFBody("to").getCopy(),
+            "fr0m": resp.getHFBody("from").getCopy(),
+            "callid": resp.getHFBody("call-id").getCopy(),
+            "routes": routes,
+            "target": target,
+            "user_agent": USER_AGENT,
+        }
+        ack = SipRequest(method="ACK", cseq=cseq, **common)
+        self.stack.tm.transmitMsg(server, ack, target[0], checksum)
+        self._forks[tag] = (ack, target)
+        bye = SipRequest(method="BYE", cseq=cseq + 1, **common)
+        self.stack.tm.newTransaction(bye)
+        code, reason = resp.getSCode()
+        log.warning("sip_fork_answered", call_id=self.call_id, to_tag=tag, code=code)
+        self.report(
+            LegReport(
+                "fork_answered",
+                self.clock(resp.rtime),
+                code,
+                f"{code} {reason} from a second callee (fork, To-tag {tag}): ACKed and BYEd",
+            )
+        )
+        return True
 
     def _on_event(self, event: Any, ua: Any) -> None:
         t = self.clock(event.rtime)
@@ -429,6 +550,8 @@ class Leg:
             self.report(LegReport(kind, t, code, reason, sdp))
         elif isinstance(event, CCEventConnect | CCEventPreConnect):
             code, reason, body = data[:3]
+            if self.tagless_answer and code == 200:
+                reason = f"{reason} (no To-tag: accepted as RFC 3261 §12.1.2 allows)"
             self.report(LegReport("answered", t, code, reason, None if body is None else str(body)))
         elif isinstance(event, CCEventFail | CCEventRedirect):
             code, reason = data[0], data[1]
@@ -458,6 +581,25 @@ class Leg:
             else:
                 self.finished = True
                 self.report(LegReport("ended", t, reason="BYE received", by="remote"))
+
+
+def _dialog_route(resp: Any) -> tuple[Any, list[Any], Any]:
+    """Request-URI, Route set and next hop of the dialog a 2xx creates (RFC 3261 §12.1.2
+    and §12.2.1.1): the Contact is the target, the Record-Route reversed the route set;
+    a strict router (no ``;lr``) becomes the Request-URI and the target goes last."""
+    if resp.countHFs("contact") > 0:
+        ruri = resp.getHFBody("contact").getUrl().getCopy()
+    else:
+        ruri = resp.getHFBody("to").getUrl().getCopy()
+    routes = [x.getCopy() for x in resp.getHFBodys("record-route")]
+    routes.reverse()
+    if not routes:
+        return ruri, routes, ruri.getTAddr()
+    if routes[0].getUrl().lr:
+        return ruri, routes, routes[0].getTAddr()
+    routes.append(SipRoute(address=SipAddress(url=ruri)))
+    first = routes.pop(0).getUrl().getCopy()
+    return first, routes, first.getTAddr()
 
 
 _INFO_SIGNAL = re.compile(r"^\s*(?:Signal\s*=\s*)?([0-9*#A-D])\s*$", re.MULTILINE | re.IGNORECASE)

@@ -101,6 +101,7 @@ TRANSITIONS: dict[CallState, dict[CallEventKind, CallState]] = {
     },
     CallState.ANSWERED: {
         K.DTMF: CallState.ANSWERED,
+        K.FORK_ANSWERED: CallState.ANSWERED,
         K.TRANSFERRED: CallState.ANSWERED,
         K.TRANSFER_FAILED: CallState.ANSWERED,
         K.ENDED: CallState.ENDED,
@@ -161,6 +162,10 @@ class SippyCall:
         self.cancel_requested_at: float | None = None
         self.final_code: int | None = None
         self.final_reason: str | None = None
+        self.extra_answers: list[CallEvent] = []
+        """2xx from other callees of a forked INVITE, each ACKed and hung up at once
+        (RFC 3261 §13.2.2.4): a person answered and heard nothing, so the engine's
+        figures must count them whatever the call's own outcome."""
         self.leg: Any = None  # _sippy_stack.Leg, touched only in the sippy thread
         self._rtp = rtp
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
@@ -333,6 +338,12 @@ class SippyCall:
         if kind == "dtmf":
             if report.reason:
                 self._emit(CallEvent(K.DTMF, t, digit=report.reason))
+            return
+        if kind == "fork_answered":
+            event = CallEvent(K.FORK_ANSWERED, t, code=report.code, reason=report.reason)
+            self.extra_answers.append(event)
+            log.warning("call_fork_answered", call_id=self.call_id, state=str(self.state))
+            self._emit(event)  # in the event stream only while the call is up
             return
         if kind == "remote_sdp":
             if report.body:

@@ -24,6 +24,7 @@ MIN_RING_S = MIN_RING_TIMEOUT_S
 
 class CallEventKind(StrEnum):
     TRYING = "trying"  # 100 Trying
+    PROGRESS = "progress"  # 181/182/183 without SDP: proceeding, nothing rings yet
     RINGING = "ringing"  # 180 Ringing
     EARLY_MEDIA = "early_media"  # 183 Session Progress with SDP
     ANSWERED = "answered"  # 200 OK to INVITE, ACK sent
@@ -32,6 +33,7 @@ class CallEventKind(StrEnum):
     TRANSFER_FAILED = "transfer_failed"  # REFER refused, or NOTIFY reported a failure
     DTMF = "dtmf"  # an RFC 4733 digit received
     ENDED = "ended"  # an established call ended (BYE either way)
+    FORK_ANSWERED = "fork_answered"  # a second callee of a forked INVITE answered: ACK+BYE
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,68 @@
+"""Interop faults seen against real peers (issue 10), each replayed by a SIPp peer.
+
+Each test plays what a carrier, a forking proxy or an old UA did on the wire and checks
+both what the adapter reported and what SIPp saw (its exit code is 0 only if every
+message came as the scenario expects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from dialguard.sip import CallEventKind
+from tests.sip.conftest import StartSipp
+from tests.sip.test_adapter import CALLER, NUMBER, events_until, kinds, rest_of, sipp_result
+
+pytestmark = pytest.mark.sipp
+
+K = CallEventKind
+
+
+async def test_forked_second_200_is_acked_and_byed(
+    sipp: StartSipp, trunk_for: Callable[..., Any]
+) -> None:
+    """RFC 3261 §13.2.2.4: two callees answer; the second is ACKed (each copy of its
+    200) and BYEd, recorded on the call; the first stays the call."""
+    run = sipp("fork_2xx")
+    trunk = await trunk_for(run)
+    call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+    events = await events_until(call, K.FORK_ANSWERED)
+    assert kinds(events) == [K.RINGING, K.ANSWERED, K.FORK_ANSWERED]
+    assert call.state == "answered"
+    (extra,) = call.extra_answers
+    assert extra.code == 200 and "forkB" in (extra.reason or "")
+    await asyncio.sleep(0.5)  # SIPp sends B's 200 once more and waits for its ACK
+    await call.hangup()
+    assert kinds(await rest_of(call)) == [K.ENDED]
+    assert await sipp_result(run) == 0, run.explain()
+    acks = run.received("ACK")
+    assert [a.header("To").rsplit("tag=", 1)[1] for a in acks] == ["forkA", "forkB", "forkB"]
+    bye_b, bye_a = run.received("BYE")
+    assert "tag=forkB" in bye_b.header("To") and "tag=forkA" in bye_a.header("To")
+    (invite,) = run.received("INVITE")
+    assert bye_b.header("CSeq").split()[0] == str(int(invite.header("CSeq").split()[0]) + 1)
+    assert bye_b.header("From") == invite.header("From")
+
+
+async def test_200_without_to_tag_is_an_answered_call(
+    sipp: StartSipp, trunk_for: Callable[..., Any]
+) -> None:
+    """RFC 3261 §12.1.2: a 200 with no To-tag is accepted (null tag), not hung up as a
+    502 failure: a person answered."""
+    run = sipp("answer_no_to_tag")
+    trunk = await trunk_for(run)
+    call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+    events = await events_until(call, K.ANSWERED)
+    assert kinds(events) == [K.ANSWERED]
+    assert "no To-tag" in (events[0].reason or "")
+    assert call.state == "answered"
+    await call.hangup()
+    assert kinds(await rest_of(call)) == [K.ENDED]
+    assert await sipp_result(run) == 0, run.explain()
+    (ack,) = run.received("ACK")
+    (bye,) = run.received("BYE")
+    assert "tag=" not in ack.header("To") and "tag=" not in bye.header("To")
