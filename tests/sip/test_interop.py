@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from dialguard.sip import CallEventKind
+from dialguard.sip import MIN_RING_S, CallEventKind
 from tests.sip.conftest import StartSipp
 from tests.sip.test_adapter import CALLER, NUMBER, events_until, kinds, rest_of, sipp_result
 
@@ -66,3 +66,25 @@ async def test_200_without_to_tag_is_an_answered_call(
     (ack,) = run.received("ACK")
     (bye,) = run.received("BYE")
     assert "tag=" not in ack.header("To") and "tag=" not in bye.header("To")
+
+
+@pytest.mark.slow
+async def test_183_without_sdp_is_progress_and_the_floor_starts_at_the_180(
+    sipp: StartSipp, trunk_for: Callable[..., Any]
+) -> None:
+    """183 with no body at once, 180 two seconds later, ring_timeout 2 s: the CANCEL may
+    not go out before 15 s after the 180 (it went 13 s after it, timed from the 183);
+    the 180 is reported, not swallowed as a repeat of 'ringing'."""
+    run = sipp("progress_then_ring", timeout_s=40)
+    trunk = await trunk_for(run)
+    call = await trunk.originate(NUMBER, CALLER, ring_timeout=2)
+    events = await rest_of(call, within=30)
+    assert kinds(events) == [K.PROGRESS, K.RINGING, K.FAILED]
+    assert events[0].code == 183 and events[1].code == 180 and events[-1].code == 487
+    assert call.ring_started_at == events[1].t
+    assert await sipp_result(run) == 0, run.explain()
+    (progress,) = run.sent_status(183)
+    (ringing,) = run.sent_status(180)
+    (cancel,) = run.received("CANCEL")
+    assert ringing.t - progress.t >= 1.9
+    assert MIN_RING_S <= cancel.t - ringing.t <= MIN_RING_S + 1.0, cancel.t - ringing.t

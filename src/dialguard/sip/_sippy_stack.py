@@ -76,6 +76,7 @@ RFC3261_TIMER_B_S = 32.0  # 64 × T1 (500 ms)
 
 ReportKind = Literal[
     "trying",
+    "progress",
     "ringing",
     "early_media",
     "answered",
@@ -545,8 +546,13 @@ class Leg:
                 kind: ReportKind = "trying"
             elif sdp is not None:
                 kind = "early_media"
-            else:
+            elif code == 180:
                 kind = "ringing"
+            else:
+                # 181/182/183 without SDP: the call is progressing (forwarded, queued,
+                # "session progress"), but no phone is ringing and no tone is heard:
+                # not the start of the ring floor (RFC 3261 §21.1; issue 10).
+                kind = "progress"
             self.report(LegReport(kind, t, code, reason, sdp))
         elif isinstance(event, CCEventConnect | CCEventPreConnect):
             code, reason, body = data[:3]

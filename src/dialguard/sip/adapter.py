@@ -12,7 +12,8 @@ The rules this module keeps on the wire, whatever the caller asks:
 
 * **Ring floor.** An unanswered call is cancelled at ``ring_timeout`` after the INVITE,
   but never before it has rung :data:`~dialguard.sip.api.MIN_RING_S` (timed from the
-  first 180/183, plus a small margin so the far end measures ≥ 15 s too). ``cancel()``,
+  first 180, or 183 with SDP — a 183 without SDP is progress, nothing rings — plus a
+  small margin so the far end measures ≥ 15 s too). ``cancel()``,
   ``hangup()`` and ``stop()`` wait for the floor as well. A call the trunk never reports
   as ringing is cancelled at ``ring_timeout + MIN_RING_S`` after the INVITE: if its phone
   rang unreported, it rang no earlier than the INVITE. An explicit ``cancel()`` before
@@ -71,8 +72,8 @@ class TrunkError(RuntimeError):
 
 class CallState(enum.StrEnum):
     CALLING = "calling"  # INVITE sent, nothing heard
-    PROCEEDING = "proceeding"  # 100 Trying
-    RINGING = "ringing"  # 180 / 183
+    PROCEEDING = "proceeding"  # 100 Trying, or 18x progress without SDP
+    RINGING = "ringing"  # 180, or 183 with SDP (early media)
     ANSWERED = "answered"  # 200 OK, ACK sent
     FAILED = "failed"  # final failure, or cancelled
     ENDED = "ended"  # answered, then BYE either way
@@ -81,12 +82,14 @@ class CallState(enum.StrEnum):
 TRANSITIONS: dict[CallState, dict[CallEventKind, CallState]] = {
     CallState.CALLING: {
         K.TRYING: CallState.PROCEEDING,
+        K.PROGRESS: CallState.PROCEEDING,
         K.RINGING: CallState.RINGING,
         K.EARLY_MEDIA: CallState.RINGING,
         K.ANSWERED: CallState.ANSWERED,
         K.FAILED: CallState.FAILED,
     },
     CallState.PROCEEDING: {
+        K.PROGRESS: CallState.PROCEEDING,
         K.RINGING: CallState.RINGING,
         K.EARLY_MEDIA: CallState.RINGING,
         K.ANSWERED: CallState.ANSWERED,
@@ -350,12 +353,12 @@ class SippyCall:
                 self._use_remote_sdp(report.body)
             return
         event_kind = CallEventKind(kind)
-        if kind in ("trying", "ringing", "early_media"):
+        if kind in ("trying", "progress", "ringing", "early_media"):
             if event_kind in self._seen_provisional:
                 return
             self._seen_provisional.add(event_kind)
-            if kind != "trying" and self.ring_started_at is None:
-                self.ring_started_at = t
+            if kind in ("ringing", "early_media") and self.ring_started_at is None:
+                self.ring_started_at = t  # the ring floor starts at a 180 or a 183 with SDP
         if kind in ("early_media", "answered") and report.body:
             self._use_remote_sdp(report.body)
         if kind == "ended" and self._transfer is not None and not self._transfer.done():

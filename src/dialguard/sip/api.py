@@ -102,5 +102,5 @@ class Trunk(Protocol):
     async def originate(self, to: str, caller_id: str, ring_timeout: float) -> Call:
         """Send an INVITE to ``to`` (E.164) and return the call at once. The adapter
         cancels it at ``ring_timeout`` after the INVITE, but never before the call has
-        rung MIN_RING_S seconds (timed from the first 180/183)."""
+        rung MIN_RING_S seconds (timed from the first 180, or 183 with SDP)."""
         ...
