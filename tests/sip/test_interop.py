@@ -8,6 +8,7 @@ message came as the scenario expects).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -88,3 +89,36 @@ async def test_183_without_sdp_is_progress_and_the_floor_starts_at_the_180(
     (cancel,) = run.received("CANCEL")
     assert ringing.t - progress.t >= 1.9
     assert MIN_RING_S <= cancel.t - ringing.t <= MIN_RING_S + 1.0, cancel.t - ringing.t
+
+
+async def test_challenged_refer_and_bye_are_retried_and_ended_waits_for_the_answer(
+    sipp: StartSipp, trunk_for: Callable[..., Any]
+) -> None:
+    """REFER and BYE challenged 401 are sent again with credentials
+    (SIPp checks the digests); ENDED comes when the BYE is answered (1 s after it)."""
+    run = sipp("in_dialog_auth", keys={"user": "dialer", "password": "s3cret"})
+    trunk = await trunk_for(run, username="dialer", password="s3cret")
+    call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+    await events_until(call, K.ANSWERED)
+    result = await call.transfer("sip:agent7@127.0.0.1:5090")
+    assert result.kind is K.TRANSFERRED and result.code == 200
+    hung_up_at = time.monotonic()
+    await call.hangup()
+    (ended,) = [e for e in call.history if e.kind is K.ENDED]
+    assert ended.code == 200 and ended.by == "local"
+    assert time.monotonic() - hung_up_at >= 0.9  # hangup() returned once it was answered
+    assert await sipp_result(run) == 0, run.explain()
+    refer1, refer2 = run.received("REFER")
+    # the authenticated BYE is retransmitted (timer E) while SIPp waits: one per branch
+    first_of: dict[str, Any] = {}
+    for m in run.received("BYE"):
+        first_of.setdefault(m.branch, m)
+    bye1, bye2 = first_of.values()
+    assert not refer1.header("Authorization") and not bye1.header("Authorization")
+    assert 'username="dialer"' in refer2.header("Authorization")
+    assert 'username="dialer"' in bye2.header("Authorization")
+    assert refer2.header("Refer-To") == refer1.header("Refer-To")
+    assert int(bye2.header("CSeq").split()[0]) == int(bye1.header("CSeq").split()[0]) + 1
+    (bye_ok,) = [m for m in run.sent_status(200) if m.cseq_method == "BYE"]
+    # the event's time is the 200's arrival, not the BYE's departure
+    assert bye_ok.t - bye2.t >= 0.95

@@ -262,6 +262,8 @@ class SignallingStack:
         if self.registration is not None:
             self.registration.stopregister()
             self.registration = None
+        for leg in list(self.legs.values()):
+            leg.abandon("BYE not answered before the trunk stopped")
         tm = self.tm
         for t in [*tm.tclient.values(), *tm.tserver.values()]:
             for name in ("teA", "teB", "teC", "teD", "teE", "teF", "teG"):
@@ -357,6 +359,54 @@ class _DialUA(UA):  # type: ignore[misc]
             if self.rUri is not None and self.rUri.getTag() == _NULL_TAG:
                 self.rUri.delTag()
 
+    def newTransaction(self, req: Any, req_extra_headers: Any = None, **kwa: Any) -> Any:
+        """Every in-dialog BYE and REFER goes through here (sippy's states and ours).
+
+        sippy sends them fire-and-forget: a 401/407 is never answered with credentials
+        (the carrier keeps the leg up, and billed) and nobody learns when the BYE was
+        answered. Here each is watched: one retry with credentials on a challenge, then
+        the final answer goes to the caller's callback and, for BYE, to the leg.
+        """
+        method = req.getMethod()
+        if method not in ("BYE", "REFER"):
+            return super().newTransaction(req, req_extra_headers, **kwa)
+        user_cb = kwa.pop("resp_cb", None)
+        kwa.pop("cb_ifver", None)
+
+        def on_response(resp: Any, retried: bool = False) -> None:
+            code = resp.getSCode()[0]
+            if code < 200:
+                return
+            if (
+                code in (401, 407)
+                and not retried
+                and self._retry_with_credentials(req, resp, on_response)
+            ):
+                return
+            if user_cb is not None:
+                user_cb(resp)
+            if method == "BYE" and self.leg is not None:
+                self.leg.bye_answered(resp)
+
+        return super().newTransaction(req, req_extra_headers, resp_cb=on_response, **kwa)
+
+    def _retry_with_credentials(self, req: Any, resp: Any, on_response: Any) -> bool:
+        """Send ``req`` again (new CSeq, new branch) answering the challenge in ``resp``;
+        False if we have no credentials or cannot answer it."""
+        if self.username is None or self.password is None:
+            return False
+        name = "www-authenticate" if resp.getSCode()[0] == 401 else "proxy-authenticate"
+        for challenge in resp.getHFBodys(name):
+            supported, qop = challenge.supportedAlgorithm()
+            if supported:
+                break
+        else:
+            return False
+        keep = [h.getCopy() for h in req.headers if h.name in ("refer-to", "referred-by")]
+        again = self.genRequest(req.getMethod(), req.getBody(), (challenge, qop), keep)
+        super().newTransaction(again, resp_cb=lambda r: on_response(r, retried=True))
+        return True
+
     def changeState(self, newstate: Any) -> None:
         super().changeState(newstate)
         if self.leg is not None and newstate[0] is UaStateDead:
@@ -386,6 +436,7 @@ class Leg:
         self.cancel_sent = False
         self.finished = False  # FAILED or ENDED reported
         self._refer_pending = False
+        self._bye_pending = False  # our BYE sent, no final answer yet
         self.tagless_answer = False  # the 200 had no To-tag (accepted, RFC 3261 §12.1.2)
         self._forks: dict[str, Any] = {}  # To-tag of a dialog we ACK+BYEd → its ACK
         stack.legs[call_id] = self
@@ -480,6 +531,25 @@ class Leg:
         else:
             self.report(LegReport("failed", t, code, reason))
         self.finished = True
+
+    def bye_answered(self, resp: Any) -> None:
+        """The final answer to our BYE (or sippy's 408 when none came): the call ended."""
+        self._bye_pending = False
+        if self.finished:
+            return
+        self.finished = True
+        code, reason = resp.getSCode()
+        self.report(
+            LegReport(
+                "ended", self.clock(resp.rtime), code, f"BYE answered {code} {reason}", by="local"
+            )
+        )
+
+    def abandon(self, why: str) -> None:
+        """The stack is shutting down with our BYE unanswered: say the call ended."""
+        if self._bye_pending and not self.finished:
+            self.finished = True
+            self.report(LegReport("ended", self.clock(None), None, why, by="local"))
 
     def dead(self) -> None:
         if not self.finished:
@@ -580,10 +650,10 @@ class Leg:
             Timeout(self._answer_update, 0.0, 1)
         elif isinstance(event, CCEventDisconnect):
             if event.origin == "local":
-                if self.cancel_sent:
-                    return  # wait for the INVITE's final response (487 or crossing 200)
-                self.finished = True
-                self.report(LegReport("ended", t, reason="BYE sent", by="local"))
+                # CANCEL: wait for the INVITE's final response (487 or crossing 200).
+                # BYE: the call has ended once the BYE is answered (bye_answered), not
+                # when it is sent: a challenged or lost BYE leaves the leg up.
+                self._bye_pending = not self.cancel_sent
             else:
                 self.finished = True
                 self.report(LegReport("ended", t, reason="BYE received", by="remote"))
