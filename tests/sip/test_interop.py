@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dialguard.sip import MIN_RING_S, CallEventKind
+from dialguard.sip import MIN_RING_S, CallEventKind, SippyTrunk
 from tests.sip.conftest import StartSipp
 from tests.sip.test_adapter import CALLER, NUMBER, events_until, kinds, rest_of, sipp_result
 
@@ -122,3 +122,18 @@ async def test_challenged_refer_and_bye_are_retried_and_ended_waits_for_the_answ
     (bye_ok,) = [m for m in run.sent_status(200) if m.cseq_method == "BYE"]
     # the event's time is the 200's arrival, not the BYE's departure
     assert bye_ok.t - bye2.t >= 0.95
+
+
+async def test_out_of_dialog_requests_are_answered(sipp: StartSipp) -> None:
+    """OPTIONS 200 (with Allow), stray INVITE 403, BYE of an unknown dialog 481."""
+    trunk = SippyTrunk("127.0.0.1", 5060)
+    await trunk.start()
+    try:
+        run = sipp("out_of_dialog", extra=[f"127.0.0.1:{trunk.local_port}"], timeout_s=10)
+        assert await sipp_result(run) == 0, run.explain()
+    finally:
+        await trunk.stop()
+    answers = {m.cseq_method: m for m in run.messages() if m.direction == "received"}
+    assert answers["OPTIONS"].status == 200 and "OPTIONS" in answers["OPTIONS"].header("Allow")
+    assert answers["INVITE"].status == 403 and answers["BYE"].status == 481
+    assert answers["OPTIONS"].header("Server").startswith("dialguard/")

@@ -47,6 +47,7 @@ from sippy.CCEvents import (
 )
 from sippy.MsgBody import MsgBody
 from sippy.SipAddress import SipAddress
+from sippy.SipAllow import SipAllow
 from sippy.SipCallId import SipCallId
 from sippy.SipConf import SipConf
 from sippy.SipContact import SipContact
@@ -197,7 +198,7 @@ class SignallingStack:
             "_sip_port": local_port,
             "_sip_logger": _NullSipLogger(),
         }
-        tm = _DialguardTM(self.config)
+        tm = _DialguardTM(self.config, _out_of_dialog)
         tm.invite_timeout = invite_timeout
         self.legs: dict[str, Leg] = {}
         tm.legs = self.legs
@@ -657,6 +658,34 @@ class Leg:
             else:
                 self.finished = True
                 self.report(LegReport("ended", t, reason="BYE received", by="remote"))
+
+
+def _out_of_dialog(req: Any, _t: Any) -> tuple[Any, None, None] | None:
+    """Answer a request that belongs to none of our dialogs (sippy leaves it unanswered).
+
+    Unanswered, a registrar's OPTIONS keep-alive marks us dead and a stray INVITE is
+    retransmitted for 32 s. OPTIONS: 200 (RFC 3261 §11). A new INVITE: 403, dialguard
+    takes no inbound calls. Anything with a To-tag (a dialog we no longer know), and
+    BYE/NOTIFY/INFO/UPDATE/REFER: 481. Other methods: 405. ACK has no response.
+    """
+    method = req.getMethod()
+    if method == "ACK":
+        return None
+    if method == "OPTIONS":
+        resp = req.genResponse(200, "OK", server=USER_AGENT)
+        resp.appendHeader(SipHeader(name="allow", body=SipAllow(methods=_ALLOW)))
+    elif req.getHFBody("to").getTag() is not None or method in _IN_DIALOG_ONLY:
+        resp = req.genResponse(481, "Call/Transaction Does Not Exist", server=USER_AGENT)
+    elif method == "INVITE":
+        resp = req.genResponse(403, "Forbidden (no inbound calls)", server=USER_AGENT)
+    else:
+        resp = req.genResponse(405, "Method Not Allowed", server=USER_AGENT)
+        resp.appendHeader(SipHeader(name="allow", body=SipAllow(methods=_ALLOW)))
+    return (resp, None, None)
+
+
+_ALLOW = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REFER", "NOTIFY", "INFO", "UPDATE")
+_IN_DIALOG_ONLY = frozenset({"BYE", "NOTIFY", "INFO", "UPDATE", "REFER", "PRACK"})
 
 
 def _dialog_route(resp: Any) -> tuple[Any, list[Any], Any]:
