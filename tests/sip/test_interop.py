@@ -8,6 +8,7 @@ message came as the scenario expects).
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -137,3 +138,45 @@ async def test_out_of_dialog_requests_are_answered(sipp: StartSipp) -> None:
     assert answers["OPTIONS"].status == 200 and "OPTIONS" in answers["OPTIONS"].header("Allow")
     assert answers["INVITE"].status == 403 and answers["BYE"].status == 481
     assert answers["OPTIONS"].header("Server").startswith("dialguard/")
+
+
+JUNK = [
+    b"SIP/2.0 999999 Bad\r\nVia: x\r\nFrom: <sip:+441632960123@x>\r\n\r\n",
+    b"SIP/2.0 200 OK\r\nTo: <sip:+441632960123@h>\r\nCall-ID\r\n\r\n" + b"x" * 20,
+    b"INVITE sip:+441632960123@h SIP/2.0\r\nVia: garbage\r\nFrom: +441632960123\r\n\r\n",
+    b"\xff\xfe\x00junk +441632960123 " * 3,
+    b"NOTSIP +441632960123 " * 4,
+]
+
+
+async def test_junk_datagrams_are_logged_masked_not_dumped_raw(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """sippy printed a traceback and the raw datagram (numbers unmasked) for each junk
+    datagram; they go through dialguard's masked log now, and the socket still works."""
+    trunk = SippyTrunk("127.0.0.1", 5060)
+    await trunk.start()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            via = f"SIP/2.0/UDP 127.0.0.1:{s.getsockname()[1]};branch=z9hG4bKj1".encode()
+            for _ in range(40):
+                for junk in JUNK:
+                    s.sendto(junk, ("127.0.0.1", trunk.local_port))
+            await asyncio.sleep(0.5)
+            s.settimeout(2)  # still answering: an OPTIONS gets its 200
+            s.sendto(
+                b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: "
+                + via
+                + b"\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: j1\r\n"
+                b"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+                ("127.0.0.1", trunk.local_port),
+            )
+            reply = await asyncio.to_thread(s.recv, 2048)
+    finally:
+        await trunk.stop()
+    assert reply.startswith(b"SIP/2.0 200")
+    out, err = capfd.readouterr()
+    assert "441632960123" not in out + err
+    assert "Traceback" not in out + err
+    assert "sip_datagram_unparsable" in out + err

@@ -29,11 +29,13 @@ What sippy does not do the way dialguard needs, and is adjusted here without for
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import md5
 from typing import Any, Literal
 
+import sippy.SipTransactionManager as _sippy_tm_module
 from sippy.CCEvents import (
     CCEventConnect,
     CCEventDisconnect,
@@ -68,7 +70,7 @@ from sippy.UaStateDead import UaStateDead
 from sippy.Udp_server import Udp_server, Udp_server_opts
 
 from dialguard import __version__
-from dialguard.logs import get_logger
+from dialguard.logs import get_logger, mask_number
 
 log = get_logger(__name__)
 
@@ -142,11 +144,19 @@ class _DialguardTM(SipTransactionManager):  # type: ignore[misc]
     legs: dict[str, Leg]
 
     def handleIncoming(self, data_in: Any, ra: Any, server: Any, rtime: Any) -> None:
-        if isinstance(data_in, bytes):
-            data_in = normalise_transport(data_in)
-            if data_in.startswith(b"SIP/2.0 2") and self._forked_2xx(data_in, server, rtime):
-                return
-        super().handleIncoming(data_in, ra, server, rtime)
+        try:
+            if isinstance(data_in, bytes):
+                data_in = normalise_transport(data_in)
+                if data_in.startswith(b"SIP/2.0 "):
+                    if not _STATUS_LINE.match(data_in):
+                        _unparsable(ra, data_in, "bad status line")
+                        return
+                    if data_in[8:9] == b"2" and self._forked_2xx(data_in, server, rtime):
+                        return
+                data_in.decode()  # sippy would raise (and print a traceback) on non-UTF-8
+            super().handleIncoming(data_in, ra, server, rtime)
+        except Exception as e:
+            _unparsable(ra, data_in, f"{type(e).__name__}: {e}")
 
     def _forked_2xx(self, data: bytes, server: Any, rtime: Any) -> bool:
         """A 2xx to one of our INVITEs from a dialog other than the call's: ACK and BYE it.
@@ -182,6 +192,49 @@ class _DialguardTM(SipTransactionManager):  # type: ignore[misc]
         return t
 
 
+_STATUS_LINE = re.compile(rb"SIP/2\.0 [1-6][0-9][0-9] ")
+_UNPARSABLE_LOGGED_IN_FULL = 10
+_unparsable_count = 0
+
+
+def _unparsable(source: Any, data: Any, why: str) -> None:
+    """One datagram we cannot use, logged through dialguard's logger with numbers masked.
+
+    sippy prints its tracebacks and the raw datagram (phone numbers and all) to stdout
+    for every datagram it cannot parse, outside the log masking. Those reports are
+    routed here instead (see ``_quiet_sippy_parse_reports``); after the first ten, one
+    line in a hundred, so a flood of junk cannot flood the log either.
+    """
+    global _unparsable_count
+    _unparsable_count += 1
+    n = _unparsable_count
+    if n > _UNPARSABLE_LOGGED_IN_FULL and n % 100:
+        return
+    text = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+    first = text.split("\n", 1)[0].strip()[:120]
+    log.warning(
+        "sip_datagram_unparsable",
+        source=str(source),
+        why=mask_number(why[:200]),
+        first_line=mask_number(first),
+        seen=n,
+    )
+
+
+def _quiet_sippy_parse_reports() -> None:
+    """Send sippy's parse-failure reports (``dump_exception`` in its transaction
+    manager, whose only callers there are the three "can't parse" paths) to
+    :func:`_unparsable`. Module-wide on purpose: sippy has no hook for it, and every
+    sippy stack in the process is ours."""
+
+    def report(msg: str, f: Any = None, extra: Any = None) -> None:
+        error = sys.exc_info()[1]
+        why = msg if error is None else f"{msg}: {type(error).__name__}: {error}"
+        _unparsable(msg.rsplit(" from ", 1)[-1].rstrip(":"), extra or "", why)
+
+    _sippy_tm_module.dump_exception = report
+
+
 class _NullSipLogger:
     """sippy writes every datagram to its logger; dialguard logs per call instead."""
 
@@ -198,6 +251,7 @@ class SignallingStack:
             "_sip_port": local_port,
             "_sip_logger": _NullSipLogger(),
         }
+        _quiet_sippy_parse_reports()
         tm = _DialguardTM(self.config, _out_of_dialog)
         tm.invite_timeout = invite_timeout
         self.legs: dict[str, Leg] = {}
