@@ -8,6 +8,7 @@ message came as the scenario expects).
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -180,3 +181,28 @@ async def test_junk_datagrams_are_logged_masked_not_dumped_raw(
     assert "441632960123" not in out + err
     assert "Traceback" not in out + err
     assert "sip_datagram_unparsable" in out + err
+
+
+async def test_hold_reinvite_is_answered_recvonly_with_the_offered_codecs(
+    sipp: StartSipp, trunk_for: Callable[..., Any]
+) -> None:
+    """RFC 3264 §6.1: a hold (sendonly) offering 8 and 96 is answered recvonly with
+    8 and 96, not with a copy of our first offer (sendrecv, 0 8 101)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as media:
+        media.bind(("127.0.0.1", 0))
+        run = sipp("reinvite_hold", keys={"rtp_port": str(media.getsockname()[1])})
+        trunk = await trunk_for(run)
+        call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+        await events_until(call, K.ANSWERED)
+        await asyncio.sleep(1.0)
+        await call.hangup()
+    assert await sipp_result(run) == 0, run.explain()
+    (invite,) = run.received("INVITE")
+    (answer,) = [m for m in run.messages() if m.direction == "received" and m.status == 200]
+    assert "m=audio" in answer.body and " RTP/AVP 8 96\n" in answer.body.replace("\r", "")
+    assert "a=recvonly" in answer.body and "a=sendrecv" not in answer.body
+    assert "a=rtpmap:96 telephone-event/8000" in answer.body
+    ours = re.search(r"^o=\S+ (\d+) (\d+)", invite.body, re.M)
+    theirs = re.search(r"^o=\S+ (\d+) (\d+)", answer.body, re.M)
+    assert ours and theirs and ours.group(1) == theirs.group(1)
+    assert int(theirs.group(2)) == int(ours.group(2)) + 1  # RFC 3264 §8: next version

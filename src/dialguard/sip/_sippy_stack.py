@@ -71,6 +71,7 @@ from sippy.Udp_server import Udp_server, Udp_server_opts
 
 from dialguard import __version__
 from dialguard.logs import get_logger, mask_number
+from dialguard.sip.sdp import SdpError, build_answer, parse_sdp
 
 log = get_logger(__name__)
 
@@ -353,7 +354,9 @@ class _DialUA(UA):  # type: ignore[misc]
             # A session refresh (RFC 4028) or media change: sippy does not answer UPDATE
             # in a confirmed dialog, and an unanswered refresh makes the trunk drop the
             # call. 200 OK, with our SDP if it sent an offer.
-            answer = None if body is None or self.lSDP is None else self.lSDP.getCopy()
+            answer = None
+            if body is not None and self.leg is not None:
+                answer = self.leg.answer_to(str(body))
             self.global_config["_sip_tm"].sendResponse(req.genResponse(200, "OK", answer))
             if self.leg is not None and body is not None:
                 self.leg.report(LegReport("remote_sdp", self.leg.clock(req.rtime), body=str(body)))
@@ -516,6 +519,10 @@ class Leg:
         )
         self.ua = ua
         body = None if sdp is None else MsgBody(sdp)
+        self._local_sdp = None if sdp is None else parse_sdp(sdp)
+        origin = re.search(r"^o=\S+ (\d+) (\d+)", sdp or "", re.MULTILINE)
+        self._sdp_session = int(origin.group(1)) if origin else 0
+        self._sdp_version = int(origin.group(2)) if origin else 1
         self._try = CCEventTry((SipCallId(call_id), caller_id, number, body, None, None))
 
     # --- commands (from asyncio, through the bridge) ----------------------------------
@@ -558,11 +565,33 @@ class Leg:
 
     # --- sippy callbacks --------------------------------------------------------------
 
-    def _answer_update(self) -> None:
+    def _answer_update(self, offer: str | None) -> None:
         if self.ua.isDead() or self.finished:
             return
-        local = None if self.ua.lSDP is None else self.ua.lSDP.getCopy()
-        self.ua.recvEvent(CCEventConnect((200, "OK", local)))
+        self.ua.recvEvent(CCEventConnect((200, "OK", self.answer_to(offer))))
+
+    def answer_to(self, offer: str | None) -> Any:
+        """Our SDP answer to a re-INVITE's or UPDATE's offer (RFC 3264 §6, §8): the
+        offer's first codec we speak, its telephone-event, the matching direction (hold
+        ``sendonly`` → ``recvonly``), our media address, and the next o= version. sippy
+        answered with a copy of our first offer. Without a usable offer: that offer."""
+        fallback = None if self.ua.lSDP is None else self.ua.lSDP.getCopy()
+        if offer is None or self._local_sdp is None:
+            return fallback
+        try:
+            remote = parse_sdp(offer)
+            self._sdp_version += 1
+            answer = build_answer(
+                remote,
+                self._local_sdp.address,
+                self._local_sdp.port,
+                session_id=self._sdp_session,
+                version=self._sdp_version,
+            )
+        except SdpError as e:
+            log.warning("sip_offer_unusable", call_id=self.call_id, error=str(e))
+            return fallback
+        return MsgBody(answer)
 
     def _on_refer_response(self, resp: Any) -> None:
         code, reason = resp.getSCode()
@@ -702,7 +731,7 @@ class Leg:
             # re-INVITE left unanswered gets the call dropped by the far end.
             body = data
             self.report(LegReport("remote_sdp", t, body=None if body is None else str(body)))
-            Timeout(self._answer_update, 0.0, 1)
+            Timeout(self._answer_update, 0.0, 1, None if body is None else str(body))
         elif isinstance(event, CCEventDisconnect):
             if event.origin == "local":
                 # CANCEL: wait for the INVITE's final response (487 or crossing 200).
