@@ -206,3 +206,28 @@ async def test_hold_reinvite_is_answered_recvonly_with_the_offered_codecs(
     theirs = re.search(r"^o=\S+ (\d+) (\d+)", answer.body, re.M)
     assert ours and theirs and ours.group(1) == theirs.group(1)
     assert int(theirs.group(2)) == int(ours.group(2)) + 1  # RFC 3264 §8: next version
+
+
+async def test_late_offer_reinvite_takes_the_answer_from_the_ack(
+    sipp: StartSipp, trunk_for: Callable[..., Any]
+) -> None:
+    """A re-INVITE without SDP gets our offer in the 200; the ACK's answer moves our
+    RTP (it went to 0.0.0.0 for the rest of the call)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as media:
+        media.bind(("127.0.0.1", 0))
+        new_port = media.getsockname()[1]
+        run = sipp("reinvite_late_offer", keys={"rtp_port": str(new_port)})
+        trunk = await trunk_for(run)
+        call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+        await events_until(call, K.ANSWERED)
+        await asyncio.sleep(1.0)
+        assert call.rtp is not None and call.rtp.remote == ("127.0.0.1", new_port)
+        assert call.state == "answered"
+        await call.hangup()
+    assert await sipp_result(run) == 0, run.explain()
+    (invite,) = run.received("INVITE")
+    (ok,) = [m for m in run.messages() if m.direction == "received" and m.status == 200]
+    assert "m=audio" in ok.body and "a=sendrecv" in ok.body
+    assert ok.header("Contact")
+    offered = re.search(r"m=audio (\d+)", invite.body)
+    assert offered and f"m=audio {offered.group(1)} " in ok.body  # our own media port

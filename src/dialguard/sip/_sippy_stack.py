@@ -71,7 +71,7 @@ from sippy.Udp_server import Udp_server, Udp_server_opts
 
 from dialguard import __version__
 from dialguard.logs import get_logger, mask_number
-from dialguard.sip.sdp import SdpError, build_answer, parse_sdp
+from dialguard.sip.sdp import SdpError, build_answer, build_sdp, parse_sdp
 
 log = get_logger(__name__)
 
@@ -342,7 +342,8 @@ class _DialUA(UA):  # type: ignore[misc]
 
     def recvRequest(self, req: Any, sip_t: Any) -> Any:
         method = req.getMethod()
-        if method not in ("NOTIFY", "UPDATE") or not self.isConnected():
+        late_offer = method == "INVITE" and req.getBody() is None
+        if not (method in ("NOTIFY", "UPDATE") or late_offer) or not self.isConnected():
             return super().recvRequest(req, sip_t)
         cseq = req.getHFBody("cseq").getCSeqNum()
         last = getattr(self, "rCSeq", None)
@@ -350,6 +351,8 @@ class _DialUA(UA):  # type: ignore[misc]
             return (req.genResponse(500, "Server Internal Error"), None, None)
         self.rCSeq = cseq
         body = req.getBody()
+        if late_offer:
+            return self._answer_late_offer(req, sip_t)
         if method == "UPDATE":
             # A session refresh (RFC 4028) or media change: sippy does not answer UPDATE
             # in a confirmed dialog, and an unanswered refresh makes the trunk drop the
@@ -364,6 +367,28 @@ class _DialUA(UA):  # type: ignore[misc]
         self.global_config["_sip_tm"].sendResponse(req.genResponse(200, "OK"))
         if self.leg is not None:
             self.leg.notify_received(None if body is None else str(body), req.rtime)
+        return None
+
+    def _answer_late_offer(self, req: Any, sip_t: Any) -> None:
+        """A re-INVITE without SDP (late offer, RFC 3264 §5): our offer goes in the 200
+        and the peer's answer comes in the ACK. sippy instead takes the peer's last SDP
+        with its address set to 0.0.0.0 (a hold hack), so our RTP went nowhere."""
+        offer = None if self.leg is None else self.leg.fresh_offer()
+        resp = req.genResponse(200, "OK", offer, server=USER_AGENT)
+        if self.lContact is not None:
+            resp.appendHeader(SipHeader(name="contact", body=self.lContact.getCopy()))
+        leg = self.leg
+
+        def on_ack(ack: Any) -> None:
+            answer = ack.getBody()
+            if leg is None:
+                return
+            if answer is None:
+                log.warning("sip_late_offer_ack_without_answer", call_id=leg.call_id)
+                return
+            leg.report(LegReport("remote_sdp", leg.clock(ack.rtime), body=str(answer)))
+
+        self.global_config["_sip_tm"].sendResponse(resp, sip_t, ack_cb=on_ack)
         return None
 
     def recvResponse(self, resp: Any, tr: Any) -> Any:
@@ -569,6 +594,21 @@ class Leg:
         if self.ua.isDead() or self.finished:
             return
         self.ua.recvEvent(CCEventConnect((200, "OK", self.answer_to(offer))))
+
+    def fresh_offer(self) -> Any:
+        """Our offer again (same codecs, address and port), with the next o= version:
+        what a late-offer re-INVITE asks for."""
+        if self._local_sdp is None:
+            return None
+        self._sdp_version += 1
+        return MsgBody(
+            build_sdp(
+                self._local_sdp.address,
+                self._local_sdp.port,
+                session_id=self._sdp_session,
+                version=self._sdp_version,
+            )
+        )
 
     def answer_to(self, offer: str | None) -> Any:
         """Our SDP answer to a re-INVITE's or UPDATE's offer (RFC 3264 §6, §8): the
