@@ -231,3 +231,24 @@ async def test_late_offer_reinvite_takes_the_answer_from_the_ack(
     assert ok.header("Contact")
     offered = re.search(r"m=audio (\d+)", invite.body)
     assert offered and f"m=audio {offered.group(1)} " in ok.body  # our own media port
+
+
+async def test_registration_sends_expires_refreshes_early_and_unregisters(
+    sipp: StartSipp,
+) -> None:
+    """Expires on the wire, User-Agent dialguard/<version>, refresh at half the granted
+    4 s (not at expiry), and REGISTER Expires: 0 on stop."""
+    run = sipp("register_refresh", timeout_s=20)
+    trunk = SippyTrunk("127.0.0.1", run.port, username="dialer", register=True)
+    await trunk.start()
+    try:
+        assert trunk.registered
+        await asyncio.sleep(2.6)  # the refresh is due at 2 s
+    finally:
+        await trunk.stop()
+    assert await sipp_result(run) == 0, run.explain()
+    first, refresh, gone = run.received("REGISTER")
+    assert first.header("Expires") == "300" and refresh.header("Expires") == "300"
+    assert first.header("User-Agent").startswith("dialguard/")
+    assert 1.8 <= refresh.t - first.t <= 2.4, refresh.t - first.t
+    assert gone.header("Expires") == "0"

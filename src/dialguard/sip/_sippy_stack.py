@@ -53,6 +53,7 @@ from sippy.SipAllow import SipAllow
 from sippy.SipCallId import SipCallId
 from sippy.SipConf import SipConf
 from sippy.SipContact import SipContact
+from sippy.SipExpires import SipExpires
 from sippy.SipHeader import SipHeader
 from sippy.SipReferredBy import SipReferredBy
 from sippy.SipReferTo import SipReferTo
@@ -261,7 +262,7 @@ class SignallingStack:
         self.tm = tm
         server = next(iter(tm.l4r.cache_l2s.values()))
         self.local_host, self.local_port = server.uopts.laddress[0], int(server.uopts.laddress[1])
-        self.registration: SipRegistrationAgent | None = None
+        self.registration: _Registration | None = None
 
     def register(
         self,
@@ -276,13 +277,13 @@ class SignallingStack:
         aor = SipURL(username=username, host=trunk[0], port=trunk[1])
         contact = SipURL(username=username, host=self.local_host, port=self.local_port)
 
-        def ok(_expires_at: Any, _contact: Any, _arg: Any) -> None:
+        def ok(_when: Any, _contact: Any, _arg: Any) -> None:
             on_result(True, "200 OK")
 
         def fail(status: Any, _arg: Any) -> None:
             on_result(False, str(status))
 
-        agent = SipRegistrationAgent(
+        agent = _Registration(
             self.config,
             aor,
             contact,
@@ -295,6 +296,12 @@ class SignallingStack:
         )
         self.registration = agent
         agent.doregister()
+
+    def unregister(self) -> None:
+        """Remove our binding (REGISTER with Expires: 0) and stop refreshing it."""
+        if self.registration is not None:
+            self.registration.unregister()
+            self.registration = None
 
     def pending_client_transactions(self) -> int:
         """Requests of ours still waiting for a final response (BYE, CANCEL, INVITE…)."""
@@ -333,6 +340,83 @@ class SignallingStack:
             tm.cp_timer.cancel()
             tm.cp_timer = None
         tm.l4r.shutdown()
+
+
+REGISTER_REFRESH_MARGIN_S = 30.0
+"""A binding is refreshed at half its lifetime, or this long before it lapses if that
+comes later (a 3600 s binding is refreshed at 1800 s; a 40 s one at 20 s)."""
+
+
+def refresh_after(granted_s: float) -> float:
+    """Seconds after a 200 to REGISTER when the binding is refreshed: never at expiry."""
+    return max(granted_s / 2, min(granted_s - REGISTER_REFRESH_MARGIN_S, granted_s * 0.9), 1.0)
+
+
+class _Registration(SipRegistrationAgent):  # type: ignore[misc]
+    """sippy's registration agent with what registrars need from us.
+
+    sippy puts the lifetime only in a Contact parameter (no ``Expires`` header, which
+    several registrars read instead), refreshes exactly at expiry (the binding lapses
+    every cycle), answers a 407 with ``Authorization`` instead of
+    ``Proxy-Authorization``, says ``User-Agent: Sippy`` and never removes its binding.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._refresh: Any = None
+        msg = self.rmsg
+        msg.delHFs("user-agent")
+        msg.appendHeader(SipHeader(name="user-agent", bodys=USER_AGENT))
+        msg.appendHeader(SipHeader(name="expires", body=SipExpires(number=self.exp)))
+
+    def gotreply(self, resp: Any) -> None:
+        if self.dead or resp.scode < 200:
+            return
+        if 200 <= resp.scode < 300:
+            granted: float = self.exp
+            contact = resp.getHFBody("contact") if resp.countHFs("contact") > 0 else None
+            if contact is not None and "expires" in contact.address.params:
+                granted = int(contact.address.params["expires"])
+            elif resp.countHFs("expires") > 0:
+                granted = resp.getHFBody("expires").getNum()
+            self._refresh = Timeout(self.doregister, refresh_after(granted))
+            self.atries = 0
+            if self.rok_cb is not None:
+                self.rok_cb(None, contact, self.cb_arg)
+            return
+        if resp.scode == 407 and self.atries < 3 and resp.countHFs("proxy-authenticate"):
+            challenge = resp.getHFBody("proxy-authenticate")
+            supported, qop = challenge.supportedAlgorithm()
+            if supported and self.user is not None and self.passw is not None:
+                auth = challenge.genAuthHF(
+                    self.user, self.passw, "REGISTER", str(self.rmsg.ruri), qop=qop
+                )
+                self.rmsg.delHFs("proxy-authorization")
+                self.rmsg.appendHeader(SipHeader(name="proxy-authorization", body=auth))
+                self.atries += 1
+                self.doregister()
+                return
+        super().gotreply(resp)
+
+    def unregister(self) -> None:
+        """REGISTER with Expires: 0 (RFC 3261 §10.2.2), then stop for good."""
+        if self.dead or self.rmsg is None:
+            return
+        if self._refresh is not None:
+            self._refresh.cancel()
+            self._refresh = None
+        msg = self.rmsg
+        msg.getHFBody("contact").address.params["expires"] = "0"
+        msg.delHFs("expires")
+        msg.appendHeader(SipHeader(name="expires", body=SipExpires(number=0)))
+        self.global_config["_sip_tm"].newTransaction(msg, laddress=self.source_address)
+        self.stopregister()
+
+    def stopregister(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            self._refresh = None
+        super().stopregister()
 
 
 class _DialUA(UA):  # type: ignore[misc]

@@ -597,6 +597,8 @@ class SippyTrunk:
         # Let our last BYEs/CANCELs get their answers before the socket closes: a BYE
         # lost with the socket would leave the far end's call up.
         sippy = self._bridge()
+        if self.register:
+            sippy.call(self._stack.unregister)  # Expires: 0, answered within the drain
         loop = self._require_loop()
         drained: asyncio.Future[None] = loop.create_future()
 
