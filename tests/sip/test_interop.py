@@ -252,3 +252,15 @@ async def test_registration_sends_expires_refreshes_early_and_unregisters(
     assert first.header("User-Agent").startswith("dialguard/")
     assert 1.8 <= refresh.t - first.t <= 2.4, refresh.t - first.t
     assert gone.header("Expires") == "0"
+
+
+async def test_503_retry_after_is_on_the_failure(
+    sipp: StartSipp, trunk_for: Callable[..., Any]
+) -> None:
+    """The trunk's Retry-After reaches the attempt's outcome (for the pacer to honour)."""
+    run = sipp("fail_503_retry_after")
+    trunk = await trunk_for(run)
+    call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+    (failed,) = await rest_of(call)
+    assert failed.kind is K.FAILED and failed.code == 503 and failed.retry_after == 120
+    assert await sipp_result(run) == 0, run.explain()

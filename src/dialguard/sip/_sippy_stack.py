@@ -123,6 +123,7 @@ class LegReport:
     reason: str | None = None
     body: str | None = None  # SDP of 18x/200, or sipfrag of NOTIFY
     by: Literal["local", "remote"] | None = None
+    retry_after: float | None = None  # a failure's Retry-After header, seconds
 
 
 Reporter = Callable[[LegReport], None]
@@ -477,6 +478,10 @@ class _DialUA(UA):  # type: ignore[misc]
 
     def recvResponse(self, resp: Any, tr: Any) -> Any:
         code = resp.getSCode()[0]
+        if code >= 300 and self.leg is not None and resp.countHFs("retry-after") > 0:
+            # sippy's failure event carries only code and reason; keep the trunk's
+            # Retry-After (RFC 3261 §20.33) for the attempt's outcome.
+            self.leg.retry_after = _retry_after(str(resp.getHFBody("retry-after")))
         to = resp.getHFBody("to")
         if (
             200 <= code < 300
@@ -604,6 +609,7 @@ class Leg:
         self.finished = False  # FAILED or ENDED reported
         self._refer_pending = False
         self._bye_pending = False  # our BYE sent, no final answer yet
+        self.retry_after: float | None = None  # Retry-After of a failure response
         self.tagless_answer = False  # the 200 had no To-tag (accepted, RFC 3261 §12.1.2)
         self._forks: dict[str, Any] = {}  # To-tag of a dialog we ACK+BYEd → its ACK
         stack.legs[call_id] = self
@@ -842,7 +848,7 @@ class Leg:
             if self.cancel_sent:
                 return  # our own CANCEL echoed back; the final answer comes separately
             self.finished = True
-            self.report(LegReport("failed", t, code, reason))
+            self.report(LegReport("failed", t, code, reason, retry_after=self.retry_after))
         elif isinstance(event, CCEventInfo):
             # SIP INFO DTMF (application/dtmf-relay "Signal=5", or application/dtmf "5"),
             # which some trunks send instead of RFC 4733; sippy already answered 200.
@@ -912,6 +918,12 @@ def _dialog_route(resp: Any) -> tuple[Any, list[Any], Any]:
     routes.append(SipRoute(address=SipAddress(url=ruri)))
     first = routes.pop(0).getUrl().getCopy()
     return first, routes, first.getTAddr()
+
+
+def _retry_after(value: str) -> float | None:
+    """Seconds of a Retry-After value (``120``, ``120 (overloaded)``, ``120;duration=60``)."""
+    m = re.match(r"\s*(\d{1,9})", value)
+    return None if m is None else float(m.group(1))
 
 
 _INFO_SIGNAL = re.compile(r"^\s*(?:Signal\s*=\s*)?([0-9*#A-D])\s*$", re.MULTILINE | re.IGNORECASE)

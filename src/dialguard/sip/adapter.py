@@ -372,6 +372,7 @@ class SippyCall:
                 code=report.code,
                 reason=report.reason,
                 by=report.by,
+                retry_after=report.retry_after,
             )
         )
 

@@ -46,6 +46,7 @@ class CallEvent:
     reason: str | None = None  # reason phrase or a short explanation
     by: Literal["local", "remote"] | None = None  # who ended the call (ENDED only)
     digit: str | None = None  # DTMF only
+    retry_after: float | None = None  # FAILED: the trunk's Retry-After (s), e.g. on a 503
 
 
 @dataclass(frozen=True, slots=True)
