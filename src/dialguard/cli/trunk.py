@@ -28,6 +28,7 @@ from dialguard.cli._common import (
     load_config_or_exit,
 )
 from dialguard.logs import configure_logging
+from dialguard.phone import InvalidNumber, normalise_number
 from dialguard.sip.adapter import SippyCall, SippyTrunk, TrunkError
 from dialguard.sip.api import CallEvent, CallEventKind, Prompt
 from dialguard.sip.prompt import PromptError, load_prompt
@@ -66,7 +67,7 @@ def outcome_of(call: SippyCall, events: list[CallEvent]) -> str:
         return "answered"
     last = events[-1] if events else None
     if last is not None and last.kind is K.FAILED:
-        if last.code == 408 and not seen & {K.TRYING, K.RINGING, K.EARLY_MEDIA}:
+        if last.code == 408 and not seen & {K.TRYING, K.PROGRESS, K.RINGING, K.EARLY_MEDIA}:
             return "no_response"
         if last.code == 487 and call.cancel_requested_at is not None:
             return "no_answer"
@@ -188,6 +189,10 @@ def test_call(
         host, port = parse_hostport(trunk) if trunk else (cfg.trunk.host, cfg.trunk.port)
         if caller_id is None:
             caller_id = _default_caller_id(cfg)
+        # E.164 on the wire whatever was typed (02079460103 → +442079460103 in GB):
+        # a national number sent as written reaches a different destination, or none.
+        number = _e164(number, "number to call", cfg.engine.default_region)
+        caller_id = _e164(caller_id, "caller ID", cfg.engine.default_region)
         if not 0 < no_response_timeout <= 300:
             raise ValueError(
                 f"--no-response-timeout must be in (0, 300] s, got {no_response_timeout}"
@@ -200,6 +205,7 @@ def test_call(
             host,
             port,
             local_host=cfg.trunk.local_host,
+            local_port=cfg.trunk.local_port,
             username=cfg.trunk.username,
             password=password,
             register=cfg.trunk.registration,
@@ -243,6 +249,15 @@ def test_call(
             highlight=False,
         )
     return OUTCOME_EXIT[outcome]
+
+
+def _e164(raw: str, what: str, region: str) -> str:
+    """``raw`` in E.164, read in ``region`` unless it says +country; ValueError naming
+    ``what`` and why if it cannot be a phone number."""
+    try:
+        return normalise_number(raw, region)
+    except InvalidNumber as e:
+        raise ValueError(f"{what} {raw!r} is not a phone number in E.164 form: {e}") from None
 
 
 def _default_caller_id(cfg: Any) -> str:

@@ -29,10 +29,13 @@ What sippy does not do the way dialguard needs, and is adjusted here without for
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from hashlib import md5
 from typing import Any, Literal
 
+import sippy.SipTransactionManager as _sippy_tm_module
 from sippy.CCEvents import (
     CCEventConnect,
     CCEventDisconnect,
@@ -46,13 +49,18 @@ from sippy.CCEvents import (
 )
 from sippy.MsgBody import MsgBody
 from sippy.SipAddress import SipAddress
+from sippy.SipAllow import SipAllow
 from sippy.SipCallId import SipCallId
 from sippy.SipConf import SipConf
 from sippy.SipContact import SipContact
+from sippy.SipExpires import SipExpires
 from sippy.SipHeader import SipHeader
 from sippy.SipReferredBy import SipReferredBy
 from sippy.SipReferTo import SipReferTo
 from sippy.SipRegistrationAgent import SipRegistrationAgent
+from sippy.SipRequest import SipRequest
+from sippy.SipResponse import SipResponse
+from sippy.SipRoute import SipRoute
 from sippy.SipTransactionManager import SipTransactionManager
 from sippy.SipURL import SipURL
 from sippy.Time.Timeout import Timeout
@@ -63,12 +71,17 @@ from sippy.UaStateDead import UaStateDead
 from sippy.Udp_server import Udp_server, Udp_server_opts
 
 from dialguard import __version__
+from dialguard.logs import get_logger, mask_number
+from dialguard.sip.sdp import SdpError, build_answer, build_sdp, parse_sdp
+
+log = get_logger(__name__)
 
 USER_AGENT = f"dialguard/{__version__}"
 RFC3261_TIMER_B_S = 32.0  # 64 × T1 (500 ms)
 
 ReportKind = Literal[
     "trying",
+    "progress",
     "ringing",
     "early_media",
     "answered",
@@ -79,7 +92,11 @@ ReportKind = Literal[
     "remote_sdp",
     "dtmf",
     "dead",
+    "fork_answered",
 ]
+
+_NULL_TAG = "dialguard-null-to-tag"
+"""Stand-in for the null To-tag of an RFC 2543 peer's 200 while sippy builds the dialog."""
 
 _TRANSPORT_PARAM = re.compile(rb";transport=(udp|tcp|tls|sctp|wss|ws)\b", re.IGNORECASE)
 
@@ -106,6 +123,7 @@ class LegReport:
     reason: str | None = None
     body: str | None = None  # SDP of 18x/200, or sipfrag of NOTIFY
     by: Literal["local", "remote"] | None = None
+    retry_after: float | None = None  # a failure's Retry-After header, seconds
 
 
 Reporter = Callable[[LegReport], None]
@@ -126,10 +144,47 @@ class _DialguardTM(SipTransactionManager):  # type: ignore[misc]
     invite_timeout = RFC3261_TIMER_B_S
     on_sent: Callable[[bytes, float], None] | None = None
 
+    legs: dict[str, Leg]
+
     def handleIncoming(self, data_in: Any, ra: Any, server: Any, rtime: Any) -> None:
-        if isinstance(data_in, bytes):
-            data_in = normalise_transport(data_in)
-        super().handleIncoming(data_in, ra, server, rtime)
+        try:
+            if isinstance(data_in, bytes):
+                data_in = normalise_transport(data_in)
+                if data_in.startswith(b"SIP/2.0 "):
+                    if not _STATUS_LINE.match(data_in):
+                        _unparsable(ra, data_in, "bad status line")
+                        return
+                    if data_in[8:9] == b"2" and self._forked_2xx(data_in, server, rtime):
+                        return
+                data_in.decode()  # sippy would raise (and print a traceback) on non-UTF-8
+            super().handleIncoming(data_in, ra, server, rtime)
+        except Exception as e:
+            _unparsable(ra, data_in, f"{type(e).__name__}: {e}")
+
+    def _forked_2xx(self, data: bytes, server: Any, rtime: Any) -> bool:
+        """A 2xx to one of our INVITEs from a dialog other than the call's: ACK and BYE it.
+
+        A forking proxy may pass on a 200 from each callee that answers (RFC 3261
+        §13.2.2.4). sippy ends the INVITE transaction at the first 2xx and then drops
+        every later one as "no transaction", so the second callee is never ACKed (its
+        200 is retransmitted for 32 s) and left in silence. Retransmissions of a 2xx we
+        already ACKed are left to sippy, which re-sends that ACK from its cache.
+        """
+        checksum = md5(data).digest()
+        if checksum in self.l1rcache or checksum in self.l2rcache:
+            return False
+        try:
+            resp = SipResponse(data.decode())
+            call_id = str(resp.getHFBody("call-id"))
+            method = resp.getHFBody("cseq").getCSeq()[1]
+            tid = resp.getTId(True, True)
+        except Exception:
+            return False  # sippy's own parse reports it
+        leg = getattr(self, "legs", {}).get(call_id)
+        if method != "INVITE" or leg is None or tid in self.tclient:
+            return False
+        resp.rtime = rtime
+        return bool(leg.hang_up_fork(resp, server, checksum))
 
     def newTransaction(self, msg: Any, *args: Any, **kwargs: Any) -> Any:
         t = super().newTransaction(msg, *args, **kwargs)
@@ -138,6 +193,49 @@ class _DialguardTM(SipTransactionManager):  # type: ignore[misc]
                 t.teB.cancel()
             t.teB = Timeout(self.timerB, self.invite_timeout, 1, t)
         return t
+
+
+_STATUS_LINE = re.compile(rb"SIP/2\.0 [1-6][0-9][0-9] ")
+_UNPARSABLE_LOGGED_IN_FULL = 10
+_unparsable_count = 0
+
+
+def _unparsable(source: Any, data: Any, why: str) -> None:
+    """One datagram we cannot use, logged through dialguard's logger with numbers masked.
+
+    sippy prints its tracebacks and the raw datagram (phone numbers and all) to stdout
+    for every datagram it cannot parse, outside the log masking. Those reports are
+    routed here instead (see ``_quiet_sippy_parse_reports``); after the first ten, one
+    line in a hundred, so a flood of junk cannot flood the log either.
+    """
+    global _unparsable_count
+    _unparsable_count += 1
+    n = _unparsable_count
+    if n > _UNPARSABLE_LOGGED_IN_FULL and n % 100:
+        return
+    text = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+    first = text.split("\n", 1)[0].strip()[:120]
+    log.warning(
+        "sip_datagram_unparsable",
+        source=str(source),
+        why=mask_number(why[:200]),
+        first_line=mask_number(first),
+        seen=n,
+    )
+
+
+def _quiet_sippy_parse_reports() -> None:
+    """Send sippy's parse-failure reports (``dump_exception`` in its transaction
+    manager, whose only callers there are the three "can't parse" paths) to
+    :func:`_unparsable`. Module-wide on purpose: sippy has no hook for it, and every
+    sippy stack in the process is ours."""
+
+    def report(msg: str, f: Any = None, extra: Any = None) -> None:
+        error = sys.exc_info()[1]
+        why = msg if error is None else f"{msg}: {type(error).__name__}: {error}"
+        _unparsable(msg.rsplit(" from ", 1)[-1].rstrip(":"), extra or "", why)
+
+    _sippy_tm_module.dump_exception = report
 
 
 class _NullSipLogger:
@@ -156,13 +254,16 @@ class SignallingStack:
             "_sip_port": local_port,
             "_sip_logger": _NullSipLogger(),
         }
-        tm = _DialguardTM(self.config)
+        _quiet_sippy_parse_reports()
+        tm = _DialguardTM(self.config, _out_of_dialog)
         tm.invite_timeout = invite_timeout
+        self.legs: dict[str, Leg] = {}
+        tm.legs = self.legs
         self.config["_sip_tm"] = tm
         self.tm = tm
         server = next(iter(tm.l4r.cache_l2s.values()))
         self.local_host, self.local_port = server.uopts.laddress[0], int(server.uopts.laddress[1])
-        self.registration: SipRegistrationAgent | None = None
+        self.registration: _Registration | None = None
 
     def register(
         self,
@@ -177,13 +278,13 @@ class SignallingStack:
         aor = SipURL(username=username, host=trunk[0], port=trunk[1])
         contact = SipURL(username=username, host=self.local_host, port=self.local_port)
 
-        def ok(_expires_at: Any, _contact: Any, _arg: Any) -> None:
+        def ok(_when: Any, _contact: Any, _arg: Any) -> None:
             on_result(True, "200 OK")
 
         def fail(status: Any, _arg: Any) -> None:
             on_result(False, str(status))
 
-        agent = SipRegistrationAgent(
+        agent = _Registration(
             self.config,
             aor,
             contact,
@@ -196,6 +297,12 @@ class SignallingStack:
         )
         self.registration = agent
         agent.doregister()
+
+    def unregister(self) -> None:
+        """Remove our binding (REGISTER with Expires: 0) and stop refreshing it."""
+        if self.registration is not None:
+            self.registration.unregister()
+            self.registration = None
 
     def pending_client_transactions(self) -> int:
         """Requests of ours still waiting for a final response (BYE, CANCEL, INVITE…)."""
@@ -219,6 +326,8 @@ class SignallingStack:
         if self.registration is not None:
             self.registration.stopregister()
             self.registration = None
+        for leg in list(self.legs.values()):
+            leg.abandon("BYE not answered before the trunk stopped")
         tm = self.tm
         for t in [*tm.tclient.values(), *tm.tserver.values()]:
             for name in ("teA", "teB", "teC", "teD", "teE", "teF", "teG"):
@@ -234,6 +343,83 @@ class SignallingStack:
         tm.l4r.shutdown()
 
 
+REGISTER_REFRESH_MARGIN_S = 30.0
+"""A binding is refreshed at half its lifetime, or this long before it lapses if that
+comes later (a 3600 s binding is refreshed at 1800 s; a 40 s one at 20 s)."""
+
+
+def refresh_after(granted_s: float) -> float:
+    """Seconds after a 200 to REGISTER when the binding is refreshed: never at expiry."""
+    return max(granted_s / 2, min(granted_s - REGISTER_REFRESH_MARGIN_S, granted_s * 0.9), 1.0)
+
+
+class _Registration(SipRegistrationAgent):  # type: ignore[misc]
+    """sippy's registration agent with what registrars need from us.
+
+    sippy puts the lifetime only in a Contact parameter (no ``Expires`` header, which
+    several registrars read instead), refreshes exactly at expiry (the binding lapses
+    every cycle), answers a 407 with ``Authorization`` instead of
+    ``Proxy-Authorization``, says ``User-Agent: Sippy`` and never removes its binding.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._refresh: Any = None
+        msg = self.rmsg
+        msg.delHFs("user-agent")
+        msg.appendHeader(SipHeader(name="user-agent", bodys=USER_AGENT))
+        msg.appendHeader(SipHeader(name="expires", body=SipExpires(number=self.exp)))
+
+    def gotreply(self, resp: Any) -> None:
+        if self.dead or resp.scode < 200:
+            return
+        if 200 <= resp.scode < 300:
+            granted: float = self.exp
+            contact = resp.getHFBody("contact") if resp.countHFs("contact") > 0 else None
+            if contact is not None and "expires" in contact.address.params:
+                granted = int(contact.address.params["expires"])
+            elif resp.countHFs("expires") > 0:
+                granted = resp.getHFBody("expires").getNum()
+            self._refresh = Timeout(self.doregister, refresh_after(granted))
+            self.atries = 0
+            if self.rok_cb is not None:
+                self.rok_cb(None, contact, self.cb_arg)
+            return
+        if resp.scode == 407 and self.atries < 3 and resp.countHFs("proxy-authenticate"):
+            challenge = resp.getHFBody("proxy-authenticate")
+            supported, qop = challenge.supportedAlgorithm()
+            if supported and self.user is not None and self.passw is not None:
+                auth = challenge.genAuthHF(
+                    self.user, self.passw, "REGISTER", str(self.rmsg.ruri), qop=qop
+                )
+                self.rmsg.delHFs("proxy-authorization")
+                self.rmsg.appendHeader(SipHeader(name="proxy-authorization", body=auth))
+                self.atries += 1
+                self.doregister()
+                return
+        super().gotreply(resp)
+
+    def unregister(self) -> None:
+        """REGISTER with Expires: 0 (RFC 3261 §10.2.2), then stop for good."""
+        if self.dead or self.rmsg is None:
+            return
+        if self._refresh is not None:
+            self._refresh.cancel()
+            self._refresh = None
+        msg = self.rmsg
+        msg.getHFBody("contact").address.params["expires"] = "0"
+        msg.delHFs("expires")
+        msg.appendHeader(SipHeader(name="expires", body=SipExpires(number=0)))
+        self.global_config["_sip_tm"].newTransaction(msg, laddress=self.source_address)
+        self.stopregister()
+
+    def stopregister(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            self._refresh = None
+        super().stopregister()
+
+
 class _DialUA(UA):  # type: ignore[misc]
     """sippy's UA, plus NOTIFY handling and reports for what happens after a CANCEL."""
 
@@ -241,7 +427,8 @@ class _DialUA(UA):  # type: ignore[misc]
 
     def recvRequest(self, req: Any, sip_t: Any) -> Any:
         method = req.getMethod()
-        if method not in ("NOTIFY", "UPDATE") or not self.isConnected():
+        late_offer = method == "INVITE" and req.getBody() is None
+        if not (method in ("NOTIFY", "UPDATE") or late_offer) or not self.isConnected():
             return super().recvRequest(req, sip_t)
         cseq = req.getHFBody("cseq").getCSeqNum()
         last = getattr(self, "rCSeq", None)
@@ -249,11 +436,15 @@ class _DialUA(UA):  # type: ignore[misc]
             return (req.genResponse(500, "Server Internal Error"), None, None)
         self.rCSeq = cseq
         body = req.getBody()
+        if late_offer:
+            return self._answer_late_offer(req, sip_t)
         if method == "UPDATE":
             # A session refresh (RFC 4028) or media change: sippy does not answer UPDATE
             # in a confirmed dialog, and an unanswered refresh makes the trunk drop the
             # call. 200 OK, with our SDP if it sent an offer.
-            answer = None if body is None or self.lSDP is None else self.lSDP.getCopy()
+            answer = None
+            if body is not None and self.leg is not None:
+                answer = self.leg.answer_to(str(body))
             self.global_config["_sip_tm"].sendResponse(req.genResponse(200, "OK", answer))
             if self.leg is not None and body is not None:
                 self.leg.report(LegReport("remote_sdp", self.leg.clock(req.rtime), body=str(body)))
@@ -263,8 +454,42 @@ class _DialUA(UA):  # type: ignore[misc]
             self.leg.notify_received(None if body is None else str(body), req.rtime)
         return None
 
+    def _answer_late_offer(self, req: Any, sip_t: Any) -> None:
+        """A re-INVITE without SDP (late offer, RFC 3264 §5): our offer goes in the 200
+        and the peer's answer comes in the ACK. sippy instead takes the peer's last SDP
+        with its address set to 0.0.0.0 (a hold hack), so our RTP went nowhere."""
+        offer = None if self.leg is None else self.leg.fresh_offer()
+        resp = req.genResponse(200, "OK", offer, server=USER_AGENT)
+        if self.lContact is not None:
+            resp.appendHeader(SipHeader(name="contact", body=self.lContact.getCopy()))
+        leg = self.leg
+
+        def on_ack(ack: Any) -> None:
+            answer = ack.getBody()
+            if leg is None:
+                return
+            if answer is None:
+                log.warning("sip_late_offer_ack_without_answer", call_id=leg.call_id)
+                return
+            leg.report(LegReport("remote_sdp", leg.clock(ack.rtime), body=str(answer)))
+
+        self.global_config["_sip_tm"].sendResponse(resp, sip_t, ack_cb=on_ack)
+        return None
+
     def recvResponse(self, resp: Any, tr: Any) -> Any:
         code = resp.getSCode()[0]
+        if code >= 300 and self.leg is not None and resp.countHFs("retry-after") > 0:
+            # sippy's failure event carries only code and reason; keep the trunk's
+            # Retry-After (RFC 3261 §20.33) for the attempt's outcome.
+            self.leg.retry_after = _retry_after(str(resp.getHFBody("retry-after")))
+        to = resp.getHFBody("to")
+        if (
+            200 <= code < 300
+            and to.getTag() is None
+            and resp.getHFBody("cseq").getCSeq()[1] == "INVITE"
+            and not self.isConnected()
+        ):
+            return self._accept_tagless_2xx(resp, tr, to)
         if code in (401, 407) and self.username is not None and not getattr(tr, "acked", False):
             # sippy re-sends the INVITE with credentials from inside this callback, i.e.
             # before the transaction layer ACKs the challenge. ACK first (RFC 3261
@@ -283,6 +508,76 @@ class _DialUA(UA):  # type: ignore[misc]
                 Timeout(super().recvResponse, 0.0, 1, resp, tr)
                 return None
         return super().recvResponse(resp, tr)
+
+    def _accept_tagless_2xx(self, resp: Any, tr: Any, to: Any) -> Any:
+        """A 200 OK without To-tag: a person answered; keep the call, with a null tag.
+
+        RFC 3261 §12.1.2: "A UAC MUST be prepared to receive a response without a tag in
+        the To field, in which case the tag is considered to have a value of null" (RFC
+        2543 did not require it). sippy instead reports it as a 502 failure and BYEs at
+        once, hanging up on someone who answered. Give sippy a stand-in tag so it builds
+        the dialog, then put the null tag back before the ACK is built (the transaction
+        layer makes the ACK from this response after this callback) and in the dialog's
+        remote URI, so the ACK and every later request carry no To-tag, as the peer
+        expects.
+        """
+        to.setTag(_NULL_TAG)
+        if self.leg is not None:
+            self.leg.tagless_answer = True
+        try:
+            return super().recvResponse(resp, tr)
+        finally:
+            to.delTag()
+            if self.rUri is not None and self.rUri.getTag() == _NULL_TAG:
+                self.rUri.delTag()
+
+    def newTransaction(self, req: Any, req_extra_headers: Any = None, **kwa: Any) -> Any:
+        """Every in-dialog BYE and REFER goes through here (sippy's states and ours).
+
+        sippy sends them fire-and-forget: a 401/407 is never answered with credentials
+        (the carrier keeps the leg up, and billed) and nobody learns when the BYE was
+        answered. Here each is watched: one retry with credentials on a challenge, then
+        the final answer goes to the caller's callback and, for BYE, to the leg.
+        """
+        method = req.getMethod()
+        if method not in ("BYE", "REFER"):
+            return super().newTransaction(req, req_extra_headers, **kwa)
+        user_cb = kwa.pop("resp_cb", None)
+        kwa.pop("cb_ifver", None)
+
+        def on_response(resp: Any, retried: bool = False) -> None:
+            code = resp.getSCode()[0]
+            if code < 200:
+                return
+            if (
+                code in (401, 407)
+                and not retried
+                and self._retry_with_credentials(req, resp, on_response)
+            ):
+                return
+            if user_cb is not None:
+                user_cb(resp)
+            if method == "BYE" and self.leg is not None:
+                self.leg.bye_answered(resp)
+
+        return super().newTransaction(req, req_extra_headers, resp_cb=on_response, **kwa)
+
+    def _retry_with_credentials(self, req: Any, resp: Any, on_response: Any) -> bool:
+        """Send ``req`` again (new CSeq, new branch) answering the challenge in ``resp``;
+        False if we have no credentials or cannot answer it."""
+        if self.username is None or self.password is None:
+            return False
+        name = "www-authenticate" if resp.getSCode()[0] == 401 else "proxy-authenticate"
+        for challenge in resp.getHFBodys(name):
+            supported, qop = challenge.supportedAlgorithm()
+            if supported:
+                break
+        else:
+            return False
+        keep = [h.getCopy() for h in req.headers if h.name in ("refer-to", "referred-by")]
+        again = self.genRequest(req.getMethod(), req.getBody(), (challenge, qop), keep)
+        super().newTransaction(again, resp_cb=lambda r: on_response(r, retried=True))
+        return True
 
     def changeState(self, newstate: Any) -> None:
         super().changeState(newstate)
@@ -313,6 +608,11 @@ class Leg:
         self.cancel_sent = False
         self.finished = False  # FAILED or ENDED reported
         self._refer_pending = False
+        self._bye_pending = False  # our BYE sent, no final answer yet
+        self.retry_after: float | None = None  # Retry-After of a failure response
+        self.tagless_answer = False  # the 200 had no To-tag (accepted, RFC 3261 §12.1.2)
+        self._forks: dict[str, Any] = {}  # To-tag of a dialog we ACK+BYEd → its ACK
+        stack.legs[call_id] = self
         ua = _DialUA(
             stack.config,
             event_cb=self._on_event,
@@ -334,6 +634,10 @@ class Leg:
         )
         self.ua = ua
         body = None if sdp is None else MsgBody(sdp)
+        self._local_sdp = None if sdp is None else parse_sdp(sdp)
+        origin = re.search(r"^o=\S+ (\d+) (\d+)", sdp or "", re.MULTILINE)
+        self._sdp_session = int(origin.group(1)) if origin else 0
+        self._sdp_version = int(origin.group(2)) if origin else 1
         self._try = CCEventTry((SipCallId(call_id), caller_id, number, body, None, None))
 
     # --- commands (from asyncio, through the bridge) ----------------------------------
@@ -376,11 +680,48 @@ class Leg:
 
     # --- sippy callbacks --------------------------------------------------------------
 
-    def _answer_update(self) -> None:
+    def _answer_update(self, offer: str | None) -> None:
         if self.ua.isDead() or self.finished:
             return
-        local = None if self.ua.lSDP is None else self.ua.lSDP.getCopy()
-        self.ua.recvEvent(CCEventConnect((200, "OK", local)))
+        self.ua.recvEvent(CCEventConnect((200, "OK", self.answer_to(offer))))
+
+    def fresh_offer(self) -> Any:
+        """Our offer again (same codecs, address and port), with the next o= version:
+        what a late-offer re-INVITE asks for."""
+        if self._local_sdp is None:
+            return None
+        self._sdp_version += 1
+        return MsgBody(
+            build_sdp(
+                self._local_sdp.address,
+                self._local_sdp.port,
+                session_id=self._sdp_session,
+                version=self._sdp_version,
+            )
+        )
+
+    def answer_to(self, offer: str | None) -> Any:
+        """Our SDP answer to a re-INVITE's or UPDATE's offer (RFC 3264 §6, §8): the
+        offer's first codec we speak, its telephone-event, the matching direction (hold
+        ``sendonly`` → ``recvonly``), our media address, and the next o= version. sippy
+        answered with a copy of our first offer. Without a usable offer: that offer."""
+        fallback = None if self.ua.lSDP is None else self.ua.lSDP.getCopy()
+        if offer is None or self._local_sdp is None:
+            return fallback
+        try:
+            remote = parse_sdp(offer)
+            self._sdp_version += 1
+            answer = build_answer(
+                remote,
+                self._local_sdp.address,
+                self._local_sdp.port,
+                session_id=self._sdp_session,
+                version=self._sdp_version,
+            )
+        except SdpError as e:
+            log.warning("sip_offer_unusable", call_id=self.call_id, error=str(e))
+            return fallback
+        return MsgBody(answer)
 
     def _on_refer_response(self, resp: Any) -> None:
         code, reason = resp.getSCode()
@@ -405,6 +746,25 @@ class Leg:
             self.report(LegReport("failed", t, code, reason))
         self.finished = True
 
+    def bye_answered(self, resp: Any) -> None:
+        """The final answer to our BYE (or sippy's 408 when none came): the call ended."""
+        self._bye_pending = False
+        if self.finished:
+            return
+        self.finished = True
+        code, reason = resp.getSCode()
+        self.report(
+            LegReport(
+                "ended", self.clock(resp.rtime), code, f"BYE answered {code} {reason}", by="local"
+            )
+        )
+
+    def abandon(self, why: str) -> None:
+        """The stack is shutting down with our BYE unanswered: say the call ended."""
+        if self._bye_pending and not self.finished:
+            self.finished = True
+            self.report(LegReport("ended", self.clock(None), None, why, by="local"))
+
     def dead(self) -> None:
         if not self.finished:
             # Gone without a final answer we saw (e.g. no response to a CANCELled
@@ -413,6 +773,52 @@ class Leg:
             self.finished = True
         self.report(LegReport("dead", self.clock(None)))
         self.ua.leg = None
+        if self.stack.legs.get(self.call_id) is self:
+            del self.stack.legs[self.call_id]
+
+    def hang_up_fork(self, resp: Any, server: Any, checksum: bytes) -> bool:
+        """ACK, then BYE, a 2xx of a dialog that is not this call's (a forked answer).
+
+        Returns False if the 2xx is this call's own dialog after all (sippy handles it).
+        The ACK and the BYE carry the fork's To-tag, Contact and Record-Route set, as the
+        dialog it created requires (RFC 3261 §12.1.2, §13.2.2.4); the ACK is cached
+        against the 2xx so each retransmission of it is ACKed again.
+        """
+        tag = resp.getHFBody("to").getTag()
+        ours = self.ua.rUri.getTag() if self.ua.rUri is not None else None
+        if tag == ours and self.ua.isConnected():
+            return False
+        cseq = resp.getHFBody("cseq").getCSeqNum()
+        if tag in self._forks:  # the same fork's 2xx again, not byte for byte
+            ack, target = self._forks[tag]
+            self.stack.tm.transmitMsg(server, ack, target[0], checksum)
+            return True
+        ruri, routes, target = _dialog_route(resp)
+        common = {
+            "ruri": ruri,
+            "to": resp.getHFBody("to").getCopy(),
+            "fr0m": resp.getHFBody("from").getCopy(),
+            "callid": resp.getHFBody("call-id").getCopy(),
+            "routes": routes,
+            "target": target,
+            "user_agent": USER_AGENT,
+        }
+        ack = SipRequest(method="ACK", cseq=cseq, **common)
+        self.stack.tm.transmitMsg(server, ack, target[0], checksum)
+        self._forks[tag] = (ack, target)
+        bye = SipRequest(method="BYE", cseq=cseq + 1, **common)
+        self.stack.tm.newTransaction(bye)
+        code, reason = resp.getSCode()
+        log.warning("sip_fork_answered", call_id=self.call_id, to_tag=tag, code=code)
+        self.report(
+            LegReport(
+                "fork_answered",
+                self.clock(resp.rtime),
+                code,
+                f"{code} {reason} from a second callee (fork, To-tag {tag}): ACKed and BYEd",
+            )
+        )
+        return True
 
     def _on_event(self, event: Any, ua: Any) -> None:
         t = self.clock(event.rtime)
@@ -424,18 +830,25 @@ class Leg:
                 kind: ReportKind = "trying"
             elif sdp is not None:
                 kind = "early_media"
-            else:
+            elif code == 180:
                 kind = "ringing"
+            else:
+                # 181/182/183 without SDP: the call is progressing (forwarded, queued,
+                # "session progress"), but no phone is ringing and no tone is heard:
+                # not the start of the ring floor (RFC 3261 §21.1; issue 10).
+                kind = "progress"
             self.report(LegReport(kind, t, code, reason, sdp))
         elif isinstance(event, CCEventConnect | CCEventPreConnect):
             code, reason, body = data[:3]
+            if self.tagless_answer and code == 200:
+                reason = f"{reason} (no To-tag: accepted as RFC 3261 §12.1.2 allows)"
             self.report(LegReport("answered", t, code, reason, None if body is None else str(body)))
         elif isinstance(event, CCEventFail | CCEventRedirect):
             code, reason = data[0], data[1]
             if self.cancel_sent:
                 return  # our own CANCEL echoed back; the final answer comes separately
             self.finished = True
-            self.report(LegReport("failed", t, code, reason))
+            self.report(LegReport("failed", t, code, reason, retry_after=self.retry_after))
         elif isinstance(event, CCEventInfo):
             # SIP INFO DTMF (application/dtmf-relay "Signal=5", or application/dtmf "5"),
             # which some trunks send instead of RFC 4733; sippy already answered 200.
@@ -448,16 +861,69 @@ class Leg:
             # re-INVITE left unanswered gets the call dropped by the far end.
             body = data
             self.report(LegReport("remote_sdp", t, body=None if body is None else str(body)))
-            Timeout(self._answer_update, 0.0, 1)
+            Timeout(self._answer_update, 0.0, 1, None if body is None else str(body))
         elif isinstance(event, CCEventDisconnect):
             if event.origin == "local":
-                if self.cancel_sent:
-                    return  # wait for the INVITE's final response (487 or crossing 200)
-                self.finished = True
-                self.report(LegReport("ended", t, reason="BYE sent", by="local"))
+                # CANCEL: wait for the INVITE's final response (487 or crossing 200).
+                # BYE: the call has ended once the BYE is answered (bye_answered), not
+                # when it is sent: a challenged or lost BYE leaves the leg up.
+                self._bye_pending = not self.cancel_sent
             else:
                 self.finished = True
                 self.report(LegReport("ended", t, reason="BYE received", by="remote"))
+
+
+def _out_of_dialog(req: Any, _t: Any) -> tuple[Any, None, None] | None:
+    """Answer a request that belongs to none of our dialogs (sippy leaves it unanswered).
+
+    Unanswered, a registrar's OPTIONS keep-alive marks us dead and a stray INVITE is
+    retransmitted for 32 s. OPTIONS: 200 (RFC 3261 §11). A new INVITE: 403, dialguard
+    takes no inbound calls. Anything with a To-tag (a dialog we no longer know), and
+    BYE/NOTIFY/INFO/UPDATE/REFER: 481. Other methods: 405. ACK has no response.
+    """
+    method = req.getMethod()
+    if method == "ACK":
+        return None
+    if method == "OPTIONS":
+        resp = req.genResponse(200, "OK", server=USER_AGENT)
+        resp.appendHeader(SipHeader(name="allow", body=SipAllow(methods=_ALLOW)))
+    elif req.getHFBody("to").getTag() is not None or method in _IN_DIALOG_ONLY:
+        resp = req.genResponse(481, "Call/Transaction Does Not Exist", server=USER_AGENT)
+    elif method == "INVITE":
+        resp = req.genResponse(403, "Forbidden (no inbound calls)", server=USER_AGENT)
+    else:
+        resp = req.genResponse(405, "Method Not Allowed", server=USER_AGENT)
+        resp.appendHeader(SipHeader(name="allow", body=SipAllow(methods=_ALLOW)))
+    return (resp, None, None)
+
+
+_ALLOW = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REFER", "NOTIFY", "INFO", "UPDATE")
+_IN_DIALOG_ONLY = frozenset({"BYE", "NOTIFY", "INFO", "UPDATE", "REFER", "PRACK"})
+
+
+def _dialog_route(resp: Any) -> tuple[Any, list[Any], Any]:
+    """Request-URI, Route set and next hop of the dialog a 2xx creates (RFC 3261 §12.1.2
+    and §12.2.1.1): the Contact is the target, the Record-Route reversed the route set;
+    a strict router (no ``;lr``) becomes the Request-URI and the target goes last."""
+    if resp.countHFs("contact") > 0:
+        ruri = resp.getHFBody("contact").getUrl().getCopy()
+    else:
+        ruri = resp.getHFBody("to").getUrl().getCopy()
+    routes = [x.getCopy() for x in resp.getHFBodys("record-route")]
+    routes.reverse()
+    if not routes:
+        return ruri, routes, ruri.getTAddr()
+    if routes[0].getUrl().lr:
+        return ruri, routes, routes[0].getTAddr()
+    routes.append(SipRoute(address=SipAddress(url=ruri)))
+    first = routes.pop(0).getUrl().getCopy()
+    return first, routes, first.getTAddr()
+
+
+def _retry_after(value: str) -> float | None:
+    """Seconds of a Retry-After value (``120``, ``120 (overloaded)``, ``120;duration=60``)."""
+    m = re.match(r"\s*(\d{1,9})", value)
+    return None if m is None else float(m.group(1))
 
 
 _INFO_SIGNAL = re.compile(r"^\s*(?:Signal\s*=\s*)?([0-9*#A-D])\s*$", re.MULTILINE | re.IGNORECASE)

@@ -12,7 +12,8 @@ The rules this module keeps on the wire, whatever the caller asks:
 
 * **Ring floor.** An unanswered call is cancelled at ``ring_timeout`` after the INVITE,
   but never before it has rung :data:`~dialguard.sip.api.MIN_RING_S` (timed from the
-  first 180/183, plus a small margin so the far end measures ≥ 15 s too). ``cancel()``,
+  first 180, or 183 with SDP — a 183 without SDP is progress, nothing rings — plus a
+  small margin so the far end measures ≥ 15 s too). ``cancel()``,
   ``hangup()`` and ``stop()`` wait for the floor as well. A call the trunk never reports
   as ringing is cancelled at ``ring_timeout + MIN_RING_S`` after the INVITE: if its phone
   rang unreported, it rang no earlier than the INVITE. An explicit ``cancel()`` before
@@ -71,8 +72,8 @@ class TrunkError(RuntimeError):
 
 class CallState(enum.StrEnum):
     CALLING = "calling"  # INVITE sent, nothing heard
-    PROCEEDING = "proceeding"  # 100 Trying
-    RINGING = "ringing"  # 180 / 183
+    PROCEEDING = "proceeding"  # 100 Trying, or 18x progress without SDP
+    RINGING = "ringing"  # 180, or 183 with SDP (early media)
     ANSWERED = "answered"  # 200 OK, ACK sent
     FAILED = "failed"  # final failure, or cancelled
     ENDED = "ended"  # answered, then BYE either way
@@ -81,12 +82,14 @@ class CallState(enum.StrEnum):
 TRANSITIONS: dict[CallState, dict[CallEventKind, CallState]] = {
     CallState.CALLING: {
         K.TRYING: CallState.PROCEEDING,
+        K.PROGRESS: CallState.PROCEEDING,
         K.RINGING: CallState.RINGING,
         K.EARLY_MEDIA: CallState.RINGING,
         K.ANSWERED: CallState.ANSWERED,
         K.FAILED: CallState.FAILED,
     },
     CallState.PROCEEDING: {
+        K.PROGRESS: CallState.PROCEEDING,
         K.RINGING: CallState.RINGING,
         K.EARLY_MEDIA: CallState.RINGING,
         K.ANSWERED: CallState.ANSWERED,
@@ -101,6 +104,7 @@ TRANSITIONS: dict[CallState, dict[CallEventKind, CallState]] = {
     },
     CallState.ANSWERED: {
         K.DTMF: CallState.ANSWERED,
+        K.FORK_ANSWERED: CallState.ANSWERED,
         K.TRANSFERRED: CallState.ANSWERED,
         K.TRANSFER_FAILED: CallState.ANSWERED,
         K.ENDED: CallState.ENDED,
@@ -161,6 +165,10 @@ class SippyCall:
         self.cancel_requested_at: float | None = None
         self.final_code: int | None = None
         self.final_reason: str | None = None
+        self.extra_answers: list[CallEvent] = []
+        """2xx from other callees of a forked INVITE, each ACKed and hung up at once
+        (RFC 3261 §13.2.2.4): a person answered and heard nothing, so the engine's
+        figures must count them whatever the call's own outcome."""
         self.leg: Any = None  # _sippy_stack.Leg, touched only in the sippy thread
         self._rtp = rtp
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
@@ -334,17 +342,23 @@ class SippyCall:
             if report.reason:
                 self._emit(CallEvent(K.DTMF, t, digit=report.reason))
             return
+        if kind == "fork_answered":
+            event = CallEvent(K.FORK_ANSWERED, t, code=report.code, reason=report.reason)
+            self.extra_answers.append(event)
+            log.warning("call_fork_answered", call_id=self.call_id, state=str(self.state))
+            self._emit(event)  # in the event stream only while the call is up
+            return
         if kind == "remote_sdp":
             if report.body:
                 self._use_remote_sdp(report.body)
             return
         event_kind = CallEventKind(kind)
-        if kind in ("trying", "ringing", "early_media"):
+        if kind in ("trying", "progress", "ringing", "early_media"):
             if event_kind in self._seen_provisional:
                 return
             self._seen_provisional.add(event_kind)
-            if kind != "trying" and self.ring_started_at is None:
-                self.ring_started_at = t
+            if kind in ("ringing", "early_media") and self.ring_started_at is None:
+                self.ring_started_at = t  # the ring floor starts at a 180 or a 183 with SDP
         if kind in ("early_media", "answered") and report.body:
             self._use_remote_sdp(report.body)
         if kind == "ended" and self._transfer is not None and not self._transfer.done():
@@ -358,6 +372,7 @@ class SippyCall:
                 code=report.code,
                 reason=report.reason,
                 by=report.by,
+                retry_after=report.retry_after,
             )
         )
 
@@ -583,6 +598,8 @@ class SippyTrunk:
         # Let our last BYEs/CANCELs get their answers before the socket closes: a BYE
         # lost with the socket would leave the far end's call up.
         sippy = self._bridge()
+        if self.register:
+            sippy.call(self._stack.unregister)  # Expires: 0, answered within the drain
         loop = self._require_loop()
         drained: asyncio.Future[None] = loop.create_future()
 

@@ -24,6 +24,7 @@ MIN_RING_S = MIN_RING_TIMEOUT_S
 
 class CallEventKind(StrEnum):
     TRYING = "trying"  # 100 Trying
+    PROGRESS = "progress"  # 181/182/183 without SDP: proceeding, nothing rings yet
     RINGING = "ringing"  # 180 Ringing
     EARLY_MEDIA = "early_media"  # 183 Session Progress with SDP
     ANSWERED = "answered"  # 200 OK to INVITE, ACK sent
@@ -32,6 +33,7 @@ class CallEventKind(StrEnum):
     TRANSFER_FAILED = "transfer_failed"  # REFER refused, or NOTIFY reported a failure
     DTMF = "dtmf"  # an RFC 4733 digit received
     ENDED = "ended"  # an established call ended (BYE either way)
+    FORK_ANSWERED = "fork_answered"  # a second callee of a forked INVITE answered: ACK+BYE
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class CallEvent:
     reason: str | None = None  # reason phrase or a short explanation
     by: Literal["local", "remote"] | None = None  # who ended the call (ENDED only)
     digit: str | None = None  # DTMF only
+    retry_after: float | None = None  # FAILED: the trunk's Retry-After (s), e.g. on a 503
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,5 +103,5 @@ class Trunk(Protocol):
     async def originate(self, to: str, caller_id: str, ring_timeout: float) -> Call:
         """Send an INVITE to ``to`` (E.164) and return the call at once. The adapter
         cancels it at ``ring_timeout`` after the INVITE, but never before the call has
-        rung MIN_RING_S seconds (timed from the first 180/183)."""
+        rung MIN_RING_S seconds (timed from the first 180, or 183 with SDP)."""
         ...

@@ -87,6 +87,16 @@ def build_sdp(
     return "\r\n".join(lines) + "\r\n"
 
 
+ANSWER_DIRECTION = {
+    "sendrecv": "sendrecv",
+    "sendonly": "recvonly",
+    "recvonly": "sendonly",
+    "inactive": "inactive",
+}
+"""RFC 3264 §6.1: the direction an answer gives for each direction offered (a hold,
+``sendonly``, is answered ``recvonly``)."""
+
+
 def build_answer(
     offer: AudioDescription,
     address: str,
@@ -95,8 +105,9 @@ def build_answer(
     session_id: int | None = None,
     version: int = 1,
 ) -> str:
-    """An answer to ``offer``: its first codec we speak, and its telephone-event PT if any
-    (RFC 3264: the answer uses the offerer's payload type numbers)."""
+    """An answer to ``offer``: its first codec we speak, its telephone-event PT if any
+    (RFC 3264: the answer uses the offerer's payload type numbers), and the direction
+    that matches the offer's (:data:`ANSWER_DIRECTION`)."""
     return build_sdp(
         address,
         port,
@@ -104,6 +115,7 @@ def build_answer(
         dtmf_payload_type=offer.dtmf_payload_type,
         session_id=session_id,
         version=version,
+        direction=ANSWER_DIRECTION.get(offer.direction, "sendrecv"),
     )
 
 
