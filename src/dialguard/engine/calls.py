@@ -188,6 +188,16 @@ class CallJob:
             self._finish(outcome, None, ev.by or "remote", pe.Ended(self.handle))
         elif kind is CallEventKind.DTMF and ev.digit == self.ctx.opt_out_digit:
             self._opt_out()
+        elif kind is CallEventKind.FORK_ANSWERED:
+            # A second callee of a forked INVITE answered; the adapter ACKed and hung
+            # up on them (RFC 3261 §13.2.2.4). A person heard nobody: count it.
+            self.ctx.on_record("abandoned", {"reason": "fork_answered"})
+            log.warning(
+                "fork_answered_hung_up",
+                call_id=self.call.call_id,
+                campaign=self.ctx.campaign_id,
+                number=self.contact.number,
+            )
 
     def _finish(self, outcome: str, code: int | None, by: str, event: pe.Event) -> None:
         if self.outcome is not None:
