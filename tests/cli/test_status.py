@@ -110,6 +110,13 @@ def test_unsynced_engine_is_live_but_says_it_does_not_dial() -> None:
     assert v.live and "no dialling until it is (fail closed)" in v.message
 
 
+def test_a_store_refusing_writes_and_a_paused_trunk_are_said() -> None:
+    v = judge(snapshot(ts=NOW, store_writes_ok=False), NOW)
+    assert v.live and "store refuses writes" in v.message
+    v = judge(snapshot(ts=NOW, trunk="open", trunk_reason="503 Retry-After 30 s"), NOW)
+    assert v.live and "trunk refuses calls (503 Retry-After 30 s)" in v.message
+
+
 def test_snapshot_from_the_future_is_not_trusted() -> None:
     v = judge(snapshot(ts=NOW + 60), NOW)
     assert v.health == "stale" and "ahead of this machine's" in v.message

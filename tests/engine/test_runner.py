@@ -225,3 +225,34 @@ async def test_the_desktop_is_told_the_wrap_up_cap_with_the_end_of_the_call(
     [ended] = [e for _, e in r.told if e.event == "ended"]
     assert ended.wrap_up_cap_s == 20
     assert [e.event for _, e in r.told][:2] == ["offer", "connected"]
+
+
+# --- the trunk refusing calls --------------------------------------------------------------
+
+
+async def test_a_503_storm_costs_no_contact_an_attempt_and_dialling_resumes(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path) as r:
+        r.runner.report(AgentChanged("a1", "ready"))
+        first = await r.call(1)
+        first.push(CallEventKind.FAILED, code=503, retry_after=3.0)
+        refused_at = time.monotonic()
+        await until(lambda: r.runner.deps.trunk_health.view().state == "open", 2, "pause")
+        probe = await r.call(2, within=15)  # the probe, after Retry-After
+        assert time.monotonic() - refused_at >= 3.0 - 0.05
+        probe.ring()  # the trunk carries calls again
+        await until(lambda: r.runner.deps.trunk_health.view().state == "closed", 2, "closed")
+        probe.answer()
+        await until(lambda: r.runner.counts.connects, 2, "connected")
+        r.runner.report(AgentChanged("a1", "paused"))
+        probe.end()
+        await until(r.settled, 5, "the ledger to empty")
+        await r.writes.drain(5)
+        async with await Store.open(tmp_path / "store.sqlite3") as store:
+            attempts = await store.attempts("c1", 0, time.time() + 60)
+            refused = [a for a in attempts if a.trunk_fault]
+            assert len(refused) == 1 and refused[0].sip_code == 503
+            contact = await store.get_contact(refused[0].contact_id or 0)
+        assert contact is not None and contact.attempts == 0 and contact.status == "pending"
+        assert contact.next_attempt_at is not None

@@ -121,6 +121,20 @@ def judge(
             "no dialling until it is (fail closed)",
             age,
         )
+    if not status.store_writes_ok:
+        return Verdict(
+            "live",
+            f"engine {status.engine_id} up, but the store refuses writes (disk full?): "
+            "no new dials until it takes them again",
+            age,
+        )
+    if status.trunk != "closed":
+        return Verdict(
+            "live",
+            f"engine {status.engine_id} up, but the trunk refuses calls ({status.trunk_reason}): "
+            "new dials paused, contacts not charged",
+            age,
+        )
     return Verdict("live", f"engine {status.engine_id} up, agent state synchronised", age)
 
 
@@ -138,7 +152,10 @@ def _age(seconds: float) -> str:
 
 def render(status: EngineStatus | None, verdict: Verdict, note: str | None = None) -> Group:
     """The whole view: a verdict line, campaigns, agents (dimmed when not live)."""
-    colour = "green" if verdict.live and status and status.agents_synced else "yellow"
+    healthy = bool(
+        status and status.agents_synced and status.store_writes_ok and status.trunk == "closed"
+    )
+    colour = "green" if verdict.live and healthy else "yellow"
     if not verdict.live:
         colour = "red"
     parts: list[RenderableType] = [Text(verdict.message, style=f"bold {colour}")]

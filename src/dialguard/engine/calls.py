@@ -34,6 +34,7 @@ from typing import Any, Final
 from dialguard.engine.messages import CallEvent as AgentCallEvent
 from dialguard.engine.messages import CallEventKind as AgentCallEventKind
 from dialguard.engine.messages import ContactCard
+from dialguard.engine.trunk_health import is_trunk_refusal
 from dialguard.engine.writes import StoreWrites
 from dialguard.law import CONNECT_DEADLINE_S
 from dialguard.logs import get_logger
@@ -92,9 +93,11 @@ class CallContext:
     prompt: Prompt
     opt_out_digit: str
     add_internal_dnc: Callable[[str, str], Awaitable[None]]
-    settle: Callable[[int, str, float, bool], Awaitable[None]]
+    settle: Callable[[int, str, float, bool, float | None], Awaitable[None]]
     report: Callable[[pe.Event], None]
     on_record: Callable[[str, dict[str, Any]], None] = lambda kind, data: None
+    trunk_refused: Callable[[int | None, float | None], float] | None = None
+    trunk_carried: Callable[[], None] = lambda: None
     transfer_timeout_s: float = 1.0
     connect_deadline_s: float = CONNECT_DEADLINE_S
     wrap_up_cap_s: Callable[[], float | None] = lambda: None
@@ -160,9 +163,11 @@ class CallJob:
         kind = ev.kind
         if kind in (CallEventKind.RINGING, CallEventKind.EARLY_MEDIA) and not self._ringing:
             self._ringing = True
+            self.ctx.trunk_carried()
             self.ctx.report(pe.Ringing(self.handle))
             self._record("ringing", ringing_at=now)
         elif kind is CallEventKind.ANSWERED and self.answered_at is None:
+            self.ctx.trunk_carried()
             self.answered_at = now
             self._answered_t = ev.t
             self._arm_deadline(ev.t)
@@ -172,7 +177,18 @@ class CallJob:
         elif kind is CallEventKind.FAILED:
             outcome, reason = classify_failure(ev.code)
             by = "local" if ev.code == 487 else "remote"
-            self._finish(outcome, ev.code, by, pe.Failed(self.handle, reason))
+            retry_at = None
+            refuser = self.ctx.trunk_refused
+            if (
+                refuser is not None
+                and not self._ringing
+                and is_trunk_refusal(ev.code, ev.retry_after)
+            ):
+                retry_at = refuser(ev.code, ev.retry_after)
+                self._record("trunk refusal", trunk_fault=True)
+            elif ev.code is not None and ev.code != 487:
+                self.ctx.trunk_carried()  # a callee's own answer (486, 404, 603 …)
+            self._finish(outcome, ev.code, by, pe.Failed(self.handle, reason), retry_at)
         elif kind is CallEventKind.ENDED:
             if self.connected_agent is not None:
                 outcome = "connected"
@@ -199,7 +215,14 @@ class CallJob:
                 number=self.contact.number,
             )
 
-    def _finish(self, outcome: str, code: int | None, by: str, event: pe.Event) -> None:
+    def _finish(
+        self,
+        outcome: str,
+        code: int | None,
+        by: str,
+        event: pe.Event,
+        trunk_retry_at: float | None = None,
+    ) -> None:
         if self.outcome is not None:
             return
         self.outcome = outcome
@@ -211,7 +234,7 @@ class CallJob:
         contact_id = self.contact.id
         self.ctx.writes.submit(
             f"settle contact {contact_id}",
-            lambda: self.ctx.settle(contact_id, outcome, now, opted),
+            lambda: self.ctx.settle(contact_id, outcome, now, opted, trunk_retry_at),
         )
         self.ctx.on_record("outcome", {"outcome": outcome, "abandoned": self.abandoned})
         if self.connected_agent is not None:

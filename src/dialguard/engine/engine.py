@@ -55,6 +55,7 @@ from dialguard.engine.messages import (
 from dialguard.engine.metrics import EngineMetrics, MetricsServer
 from dialguard.engine.mqtt import BrokerLink, BrokerLinkDown, LinkHandlers
 from dialguard.engine.runner import CampaignRunner, CampaignState, RunnerDeps
+from dialguard.engine.trunk_health import TrunkBreaker
 from dialguard.engine.writes import StoreWrites
 from dialguard.logs import get_logger
 from dialguard.pacing.events import AgentChanged
@@ -131,6 +132,7 @@ class Engine:
         self.runners: dict[str, CampaignRunner] = {}
         self._owner: dict[str, str] = {}  # agent → campaign id
         self.writes = StoreWrites()
+        self.trunk_health = TrunkBreaker()
         self._held_wills: dict[str, asyncio.TimerHandle] = {}
         self._kept_over_outage: set[str] = set()
         self._wrap_timers: dict[str, asyncio.TimerHandle] = {}
@@ -265,6 +267,7 @@ class Engine:
                 agent_uri=lambda agent: self.cfg.trunk.agent_uri_template.format(agent=agent),
                 prompt=_load_prompt(cfg),
                 writes=self.writes,
+                trunk_health=self.trunk_health,
                 dialling_allowed=lambda: self.link.dialling_allowed,
                 agent_available=self._agent_available,
                 wall=self.wall,
@@ -529,6 +532,9 @@ class Engine:
             campaigns=[r.status() for r in self.runners.values()],
             agents_by_state=self.registry.counts(),
             agents=self.registry.snapshot(),
+            trunk=self.trunk_health.view().state,
+            trunk_reason=self.trunk_health.view().reason[:200],
+            store_writes_ok=self.writes.healthy,
         )
 
     def health(self) -> dict[str, Any]:
@@ -549,6 +555,7 @@ class Engine:
         while True:
             await asyncio.sleep(STATUS_EVERY_S)
             self.metrics.broker_connected.set(1 if self.link.dialling_allowed else 0)
+            self.metrics.store_writes_failing.set(0 if self.writes.healthy else 1)
             for state, n in self.registry.counts().items():
                 self.metrics.agents.labels(state).set(n)
             with contextlib.suppress(BrokerLinkDown):

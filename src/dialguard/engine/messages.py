@@ -207,6 +207,9 @@ class EngineStatus(_Payload):
     agents_by_state: dict[AgentStateName, int] = Field(default_factory=dict)
     agents: list[AgentStatus] = Field(default_factory=list)
     counters: dict[str, float] = Field(default_factory=dict)
+    trunk: Literal["closed", "open", "half_open"] = "closed"
+    trunk_reason: Annotated[str, Field(max_length=200)] = ""
+    store_writes_ok: bool = True
 
 
 # --- topics --------------------------------------------------------------------------

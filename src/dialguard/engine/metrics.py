@@ -57,6 +57,16 @@ class EngineMetrics:
             ["campaign"],
             registry=r,
         )
+        self.trunk_paused = Gauge(
+            "dialguard_trunk_paused",
+            "1 while new dials are held back because the trunk refuses calls (503/408)",
+            registry=r,
+        )
+        self.store_writes_failing = Gauge(
+            "dialguard_store_writes_failing",
+            "1 while store writes fail (no new dials until they succeed)",
+            registry=r,
+        )
         self.reservations = Gauge(
             "dialguard_reservations",
             "Agents reserved for calls in flight",

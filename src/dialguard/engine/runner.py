@@ -25,7 +25,7 @@ import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from dialguard.config import CampaignConfig, PacingConfig
@@ -35,6 +35,7 @@ from dialguard.engine.messages import CallEvent as AgentCallEvent
 from dialguard.engine.messages import CampaignStatus
 from dialguard.engine.metrics import EngineMetrics
 from dialguard.engine.selection import Blocked, ContactPicker
+from dialguard.engine.trunk_health import PAUSE_MIN_S, TrunkBreaker
 from dialguard.engine.writes import StoreWrites
 from dialguard.logs import get_logger
 from dialguard.pacing import decisions as pd
@@ -63,6 +64,7 @@ class RunnerDeps:
     agent_uri: Callable[[str], str]
     prompt: Prompt
     writes: StoreWrites
+    trunk_health: TrunkBreaker = field(default_factory=TrunkBreaker)
     dialling_allowed: Callable[[], bool] = lambda: True
     agent_available: Callable[[str], bool] = lambda agent: True
     wall: Callable[[], float] = time.time
@@ -108,6 +110,8 @@ class CampaignRunner:
             settle=self.picker.settle,
             report=self.report,
             on_record=self._on_record,
+            trunk_refused=self._trunk_refused,
+            trunk_carried=self._trunk_carried,
             transfer_timeout_s=ENGINE_TRANSFER_TIMEOUT_S,
             connect_deadline_s=campaign.pacing.connect_deadline_s,
             wrap_up_cap_s=lambda: self.campaign.pacing.wrap_up_cap_s,
@@ -174,8 +178,9 @@ class CampaignRunner:
         m.pacing_level.labels(cid).set(c.dial_level)
         m.abandon_rate.labels(cid, self.campaign.pacing.abandon_window).set(c.abandon_rate_window)
 
-    def _may_dial(self, agent: str | None) -> str | None:
-        """Why a new dial must not go out now (fail closed), or None."""
+    def _may_dial(self, agent: str | None, *, trunk: bool = True) -> str | None:
+        """Why a new dial must not go out now (fail closed), or None. ``trunk``: ask the
+        trunk breaker too (once per launch: in half-open it lets exactly one probe by)."""
         if self.state != "active":
             return f"campaign {self.state}"
         if self._stopping:
@@ -186,6 +191,8 @@ class CampaignRunner:
             return "store not taking writes"
         if agent is not None and not self.deps.agent_available(agent):
             return f"agent {agent} not available"
+        if trunk and not self.deps.trunk_health.allows(self.loop.time()):
+            return "trunk paused"
         return None
 
     def _carry_out(self, d: pd.Decision) -> None:
@@ -248,7 +255,7 @@ class CampaignRunner:
             return None
         self.counts.blocked = ""
         contact_id = picked.id
-        why = self._may_dial(d.agent)
+        why = self._may_dial(d.agent, trunk=False)
         if why is not None:
             # paused, broker or store lost, or agent gone while we were choosing
             log.info("launch_withdrawn", campaign=self.campaign.id, why=why)
@@ -300,6 +307,28 @@ class CampaignRunner:
         return job
 
     # --- callbacks from calls -----------------------------------------------------
+
+    def _trunk_refused(self, code: int | None, retry_after: float | None) -> float:
+        """A call the trunk refused; returns when (wall clock) its contact is due again."""
+        breaker = self.deps.trunk_health
+        now = self.loop.time()
+        if breaker.refused(now, code, retry_after):
+            view = breaker.view()
+            log.warning(
+                "trunk_paused",
+                reason=view.reason,
+                for_s=round((view.paused_until or now) - now, 1),
+                note="no new dials; contacts are not charged for refused attempts",
+            )
+            self.deps.metrics.trunk_paused.set(1)
+        until = breaker.view().paused_until
+        wait = (until - now) if until is not None and until > now else PAUSE_MIN_S
+        return self.deps.wall() + wait
+
+    def _trunk_carried(self) -> None:
+        if self.deps.trunk_health.carried():
+            log.warning("trunk_resumed")
+            self.deps.metrics.trunk_paused.set(0)
 
     async def _add_internal_dnc(self, number: str, reason: str) -> None:
         await self.deps.store.add_suppressions([(number, reason)], "internal", None)

@@ -101,6 +101,8 @@ def contact_facts(contact: ContactRecord, campaign_history: list[AttemptRecord])
     """The gate's view of a contact, from its row and this campaign's attempts to it."""
     counts: dict[str, int] = {}
     last: AttemptRecord | None = None
+    # Attempts the trunk itself refused never reached the contact: not charged to them.
+    campaign_history = [a for a in campaign_history if not a.trunk_fault]
     for a in campaign_history:
         if a.outcome is None:
             continue
@@ -212,11 +214,24 @@ class ContactPicker:
         await self._store.update_contact(contact_id, status="pending")
 
     async def settle(
-        self, contact_id: int, outcome: str, ended_at: float, opted_out: bool = False
+        self,
+        contact_id: int,
+        outcome: str,
+        ended_at: float,
+        opted_out: bool = False,
+        trunk_retry_at: float | None = None,
     ) -> None:
-        """After an attempt: close the contact, or schedule its retry by the policy."""
+        """After an attempt: close the contact, or schedule its retry by the policy.
+
+        ``trunk_retry_at``: the trunk refused the call itself (a 503 storm, no response):
+        the attempt is not charged to the contact, who is due again once the trunk is."""
         contact = await self._store.get_contact(contact_id)
         if contact is None:
+            return
+        if trunk_retry_at is not None and not opted_out:
+            await self._store.update_contact(
+                contact_id, status="pending", next_attempt_at=trunk_retry_at
+            )
             return
         attempts = contact.attempts + 1
         if opted_out:

@@ -69,6 +69,7 @@ BATCH_ROWS = 5000
 # are facts of the dial itself and never change after open_attempt().
 _ATTEMPT_UPDATABLE = frozenset(
     {
+        "trunk_fault",
         "mode",
         "agent_id",
         "call_id",

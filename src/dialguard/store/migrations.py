@@ -150,9 +150,14 @@ _V2 = """
 CREATE INDEX attempts_call_id ON attempts (call_id) WHERE call_id IS NOT NULL;
 """
 
+_V3 = """
+ALTER TABLE attempts ADD COLUMN trunk_fault INTEGER NOT NULL DEFAULT 0;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "campaigns, contacts, suppressions, DNC lists, attempts, skips, audit", _V1),
     Migration(2, "index attempts by Call-ID (agent dispositions name the call)", _V2),
+    Migration(3, "attempts refused by the trunk itself (not charged to the contact)", _V3),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -172,12 +172,14 @@ class AttemptRecord:
     disposition: str | None
     message_played_at: float | None
     opted_out: bool
+    trunk_fault: bool = False  # the trunk refused (503/408 storm): not the contact's fault
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> AttemptRecord:
         values = {k: row[k] for k in row.keys()}  # noqa: SIM118 (Row is not a dict)
         values["abandoned"] = bool(values["abandoned"])
         values["opted_out"] = bool(values["opted_out"])
+        values["trunk_fault"] = bool(values.get("trunk_fault", 0))
         return cls(**values)
 
 
