@@ -361,3 +361,46 @@ def _mount_tmpfs(where: Path, size: str) -> str:
 
 def _unmount(where: Path) -> None:
     subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+async def test_a_503_storm_on_the_trunk_costs_no_contact_an_attempt(
+    broker_url: str, tmp_path: Path
+) -> None:
+    """The trunk sheds load (503, Retry-After 2) for 8 s: new dials pause instead of
+    spending the contacts' attempts, and resume by themselves after the storm."""
+    centre = LocalCentre(
+        centre_options(broker_url, tmp_path, agents=3, contacts=60, campaign_overrides=ANY_HOUR)
+    )
+    try:
+        await centre.start()
+        await centre.control("start")
+        assert centre.sim is not None and centre.engine is not None
+        sim, engine = centre.sim, centre.engine
+        await until(lambda: len(sim.records) >= 3, 20, "the first dials")
+        sim.overload(True, retry_after=2)
+        await until(lambda: engine.trunk_health.view().state != "closed", 30, "the pause")
+        refused_at_pause = sim.overload_refusals
+        await asyncio.sleep(8)
+        # paused: at most a probe every few seconds, not a dial per free agent
+        assert sim.overload_refusals - refused_at_pause <= 3, sim.overload_refusals
+        sim.overload(False)
+        calls_after_storm = len(sim.records)
+        await until(lambda: len(sim.records) > calls_after_storm, 30, "dialling to resume")
+        await until(lambda: engine.trunk_health.view().state == "closed", 10, "closed again")
+        await centre.control("pause")
+        await centre.drain(25, None)
+    finally:
+        await centre.stop()
+    async with await Store.open(centre.store_path) as store:
+        attempts = await store.attempts("demo", 0, time.time() + 60)
+        refused = [a for a in attempts if a.trunk_fault]
+        assert refused and all(a.sip_code == 503 for a in refused)
+        for a in refused:
+            contact = await store.get_contact(a.contact_id or 0)
+            assert contact is not None
+            charged = [
+                b
+                for b in attempts
+                if b.contact_id == a.contact_id and not b.trunk_fault and b.outcome is not None
+            ]
+            assert contact.attempts == len(charged), (contact, charged)

@@ -96,6 +96,9 @@ class SimTrunk:
         if keep_records is not None and keep_records < 1:
             raise ValueError(f"keep_records must be ≥ 1 or None (keep all), got {keep_records}")
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
+        self._overloaded = False
+        self._overload_retry_after: float | None = None
+        self.overload_refusals = 0
         self.host = host
         self.port = port
         self.public_host = advertise or _reachable_address(host)
@@ -399,9 +402,23 @@ class SimTrunk:
             return False
         return True
 
+    def overload(self, on: bool, *, retry_after: float | None = None) -> None:
+        """Shed load like a carrier in trouble: while on, every new INVITE gets 503
+        Service Unavailable (with ``Retry-After`` when given) and no call record (no
+        callee was ever reached). For trunk-health tests and demos."""
+        self._overloaded = on
+        self._overload_retry_after = retry_after
+        log.info("sim_overload", on=on, retry_after=retry_after)
+
     def _new_call(self, invite: sip.SipMessage, addr: tuple[str, int]) -> None:
         if self._stopping:
             self._reply(invite, addr, 503)
+            return
+        if self._overloaded:
+            self.overload_refusals += 1
+            after = self._overload_retry_after
+            hdr = [("Retry-After", f"{after:g}")] if after is not None else None
+            self._reply(invite, addr, 503, headers=hdr)
             return
         number = sip.uri_user(invite.uri or "")
         forced = self.profile.forced_for(number)
