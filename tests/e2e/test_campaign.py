@@ -16,6 +16,7 @@ from dialguard.engine.messages import Topics
 from dialguard.sip.simulator.profile import Profile, Shares
 from dialguard.store import Store
 from tests.support.centre import centre_options
+from tests.support.daemon import until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -104,3 +105,33 @@ async def test_predictive_mode_respects_its_cap(broker_url: str, tmp_path: Path)
     assert s["abandon_rate"] <= 0.03, s
     assert s["max_answer_to_agent_s"] is not None and s["max_answer_to_agent_s"] <= 2.0
     assert s["cancelled_before_15s"] == 0
+
+
+async def test_the_engine_ends_wrap_up_at_the_campaign_cap(broker_url: str, tmp_path: Path) -> None:
+    """Desktops that would wrap up for 60 s are counted ready at the 2 s cap (and told
+    so), so the campaign keeps dialling; nobody is connected while still in wrap-up."""
+    centre = LocalCentre(
+        centre_options(
+            broker_url,
+            tmp_path,
+            agents=2,
+            numbers=[f"+155500000{n:02d}" for n in range(10, 16)],  # live, answer at once
+            wrap_s=60.0,
+            campaign_overrides={
+                "calling_window": {"regime": "none"},
+                "pacing": {"mode": "progressive", "wrap_up_cap_s": 2},
+            },
+        )
+    )
+    try:
+        await centre.start()
+        await centre.control("start")
+        assert centre.sim is not None
+        sim = centre.sim
+        # two agents, each call short: more than two calls means wrap-ups were capped
+        await until(lambda: len(sim.records) >= 4, 60, "dials after capped wrap-ups")
+    finally:
+        await centre.stop()
+    assert sum(a.wraps_capped for a in centre.agents) >= 2
+    s = sim.summary().as_dict()
+    assert s["abandoned"] == 0 and s["silent"] == 0, s

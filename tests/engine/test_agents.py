@@ -273,3 +273,31 @@ def test_desktop_without_session_id_restarting_is_recognised_by_ts() -> None:
     # with a session id the rule is strict: same session, lower seq is stale
     reg.apply("b", st_("busy", 9, ts=T0), now=0.0)
     assert isinstance(reg.apply("b", st_("ready", 0, ts=T0 + 60), now=60.0), Rejected)
+
+
+def test_wrap_up_cap_counts_the_agent_ready_unless_it_reported_since() -> None:
+    reg = synced()
+    reg.apply("a1", st_("wrap", 3), 1.0)
+    change = reg.end_wrap("a1", "s1", 3)
+    assert change is not None and (change.old, change.new, change.reason) == (
+        "wrap",
+        "ready",
+        "wrap_cap",
+    )
+    assert reg.is_available("a1", 2.0)
+    # a heartbeat sent before the desktop heard (same seq, still 'wrap') keeps it ready
+    assert reg.apply("a1", st_("wrap", 3, ts=T0 + 5), 5.0) is None
+    assert reg.effective_state("a1") == "ready"
+    # the desktop's pause after the cap is taken as usual
+    paused = reg.apply("a1", st_("paused", 4, ts=T0 + 6), 6.0)
+    assert isinstance(paused, AgentChange) and paused.new == "paused"
+
+
+def test_wrap_up_cap_does_nothing_once_the_agent_moved_on() -> None:
+    reg = synced()
+    reg.apply("a1", st_("wrap", 3), 1.0)
+    reg.apply("a1", st_("paused", 4), 2.0)
+    assert reg.end_wrap("a1", "s1", 3) is None
+    reg.apply("a1", st_("wrap", 5), 3.0)
+    assert reg.end_wrap("a1", "s1", 3) is None  # a timer of an earlier wrap-up
+    assert reg.effective_state("a1") == "wrap"
