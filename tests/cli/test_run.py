@@ -90,7 +90,9 @@ async def test_daemon_metrics_health_sighup_and_sigterm(broker_url: str, tmp_pat
         proc.send_signal(signal.SIGHUP)
         await until(lambda: "pacing reloaded" in log.read_text(), 20, "the reload")
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(40) == 0, log.read_text()[-3000:]
+        # waited for in a thread: the simulator runs on this loop and must keep
+        # answering the daemon's CANCELs and BYEs while it stops
+        assert await asyncio.to_thread(proc.wait, 40) == 0, log.read_text()[-3000:]
         proc = None
     finally:
         if proc is not None:

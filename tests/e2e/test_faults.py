@@ -125,13 +125,15 @@ async def test_engine_killed_and_restarted(broker_url: str, tmp_path: Path) -> N
         await until(lambda: len(sim.active_calls) >= 3, 20, "three calls ringing")
         in_flight = set(sim.active_calls)
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        await asyncio.to_thread(proc.wait, 10)
         dialled_before = len(sim.records)
         proc = start_daemon(config, log)
         # the campaign was left active in the store: the new engine resumes by itself
         await until(lambda: len(sim.records) >= dialled_before + 3, 40, "dialling to resume")
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(40) == 0, log.read_text()[-3000:]
+        # waited for in a thread: the simulator runs on this loop and must keep
+        # answering the daemon's CANCELs and BYEs while it stops
+        assert await asyncio.to_thread(proc.wait, 40) == 0, log.read_text()[-3000:]
         proc = None
     finally:
         if proc is not None:

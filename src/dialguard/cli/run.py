@@ -27,6 +27,9 @@ from dialguard.logs import configure_logging, get_logger
 
 log = get_logger("dialguard.daemon")
 
+STOP_BEYOND_GRACE_S = 30.0
+"""After SIGTERM, the daemon gets shutdown_grace_s plus this (the 15 s ring floor for
+calls still ringing, the trunk's last BYEs, the store) before it exits regardless."""
 THREAD_JOIN_S = 5.0
 """After the loop ends, how long library threads (aiosqlite, the SIP stack) get to
 finish before the process exits anyway: a stop must never hang in threading._shutdown."""
@@ -74,6 +77,19 @@ def run(config: Path | None = None, *, log_level: str | None = None) -> int:
     return code
 
 
+def _exit_after(seconds: float) -> None:
+    """Backstop for a stop that hangs (a library thread, a peer that never answers):
+    a daemon thread ends the process ``seconds`` after SIGTERM whatever the loop does."""
+
+    def kill() -> None:
+        log.error("stop took too long; exiting now", limit_s=seconds)
+        os._exit(EXIT_PROBLEM)
+
+    timer = threading.Timer(seconds, kill)
+    timer.daemon = True
+    timer.start()
+
+
 def _exit_despite_threads(code: int) -> None:
     """Give leftover non-daemon threads a moment, then exit whatever they do."""
     deadline = THREAD_JOIN_S
@@ -104,8 +120,14 @@ async def _serve(cfg: EngineConfig, campaigns: list[CampaignConfig]) -> int:
     )
     engine = Engine(cfg, campaigns, trunk)
     loop = asyncio.get_running_loop()
+    limit = cfg.engine.shutdown_grace_s + STOP_BEYOND_GRACE_S
+
+    def stop() -> None:
+        engine.request_stop()
+        _exit_after(limit)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, engine.request_stop)
+        loop.add_signal_handler(sig, stop)
     reloads: set[asyncio.Task[None]] = set()
 
     def reload() -> None:

@@ -39,7 +39,7 @@ from dialguard.engine.writes import StoreWrites
 from dialguard.law import CONNECT_DEADLINE_S
 from dialguard.logs import get_logger
 from dialguard.pacing import events as pe
-from dialguard.sip.api import Call, CallEvent, CallEventKind, Prompt
+from dialguard.sip.api import MIN_RING_S, Call, CallEvent, CallEventKind, Prompt
 from dialguard.store import ContactRecord, Store
 
 log = get_logger(__name__)
@@ -51,7 +51,9 @@ OPT_OUT_WAIT_S: Final = 3.0
 MESSAGE_START_S: Final = 0.3
 """What starting the message costs (first RTP packet out): the hard deadline fires this
 long before answer + connect deadline, so the audio starts inside it."""
-HANGUP_WAIT_S: Final = 5.0
+HANGUP_WAIT_S: Final = MIN_RING_S + 5.0
+"""A hang-up of a call still ringing waits for the legal ring floor (the adapter will
+not CANCEL sooner), so it may take that long; longer than this is a broken trunk."""
 TELL_AGENT_S: Final = 5.0
 """A desktop message not delivered by then is given up (logged); the call goes on."""
 

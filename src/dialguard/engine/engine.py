@@ -208,7 +208,9 @@ class Engine:
         for handle in [*self._held_wills.values(), *self._wrap_timers.values()]:
             handle.cancel()
         try:
-            await asyncio.wait_for(self.trunk.stop(), 10)
+            # Not under a timeout: the adapter bounds its own stop (ring floor, drain),
+            # and a cancelled stop could leave a CANCEL or BYE unsent.
+            await self.trunk.stop()
         except Exception:
             log.exception("trunk stop failed")
         # A clean disconnect fires no will: say ourselves that this engine is gone, so
