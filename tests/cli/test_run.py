@@ -106,3 +106,20 @@ async def test_daemon_metrics_health_sighup_and_sigterm(broker_url: str, tmp_pat
     changes = [a for a in audit if a.action == "pacing.changed" and a.actor == "sighup"]
     assert changes and changes[-1].new == {"ring_timeout_s": 25}
     assert changes[-1].old == {"ring_timeout_s": 20}
+
+
+async def test_a_crashed_engine_makes_the_daemon_exit_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """systemd restarts a daemon that exits non-zero; a crash must not look like a stop."""
+    from dialguard.cli import run as run_cmd
+    from dialguard.config import EngineConfig
+    from dialguard.engine.engine import Engine
+
+    async def crash(self: Engine) -> None:
+        self.crashed = "campaign-demo: RuntimeError('injected')"
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(Engine, "run", crash)
+    code = await run_cmd._serve(EngineConfig(), [])
+    assert code == run_cmd.EXIT_PROBLEM != 0
