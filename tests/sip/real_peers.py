@@ -81,11 +81,15 @@ request_route {{
         sl_send_reply("503", "Service Unavailable");
         exit;
     }}
+    # pv_proxy_authenticate flag 0: the password is plain text (1 would mean it is HA1);
+    # proxy_challenge flag 1: the challenge asks for qop=auth, as carriers do.
     if ($rU =~ "407$" && is_method("INVITE")) {{
-        if (!pv_proxy_authenticate("$fd", "{password}", "1") || $au != "{user}") {{
+        if (!pv_proxy_authenticate("$fd", "{password}", "0") || $au != "{user}") {{
+            xlog("L_NOTICE", "interop: challenging $rm cseq=$cs au=$au\n");
             proxy_challenge("$fd", "1");
             exit;
         }}
+        xlog("L_NOTICE", "interop: authenticated $rm with $hdr(Proxy-Authorization)\n");
         consume_credentials();
     }}
     record_route();
@@ -189,8 +193,16 @@ class Peer:
             self.proc.wait(3)
 
     def log(self) -> str:
+        return self.full_log()[-6000:]
+
+    def lines(self, marker: str) -> list[str]:
+        """Log lines containing ``marker`` (the configs log what tests check as
+        ``interop: ...``)."""
+        return [line for line in self.full_log().splitlines() if marker in line]
+
+    def full_log(self) -> str:
         try:
-            return self.log_path.read_text(errors="replace")[-6000:]
+            return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
 
@@ -208,23 +220,21 @@ class Baresip(Peer):
             )
         )
         (workdir / "accounts").write_text(
-            "<sip:callee@127.0.0.1>;regint=0;answermode={answer};audio_codecs=PCMU,PCMA\n".format(
-                answer=answer
-            )
+            f"<sip:callee@127.0.0.1>;regint=0;answermode={answer};audio_codecs=PCMU,PCMA\n"
         )
         (workdir / "contacts").write_text("")
 
     def rtp_sources(self) -> list[int]:
         """Ports baresip logged RTP arriving from ("incoming rtp ... established")."""
-        return [int(p) for p in _RTP_FROM.findall(self.log_path.read_text(errors="replace"))]
+        return [int(p) for p in _RTP_FROM.findall(self.full_log())]
 
     def answered(self) -> int:
         """How many calls baresip answered with 200."""
-        return self.log_path.read_text(errors="replace").count(" with 200")
+        return self.full_log().count(" with 200")
 
     def closed(self) -> list[str]:
         """Why each of its sessions closed, as baresip logged it."""
-        return _CLOSED.findall(self.log_path.read_text(errors="replace"))
+        return _CLOSED.findall(self.full_log())
 
     def command(self) -> list[str]:
         return [BARESIP, "-f", str(self.workdir), "-v"]
