@@ -7,7 +7,8 @@ is ready only once it answers an OPTIONS on its port, and is killed at teardown.
 
 Kamailio is a record-routing proxy whose behaviour is chosen by the dialled number's
 last digits (see ``KAMAILIO_CFG``): ``...486`` and ``...503`` are rejected statelessly,
-``...407`` is challenged before it is relayed, ``...2`` is forked to both baresips,
+``...407`` is challenged before it is relayed (and so are BYE and REFER from a
+caller ID ending in 407), ``...2`` is forked to both baresips,
 anything else goes to the first baresip. baresip auto-answers and sends a 440 Hz sine
 (``ausine``), so RTP reaches us without a sound card.
 """
@@ -64,6 +65,15 @@ request_route {{
     if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
     if (has_totag()) {{
         if (loose_route()) {{
+            if (is_method("BYE|REFER") && $fU =~ "407$") {{
+                if (!pv_proxy_authenticate("$fd", "{password}", "0") || $au != "{user}") {{
+                    xlog("L_NOTICE", "interop: challenging $rm cseq=$cs au=$au\n");
+                    proxy_challenge("$fd", "1");
+                    exit;
+                }}
+                xlog("L_NOTICE", "interop: authenticated $rm with $hdr(Proxy-Authorization)\n");
+                consume_credentials();
+            }}
             xlog("L_NOTICE", "interop: in-dialog $rm loose-routed to $ru\n");
             t_relay();
             exit;

@@ -40,6 +40,7 @@ RINGING_NUMBER = "+441632960110"  # ...0: to the callee that rings and never ans
 BUSY_NUMBER = "+441632960486"
 UNAVAILABLE_NUMBER = "+441632960503"
 CHALLENGED_NUMBER = "+441632960407"
+CHALLENGED_CALLER = "+441632960407"  # Kamailio challenges its BYE and REFER
 
 
 @dataclass
@@ -196,3 +197,24 @@ async def test_fork_to_two_callees_second_answer_is_acked_and_byed(
     assert peers.loose_routed("ACK") == 2
     assert peers.loose_routed("BYE") == 2
     assert len(peers.callee_a.closed()) + len(peers.callee_b.closed()) == 2
+
+
+async def test_bye_challenged_407_is_retried_and_ended_waits_for_its_200(
+    peers: Peers, trunk: SippyTrunk
+) -> None:
+    """Kamailio challenges our in-dialog BYE (caller ID ...407): the BYE is sent again
+    with credentials, and ENDED is reported with the 200 to that retry, not at the
+    first send (else a carrier that challenges BYE leaves the leg up, and billed,
+    while we record it ended)."""
+    call = await trunk.originate(ANSWERED_NUMBER, CHALLENGED_CALLER, ring_timeout=30)
+    await events_until(call, K.ANSWERED)
+    await call.hangup()
+    assert kinds(await rest_of(call)) == [K.ENDED]
+    (ended,) = [e for e in call.history if e.kind is K.ENDED]
+    assert ended.code == 200 and ended.by == "local"
+    assert len(peers.kamailio.lines("interop: challenging BYE")) == 1
+    (authed,) = peers.kamailio.lines("interop: authenticated BYE")
+    assert f'username="{AUTH_USER}"' in authed and "qop=auth" in authed
+    assert peers.loose_routed("BYE") == 1  # only the authenticated one went on
+    await asyncio.sleep(0.3)
+    assert peers.callee_a.closed(), peers.callee_a.log()
