@@ -125,6 +125,9 @@ module_path {modules}
 module g711.so
 module ausine.so
 module_app account.so
+module_app menu.so
+module cons.so
+cons_listen 127.0.0.1:{cons_port}
 """
 
 
@@ -224,15 +227,28 @@ class Baresip(Peer):
 
     def __init__(self, workdir: Path, rtp_ports: tuple[int, int], answer: str = "auto") -> None:
         super().__init__(workdir)
+        self.cons_port = free_udp_port()
         (workdir / "config").write_text(
             BARESIP_CONFIG.format(
-                port=self.port, rtp_lo=rtp_ports[0], rtp_hi=rtp_ports[1], modules=BARESIP_MODULES
+                port=self.port,
+                rtp_lo=rtp_ports[0],
+                rtp_hi=rtp_ports[1],
+                modules=BARESIP_MODULES,
+                cons_port=self.cons_port,
             )
         )
         (workdir / "accounts").write_text(
             f"<sip:callee@127.0.0.1>;regint=0;answermode={answer};audio_codecs=PCMU,PCMA\n"
         )
         (workdir / "contacts").write_text("")
+
+    def press(self, keys: str) -> None:
+        """Type ``keys`` on baresip's UDP console (``cons``): in a call, the menu sends
+        each digit as DTMF (RFC 4733 when telephone-event was negotiated)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for key in keys:
+                s.sendto(key.encode(), ("127.0.0.1", self.cons_port))
+                time.sleep(0.2)
 
     def rtp_sources(self) -> list[int]:
         """Ports baresip logged RTP arriving from ("incoming rtp ... established")."""

@@ -218,3 +218,20 @@ async def test_bye_challenged_407_is_retried_and_ended_waits_for_its_200(
     assert peers.loose_routed("BYE") == 1  # only the authenticated one went on
     await asyncio.sleep(0.3)
     assert peers.callee_a.closed(), peers.callee_a.log()
+
+
+async def test_dtmf_from_baresip_reaches_us(peers: Peers, trunk: SippyTrunk) -> None:
+    """Digits pressed on baresip come to us as RFC 4733 events over the proxied call,
+    one DTMF event per press, in order."""
+    call = await trunk.originate(ANSWERED_NUMBER, CALLER, ring_timeout=30)
+    await events_until(call, K.ANSWERED)
+    await asyncio.to_thread(peers.callee_a.press, "159")
+    digits: list[str | None] = []
+    async with asyncio.timeout(5):
+        async for event in call.events():
+            if event.kind is K.DTMF:
+                digits.append(event.digit)
+            if len(digits) == 3:
+                break
+    assert digits == ["1", "5", "9"]
+    await call.hangup()
