@@ -235,3 +235,22 @@ async def test_dtmf_from_baresip_reaches_us(peers: Peers, trunk: SippyTrunk) -> 
                 break
     assert digits == ["1", "5", "9"]
     await call.hangup()
+
+
+@pytest.mark.parametrize("caller", [CALLER, CHALLENGED_CALLER], ids=["plain", "refer_407"])
+async def test_refer_accepted_by_baresip_completes_from_its_notify(
+    peers: Peers, trunk: SippyTrunk, caller: str
+) -> None:
+    """Blind transfer through the proxy: baresip A accepts our REFER (via the Record-
+    Route), calls baresip B itself, and its NOTIFY sipfrag says 200: TRANSFERRED. With
+    caller ID ...407 Kamailio first challenges the REFER: it is sent again with
+    credentials and the transfer still completes."""
+    call = await trunk.originate(ANSWERED_NUMBER, caller, ring_timeout=30)
+    await events_until(call, K.ANSWERED)
+    result = await call.transfer(f"sip:callee@127.0.0.1:{peers.callee_b.port}")
+    assert result.kind is K.TRANSFERRED and result.code == 200, result
+    assert peers.loose_routed("REFER") == 1
+    assert peers.callee_b.answered() == 1  # B got the call from A, not from us
+    challenged = len(peers.kamailio.lines("interop: challenging REFER"))
+    assert challenged == (1 if caller == CHALLENGED_CALLER else 0)
+    await call.hangup()
