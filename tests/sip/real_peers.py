@@ -30,7 +30,10 @@ from tests.sip.sipp import free_udp_port
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 BARESIP = shutil.which("baresip") or "/usr/bin/baresip"
-KAMAILIO_MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
+KAMAILIO_MODULES = next(
+    iter(sorted(Path("/usr/lib").glob("*/kamailio/modules"))),  # Debian's multiarch dir
+    Path("/usr/lib/x86_64-linux-gnu/kamailio/modules"),
+)
 BARESIP_MODULES = Path("/usr/lib/baresip/modules")
 
 _RTP_FROM = re.compile(r"incoming rtp for 'audio' established, receiving from [\d.]+:(\d+)")
