@@ -6,11 +6,11 @@ foreground from a config written into the test's tmp dir (no system paths, no ro
 is ready only once it answers an OPTIONS on its port, and is killed at teardown.
 
 Kamailio is a record-routing proxy whose behaviour is chosen by the dialled number's
-last digits (see ``KAMAILIO_CFG``): ``...486`` and ``...503`` are rejected statelessly,
-``...407`` is challenged before it is relayed (and so are BYE and REFER from a
-caller ID ending in 407), ``...2`` is forked to both baresips,
-anything else goes to the first baresip. baresip auto-answers and sends a 440 Hz sine
-(``ausine``), so RTP reaches us without a sound card.
+last digits (see ``KAMAILIO_CFG``): ``...486``, ``...404`` and ``...503`` are rejected
+statelessly, ``...407`` is challenged before it is relayed (and so are BYE and REFER
+from a caller ID ending in 407), ``...2`` is forked to callees A and B, ``...0`` goes
+to the callee that only rings, anything else to A. baresip auto-answers and sends a
+440 Hz sine (``ausine``), so RTP reaches us without a sound card.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ request_route {{
     if (is_method("OPTIONS") && $rU == $null) {{ sl_send_reply("200", "Kamailio up"); exit; }}
     t_check_trans();
     if ($rU =~ "486$") {{ sl_send_reply("486", "Busy Here"); exit; }}
+    if ($rU =~ "404$") {{ sl_send_reply("404", "Not Found"); exit; }}
     if ($rU =~ "503$") {{
         append_to_reply("Retry-After: {retry_after}\\r\\n");
         sl_send_reply("503", "Service Unavailable");
@@ -168,32 +169,45 @@ class Peer:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_udp_port()
+        self.port = 0
         self.log_path = workdir / f"{self.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def pick_ports(self) -> None:
+        """Choose free loopback ports and write the config for them."""
+        self.port = free_udp_port()
 
     def command(self) -> list[str]:
         raise NotImplementedError
 
-    def start(self, ready_within: float = 10.0) -> Peer:
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                self.command(),
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + ready_within
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+    def start(self, ready_within: float = 10.0, attempts: int = 3) -> Peer:
+        """Start and wait until ready. A free port can be taken by someone else between
+        our probe and the peer's bind: an early exit is retried on new ports."""
+        for attempt in range(1, attempts + 1):
+            self.pick_ports()
+            with self.log_path.open("wb") as log:
+                self.proc = subprocess.Popen(
+                    self.command(),
+                    cwd=self.workdir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            deadline = time.monotonic() + ready_within
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                if sip_options_answered(self.port):
+                    return self
+                time.sleep(0.1)
+            else:
+                self.stop()
+                raise RuntimeError(f"{self.name} not answering on {self.port}:\n{self.log()}")
+            self.stop()  # exited: its helpers too
+            if attempt == attempts:
                 raise RuntimeError(f"{self.name} exited {self.proc.returncode}:\n{self.log()}")
-            if sip_options_answered(self.port):
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.name} not answering on {self.port}:\n{self.log()}")
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         if self.proc is None:
@@ -230,20 +244,25 @@ class Baresip(Peer):
 
     def __init__(self, workdir: Path, rtp_ports: tuple[int, int], answer: str = "auto") -> None:
         super().__init__(workdir)
-        self.cons_port = free_udp_port()
-        (workdir / "config").write_text(
-            BARESIP_CONFIG.format(
-                port=self.port,
-                rtp_lo=rtp_ports[0],
-                rtp_hi=rtp_ports[1],
-                modules=BARESIP_MODULES,
-                cons_port=self.cons_port,
-            )
-        )
+        self.rtp_ports = rtp_ports
+        self.cons_port = 0
         (workdir / "accounts").write_text(
             f"<sip:callee@127.0.0.1>;regint=0;answermode={answer};audio_codecs=PCMU,PCMA\n"
         )
         (workdir / "contacts").write_text("")
+
+    def pick_ports(self) -> None:
+        super().pick_ports()
+        self.cons_port = free_udp_port()
+        (self.workdir / "config").write_text(
+            BARESIP_CONFIG.format(
+                port=self.port,
+                rtp_lo=self.rtp_ports[0],
+                rtp_hi=self.rtp_ports[1],
+                modules=BARESIP_MODULES,
+                cons_port=self.cons_port,
+            )
+        )
 
     def press(self, keys: str) -> None:
         """Type ``keys`` on baresip's UDP console (``cons``): in a call, the menu sends
@@ -270,13 +289,18 @@ class Baresip(Peer):
 
 
 class Kamailio(Peer):
-    """Kamailio 5.x as a record-routing proxy in front of one or two baresips."""
+    """Kamailio 5.x as a record-routing proxy in front of the baresips (A, B, ringing)."""
 
     name = "kamailio"
 
     def __init__(self, workdir: Path, callee_a: int, callee_b: int, callee_ring: int) -> None:
         super().__init__(workdir)
         self.cfg = workdir / "kamailio.cfg"
+        self.callees = (callee_a, callee_b, callee_ring)
+
+    def pick_ports(self) -> None:
+        super().pick_ports()
+        callee_a, callee_b, callee_ring = self.callees
         self.cfg.write_text(
             KAMAILIO_CFG.format(
                 port=self.port,

@@ -38,6 +38,7 @@ ANSWERED_NUMBER = "+441632960111"  # Kamailio relays it to callee A
 FORKED_NUMBER = "+441632960112"  # ...2: forked to callees A and B
 RINGING_NUMBER = "+441632960110"  # ...0: to the callee that rings and never answers
 BUSY_NUMBER = "+441632960486"
+UNKNOWN_NUMBER = "+441632960404"
 UNAVAILABLE_NUMBER = "+441632960503"
 CHALLENGED_NUMBER = "+441632960407"
 CHALLENGED_CALLER = "+441632960407"  # Kamailio challenges its BYE and REFER
@@ -146,7 +147,11 @@ async def test_callee_hangs_up_through_proxy(peers: Peers, trunk: SippyTrunk) ->
 
 @pytest.mark.parametrize(
     ("number", "code", "retry_after"),
-    [(BUSY_NUMBER, 486, None), (UNAVAILABLE_NUMBER, 503, RETRY_AFTER_S)],
+    [
+        (BUSY_NUMBER, 486, None),
+        (UNKNOWN_NUMBER, 404, None),
+        (UNAVAILABLE_NUMBER, 503, RETRY_AFTER_S),
+    ],
 )
 async def test_stateless_rejection_by_the_proxy(
     peers: Peers, trunk: SippyTrunk, number: str, code: int, retry_after: int | None
