@@ -9,8 +9,10 @@ Kamailio is a record-routing proxy whose behaviour is chosen by the dialled numb
 last digits (see ``KAMAILIO_CFG``): ``...486``, ``...404`` and ``...503`` are rejected
 statelessly, ``...407`` is challenged before it is relayed (and so are BYE and REFER
 from a caller ID ending in 407), ``...2`` is forked to callees A and B, ``...0`` goes
-to the callee that only rings, anything else to A. baresip auto-answers and sends a
-440 Hz sine (``ausine``), so RTP reaches us without a sound card.
+to the callee that only rings, anything else to A. It is also the registrar (digest
+401) and pings registered contacts with OPTIONS every second (usrloc keepalives).
+baresip auto-answers and sends a 440 Hz sine (``ausine``), so RTP reaches us without a
+sound card.
 """
 
 from __future__ import annotations
@@ -61,6 +63,13 @@ loadmodule "siputils.so"
 loadmodule "auth.so"
 loadmodule "xlog.so"
 loadmodule "corex.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+modparam("usrloc", "db_mode", 0)
+modparam("usrloc", "ka_mode", 1)
+modparam("usrloc", "ka_loglevel", 1)
+modparam("usrloc", "ka_logmsg", "interop: keepalive OPTIONS answered by $sas")
+modparam("usrloc", "timer_interval", 1)
 modparam("rr", "enable_full_lr", 1)
 modparam("auth", "secret", "dialguard-interop")
 
@@ -87,6 +96,17 @@ request_route {{
     }}
     if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
     if (is_method("OPTIONS") && $rU == $null) {{ sl_send_reply("200", "Kamailio up"); exit; }}
+    if (is_method("REGISTER")) {{
+        if (!pv_www_authenticate("$td", "{password}", "0") || $au != "{user}") {{
+            xlog("L_NOTICE", "interop: challenging $rm cseq=$cs au=$au\n");
+            www_challenge("$td", "1");
+            exit;
+        }}
+        consume_credentials();
+        xlog("L_NOTICE", "interop: REGISTER expires=$hdr(Expires) contact=$ct\n");
+        if (!save("location")) {{ sl_reply_error(); }}
+        exit;
+    }}
     t_check_trans();
     if ($rU =~ "486$") {{ sl_send_reply("486", "Busy Here"); exit; }}
     if ($rU =~ "404$") {{ sl_send_reply("404", "Not Found"); exit; }}

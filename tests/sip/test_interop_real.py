@@ -259,3 +259,31 @@ async def test_refer_accepted_by_baresip_completes_from_its_notify(
     challenged = len(peers.kamailio.lines("interop: challenging REFER"))
     assert challenged == (1 if caller == CHALLENGED_CALLER else 0)
     await call.hangup()
+
+
+async def test_registrar_keepalive_options_are_answered(peers: Peers) -> None:
+    """Kamailio as registrar: our REGISTER (digest-challenged 401) binds with the
+    configured Expires; its keepalive OPTIONS to our contact are answered (else the
+    registrar marks us dead); stop() sends the un-REGISTER."""
+    trunk = SippyTrunk(
+        "127.0.0.1",
+        peers.kamailio.port,
+        username=AUTH_USER,
+        password=AUTH_PASSWORD,
+        register=True,
+        register_expires=120,
+        media=False,
+    )
+    await trunk.start()
+    try:
+        assert trunk.registered
+        await asyncio.sleep(3.5)  # usrloc pings every second
+    finally:
+        await trunk.stop()
+    await asyncio.sleep(0.3)
+    assert peers.kamailio.lines("interop: challenging REGISTER")  # it did use digest
+    registers = peers.kamailio.lines("interop: REGISTER")
+    assert "expires=120" in registers[0], registers
+    assert "expires=0" in registers[-1], registers  # the un-REGISTER
+    answered = peers.kamailio.lines("interop: keepalive OPTIONS answered")
+    assert len(answered) >= 2, peers.kamailio.log()
