@@ -25,6 +25,7 @@ from dialguard.pacing.events import AgentChanged
 from dialguard.sip.api import CallEventKind
 from dialguard.sip.prompt import default_prompt
 from dialguard.store import NewContact, Store
+from tests.support.daemon import until
 from tests.support.scripted import FlakyStore, ScriptedCall, ScriptedTrunk
 
 NUMBERS = [f"+4420794601{n:02d}" for n in range(10)]
@@ -45,14 +46,6 @@ class Rig:
     def settled(self) -> bool:
         p = self.runner.pacer
         return not p.reservations() and not p.calls
-
-
-async def until(pred: Callable[[], object], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager

@@ -264,3 +264,15 @@ async def test_503_retry_after_is_on_the_failure(
     (failed,) = await rest_of(call)
     assert failed.kind is K.FAILED and failed.code == 503 and failed.retry_after == 120
     assert await sipp_result(run) == 0, run.explain()
+
+
+async def test_a_redirect_is_not_followed(sipp: StartSipp, trunk_for: Callable[..., Any]) -> None:
+    """3xx: dialguard never dials the Contact it is redirected to — that number was never
+    checked against the DNC lists, the calling window or the frequency caps. The call
+    fails with the 3xx code (recorded on the attempt), and nothing else is sent."""
+    run = sipp("redirect_302")
+    trunk = await trunk_for(run)
+    call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+    (failed,) = await rest_of(call)
+    assert failed.kind is K.FAILED and failed.code == 302
+    assert await sipp_result(run) == 0, run.explain()

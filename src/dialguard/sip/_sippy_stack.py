@@ -161,6 +161,21 @@ class _DialguardTM(SipTransactionManager):  # type: ignore[misc]
         except Exception as e:
             _unparsable(ra, data_in, f"{type(e).__name__}: {e}")
 
+    def incomingResponse(self, msg: Any, t: Any, checksum: Any) -> None:  # noqa: N802
+        """The ACK to a non-2xx final goes where the INVITE went (RFC 3261 §17.1.1.3).
+
+        sippy routes it by the response's Contact and Record-Route, as for a 2xx; a 3xx
+        always carries a Contact (the redirect target), so the ACK went to that target,
+        the redirecting peer retransmitted its 302 for 32 s and the target got a stray
+        ACK. dialguard never follows a redirect (the new number was never screened), so
+        the headers are dropped from a ≥300 final before sippy sees it: the call fails
+        with the 3xx code and the ACK goes back the way the INVITE came."""
+        code = msg.getSCode()[0]
+        if code >= 300:
+            msg.delHFs("contact")
+            msg.delHFs("record-route")
+        super().incomingResponse(msg, t, checksum)
+
     def _forked_2xx(self, data: bytes, server: Any, rtime: Any) -> bool:
         """A 2xx to one of our INVITEs from a dialog other than the call's: ACK and BYE it.
 
