@@ -161,7 +161,7 @@ class _DialguardTM(SipTransactionManager):  # type: ignore[misc]
         except Exception as e:
             _unparsable(ra, data_in, f"{type(e).__name__}: {e}")
 
-    def incomingResponse(self, msg: Any, t: Any, checksum: Any) -> None:  # noqa: N802
+    def incomingResponse(self, msg: Any, t: Any, checksum: Any) -> None:
         """The ACK to a non-2xx final goes where the INVITE went (RFC 3261 §17.1.1.3).
 
         sippy routes it by the response's Contact and Record-Route, as for a 2xx; a 3xx
