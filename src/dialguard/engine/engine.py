@@ -289,20 +289,17 @@ class Engine:
 
     def _on_agent_changes(self, changes: list[AgentChange]) -> None:
         for ch in changes:
+            held = self._held_wills.pop(ch.agent, None)
+            if held is not None:  # a newer change for this agent supersedes a held will
+                held.cancel()
             if ch.reason == "link_down":
                 # Fail closed without abandoning: no new dials while the link is down
                 # (runners check dialling_allowed), but reservations for calls already
                 # ringing stand — the transfer goes over SIP, not MQTT. Wills that came
                 # with the loss are dropped for the same reason.
-                held = self._held_wills.pop(ch.agent, None)
-                if held is not None:
-                    held.cancel()
                 self._kept_over_outage.add(ch.agent)
                 continue
             self._kept_over_outage.discard(ch.agent)
-            held = self._held_wills.pop(ch.agent, None)
-            if held is not None:
-                held.cancel()
             if ch.reason == "message" and ch.new == "offline" and ch.old != "offline":
                 loop = asyncio.get_running_loop()
                 self._held_wills[ch.agent] = loop.call_later(
