@@ -302,8 +302,8 @@ async def test_store_on_a_full_disk_loses_no_call_and_resumes_by_itself(
     broker_url: str, tmp_path: Path
 ) -> None:
     """The store sits on a small tmpfs that fills mid-campaign: calls up carry on (the
-    pacer hears them first), nothing new is dialled, and dialling resumes within 10 s
-    of space returning; no agent is left reserved."""
+    pacer hears them first), nothing new is dialled though an agent is free, and
+    dialling resumes within 10 s of space returning; no agent is left reserved."""
     fs = tmp_path / "fs"
     fs.mkdir()
     problem = _mount_tmpfs(fs, "6m")
@@ -324,8 +324,13 @@ async def test_store_on_a_full_disk_loses_no_call_and_resumes_by_itself(
                 f.write(b"\0" * 65536)
                 f.flush()
         await until(lambda: not engine.writes.healthy, 30, "the store to refuse writes")
-        await asyncio.sleep(6)
+        pacer = engine.runners["demo"].pacer
+        # An agent must be free while the disk is full, or "nothing new is dialled"
+        # and "dialling resumes" would prove nothing (all three may be on ringing calls).
+        await until(lambda: pacer.counters(0.0).agents_free > 0, 45, "a free agent")
         dialled_full = len(sim.records)
+        await asyncio.sleep(3)
+        assert len(sim.records) == dialled_full, "dialled with the store refusing writes"
         filler.unlink()
         freed = time.monotonic()
         await until(lambda: len(sim.records) > dialled_full + 0, 10, "dialling to resume")

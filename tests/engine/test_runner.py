@@ -19,7 +19,7 @@ import pytest
 from dialguard.config import parse_campaign
 from dialguard.engine.messages import CallEvent as AgentCallEvent
 from dialguard.engine.metrics import EngineMetrics
-from dialguard.engine.runner import CampaignRunner, RunnerDeps
+from dialguard.engine.runner import CampaignRunner, CampaignState, RunnerDeps
 from dialguard.engine.writes import StoreWrites
 from dialguard.pacing.events import AgentChanged
 from dialguard.sip.api import CallEventKind
@@ -55,6 +55,7 @@ async def rig(
     transfer_s: float | None = 0.05,
     publish: Callable[[str, AgentCallEvent], Awaitable[None]] | None = None,
     pacing: dict[str, Any] | None = None,
+    state: CampaignState = "active",
 ) -> AsyncIterator[Rig]:
     async with await Store.open(tmp_path / "store.sqlite3") as real:
         await real.upsert_campaign("c1", "Faults", "{}")
@@ -85,7 +86,7 @@ async def rig(
             prompt=default_prompt(),
             writes=writes,
         )
-        runner = CampaignRunner(deps, campaign, "active")
+        runner = CampaignRunner(deps, campaign, state)
         assert runner.check_invariants, "tests run with DIALGUARD_CHECK_INVARIANTS=1"
         writer = asyncio.create_task(writes.run())
         loop = asyncio.create_task(runner.run())
@@ -155,6 +156,19 @@ async def test_no_new_dial_while_writes_fail_and_resume_after(tmp_path: Path) ->
         r.store.failing.clear()
         await r.call(2, within=5)  # resumed by itself
         assert r.writes.healthy
+
+
+async def test_a_started_campaign_dials_at_once_after_sitting_paused(tmp_path: Path) -> None:
+    """While paused nothing is dialled; on start the free agent is dialled for in the
+    same step (it used to wait out a 5 s no-contact backoff the paused ticks built up)."""
+    async with rig(tmp_path, state="paused") as r:
+        r.runner.report(AgentChanged("a1", "ready"))
+        await asyncio.sleep(1.5)  # a few paced steps while paused
+        assert r.trunk.calls == [], "dialled while paused"
+        started = time.monotonic()
+        r.runner.set_state("active")
+        await r.call(1, within=5)
+        assert time.monotonic() - started < 3.0  # not the 5 s backoff
 
 
 # --- the connect deadline ------------------------------------------------------------------

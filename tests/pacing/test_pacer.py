@@ -15,6 +15,7 @@ from dialguard.pacing import (
     Failed,
     Launch,
     Launched,
+    LaunchGate,
     Pacer,
     PacingError,
     PacingParams,
@@ -77,6 +78,21 @@ def test_no_contact_releases_and_backs_off_before_dialling_again() -> None:
     assert p.next_deadline() == pytest.approx(6.0)
     assert launches(p.poll(5.9)) == []
     assert [d.agent for d in launches(p.poll(6.0))] == ["a1"]
+
+
+def test_a_closed_gate_holds_new_dials_and_opening_it_dials_at_once() -> None:
+    """Refusals while dialling is held (paused, store, broker) are not "no contact":
+    when the hold ends the free agent is dialled for in the same poll, not 5 s later."""
+    p = Pacer(PacingParams(no_contact_backoff_s=5.0))
+    ready(p, "a1")
+    (first,) = launches(p.poll(0.0))
+    p.handle(CouldNotLaunch(first.call), 0.0)  # refused: the store stopped taking writes
+    p.handle(LaunchGate(open=False), 0.1)
+    assert launches(p.poll(0.1)) == []
+    assert p.next_deadline() is None  # nothing to wake for while held
+    assert launches(p.poll(30.0)) == []
+    p.handle(LaunchGate(open=True), 31.0)
+    assert [d.agent for d in launches(p.poll(31.0))] == ["a1"]
 
 
 def test_agent_vanishing_moves_the_reservation_to_a_free_agent() -> None:

@@ -37,6 +37,7 @@ from dialguard.pacing import (
     Failed,
     Launch,
     Launched,
+    LaunchGate,
     Pacer,
     PacingError,
     PacingParams,
@@ -70,11 +71,13 @@ class GuaranteedPacing(RuleBasedStateMachine):
         self.answered_at: dict[int, float] = {}
         self.held_in_wrap: set[int] = set()  # answered while the reserved agent wrapped
         self.timed_out: set[int] = set()  # connect not confirmed by the deadline
+        self.gate_open = True
 
     # ------------------------------------------------------------ engine side
     def act(self, decisions: list[Decision]) -> None:
         for d in decisions:
             if isinstance(d, Launch):
+                assert self.gate_open, f"{d} while new dials are held"
                 assert d.guaranteed and d.agent is not None, d
                 assert d.ring_timeout_s >= 15
                 self.launching.add(d.call)
@@ -116,6 +119,12 @@ class GuaranteedPacing(RuleBasedStateMachine):
     def agent_changes(self, agent: str, state: str) -> None:
         self.pacer.handle(AgentChanged(agent, state), self.now)  # type: ignore[arg-type]
         self.state_of[agent] = state
+        self.poll()
+
+    @rule(open_=st.booleans())
+    def gate(self, open_: bool) -> None:
+        self.pacer.handle(LaunchGate(open=open_), self.now)
+        self.gate_open = open_
         self.poll()
 
     @rule(dt=st.floats(0.0, 30.0))
@@ -207,9 +216,9 @@ class GuaranteedPacing(RuleBasedStateMachine):
         except PacingError:
             a = self.pacer.agents.get(agent)
             free = a is not None and a.state == "ready" and a.reserved_for is a.on_call is None
-            assert self.params.mode != "preview" or not free
+            assert self.params.mode != "preview" or not free or not self.gate_open
         else:
-            assert self.params.mode == "preview"
+            assert self.params.mode == "preview" and self.gate_open
         self.poll()
 
     @rule(mode=st.sampled_from(["progressive", "preview"]), ahead=st.booleans())

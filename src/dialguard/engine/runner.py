@@ -98,6 +98,7 @@ class CampaignRunner:
         self._stopping = False
         self._tg: asyncio.TaskGroup | None = None
         self._launching = 0  # launches not yet handed to a CallJob
+        self._held_why: str | None = None  # why new dials are held (the pacer's gate)
         self._ctx = CallContext(
             store=deps.store,
             writes=deps.writes,
@@ -166,6 +167,7 @@ class CampaignRunner:
 
     def _step(self) -> None:
         now = self.loop.time()
+        self._gate(now)
         for d in self.pacer.poll(now):
             self._carry_out(d)
         if self.check_invariants:
@@ -177,6 +179,22 @@ class CampaignRunner:
         m.in_flight.labels(cid).set(c.dials_in_flight)
         m.pacing_level.labels(cid).set(c.dial_level)
         m.abandon_rate.labels(cid, self.campaign.pacing.abandon_window).set(c.abandon_rate_window)
+
+    def _gate(self, now: float) -> None:
+        """Tell the pacer when new dials are held or allowed again, so that it proposes
+        none while held and resumes in the same step the hold ends (no backoff left
+        over from refusals). Checked every step: the loop wakes at least once a second."""
+        why = self._may_dial(None, trunk=False)
+        if why is None and self.deps.trunk_health.paused(now):
+            why = "trunk paused"
+        if why == self._held_why:
+            return
+        if why is None:
+            log.info("dialling_resumed", campaign=self.campaign.id, was=self._held_why)
+        else:
+            log.info("dialling_held", campaign=self.campaign.id, why=why)
+        self._held_why = why
+        self.pacer.handle(pe.LaunchGate(open=why is None), now)
 
     def _may_dial(self, agent: str | None, *, trunk: bool = True) -> str | None:
         """Why a new dial must not go out now (fail closed), or None. ``trunk``: ask the

@@ -76,6 +76,12 @@ class TrunkBreaker:
             return True
         return False
 
+    def paused(self, now: float) -> bool:
+        """Would :meth:`allows` refuse now? (Asks without taking the half-open probe.)"""
+        if self.state == "open":
+            return now < self._until
+        return self.state == "half_open" and now < self._next_probe
+
     def refused(self, now: float, code: int | None, retry_after: float | None) -> bool:
         """A call ended with a trunk refusal; True if the breaker (re)opened now."""
         if self.state == "half_open":

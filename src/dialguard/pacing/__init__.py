@@ -16,6 +16,7 @@ How the engine drives it (one :class:`Pacer` per campaign)::
     pacer.handle(Failed(call, "no_answer"), now)          # busy|no_answer|invalid|rejected|…
     pacer.handle(Connected(call), now); pacer.handle(Ended(call), now)
     pacer.handle(ConnectFailed(call), now)                # transfer to the agent failed
+    pacer.handle(LaunchGate(open=False), now)             # no new dials at all (fail closed)
 
     # then ask what to do, and do all of it in order
     for d in pacer.poll(now):
@@ -67,6 +68,7 @@ from dialguard.pacing.events import (
     Failed,
     FailReason,
     Launched,
+    LaunchGate,
     PreviewRequested,
     Ringing,
 )
@@ -107,6 +109,7 @@ __all__ = [
     "Failed",
     "GovernorState",
     "Launch",
+    "LaunchGate",
     "Launched",
     "MessageReason",
     "Mode",

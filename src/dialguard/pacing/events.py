@@ -35,6 +35,16 @@ class PreviewRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class LaunchGate:
+    """Whether the engine may place new calls at all (fail closed: campaign paused,
+    broker or store lost, trunk paused). While closed the pacer proposes no Launch, so
+    nothing is refused and no no-contact backoff builds up; when it opens, dialling
+    resumes in the same poll."""
+
+    open: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Launched:
     """The INVITE for ``call`` left (the attempt row is written)."""
 
@@ -94,4 +104,4 @@ class Ended:
 CallEvent = (
     Launched | CouldNotLaunch | Ringing | Answered | Failed | Connected | ConnectFailed | Ended
 )
-Event = AgentChanged | PreviewRequested | CallEvent
+Event = AgentChanged | PreviewRequested | LaunchGate | CallEvent

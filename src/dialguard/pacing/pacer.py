@@ -61,6 +61,7 @@ from dialguard.pacing.events import (
     Event,
     Failed,
     Launched,
+    LaunchGate,
     PreviewRequested,
     Ringing,
 )
@@ -143,6 +144,7 @@ class Pacer:
         self._out: list[Decision] = []
         self._next_id = 1
         self._no_launch_until = -1e300
+        self._gate_open = True
         self._last_now = now
         self._last_plan = -1e300
         self._plan_dirty = True
@@ -184,6 +186,10 @@ class Pacer:
             self._agent_changed(event, now)
         elif isinstance(event, PreviewRequested):
             self._preview(event.agent, now)
+        elif isinstance(event, LaunchGate):
+            if event.open and not self._gate_open:
+                self._no_launch_until = -1e300  # refusals while it closed were not "no contact"
+            self._gate_open = event.open
         else:
             call = self.calls.get(event.call)
             if call is None:
@@ -249,6 +255,8 @@ class Pacer:
             raise PacingError(
                 f"preview request from agent {agent_id!r}: campaign mode is {self.params.mode}"
             )
+        if not self._gate_open:
+            raise PacingError(f"preview request from agent {agent_id!r}: new dials are held")
         a = self.agents.get(agent_id)
         if a is None or agent_id not in self._free:
             state = "unknown" if a is None else a.state
@@ -409,7 +417,7 @@ class Pacer:
             self._out.append(Reserve(c.id, a.id))
         # 3. new dials
         mode = self.params.mode
-        if mode != "preview" and now >= self._no_launch_until:
+        if mode != "preview" and self._gate_open and now >= self._no_launch_until:
             over_dial = mode == "predictive" and self._over_dial_open(now)
             guaranteed = not over_dial
             for agent_id in list(self._free):
@@ -440,7 +448,7 @@ class Pacer:
         if self._connecting:
             deadline = self.params.connect_deadline_s
             times.append(min(c.answered_at or 0.0 for c in self._connecting.values()) + deadline)
-        auto = self.params.mode != "preview"
+        auto = self.params.mode != "preview" and self._gate_open
         if auto and self._no_launch_until > self._last_now and (self._free or self._wrapping):
             times.append(self._no_launch_until)
         cap = self.params.wrap_up_cap_s
