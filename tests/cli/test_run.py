@@ -79,6 +79,19 @@ async def test_daemon_metrics_health_sighup_and_sigterm(broker_url: str, tmp_pat
         status, body = await _get(port, "/metrics")
         assert status == 200 and "dialguard_broker_connected" in body
 
+        # a second daemon on the same store refuses to start, naming the first
+        second = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "dialguard", "run", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode != 0
+        assert "another dialguard engine is running on this store" in second.stderr
+        assert f"pid {proc.pid}" in second.stderr, second.stderr
+        assert (await _get(port, "/healthz"))[0] == 200  # the first runs on, unharmed
+
         campaign = tmp_path / "campaigns" / "demo.toml"
         # a bad file is rejected and the running configuration kept
         campaign.write_text(CAMPAIGN_TOML.replace("ring_timeout_s = 20", "ring_timeout_s = 5"))

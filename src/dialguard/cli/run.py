@@ -24,6 +24,7 @@ from dialguard.cli._common import (
 )
 from dialguard.config import CampaignConfig, ConfigError, EngineConfig, load_campaigns
 from dialguard.logs import configure_logging, get_logger
+from dialguard.store import StoreError
 
 log = get_logger("dialguard.daemon")
 
@@ -138,6 +139,10 @@ async def _serve(cfg: EngineConfig, campaigns: list[CampaignConfig]) -> int:
     loop.add_signal_handler(signal.SIGHUP, reload)
     try:
         await engine.run()
+    except StoreError as e:  # at start: another engine holds it, schema too new, …
+        log.error("daemon cannot start", error=str(e))
+        err_console.print(f"[red]cannot start:[/] {e}", highlight=False)
+        return EXIT_PROBLEM
     except Exception:
         # A crashed part (logged where it crashed): exit non-zero so the supervisor
         # restarts the daemon and recovery closes what was left open.

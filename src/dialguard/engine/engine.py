@@ -61,6 +61,7 @@ from dialguard.logs import get_logger
 from dialguard.pacing.events import AgentChanged
 from dialguard.sip.api import Prompt, Trunk
 from dialguard.store import Store
+from dialguard.store.engine_lock import EngineLock
 
 log = get_logger(__name__)
 
@@ -142,6 +143,7 @@ class Engine:
         self.started = asyncio.Event()
         self.crashed: str | None = None
         self.recovered: list[int] = []
+        self._lock: EngineLock | None = None
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -152,7 +154,14 @@ class Engine:
         """Start everything, run until asked to stop, then shut down gracefully.
 
         Raises if a part of the engine crashed (after hanging up what was still up)."""
-        self.store = await Store.open(self.cfg.store.path)
+        # One engine per store file (raises StoreInUse naming the holder): two would
+        # dial the same contacts and recover each other's live calls.
+        self._lock = EngineLock.acquire(self.cfg.store.path, self.engine_id)
+        try:
+            self.store = await Store.open(self.cfg.store.path)
+        except BaseException:
+            self._lock.release()
+            raise
         try:
             await self._register_campaigns()
             await self._recover()
@@ -226,6 +235,8 @@ class Engine:
             await self.metrics_server.stop()
         if self.store is not None:
             await self.store.close()
+        if self._lock is not None:
+            self._lock.release()
         if self.crashed:
             log.error("engine stopped after a crash", crashed=self.crashed)
         else:
