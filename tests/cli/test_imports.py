@@ -247,3 +247,31 @@ def test_file_content_is_printed_literally_not_as_markup(
                "--config", config)  # fmt: skip
     assert code == 2
     assert "found '[red]name', '[/x]'" in capsys.readouterr().err
+
+
+def test_a_windows_export_is_read_in_its_encoding_and_says_so(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (setup / "win.csv").write_bytes("name,phone\nJosé,020 7946 0000\n".encode("cp1252"))
+    config = str(setup / "config" / "dialguard.toml")
+    code = run("import", "contacts", str(setup / "win.csv"), "--campaign", "spring",
+               "--config", config)  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "read as windows-1252 (detected)" in out
+    code = run("import", "contacts", str(setup / "win.csv"), "--campaign", "spring",
+               "--config", config, "--encoding", "klingon")  # fmt: skip
+    assert code == 2
+    assert "--encoding klingon: not an encoding Python knows" in capsys.readouterr().err
+
+
+def test_the_dnc_source_may_be_written_in_capitals(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (setup / "tps.csv").write_text("020 7946 0000\n")
+    config = str(setup / "config" / "dialguard.toml")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    code = run("import", "dnc", str(setup / "tps.csv"), "--source", "TPS",
+               "--list-date", today, "--config", config)  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert "tps numbers imported  1" in capsys.readouterr().out

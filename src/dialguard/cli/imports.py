@@ -44,6 +44,7 @@ from dialguard.cli._common import (
 from dialguard.config import ConfigError, EngineConfig, load_campaigns
 from dialguard.importing import ColumnError, ImportReport, import_contacts, import_dnc
 from dialguard.importing import Progress as ProgressCallback
+from dialguard.importing.encoding import EncodingError, check_encoding
 from dialguard.importing.report import write_rejects
 from dialguard.logs import configure_logging
 from dialguard.phone import InvalidNumber, check_region
@@ -97,11 +98,21 @@ def _run(work: Callable[[], int]) -> int:
         _error("error", str(e))
     except ColumnError as e:
         _error("error", f"{e}; nothing was imported")
+    except EncodingError as e:
+        _error("error", f"{e}; nothing was imported")
     except (StoreError, sqlite3.Error) as e:
         _error("store error", str(e))
     except OSError as e:
         _error("error", f"{e.filename or ''}: {e.strerror}")
     return EXIT_BAD_INPUT
+
+
+def _check_encoding(name: str | None) -> None:
+    if name is not None:
+        try:
+            check_encoding(name)
+        except EncodingError as e:
+            raise _BadInput(str(e)) from None
 
 
 def _error(kind: str, message: str) -> None:
@@ -139,6 +150,7 @@ def _print_report(report: ImportReport, rejects_file: Path | None, what: str) ->
     summary.add_row("already present", f"{report.duplicates_in_store:,}")
     summary.add_row("rejected", f"{report.rejected:,}")
     console.print(summary)
+    console.print(f"read as {report.encoding} ({report.encoding_how})", highlight=False)
     if not report.rejects:
         if rejects_file is not None:
             # Written even when empty, so a script never reads a stale file from a past run.
@@ -201,6 +213,7 @@ def contacts(
     config: Path | None = None,
     region: str | None = None,
     rejects: Path | None = None,
+    encoding: str | None = None,
 ) -> int:
     """Import a contacts CSV into a campaign; bad rows are listed, good ones stored.
 
@@ -212,7 +225,7 @@ def contacts(
     Parameters
     ----------
     file
-        The CSV file (UTF-8; a byte-order mark is fine).
+        The CSV file (UTF-8, or see --encoding; a byte-order mark is fine).
     campaign
         Campaign id; must be in the store or defined in the campaigns directory.
     config
@@ -221,6 +234,9 @@ def contacts(
         Region for numbers written without +country code (default: engine.default_region).
     rejects
         Write every rejected row (line, reason, raw) to this CSV file.
+    encoding
+        The file's text encoding, e.g. cp1252 (Windows spreadsheet exports), latin-1,
+        utf-8. Default: detected, and shown in the summary.
     """
 
     async def job(cfg: EngineConfig, default_region: str) -> int:
@@ -230,11 +246,17 @@ def contacts(
             if bar is not None:
                 with bar:
                     report = await import_contacts(
-                        store, file, campaign, default_region, update, actor=_actor()
+                        store,
+                        file,
+                        campaign,
+                        default_region,
+                        update,
+                        actor=_actor(),
+                        encoding=encoding,
                     )
             else:
                 report = await import_contacts(
-                    store, file, campaign, default_region, actor=_actor()
+                    store, file, campaign, default_region, actor=_actor(), encoding=encoding
                 )
             listed = await store.listed_contacts(campaign)
         code = _print_report(report, rejects, "contacts")
@@ -251,6 +273,7 @@ def contacts(
     def work() -> int:
         cfg, default_region = _setup(config, region)
         _check_paths(file, rejects)
+        _check_encoding(encoding)
         return asyncio.run(job(cfg, default_region))
 
     return _run(work)
@@ -266,6 +289,7 @@ def dnc(
     config: Path | None = None,
     region: str | None = None,
     rejects: Path | None = None,
+    encoding: str | None = None,
 ) -> int:
     """Import a do-not-call list (one number a line, header optional) with its date.
 
@@ -287,17 +311,21 @@ def dnc(
         Region for numbers written without +country code (default: engine.default_region).
     rejects
         Write every rejected row (line, reason, raw) to this CSV file.
+    encoding
+        The file's text encoding (default: detected, and shown in the summary).
     """
 
     def work() -> int:
         cfg, default_region = _setup(config, region)
-        if source not in DNC_SOURCES:
+        _check_encoding(encoding)
+        kind = source.lower()  # TPS, tps: the same list
+        if kind not in DNC_SOURCES:
             raise _BadInput(f"--source {source!r}: must be one of {', '.join(DNC_SOURCES)}")
         date = list_date
         today = dt.datetime.now(dt.UTC).date()
         if date is None:
-            if source != "internal":
-                raise _BadInput(f"--list-date is required for a {source} list (YYYY-MM-DD)")
+            if kind != "internal":
+                raise _BadInput(f"--list-date is required for a {kind} list (YYYY-MM-DD)")
             date = today.isoformat()
         try:
             check_list_date(date)
@@ -307,29 +335,38 @@ def dnc(
         if day > today:
             raise _BadInput(f"--list-date {date} is in the future")
         _check_paths(file, rejects)
-        code = asyncio.run(job(cfg, default_region, date))
-        limit = MAX_LIST_AGE_S[source] // DAY_S if source in MAX_LIST_AGE_S else None
+        code = asyncio.run(job(cfg, default_region, kind, date))
+        limit = MAX_LIST_AGE_S[kind] // DAY_S if kind in MAX_LIST_AGE_S else None
         age = (today - day).days
         if limit is not None and age > limit:
             err_console.print(
-                f"[yellow]warning:[/] this {source} list is {age} days old; campaigns that"
-                f" screen against {source} will not dial until a list at most {limit} days"
+                f"[yellow]warning:[/] this {kind} list is {age} days old; campaigns that"
+                f" screen against {kind} will not dial until a list at most {limit} days"
                 " old is imported",
                 highlight=False,
                 soft_wrap=True,
             )
         return code
 
-    async def job(cfg: EngineConfig, default_region: str, date: str) -> int:
+    async def job(cfg: EngineConfig, default_region: str, kind: str, date: str) -> int:
         async with await Store.open(cfg.store.path) as store:
             bar, update = _progress_bar()
             if bar is not None:
                 with bar:
                     report = await import_dnc(
-                        store, file, source, date, default_region, update, actor=_actor()
+                        store,
+                        file,
+                        kind,
+                        date,
+                        default_region,
+                        update,
+                        actor=_actor(),
+                        encoding=encoding,
                     )
             else:
-                report = await import_dnc(store, file, source, date, default_region, actor=_actor())
-        return _print_report(report, rejects, f"{source} numbers")
+                report = await import_dnc(
+                    store, file, kind, date, default_region, actor=_actor(), encoding=encoding
+                )
+        return _print_report(report, rejects, f"{kind} numbers")
 
     return _run(work)

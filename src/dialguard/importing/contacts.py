@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from dialguard.importing.columns import ColumnError, ContactColumns, resolve_contact_columns
+from dialguard.importing.encoding import choose_encoding
 from dialguard.importing.records import (
     BadRecord,
     CsvRecords,
@@ -177,6 +178,7 @@ async def import_contacts(
     *,
     actor: str = "import",
     batch_rows: int = BATCH_ROWS,
+    encoding: str | None = None,
 ) -> ImportReport:
     """Import contacts from ``source`` (a path, or lines) into ``campaign_id``.
 
@@ -186,13 +188,19 @@ async def import_contacts(
     :class:`~dialguard.store.UnknownRecord` if the campaign is not in the store,
     ``ValueError`` for an unknown ``default_region`` and ``OSError`` if the file cannot
     be read. Bad rows do not raise: they are in the report's ``rejects``.
+
+    ``encoding``: the file's text encoding; None detects it (importing/encoding.py) and
+    the report says which was used. One the reader cannot use raises ``EncodingError``
+    (a ValueError) before anything is read.
     """
     region = check_region(default_region)
     if await store.get_campaign(campaign_id) is None:
         raise UnknownRecord(f"campaign {campaign_id!r} is not in the store")
-    report = ImportReport()
+    chosen = choose_encoding(source, encoding)
+    report = ImportReport(encoding=chosen.label, encoding_how=chosen.how)
     with opened(source) as (lines, total):
-        batches = _batches(CsvRecords(lines), region, report, batch_rows)
+        records = CsvRecords(lines, encoding=chosen.name)
+        batches = _batches(records, region, report, batch_rows)
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
             if batch.contacts:
                 counts = await store.insert_contacts(campaign_id, batch.contacts)
@@ -214,5 +222,7 @@ async def import_contacts(
         imported=report.imported,
         already_present=report.duplicates_in_store,
         rejected=report.rejected,
+        encoding=report.encoding,
+        encoding_how=report.encoding_how,
     )
     return report

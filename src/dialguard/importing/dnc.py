@@ -21,6 +21,7 @@ from dialguard.importing.columns import (
     resolve_number_column,
 )
 from dialguard.importing.contacts import Progress
+from dialguard.importing.encoding import choose_encoding
 from dialguard.importing.records import (
     BadRecord,
     CsvRecords,
@@ -120,6 +121,7 @@ async def import_dnc(
     *,
     actor: str = "import",
     batch_rows: int = BATCH_ROWS,
+    encoding: str | None = None,
 ) -> ImportReport:
     """Import a DNC list into the store's suppressions and record the list's date.
 
@@ -128,6 +130,7 @@ async def import_dnc(
     ``dnc_source`` is one of internal, tps, ctps, usdnc; national lists need
     ``list_date`` (YYYY-MM-DD). Raises ValueError for a bad source, date or region,
     :class:`ColumnError` for an unusable header, OSError for an unreadable file.
+    ``encoding`` as for :func:`~dialguard.importing.import_contacts` (None: detected).
     """
     if dnc_source not in DNC_SOURCES:
         raise ValueError(f"DNC source {dnc_source!r} is not one of: {', '.join(DNC_SOURCES)}")
@@ -136,9 +139,11 @@ async def import_dnc(
     elif dnc_source != "internal":
         raise ValueError(f"a {dnc_source} list needs its list date (YYYY-MM-DD)")
     region = check_region(default_region)
-    report = ImportReport()
+    chosen = choose_encoding(source, encoding)
+    report = ImportReport(encoding=chosen.label, encoding_how=chosen.how)
     with opened(source) as (lines, total):
-        batches = _batches(CsvRecords(lines), region, report, batch_rows)
+        records = CsvRecords(lines, encoding=chosen.name)
+        batches = _batches(records, region, report, batch_rows)
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
             if batch.entries:
                 counts = await store.add_suppressions(batch.entries, dnc_source, list_date)
@@ -164,5 +169,7 @@ async def import_dnc(
         imported=report.imported,
         already_present=report.duplicates_in_store,
         rejected=report.rejected,
+        encoding=report.encoding,
+        encoding_how=report.encoding_how,
     )
     return report

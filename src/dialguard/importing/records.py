@@ -4,9 +4,10 @@ Contact lists arrive from spreadsheets, CRMs and other diallers; some are in Win
 some have a UTF-8 byte-order mark, some have a stray Latin-1 byte in one name. One bad
 line must not stop an import, and the operator needs to find it, so this reader:
 
-- decodes each physical line on its own; a line that is not valid UTF-8 is reported as
-  ``not valid UTF-8 (byte 0xe9 at column 12)`` (column counted in characters, from 1)
-  and the rest of the file is read normally;
+- decodes each physical line on its own, in UTF-8 unless told another encoding (see
+  ``importing/encoding.py`` for how the import chooses one); a line that does not decode
+  is reported as ``not valid UTF-8 (byte 0xe9 at column 12)`` (column counted in
+  characters, from 1) and the rest of the file is read normally;
 - parses CSV with the standard library (RFC 4180 quoting, quoted fields may span lines),
   and numbers each record by the physical line it starts on, so the reported line is the
   one an editor shows;
@@ -62,8 +63,9 @@ class BadRecord:
 class _Lines:
     """Physical lines as str for the csv module, remembering numbers and decoding faults."""
 
-    def __init__(self, raw_lines: Iterator[bytes | str]) -> None:
+    def __init__(self, raw_lines: Iterator[bytes | str], encoding: str) -> None:
         self._raw = raw_lines
+        self._encoding = encoding
         self.lineno = 0
         self.bytes_read = 0
         # Lines handed to the csv reader for the record being read: (number, text).
@@ -101,15 +103,16 @@ class _Lines:
             text = item.removeprefix("\ufeff") if self.lineno == 1 else item
         else:
             self.bytes_read += len(item)
-            if self.lineno == 1 and item.startswith(_BOM):
+            enc = self._encoding
+            if self.lineno == 1 and enc == "utf-8" and item.startswith(_BOM):
                 item = item[len(_BOM) :]
             try:
-                text = item.decode("utf-8")
+                text = item.decode(enc)
             except UnicodeDecodeError as e:
-                column = len(item[: e.start].decode("utf-8")) + 1
+                column = len(item[: e.start].decode(enc)) + 1
                 self.faults[self.lineno] = (item[e.start], column)
                 # Keep reading the record's structure; the record is rejected later.
-                text = item.decode("utf-8", "surrogateescape")
+                text = item.decode(enc, "surrogateescape")
         return self.lineno, text
 
 
@@ -135,12 +138,17 @@ class CsvRecords:
     """Iterate the records of a CSV text, numbered by physical line; bad ones as BadRecord.
 
     The separator is ``delimiter`` if given, else sniffed from the first line (``,``,
-    ``;``, tab or ``|``). Bad content never raises; only I/O errors propagate.
+    ``;``, tab or ``|``). Byte lines are decoded in ``encoding`` (a name
+    :func:`~dialguard.importing.encoding.check_encoding` accepted). Bad content never
+    raises; only I/O errors propagate.
     ``bytes_read`` tells a progress bar how far the reader has got.
     """
 
-    def __init__(self, lines: Iterable[bytes | str], delimiter: str | None = None) -> None:
-        self._source = _Lines(iter(lines))
+    def __init__(
+        self, lines: Iterable[bytes | str], delimiter: str | None = None, encoding: str = "utf-8"
+    ) -> None:
+        self._source = _Lines(iter(lines), encoding)
+        self._encoding_label = "UTF-8" if encoding == "utf-8" else encoding
         self._delimiter = delimiter
         self.delimiter = delimiter or ","
 
@@ -167,7 +175,7 @@ class CsvRecords:
             fault = next((n for n, _ in source.pending if n in source.faults), None)
             if fault is not None:
                 byte, column = source.faults[fault]
-                reason = f"not valid UTF-8 (byte 0x{byte:02x} at column {column})"
+                reason = f"not valid {self._encoding_label} (byte 0x{byte:02x} at column {column})"
                 yield BadRecord(fault, reason, _shown(raw))
                 continue
             if not any(f.strip() for f in fields):

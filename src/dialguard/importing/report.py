@@ -30,6 +30,8 @@ class ImportReport:
     imported: int = 0
     duplicates_in_store: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    encoding: str = "utf-8"  # the file was read in this encoding (see importing/encoding)
+    encoding_how: str = "default"  # given, byte-order mark, valid UTF-8, detected, …
 
     @property
     def rejected(self) -> int:
