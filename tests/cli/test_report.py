@@ -427,3 +427,25 @@ def test_audit_unknown_campaign_exits_2(
 ) -> None:
     assert report(audit_config, "audit", "--campaign", "c9") == 2
     assert "campaign 'c9' is not in the store" in capsys.readouterr().err
+
+
+def test_output_piped_into_head_ends_quietly(config: str, tmp_path: Path) -> None:
+    """`… --format json | head -1`: the reader leaves early; no BrokenPipeError traceback,
+    and the status a SIGPIPE would give. (The reader is gone before the first write, so
+    the test does not depend on how much fits in the pipe.)"""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # a reader that has already gone
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "dialguard", "report", "attempts", "--config", config,
+             "--campaign", "c1", "--from", FROM, "--to", TO, "--format", "json"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, cwd=tmp_path,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
+    assert proc.returncode == 141

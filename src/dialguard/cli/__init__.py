@@ -7,6 +7,7 @@ plots) cannot stop the daemon from starting.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from cyclopts import App
@@ -31,7 +32,11 @@ app.command(
     name="campaign",
     help="Supervisor controls: list, start, pause, resume, stop, set-pacing.",
 )
-app.command("dialguard.cli.report:app", name="report", help="Compliance and attempt reports.")
+app.command(
+    "dialguard.cli.report:app",
+    name="report",
+    help="Reports from the store: compliance, attempts, audit (who changed what).",
+)
 app.command(
     "dialguard.cli.imports:app", name="import", help="Import contact lists and do-not-call lists."
 )
@@ -47,8 +52,20 @@ app.command(
 app.command("dialguard.cli.config_cmd:app", name="config", help="Validate configuration files.")
 
 
+EXIT_BROKEN_PIPE = 141
+"""Exit status when the reader of our output went away (``… | head``): that of a process
+ended by SIGPIPE, so shell pipelines see what they expect."""
+
+
 def main() -> None:
     """Console-script entry point."""
-    result = app(sys.argv[1:])
+    try:
+        result = app(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `dialguard report attempts --format json | head`: the reader has what it wanted.
+        # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     if isinstance(result, int):
         sys.exit(result)
