@@ -42,7 +42,7 @@ def sim_trunk(
     listen
         HOST:PORT to listen on (UDP). Port 0 picks a free port (printed at start).
     profile
-        S1, S2, S3 (DESIGN.md workloads) or a TOML profile file (see docs/simulator.md).
+        S1, S2, S3 (docs/design.md workloads) or a TOML profile file (see docs/simulator.md).
     seed
         Random seed: the same seed gives every number the same outcomes.
     records

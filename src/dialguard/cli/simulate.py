@@ -52,7 +52,7 @@ def simulate(
     Parameters
     ----------
     scenario
-        S1, S2, S3 (DESIGN.md's standard workloads) or a workload TOML file.
+        S1, S2, S3 (docs/design.md's standard workloads) or a workload TOML file.
     mode
         progressive, predictive or vicidial-adapt; several separated by commas.
     seeds
@@ -187,4 +187,4 @@ def _table(summaries: list[ModeSummary]) -> None:
         )
     out = console if console.is_terminal else Console(width=200)
     out.print(t)
-    out.print("† closed-form talk-share ceiling of plain progressive dialling (DESIGN.md)")
+    out.print("† closed-form talk-share ceiling of plain progressive dialling (docs/design.md)")

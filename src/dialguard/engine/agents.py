@@ -178,7 +178,7 @@ class AgentRegistry:
         return AgentChange(agent, cur.state.group, before, "offline", "removed")
 
     def end_wrap(self, agent: str, session: str, seq: int) -> AgentChange | None:
-        """The campaign's wrap-up cap is reached (DESIGN.md "Wrap-up contract"): count
+        """The campaign's wrap-up cap is reached (docs/design.md "Wrap-up contract"): count
         the agent ready unless it has reported anything since the wrap-up that started
         the timer (``session``/``seq`` of that message), e.g. a pause."""
         cur = self._agents.get(agent)

@@ -6,7 +6,7 @@ the wire through the SIP adapter, reports back what happened as pacer events, an
 the attempt row's updates to the engine's write queue. Ordering is the promise:
 
 * every SIP event reaches the pacer **before** any store write is even queued, so a slow
-  or full disk can never keep an answered call from its agent (DESIGN.md "Ordering");
+  or full disk can never keep an answered call from its agent (docs/design.md "Ordering");
 * from the 200 OK nothing is awaited before the REFER: the agent's desktop is told in
   parallel, and the transfer goes over SIP even while the broker is away;
 * a hard deadline armed at the answer (``connect_deadline_s`` minus the time the message

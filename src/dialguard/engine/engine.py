@@ -5,7 +5,7 @@ does little else (the aioquic shape): route agent changes to the campaign that o
 agent, answer supervisor requests, publish a status snapshot, recover after a crash and
 shut down without leaving a call half-open.
 
-Recovery on start (DESIGN.md "Persistence"): every attempt left open by a crash is
+Recovery on start (docs/design.md "Persistence"): every attempt left open by a crash is
 closed as ``interrupted`` and its contact waits the ``interrupted`` retry delay, so a
 restart never dials anyone twice by accident; contacts left ``in_progress`` with no
 attempt (a crash between picking and writing) go back to ``pending``.
@@ -20,7 +20,7 @@ raises marks the engine crashed (``/healthz`` fails), hangs up what is still up,
 :meth:`Engine.run` raises, so the daemon exits non-zero and its supervisor restarts it
 (recovery then closes what the crash left open).
 
-Broker outages (DESIGN.md "Ordering"): losing the link stops new dials but keeps every
+Broker outages (docs/design.md "Ordering"): losing the link stops new dials but keeps every
 reservation, because the transfer goes over SIP. When a broker shuts down, the agents'
 will messages (``offline``) reach us just before the link drops; an ``offline`` from a
 will is therefore held for :data:`WILL_GRACE_S` before the pacer hears it, and dropped

@@ -1,6 +1,6 @@
 """Retry rules: when a contact may be tried again after an outcome, and when never again.
 
-Three rules, all from the campaign's ``[retry]`` policy and DESIGN.md safeguard 5:
+Three rules, all from the campaign's ``[retry]`` policy and docs/design.md safeguard 5:
 
 * ``max_attempts`` — the contact had its total allowance of attempts in this campaign,
   or an outcome occurred as many times as that outcome allows (final);

@@ -3,7 +3,7 @@
 A :class:`CallingWindow` is a weekly schedule (spans of local time per weekday) plus
 holiday dates. Whether it is open at an instant depends on the zone; with several
 candidate zones the call is allowed only when the window is open in every one of them
-(DESIGN.md safeguard 6: only the overlap).
+(docs/design.md safeguard 6: only the overlap).
 
 Theory of operation for :meth:`CallingWindow.next_open` (exact, no minute scanning):
 within a stretch of time where a zone's UTC offset is constant, local time is UTC plus

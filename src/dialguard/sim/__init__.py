@@ -1,7 +1,7 @@
 """dialguard.sim — a virtual-time contact centre that drives the real pacing code.
 
 Discrete events, a virtual clock and one seeded ``random.Random`` per day: a day replays
-exactly from its seed. Workloads S1–S3 are DESIGN.md's standard benchmark; others load
+exactly from its seed. Workloads S1–S3 are docs/design.md's standard benchmark; others load
 from TOML (:func:`load_workload`). ``vicidial-adapt`` is a VICIdial-style comparator run
 on the same seeds.
 

@@ -1,4 +1,4 @@
-"""The closed-form ceiling of plain progressive (reservation) dialling, per DESIGN.md.
+"""The closed-form ceiling of plain progressive (reservation) dialling, per docs/design.md.
 
 An agent reserved for one dial at a time waits ``I = (E[D] + latency) / p`` per contact,
 where ``E[D]`` is the mean length of one attempt over all outcomes and ``p`` the hit

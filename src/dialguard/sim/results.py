@@ -1,6 +1,6 @@
 """Many seeded days of one workload and mode, summed up the way the benchmark reports.
 
-Per mode and scenario (DESIGN.md): talk share, occupancy, contacts per agent-hour,
+Per mode and scenario (docs/design.md): talk share, occupancy, contacts per agent-hour,
 abandon rate (mean over days, max over days, days over the cap), idle seconds per
 contact, attempts per contact — beside the closed-form ceiling of plain progressive.
 Every day is reproducible from its seed; days over the cap are listed by seed.

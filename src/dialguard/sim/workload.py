@@ -1,6 +1,6 @@
-"""Contact-centre workloads for the simulator: S1–S3 exactly as DESIGN.md, or from TOML.
+"""Contact-centre workloads for the simulator: S1–S3 exactly as docs/design.md, or from TOML.
 
-Common to all (DESIGN.md "Standard pacing workloads"): post-dial delay uniform 1–3 s;
+Common to all (docs/design.md "Standard pacing workloads"): post-dial delay uniform 1–3 s;
 ring-to-answer lognormal (median 7 s, σ 0.5); no-answer timeout 20 s; busy known
 0.5–2.5 s after the post-dial delay, invalid (SIT/404) 2–6 s after it; talk lognormal
 with the given mean and CV; fixed wrap-up; agents never pause.
@@ -9,12 +9,12 @@ The hit rate ``p`` is the share of attempts answered live *within 20 s*, so the 
 callees who would answer at all is ``p / F(20)`` (``F`` the ring-time CDF); a shorter
 ring timeout loses the ones who answer late, a longer one would not find more.
 
-Modelling choices DESIGN.md leaves open, stated here: connecting an answered call
+Modelling choices docs/design.md leaves open, stated here: connecting an answered call
 to its agent takes ``connect_latency_s`` (0.3 s from transfer to the agent's answer:
-the latency with which DESIGN.md's closed-form ceilings come out); the INVITE leaves
+the latency with which docs/design.md's closed-form ceilings come out); the INVITE leaves
 ``dispatch_s`` (uniform, a few ms: contact pick and attempt row) after the pacer's
 ``Launch``; an answered voicemail (S2) occupies the agent for ``voicemail_agent_s`` with
-no wrap-up. Beyond DESIGN.md: ``wrap_cv`` > 0 draws each wrap-up lognormal with mean
+no wrap-up. Beyond docs/design.md: ``wrap_cv`` > 0 draws each wrap-up lognormal with mean
 ``wrap_s`` (as ``talk_cv`` does for talk; 0 = fixed), and ``wrap_cap_s`` is the
 campaign's wrap-up cap, which the simulated engine enforces as the daemon does (the
 agent is ready at min(drawn wrap-up, cap)); it also turns on dial-ahead.
@@ -124,7 +124,7 @@ S3 = Workload(
     talk_mean_s=60.0, talk_cv=0.8, wrap_s=10.0, wrap_cap_s=15.0,
 )  # fmt: skip
 STANDARD: dict[str, Workload] = {"S1": S1, "S2": S2, "S3": S3}
-"""DESIGN.md's workloads (fixed wrap-up). Their campaigns cap wrap-up at 1.5× its mean:
+"""docs/design.md's workloads (fixed wrap-up). Their campaigns cap wrap-up at 1.5× its mean:
 with ``wrap_cv = 0.3`` that cap ends about 6 % of wrap-ups early (the engine's
 auto-ready), with a fixed wrap-up none."""
 

@@ -1,7 +1,7 @@
 """Callee population profiles: what share of calls answer, refuse or ring out, and when.
 
 A profile is the simulator's model of the people (and networks) behind the numbers a
-dialler calls. Built-ins S1–S3 follow the standard workloads of DESIGN.md (post-dial
+dialler calls. Built-ins S1–S3 follow the standard workloads of docs/design.md (post-dial
 delay 1–3 s, ring-to-answer lognormal median 7 s σ 0.5, busy 0.5–2.5 s and invalid
 2–6 s after the post-dial delay, lognormal talk by mean and CV); other populations come
 from TOML files. Numbers can force an outcome — by a table in the profile, or by the
@@ -192,7 +192,7 @@ class Profile(_Model):
     decline_after_s: Duration = uniform(3, 10)
     talk_s: Duration = Dist(dist="lognormal", mean=120, cv=0.95)
     voicemail_talk_s: Duration = fixed(6)
-    """Time an agent spends on a voicemail box once connected (DESIGN.md S2: 6 s)."""
+    """Time an agent spends on a voicemail box once connected (docs/design.md S2: 6 s)."""
     voicemail_max_s: Duration = fixed(60)
     """A voicemail box hangs up after recording this long if nobody connects or speaks."""
     patience_s: Duration = uniform(3, 8)
@@ -280,7 +280,7 @@ BUILTIN: dict[str, Profile] = {
         talk_s=Dist(dist="lognormal", mean=60, cv=0.8),
     ),
 }
-"""DESIGN.md's standard workloads as callee populations (agent counts and wrap-up are
+"""docs/design.md's standard workloads as callee populations (agent counts and wrap-up are
 the dialler's side and not modelled here)."""
 
 
