@@ -16,7 +16,9 @@ EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 3
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
+"""Errors are never wrapped mid-sentence (piped into a log or grep, each stays one line).
+(``console`` keeps wrapping: the live view renders through it.)"""
 
 DEFAULT_CONFIG = Path("config/dialguard.toml")
 

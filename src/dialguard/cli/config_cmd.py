@@ -7,13 +7,14 @@ from pathlib import Path
 from cyclopts import App
 
 from dialguard.cli._common import (
+    DEFAULT_CONFIG,
     EXIT_BAD_INPUT,
     EXIT_OK,
     console,
     err_console,
-    load_config_or_exit,
 )
-from dialguard.config import ConfigError, load_campaigns
+from dialguard.config import ConfigError, EngineConfig, load_campaigns, load_engine_config
+from dialguard.config.loading import campaigns_dir_of
 
 app = App(name="config", help="Check configuration files.")
 
@@ -27,18 +28,34 @@ def check(config: Path | None = None) -> int:
     config
         Engine config file (default: config/dialguard.toml if present, else built-in defaults).
     """
-    cfg = load_config_or_exit(config)
+    path = config if config is not None or not DEFAULT_CONFIG.exists() else DEFAULT_CONFIG
+    problems: list[str] = []
+    cfg: EngineConfig | None = None
     try:
-        campaigns = load_campaigns(cfg.engine.campaigns_dir)
+        cfg = load_engine_config(path)
+        campaigns_dir: Path | None = cfg.engine.campaigns_dir
     except ConfigError as e:
-        for p in e.problems:
+        # Go on to the campaign files: every problem at once, not one file per run.
+        problems.extend(e.problems)
+        campaigns_dir = campaigns_dir_of(path)
+    campaigns = []
+    if campaigns_dir is not None:
+        try:
+            campaigns = load_campaigns(campaigns_dir)
+        except ConfigError as e:
+            problems.extend(e.problems)
+    if problems or cfg is None:
+        for p in problems:
             err_console.print(f"[red]config error:[/] {p}", highlight=False)
+        n = len(problems)
+        err_console.print(f"{n} problem{'s' if n != 1 else ''} found", highlight=False)
         return EXIT_BAD_INPUT
     console.print(
         f"config ok: broker {cfg.broker.host}:{cfg.broker.port}, trunk "
         f"{cfg.trunk.host}:{cfg.trunk.port}, store {cfg.store.path}, "
         f"{len(campaigns)} campaign(s) in {cfg.engine.campaigns_dir}",
         highlight=False,
+        soft_wrap=True,
     )
     for c in campaigns:
         console.print(f"  {c.id}: {c.name} ({c.pacing.mode}, cap {c.pacing.abandon_cap:.1%})")

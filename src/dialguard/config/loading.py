@@ -45,6 +45,25 @@ def load_engine_config(path: Path | None) -> EngineConfig:
     return cfg
 
 
+def campaigns_dir_of(path: Path | None) -> Path | None:
+    """Where the campaigns of the engine config at ``path`` are, even when that config
+    does not validate (so ``config check`` can still report every campaign's problems);
+    None if the file cannot be read or names no usable directory."""
+    default = EngineConfig.model_fields["engine"].default.campaigns_dir
+    if path is None:
+        return Path(default)
+    try:
+        data = _read_toml(path)
+    except ConfigError:
+        return None
+    engine = data.get("engine")
+    given = engine.get("campaigns_dir", default) if isinstance(engine, dict) else default
+    if not isinstance(given, str | Path):
+        return None
+    where = Path(given)
+    return where if where.is_absolute() else path.parent / where
+
+
 def parse_campaign(data: dict[str, Any], source: Path | str | None = None) -> CampaignConfig:
     """Validate one campaign's data (from a file, a control message or a test)."""
     try:

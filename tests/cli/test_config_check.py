@@ -1,0 +1,48 @@
+"""`dialguard config check`: every problem in every file in one run, one line each."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+GOOD = 'id = "ok"\nname = "OK"\ncaller_id = "+442079460000"\n'
+
+
+def check(config: Path) -> subprocess.CompletedProcess[str]:
+    # a pipe, not a terminal: the messages must not be wrapped at 80 columns
+    return subprocess.run(
+        [sys.executable, "-m", "dialguard", "config", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_problems_in_the_engine_file_and_in_campaigns_are_all_reported(tmp_path: Path) -> None:
+    campaigns = tmp_path / "camps"
+    campaigns.mkdir()
+    (campaigns / "a.toml").write_text(
+        GOOD.replace('"ok"', '"a"') + "[pacing]\nring_timeout_s = 10\n"
+    )
+    (campaigns / "b.toml").write_text(GOOD.replace('"ok"', '"b"') + "[pacing]\nabandon_cap = 0.5\n")
+    config = tmp_path / "dialguard.toml"
+    config.write_text('[engine]\ncampaigns_dir = "camps"\n[broker]\nport = 99999\n')
+    out = check(config)
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.splitlines() if line.startswith("config error:")]
+    assert len(lines) == 3, out.stderr
+    assert any("broker.port" in line for line in lines)
+    assert any("a.toml: pacing.ring_timeout_s = 10: must be ≥ 15 s" in line for line in lines)
+    assert any("b.toml: pacing.abandon_cap" in line for line in lines)
+    assert "3 problems found" in out.stderr
+
+
+def test_a_good_set_is_ok(tmp_path: Path) -> None:
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "ok.toml").write_text(GOOD)
+    config = tmp_path / "dialguard.toml"
+    config.write_text("")
+    out = check(config)
+    assert out.returncode == 0, out.stderr
+    assert "config ok" in out.stdout and "1 campaign(s)" in out.stdout
