@@ -19,10 +19,10 @@ import aiomqtt
 import pytest
 
 from dialguard.config import BrokerConfig
+from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent
 from dialguard.engine.agents import AgentRegistry
 from dialguard.engine.messages import ControlRequest, Topics, encode
 from dialguard.engine.mqtt import Backoff, BrokerLink
-from dialguard.sim.agents_mqtt import AgentBehaviour, SimulatedAgent
 from tests.support.mosquitto import Mosquitto, free_port
 
 pytestmark = pytest.mark.broker

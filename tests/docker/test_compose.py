@@ -88,7 +88,7 @@ def test_compose_structure() -> None:
     assert engine["environment"]["DIALGUARD_BROKER__URL"].startswith("mqtts://")
     assert engine["build"]["dockerfile"] == "docker/Dockerfile"
     assert (DOCKER / engine["build"]["context"] / engine["build"]["dockerfile"]).exists()
-    assert services["agents"]["entrypoint"][-1] == "dialguard.sim.agents_mqtt"
+    assert services["agents"]["entrypoint"][-1] == "dialguard.demo.desktops"
 
 
 def test_secrets_come_from_the_environment_only() -> None:

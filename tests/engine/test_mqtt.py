@@ -17,6 +17,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from dialguard.config import BrokerConfig
+from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent
 from dialguard.engine.agents import AgentChange, AgentRegistry
 from dialguard.engine.messages import (
     AgentState,
@@ -39,7 +40,6 @@ from dialguard.engine.mqtt import (
     read_status,
     send_request,
 )
-from dialguard.sim.agents_mqtt import AgentBehaviour, SimulatedAgent
 from tests.support.mosquitto import Mosquitto, free_port
 
 pytestmark = pytest.mark.broker

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dialguard.engine.broker import free_loopback_port as free_port
+from dialguard.demo.broker import free_loopback_port as free_port
 
 
 def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:

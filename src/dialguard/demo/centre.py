@@ -33,14 +33,14 @@ from dialguard.config import (
     parse_campaign,
 )
 from dialguard.config.engine import EngineSection
+from dialguard.demo.broker import BrokerHandle, find_or_start_broker
+from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent, make_agents, run_agents
 from dialguard.demo.sample import WINDOW, SampleContact, sample_contacts
-from dialguard.engine.broker import BrokerHandle, find_or_start_broker
 from dialguard.engine.engine import Engine
 from dialguard.engine.messages import ControlRequest, EngineStatus, Topics
 from dialguard.engine.mqtt import make_client, send_request
 from dialguard.logs import get_logger
 from dialguard.rules import CallingWindow, candidate_zones, window_allows
-from dialguard.sim.agents_mqtt import AgentBehaviour, SimulatedAgent, make_agents, run_agents
 from dialguard.sip import SippyTrunk
 from dialguard.sip.simulator.profile import Profile
 from dialguard.sip.simulator.records import CallRecord

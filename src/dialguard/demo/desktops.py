@@ -8,7 +8,11 @@ the call ends, sends a disposition and is ``ready`` again after the wrap time.
 
 :meth:`SimulatedAgent.crash` drops the TCP connection without an MQTT DISCONNECT, as a
 desktop that loses power would, so the broker publishes the will — the fail-closed tests
-use it. Run standalone: ``python -m dialguard.sim.agents_mqtt --agents 5``.
+use it. Run standalone: ``python -m dialguard.demo.desktops --agents 5``.
+
+They live in ``dialguard.demo``, beside the broker finder, not in ``dialguard.sim``: they
+run on the wall clock over a real broker, where the simulator is virtual time with no
+I/O, and they speak the engine's message schemas, which nothing in ``sim`` may import.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from dialguard.engine.messages import (
 from dialguard.engine.mqtt import Backoff
 from dialguard.logs import configure_logging, get_logger
 
-log = get_logger("dialguard.sim.agents_mqtt")
+log = get_logger("dialguard.demo.desktops")
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,8 +392,8 @@ def make_agents(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m dialguard.sim.agents_mqtt``: a floor of simulated desktops."""
-    p = argparse.ArgumentParser(prog="dialguard.sim.agents_mqtt", description=__doc__)
+    """``python -m dialguard.demo.desktops``: a floor of simulated desktops."""
+    p = argparse.ArgumentParser(prog="dialguard.demo.desktops", description=__doc__)
     p.add_argument(
         "--broker", default=os.environ.get("DIALGUARD_BROKER__URL", "mqtt://127.0.0.1:1883")
     )

@@ -7,11 +7,12 @@ Order of preference, each a real MQTT broker on loopback:
 2. ``mosquitto``: the binary is installed, so a private one is started on a free
    127.0.0.1 port with a throw-away config in ``workdir`` (no persistence, anonymous,
    loopback only) and stopped on :meth:`BrokerHandle.close`.
-3. ``embedded``: amqtt (an optional dependency) runs in-process on a free loopback port.
+3. ``embedded``: amqtt (the ``[demo]`` extra) runs in-process on a free loopback port.
    It speaks MQTT 3.1.1 only, which is all the engine and the simulated agents use.
 
 Production deployments point the engine at their own broker; this is for the demo and
-for tests on machines without mosquitto.
+for tests on machines without mosquitto, which is why it lives in ``dialguard.demo`` and
+not in the engine: the daemon never imports it, and amqtt is no runtime dependency.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import aiomqtt
 
 from dialguard.logs import get_logger
 
-log = get_logger("dialguard.engine.broker")
+log = get_logger("dialguard.demo.broker")
 
 BrokerKind = Literal["external", "mosquitto", "embedded"]
 Preference = Literal["auto", "mosquitto", "embedded"]
@@ -188,7 +189,7 @@ async def _start_embedded(timeout_s: float) -> BrokerHandle:
     except ImportError:
         raise NoBrokerError(
             "no MQTT broker answers, mosquitto is not installed and the embedded broker "
-            "is missing: apt-get install mosquitto, or pip install amqtt"
+            "is missing: apt-get install mosquitto, or pip install 'dialguard[demo]'"
         ) from None
     # amqtt logs every packet at INFO through the standard library; keep the demo quiet.
     logging.getLogger("amqtt").setLevel(logging.WARNING)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import aiomqtt
 import pytest
 
+from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent, main, make_agents
 from dialguard.engine.messages import (
     AgentState,
     CallEvent,
@@ -20,7 +21,6 @@ from dialguard.engine.messages import (
     encode,
     parse_payload,
 )
-from dialguard.sim.agents_mqtt import AgentBehaviour, SimulatedAgent, main, make_agents
 
 pytestmark = pytest.mark.broker
 

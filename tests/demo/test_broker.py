@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 
 from dialguard.config import BrokerConfig
-from dialguard.engine import broker as broker_mod
-from dialguard.engine.agents import AgentRegistry
-from dialguard.engine.broker import (
+from dialguard.demo import broker as broker_mod
+from dialguard.demo.broker import (
     NoBrokerError,
     find_or_start_broker,
     free_loopback_port,
     mqtt_answers,
 )
+from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent
+from dialguard.engine.agents import AgentRegistry
 from dialguard.engine.messages import Topics
 from dialguard.engine.mqtt import Backoff, BrokerLink
-from dialguard.sim.agents_mqtt import AgentBehaviour, SimulatedAgent
 
 pytestmark = pytest.mark.broker
 
@@ -89,7 +89,7 @@ async def test_refuses_clearly_when_nothing_can_be_had(
             "127.0.0.1", free_loopback_port(), workdir=tmp_path, prefer="mosquitto"
         )
     monkeypatch.setitem(sys.modules, "amqtt.broker", None)  # as if amqtt were not installed
-    with pytest.raises(NoBrokerError, match="pip install amqtt"):
+    with pytest.raises(NoBrokerError, match=r"pip install 'dialguard\[demo\]'"):
         await find_or_start_broker("127.0.0.1", free_loopback_port(), workdir=tmp_path)
 
 
