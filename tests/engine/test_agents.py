@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
 from dialguard.engine.messages import AgentState, AgentStateName
+from dialguard.pacing.events import AgentChanged
 
 T0 = 1_800_000_000.0
 
@@ -38,7 +39,7 @@ def test_first_message_creates_agent_and_reports_change() -> None:
     reg = synced()
     ch = reg.apply("a", st_("ready", 0), now=1.0)
     assert ch == AgentChange("a", "default", None, "ready", "message")
-    assert isinstance(ch, AgentChange) and ch.became_available
+    assert isinstance(ch, AgentChange) and ch.pacer_event() == AgentChanged("a", "ready")
     assert reg.available(1.0) == ["a"]
 
 
@@ -46,7 +47,7 @@ def test_higher_seq_wins_lower_seq_is_rejected() -> None:
     reg = synced()
     reg.apply("a", st_("ready", 1), now=0.0)
     ch = reg.apply("a", st_("busy", 2), now=1.0)
-    assert isinstance(ch, AgentChange) and ch.lost_availability
+    assert isinstance(ch, AgentChange) and ch.pacer_event() == AgentChanged("a", "busy")
     late = reg.apply("a", st_("ready", 1), now=2.0)
     assert isinstance(late, Rejected) and late.reason == "stale_seq"
     assert reg.effective_state("a") == "busy"
@@ -214,13 +215,14 @@ def test_available_by_group_oldest_ready_first() -> None:
     assert reg.available(0.0) == ["y", "z", "x"]
 
 
-def test_next_deadline_and_counts() -> None:
+def test_counts_and_expiry_at_stale_after() -> None:
     reg = synced(stale_after=10.0)
-    assert reg.next_deadline() is None
     reg.apply("a", st_("ready", 1), now=3.0)
     reg.apply("b", st_("wrap", 1), now=5.0)
-    assert reg.next_deadline() == 13.0
     assert reg.counts() == {"ready": 1, "busy": 0, "wrap": 1, "paused": 0, "offline": 0}
+    assert reg.expire(12.9) == []
+    assert reg.expire(13.0) == [AgentChange("a", "default", "ready", "offline", "stale")]
+    assert reg.counts() == {"ready": 0, "busy": 0, "wrap": 1, "paused": 0, "offline": 1}
 
 
 def test_bad_stale_after() -> None:

@@ -237,7 +237,8 @@ async def test_broker_loss_fails_closed_then_reconnects_and_resyncs(
         assert r.link.registry.available(r.link.now()) == []
         # Offline either by its will (mosquitto may send wills as it shuts down) or by
         # the link going down: the pacer was told either way.
-        assert r.changes[-1].agent == "b1" and r.changes[-1].lost_availability, r.changes
+        last = r.changes[-1]
+        assert (last.agent, last.old, last.new) == ("b1", "ready", "offline"), r.changes
         with pytest.raises(BrokerLinkDown):
             await r.link.publish_call(
                 "b1", CallEvent(event="offer", call_id="x", campaign="c", ts=time.time())

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dialguard.cli._common import EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEM, console, err_console
+from dialguard.law import MAX_ABANDON_CAP, MIN_RING_TIMEOUT_S
 
 if TYPE_CHECKING:
     from dialguard.sim import DayResult, ModeSummary
@@ -42,8 +43,8 @@ def simulate(
     seeds: int = 20,
     hours: float = 8.0,
     first_seed: int = 0,
-    cap: float = 0.03,
-    ring_timeout: float = 15.0,
+    cap: float = MAX_ABANDON_CAP,
+    ring_timeout: float = MIN_RING_TIMEOUT_S,
     json_out: Annotated[bool, Parameter(name="--json", negative="")] = False,
     plot: Path | None = None,
 ) -> int:
@@ -71,7 +72,6 @@ def simulate(
         Draw the first seed's day of the first mode to this .png or .svg file.
     """
     # imported here so `dialguard --help` does not pay for the simulator
-    from dialguard.law import MIN_RING_TIMEOUT_S
     from dialguard.sim import MODES, STANDARD, WorkloadError, load_workload, summarise
     from dialguard.sim.centre import ContactCentre, SimulationError
     from dialguard.sim.modes import make_pacer
@@ -85,8 +85,8 @@ def simulate(
         problems.append(f"--seeds {seeds}: must be at least 1")
     if not 0 < hours <= 24:
         problems.append(f"--hours {hours}: must be in (0, 24]")
-    if not 0 < cap <= 0.03:
-        problems.append(f"--cap {cap}: must be in (0, 0.03]")
+    if not 0 < cap <= MAX_ABANDON_CAP:
+        problems.append(f"--cap {cap}: must be in (0, {MAX_ABANDON_CAP}]")
     if not MIN_RING_TIMEOUT_S <= ring_timeout <= 120:
         problems.append(f"--ring-timeout {ring_timeout}: must be in [15, 120] s")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):

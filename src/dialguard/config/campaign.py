@@ -22,8 +22,8 @@ from dialguard.law import (
     MAX_DIAL_RATIO,
     MIN_RING_TIMEOUT_S,
 )
+from dialguard.pacing.params import PacingMode as PacingMode
 
-PacingMode = Literal["preview", "progressive", "predictive"]
 AbandonWindow = Literal["24h", "30d"]
 Regime = Literal["tcpa", "france", "australia", "custom", "none"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

@@ -39,6 +39,7 @@ from dialguard.demo.sample import WINDOW, SampleContact, sample_contacts
 from dialguard.engine.engine import Engine
 from dialguard.engine.messages import ControlRequest, EngineStatus, Topics
 from dialguard.engine.mqtt import make_client, send_request
+from dialguard.law import MAX_ABANDON_CAP
 from dialguard.logs import get_logger
 from dialguard.rules import CallingWindow, candidate_zones, window_allows
 from dialguard.sip import SippyTrunk
@@ -70,7 +71,7 @@ class CentreOptions:
     wrap_s: float = 3.0
     dnc_share: float = 0.03
     closed_share: float = 0.1
-    abandon_cap: float = 0.03
+    abandon_cap: float = MAX_ABANDON_CAP
     ring_timeout_s: float = 20.0
     drain_s: float = 30.0
     workdir: Path | None = None

@@ -2,9 +2,11 @@
 
 Pure state, no I/O and no clock of its own (``now`` is passed in, like the pacing core):
 the broker link feeds it parsed :class:`~dialguard.engine.messages.AgentState` messages
-and ticks :meth:`AgentRegistry.expire`; the engine asks :meth:`available` before it
-reserves an agent. Every method that changes what the pacer may count returns the
-:class:`AgentChange` events, so the engine can tell the pacer without polling.
+and ticks :meth:`AgentRegistry.expire`. Every method that changes what the pacer may
+count returns the :class:`AgentChange` events, which the engine hands to the campaign's
+pacer (:meth:`AgentChange.pacer_event`): the pacer, not the registry, reserves agents.
+Before each launch the runner asks again whether the reserved agent is still
+:meth:`~AgentRegistry.is_available`, so an agent lost since the reservation gets no call.
 
 Fail closed (safeguard 11) is built into what "available" means: an agent is available
 only if its last accepted state is ``ready``, it was heard from within ``stale_after_s``,
@@ -55,14 +57,6 @@ class AgentChange:
     old: AgentStateName | None  # None: the engine had never heard of this agent
     new: AgentStateName
     reason: ChangeReason
-
-    @property
-    def became_available(self) -> bool:
-        return self.new == "ready" and self.old != "ready"
-
-    @property
-    def lost_availability(self) -> bool:
-        return self.old == "ready" and self.new != "ready"
 
     def pacer_event(self) -> AgentChanged:
         """The event to hand to ``Pacer.handle`` (stale and lost agents are offline)."""
@@ -252,7 +246,8 @@ class AgentRegistry:
         return self._synced
 
     def available(self, now: float, group: str | None = None) -> list[str]:
-        """Agents the engine may reserve right now, oldest-ready first (fairness)."""
+        """Agents ready and proven right now, oldest-ready first (the link logs how many
+        after a resync; the pacer learns of each one from the change events)."""
         if not self._synced:
             return []
         ready = [
@@ -266,7 +261,8 @@ class AgentRegistry:
         return [name for _, name in sorted(ready)]
 
     def is_available(self, agent: str, now: float) -> bool:
-        """Is this (reserved) agent still fit to receive a call? Checked again at answer."""
+        """Is this (reserved) agent still fit to receive a call? Checked at each launch
+        (twice: before the contact is picked and before the attempt row is written)."""
         a = self._agents.get(agent)
         return (
             self._synced
@@ -308,11 +304,6 @@ class AgentRegistry:
             AgentStatus(agent=name, state=self._effective(a), group=a.state.group, stale=a.stale)
             for name, a in sorted(self._agents.items())
         ]
-
-    def next_deadline(self) -> float | None:
-        """When the next non-stale agent would go stale if it stays silent."""
-        times = [a.last_seen + self.stale_after_s for a in self._agents.values() if not a.stale]
-        return min(times) if times else None
 
     # --- internals ---------------------------------------------------------------------
 

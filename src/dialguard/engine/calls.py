@@ -41,6 +41,7 @@ from dialguard.logs import get_logger
 from dialguard.pacing import events as pe
 from dialguard.sip.api import MIN_RING_S, Call, CallEvent, CallEventKind, Prompt
 from dialguard.store import ContactRecord, Store
+from dialguard.store.records import AttemptOutcome
 
 log = get_logger(__name__)
 
@@ -58,7 +59,7 @@ TELL_AGENT_S: Final = 5.0
 """A desktop message not delivered by then is given up (logged); the call goes on."""
 
 # SIP final code → (store outcome, pacer failure reason)
-_BY_CODE: dict[int, tuple[str, pe.FailReason]] = {
+_BY_CODE: dict[int, tuple[AttemptOutcome, pe.FailReason]] = {
     486: ("busy", "busy"),
     600: ("busy", "busy"),
     404: ("invalid", "invalid"),
@@ -72,7 +73,7 @@ _BY_CODE: dict[int, tuple[str, pe.FailReason]] = {
 }
 
 
-def classify_failure(code: int | None) -> tuple[str, pe.FailReason]:
+def classify_failure(code: int | None) -> tuple[AttemptOutcome, pe.FailReason]:
     """Store outcome and pacer reason for a failed INVITE's final code."""
     if code is None:
         return ("failed", "error")
@@ -95,7 +96,7 @@ class CallContext:
     prompt: Prompt
     opt_out_digit: str
     add_internal_dnc: Callable[[str, str], Awaitable[None]]
-    settle: Callable[[int, str, float, bool, float | None], Awaitable[None]]
+    settle: Callable[[int, AttemptOutcome, float, bool, float | None], Awaitable[None]]
     report: Callable[[pe.Event], None]
     on_record: Callable[[str, dict[str, Any]], None] = lambda kind, data: None
     trunk_refused: Callable[[int | None, float | None], float] | None = None
@@ -118,7 +119,7 @@ class CallJob:
     agent: str | None
     answered_at: float | None = None  # wall clock, for the records
     connected_agent: str | None = None
-    outcome: str | None = None
+    outcome: AttemptOutcome | None = None
     abandoned: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
     _tg: asyncio.TaskGroup | None = None
@@ -219,7 +220,7 @@ class CallJob:
 
     def _finish(
         self,
-        outcome: str,
+        outcome: AttemptOutcome,
         code: int | None,
         by: str,
         event: pe.Event,

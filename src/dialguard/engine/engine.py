@@ -54,13 +54,13 @@ from dialguard.engine.messages import (
 )
 from dialguard.engine.metrics import EngineMetrics, MetricsServer
 from dialguard.engine.mqtt import BrokerLink, BrokerLinkDown, LinkHandlers
-from dialguard.engine.runner import CampaignRunner, CampaignState, RunnerDeps
+from dialguard.engine.runner import CampaignRunner, RunnerDeps
 from dialguard.engine.trunk_health import TrunkBreaker
 from dialguard.engine.writes import StoreWrites
 from dialguard.logs import get_logger
 from dialguard.pacing.events import AgentChanged
 from dialguard.sip.api import Prompt, Trunk
-from dialguard.store import Store
+from dialguard.store import CampaignState, Store
 from dialguard.store.engine_lock import EngineLock
 
 log = get_logger(__name__)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeAlias, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -34,9 +34,13 @@ from pydantic import (
 )
 
 from dialguard.config import PacingConfig
+from dialguard.law import MAX_ABANDON_CAP
+from dialguard.pacing.events import AGENT_STATES as AGENT_STATES
+from dialguard.pacing.events import AgentState as _AgentState
 
-AgentStateName = Literal["ready", "busy", "wrap", "paused", "offline"]
-AGENT_STATES: Final[tuple[AgentStateName, ...]] = ("ready", "busy", "wrap", "paused", "offline")
+# The agent states are the pacer's vocabulary, defined once in dialguard.pacing.events;
+# named here too because they are part of the wire contract.
+AgentStateName: TypeAlias = _AgentState
 
 # An agent or campaign id is one MQTT topic level: no '/', no wildcards, no spaces.
 ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -184,7 +188,7 @@ class CampaignStatus(_Payload):
     abandoned: int = 0
     in_flight: int = 0
     abandon_rate: float = 0.0
-    abandon_cap: float = 0.03
+    abandon_cap: float = MAX_ABANDON_CAP
 
 
 class AgentStatus(_Payload):

@@ -26,7 +26,6 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from dialguard.config import CampaignConfig, PacingConfig
 from dialguard.config.pacing_map import ENGINE_TRANSFER_TIMEOUT_S, pacing_params
@@ -42,12 +41,12 @@ from dialguard.pacing import decisions as pd
 from dialguard.pacing import events as pe
 from dialguard.pacing.calls import PacingProtocolError
 from dialguard.pacing.pacer import Pacer
+from dialguard.pacing.params import PacingMode
 from dialguard.sip.api import Prompt, Trunk
-from dialguard.store import Store
+from dialguard.store import CampaignState, Store
 
 log = get_logger(__name__)
 
-CampaignState = Literal["active", "paused", "stopped"]
 CHECK_INVARIANTS = os.environ.get("DIALGUARD_CHECK_INVARIANTS", "") == "1"
 """Tests and soak runs set DIALGUARD_CHECK_INVARIANTS=1: the pacer's ledgers are checked
 after every poll, so every end-to-end run also proves them."""
@@ -259,7 +258,9 @@ class CampaignRunner:
     async def _place(self, d: pd.Launch) -> CallJob | None:
         """Pick, write the attempt row, send the INVITE; None if no call was placed."""
         wall = self.deps.wall()
-        mode = self.campaign.pacing.mode if not d.guaranteed else "progressive"
+        # A call with an agent reserved for it is a progressive call whatever the campaign's
+        # mode (the pacer fell back); rules.DIAL_MODE_OF counts it as guaranteed.
+        mode: PacingMode = "progressive" if d.guaranteed else self.campaign.pacing.mode
         writes = self.deps.writes
         try:
             picked = await self.picker.next_contact(mode, wall)

@@ -17,10 +17,11 @@ from typing import cast
 
 from dialguard.config import CampaignConfig
 from dialguard.logs import get_logger
+from dialguard.pacing.params import PacingMode
 from dialguard.rules import (
+    DIAL_MODE_OF,
     CallingWindow,
     ContactFacts,
-    DialMode,
     PastAttempt,
     Suppression,
     Verdict,
@@ -29,6 +30,7 @@ from dialguard.rules import (
 )
 from dialguard.rules.types import SuppressionSource
 from dialguard.store import AttemptRecord, ContactRecord, Store
+from dialguard.store.records import AttemptOutcome
 
 log = get_logger(__name__)
 
@@ -47,7 +49,7 @@ CLOSED_BY_RULE = {
 }
 
 # Attempt outcome (store) → the retry rule that governs the next try (config).
-RETRY_KEY = {
+RETRY_KEY: dict[AttemptOutcome, str] = {
     "abandoned": "abandoned",
     "busy": "busy",
     "no_answer": "no_answer",
@@ -58,7 +60,7 @@ RETRY_KEY = {
     "voicemail": "voicemail",
     "interrupted": "interrupted",
 }
-FINAL_OUTCOMES = {"connected": "done", "invalid": "exhausted"}
+FINAL_OUTCOMES: dict[AttemptOutcome, str] = {"connected": "done", "invalid": "exhausted"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +77,12 @@ def _epoch_of_date(text: str | None) -> float | None:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()
 
 
-def _dial_mode(mode: str) -> DialMode:
-    return "predictive" if mode == "predictive" else "guaranteed"
-
-
 def _past(a: AttemptRecord) -> PastAttempt:
     return PastAttempt(
         at=a.invite_at if a.invite_at is not None else a.created_at,
         outcome=a.outcome or "in_progress",
         abandoned=a.abandoned,
-        mode=_dial_mode(a.mode),
+        mode=DIAL_MODE_OF.get(a.mode, "guaranteed"),
         campaign=a.campaign_id,
         ended_at=a.ended_at if (a.ended_at is None or a.ended_at >= a.created_at) else None,
     )
@@ -140,13 +138,13 @@ class ContactPicker:
         self.campaign = campaign
         self._window = CallingWindow.from_config(campaign.calling_window)
 
-    async def next_contact(self, mode: str, now: float) -> ContactRecord | Blocked | None:
+    async def next_contact(self, mode: PacingMode, now: float) -> ContactRecord | Blocked | None:
         """The highest-priority allowed contact (now marked in_progress), a campaign-wide
         :class:`Blocked`, or None when nothing is callable at ``now``."""
         async with self._lock:
             return await self._next_contact(mode, now)
 
-    async def _next_contact(self, mode: str, now: float) -> ContactRecord | Blocked | None:
+    async def _next_contact(self, mode: PacingMode, now: float) -> ContactRecord | Blocked | None:
         lists = {
             source: t
             for source, info in (await self._store.dnc_list_dates()).items()
@@ -166,7 +164,7 @@ class ContactPicker:
                 await self._park(contact, verdict, now)
 
     async def _check(
-        self, contact: ContactRecord, lists: dict[str, float], mode: str, now: float
+        self, contact: ContactRecord, lists: dict[str, float], mode: PacingMode, now: float
     ) -> Verdict:
         every = await self._store.attempts_for_number_since(contact.number, 0)
         history = [a for a in every if a.created_at >= now - HISTORY_S]  # caps, lock-outs
@@ -189,7 +187,7 @@ class ContactPicker:
             suppressions,
             lists,
             self.campaign,
-            _dial_mode(mode),
+            DIAL_MODE_OF[mode],
             now,
             window=self._window,
         )
@@ -216,7 +214,7 @@ class ContactPicker:
     async def settle(
         self,
         contact_id: int,
-        outcome: str,
+        outcome: AttemptOutcome,
         ended_at: float,
         opted_out: bool = False,
         trunk_retry_at: float | None = None,

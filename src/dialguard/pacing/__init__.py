@@ -81,7 +81,7 @@ from dialguard.pacing.pacer import (
     PacingError,
 )
 from dialguard.pacing.params import (
-    Mode,
+    PacingMode,
     PacingParams,
     PacingParamsError,
 )
@@ -112,12 +112,12 @@ __all__ = [
     "LaunchGate",
     "Launched",
     "MessageReason",
-    "Mode",
     "OutcomeStats",
     "Pacer",
     "PacerCounters",
     "PacerInvariantError",
     "PacingError",
+    "PacingMode",
     "PacingParams",
     "PacingParamsError",
     "PacingProtocolError",

@@ -8,10 +8,13 @@ agent's id. Time is not part of the event: it is passed to ``Pacer.handle(event,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 AgentState = Literal["ready", "busy", "wrap", "paused", "offline"]
-AGENT_STATES: frozenset[str] = frozenset({"ready", "busy", "wrap", "paused", "offline"})
+"""What an agent's desktop reports: the one definition (the MQTT contract in
+:mod:`dialguard.engine.messages` and the agent registry use it too)."""
+AGENT_STATES: tuple[AgentState, ...] = get_args(AgentState)
+"""In display order (status lines list counts in this order)."""
 
 FailReason = Literal["busy", "no_answer", "invalid", "rejected", "error", "cancelled"]
 FAIL_REASONS: frozenset[str] = frozenset(

@@ -9,12 +9,14 @@ is wrong, and the pacer refuses parameters that have any.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from dialguard.law import CONNECT_DEADLINE_S, MAX_ABANDON_CAP, MAX_DIAL_RATIO, MIN_RING_TIMEOUT_S
 
-Mode = Literal["preview", "progressive", "predictive"]
-MODES: frozenset[str] = frozenset({"preview", "progressive", "predictive"})
+PacingMode = Literal["preview", "progressive", "predictive"]
+"""How a campaign dials (the one definition; the campaign config uses it). The compliance
+rules see a call as guaranteed or predictive instead: ``rules.DIAL_MODE_OF`` maps these."""
+MODES: tuple[PacingMode, ...] = get_args(PacingMode)
 
 WINDOWS_S: dict[str, float] = {"24h": 86_400.0, "30d": 30 * 86_400.0}
 
@@ -43,7 +45,7 @@ class PacingParams:
     early answer waits at most the hold time); it needs a cap.
     """
 
-    mode: Mode = "progressive"
+    mode: PacingMode = "progressive"
     ring_timeout_s: float = 20.0
     abandon_cap: float = MAX_ABANDON_CAP
     abandon_window: str = "24h"

@@ -40,6 +40,7 @@ from dialguard.rules.retries import (
 )
 from dialguard.rules.types import (
     ALLOWED,
+    DIAL_MODE_OF,
     ContactFacts,
     DialMode,
     PastAttempt,
@@ -54,6 +55,7 @@ __all__ = [
     "ABANDON_LOCKOUT_S",
     "ALLOWED",
     "CAP_SPANS",
+    "DIAL_MODE_OF",
     "MAX_LIST_AGE_S",
     "PRESETS",
     "RETRY_OUTCOMES",

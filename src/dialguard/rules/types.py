@@ -12,13 +12,25 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from types import MappingProxyType
+from typing import Final, Literal
 
 DialMode = Literal["guaranteed", "predictive"]
 """How *this* call would be paced: ``guaranteed`` means an agent is reserved for it
 (preview / progressive, or predictive fallen back); ``predictive`` means over-dialled."""
 
 DIAL_MODES: tuple[DialMode, ...] = ("guaranteed", "predictive")
+
+DIAL_MODE_OF: Final[Mapping[str, DialMode]] = MappingProxyType(
+    {
+        "preview": "guaranteed",  # the agent asked for this very contact
+        "progressive": "guaranteed",  # one call per free agent, reserved for it
+        "predictive": "predictive",  # over-dialled: no agent promised
+    }
+)
+"""The one mapping from a campaign's pacing mode (``dialguard.pacing.PacingMode``, as the
+attempt rows record it) to how the rules see the call. A predictive campaign's call with
+an agent reserved for it is placed, and recorded, as ``progressive``."""
 
 NationalList = Literal["tps", "ctps", "usdnc"]
 SuppressionSource = Literal["internal", "tps", "ctps", "usdnc"]

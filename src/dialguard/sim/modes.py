@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dialguard.config.campaign import PacingConfig
 from dialguard.config.pacing_map import pacing_params
-from dialguard.law import MIN_RING_TIMEOUT_S
+from dialguard.law import MAX_ABANDON_CAP, MIN_RING_TIMEOUT_S
 from dialguard.pacing import Pacer, PacingParams
 from dialguard.sim.centre import PacerLike
 from dialguard.sim.vicidial import VicidialAdapt
@@ -26,7 +26,11 @@ DEFAULT_RING_TIMEOUT_S = MIN_RING_TIMEOUT_S
 
 
 def campaign_config(
-    mode: str, workload: Workload, cap: float = 0.03, *, ring_timeout_s: float | None = None
+    mode: str,
+    workload: Workload,
+    cap: float = MAX_ABANDON_CAP,
+    *,
+    ring_timeout_s: float | None = None,
 ) -> PacingConfig:
     """The ``[pacing]`` section a campaign running ``workload`` would have."""
     if mode not in ("progressive", "predictive"):
@@ -42,14 +46,22 @@ def campaign_config(
 
 
 def campaign_params(
-    mode: str, workload: Workload, cap: float = 0.03, *, ring_timeout_s: float | None = None
+    mode: str,
+    workload: Workload,
+    cap: float = MAX_ABANDON_CAP,
+    *,
+    ring_timeout_s: float | None = None,
 ) -> PacingParams:
     """The pacing parameters the daemon would run ``workload``'s campaign with."""
     return pacing_params(campaign_config(mode, workload, cap, ring_timeout_s=ring_timeout_s))
 
 
 def make_pacer(
-    mode: str, workload: Workload, cap: float = 0.03, *, ring_timeout_s: float | None = None
+    mode: str,
+    workload: Workload,
+    cap: float = MAX_ABANDON_CAP,
+    *,
+    ring_timeout_s: float | None = None,
 ) -> PacerLike:
     """A fresh pacer for one simulated day."""
     if mode == "vicidial-adapt":

@@ -12,6 +12,7 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
+from dialguard.law import MAX_ABANDON_CAP
 from dialguard.sim.ceiling import progressive_ceiling
 from dialguard.sim.centre import ContactCentre, DayResult
 from dialguard.sim.modes import DEFAULT_RING_TIMEOUT_S, make_pacer
@@ -103,7 +104,7 @@ def run_days(
     seeds: Iterable[int],
     *,
     hours: float,
-    cap: float = 0.03,
+    cap: float = MAX_ABANDON_CAP,
     ring_timeout_s: float = DEFAULT_RING_TIMEOUT_S,
     on_day: Callable[[DayResult], None] | None = None,
 ) -> list[DayResult]:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from dialguard.law import CONNECT_DEADLINE_S
+
 
 class WorkloadError(ValueError):
     """A workload that cannot be simulated; the message names the file and the key."""
@@ -82,8 +84,9 @@ class Workload:
         for key in ("talk_cv", "wrap_cv", "ring_sigma", "wrap_s", "voicemail_agent_s", "message_s"):
             if getattr(self, key) < 0:
                 out.append(f"{key}: {getattr(self, key)} must not be negative")
-        if not 0 <= self.connect_latency_s < 2.0:
-            out.append(f"connect_latency_s: {self.connect_latency_s} must be in [0, 2)")
+        if not 0 <= self.connect_latency_s < CONNECT_DEADLINE_S:
+            limit = CONNECT_DEADLINE_S  # the pacer holds an answer for (deadline - latency)
+            out.append(f"connect_latency_s: {self.connect_latency_s} must be in [0, {limit:g})")
         if self.wrap_cap_s is not None and not 0 < self.wrap_cap_s <= 600:
             out.append(f"wrap_cap_s: {self.wrap_cap_s} is not in (0, 600]")
         for key in sorted(_RANGES):

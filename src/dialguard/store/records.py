@@ -164,7 +164,7 @@ class AttemptRecord:
     answered_at: float | None
     connected_at: float | None
     ended_at: float | None
-    outcome: str | None
+    outcome: AttemptOutcome | None
     sip_code: int | None
     abandoned: bool
     abandon_reason: str | None

@@ -16,10 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
+from dialguard.law import CONNECT_DEADLINE_S
 from dialguard.sip.api import MIN_RING_S
-
-CONNECT_LIMIT_S = 2.0
-"""An answered call must reach an agent (or, failing that, hear a message) this fast."""
 
 
 @dataclass
@@ -68,8 +66,8 @@ class CallRecord:
             return
         to_agent = self.answer_to_agent_s
         to_audio = self.answer_to_audio_s
-        agent_in_time = to_agent is not None and to_agent <= CONNECT_LIMIT_S
-        audio_in_time = to_audio is not None and to_audio <= CONNECT_LIMIT_S
+        agent_in_time = to_agent is not None and to_agent <= CONNECT_DEADLINE_S
+        audio_in_time = to_audio is not None and to_audio <= CONNECT_DEADLINE_S
         self.silent = not agent_in_time and not audio_in_time
         if self.outcome == "live" and not agent_in_time:
             self.abandoned = True
