@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 from dialguard.logs import configure_logging
-from dialguard.sip import CallEventKind, SippyCall, SippyTrunk
+from dialguard.sip import SippyCall, SippyTrunk, TrunkEventKind
 
 SCENARIO = Path(__file__).resolve().parent.parent / "tests/sip/scenarios/bench_answer_hold.xml"
 
@@ -150,14 +150,14 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             peak_live = max(peak_live, live)
             answered = False
             async for event in call.events():
-                if event.kind is CallEventKind.ANSWERED:
+                if event.kind is TrunkEventKind.ANSWERED:
                     answered = True
                     up += 1
                     peak_up = max(peak_up, up)
                     asyncio.get_running_loop().call_later(
                         args.hold, lambda c=call: asyncio.ensure_future(c.hangup())
                     )
-                if event.kind in (CallEventKind.ENDED, CallEventKind.FAILED):
+                if event.kind in (TrunkEventKind.ENDED, TrunkEventKind.FAILED):
                     live -= 1
                     if answered:
                         up -= 1
@@ -194,7 +194,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     latencies = [(on_wire[cid] - t0) * 1000 for cid, t0 in originated.items() if cid in on_wire]
     rows = list(csv.reader(sipp_stats.read_text().splitlines(), delimiter=";"))
     stats = dict(zip(rows[0], rows[-1], strict=False)) if len(rows) > 1 else {}
-    expected = f"{CallEventKind.ENDED}:local"
+    expected = f"{TrunkEventKind.ENDED}:local"
     return {
         "attempts": total,
         "attempts_per_s": round(total / placed_s, 1),

@@ -13,8 +13,8 @@ import pytest
 
 from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent, main, make_agents
 from dialguard.engine.messages import (
+    AgentCallMessage,
     AgentState,
-    CallEvent,
     ContactCard,
     Disposition,
     Topics,
@@ -125,7 +125,7 @@ async def test_paused_agent_ignores_offers(broker_url: str, topics: Topics, wire
     async with running(agent):
         host, port = host_port(broker_url)
         async with aiomqtt.Client(host, port, timeout=3) as c:
-            offer = CallEvent(event="offer", call_id="z", campaign="c", ts=time.time())
+            offer = AgentCallMessage(event="offer", call_id="z", campaign="c", ts=time.time())
             await c.publish(topics.agent_call("p1"), encode(offer), qos=1)
             await c.publish(topics.agent_call("p1"), b"garbage", qos=1)
         await wire.until(lambda: agent.rejected == 1)
@@ -141,7 +141,7 @@ async def test_agent_hangs_up_after_max_talk_and_sends_disposition(
         host, port = host_port(broker_url)
         async with aiomqtt.Client(host, port, timeout=3) as c:
             card = ContactCard(number="+441632960123", name="Bo", custom={"ref": "9"})
-            offer = CallEvent(
+            offer = AgentCallMessage(
                 event="offer", call_id="k", campaign="c", ts=time.time(), contact=card
             )
             await c.publish(topics.agent_call("t1"), encode(offer), qos=1)

@@ -8,8 +8,8 @@ import pytest
 
 from dialguard.config import PacingConfig
 from dialguard.engine.messages import (
+    AgentCallMessage,
     AgentState,
-    CallEvent,
     ContactCard,
     ControlReply,
     ControlRequest,
@@ -101,7 +101,7 @@ def test_oversized_payload_is_refused_before_parsing() -> None:
 
 
 def test_encode_round_trips_and_drops_nones() -> None:
-    ev = CallEvent(
+    ev = AgentCallMessage(
         event="offer",
         call_id="c1",
         campaign="spring",
@@ -110,7 +110,7 @@ def test_encode_round_trips_and_drops_nones() -> None:
     )
     wire = encode(ev)
     assert b"outcome" not in wire
-    assert parse_payload(CallEvent, "t", wire) == ev
+    assert parse_payload(AgentCallMessage, "t", wire) == ev
 
 
 def test_pacing_change_validated_with_legal_floors() -> None:
@@ -158,5 +158,5 @@ def test_docs_schemas_are_generated_from_the_models() -> None:
     begin = doc.index("-->", doc.index("<!-- schemas:begin")) + len("-->\n")
     end = doc.index("<!-- schemas:end -->")
     assert doc[begin:end] == schema_markdown()
-    for name in ("AgentState", "CallEvent", "Disposition", "ControlReply", "EngineStatus"):
+    for name in ("AgentState", "AgentCallMessage", "Disposition", "ControlReply", "EngineStatus"):
         assert f"### {name}" in doc

@@ -20,8 +20,8 @@ from dialguard.config import BrokerConfig
 from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent
 from dialguard.engine.agents import AgentChange, AgentRegistry
 from dialguard.engine.messages import (
+    AgentCallMessage,
     AgentState,
-    CallEvent,
     ContactCard,
     ControlReply,
     ControlRequest,
@@ -241,7 +241,7 @@ async def test_broker_loss_fails_closed_then_reconnects_and_resyncs(
         assert (last.agent, last.old, last.new) == ("b1", "ready", "offline"), r.changes
         with pytest.raises(BrokerLinkDown):
             await r.link.publish_call(
-                "b1", CallEvent(event="offer", call_id="x", campaign="c", ts=time.time())
+                "b1", AgentCallMessage(event="offer", call_id="x", campaign="c", ts=time.time())
             )
 
         private_broker.start()  # same port; retained state is gone (no persistence)
@@ -358,10 +358,13 @@ async def test_call_offer_to_disposition_with_a_simulated_agent(
         await eventually(lambda: reg.available(r.link.now()) == ["d1"])
         card = ContactCard(number="+441632960123", name="Ann")
         await r.link.publish_call(
-            "d1", CallEvent(event="offer", call_id="k1", campaign="c", ts=time.time(), contact=card)
+            "d1",
+            AgentCallMessage(
+                event="offer", call_id="k1", campaign="c", ts=time.time(), contact=card
+            ),
         )
         await eventually(lambda: reg.effective_state("d1") == "busy", what="busy on offer")
-        end = CallEvent(event="ended", call_id="k1", campaign="c", ts=time.time())
+        end = AgentCallMessage(event="ended", call_id="k1", campaign="c", ts=time.time())
         await r.link.publish_call("d1", end)
         await r.link.publish_call("d1", end)  # duplicate: handled once
         await eventually(lambda: reg.effective_state("d1") == "wrap", what="wrap")

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from dialguard.config import parse_campaign
-from dialguard.engine.messages import CallEvent as AgentCallEvent
+from dialguard.engine.messages import AgentCallMessage
 from dialguard.engine.metrics import EngineMetrics
 from dialguard.engine.runner import CampaignRunner, CampaignState, RunnerDeps
 from dialguard.engine.writes import StoreWrites
 from dialguard.pacing.events import AgentChanged
-from dialguard.sip.api import CallEventKind
+from dialguard.sip.api import TrunkEventKind
 from dialguard.sip.prompt import default_prompt
 from dialguard.store import NewContact, Store
 from tests.support.daemon import until
@@ -37,7 +37,7 @@ class Rig:
     trunk: ScriptedTrunk
     store: FlakyStore
     writes: StoreWrites
-    told: list[tuple[str, AgentCallEvent]]
+    told: list[tuple[str, AgentCallMessage]]
 
     async def call(self, n: int, within: float = 5.0) -> ScriptedCall:
         await until(lambda: len(self.trunk.calls) >= n, within, f"dial {n}")
@@ -53,7 +53,7 @@ async def rig(
     tmp_path: Path,
     *,
     transfer_s: float | None = 0.05,
-    publish: Callable[[str, AgentCallEvent], Awaitable[None]] | None = None,
+    publish: Callable[[str, AgentCallMessage], Awaitable[None]] | None = None,
     pacing: dict[str, Any] | None = None,
     state: CampaignState = "active",
 ) -> AsyncIterator[Rig]:
@@ -72,9 +72,9 @@ async def rig(
         store = FlakyStore(real)
         trunk = ScriptedTrunk(transfer_s)
         writes = StoreWrites()
-        told: list[tuple[str, AgentCallEvent]] = []
+        told: list[tuple[str, AgentCallMessage]] = []
 
-        async def record(agent: str, ev: AgentCallEvent) -> None:
+        async def record(agent: str, ev: AgentCallMessage) -> None:
             told.append((agent, ev))
 
         deps = RunnerDeps(
@@ -124,7 +124,7 @@ async def test_a_failing_store_write_leaves_no_reservation_and_no_silent_call(
             assert call.transfers[0][0] - (call.answered_t or 0) < 0.5
             await until(lambda: r.runner.counts.connects, 2, "connected")
             if failing == "add_suppressions":  # the opt-out key: an internal DNC entry
-                call.push(CallEventKind.DTMF, digit=r.runner.campaign.opt_out_digit)
+                call.push(TrunkEventKind.DTMF, digit=r.runner.campaign.opt_out_digit)
             call.end()
         await until(r.settled, 5, "the pacer's ledger to empty")
         assert r.store.refused >= 1, "the fault was never hit"
@@ -201,7 +201,7 @@ async def test_a_transfer_that_never_answers_hears_the_message_within_2_s(
 async def test_the_refer_does_not_wait_for_the_desktop(tmp_path: Path) -> None:
     """A broker stall: telling the desktop hangs; the transfer still starts at once."""
 
-    async def stalled(agent: str, ev: AgentCallEvent) -> None:
+    async def stalled(agent: str, ev: AgentCallMessage) -> None:
         await asyncio.sleep(30)
 
     async with rig(tmp_path, publish=stalled) as r:
@@ -243,7 +243,7 @@ async def test_a_503_storm_costs_no_contact_an_attempt_and_dialling_resumes(
     async with rig(tmp_path) as r:
         r.runner.report(AgentChanged("a1", "ready"))
         first = await r.call(1)
-        first.push(CallEventKind.FAILED, code=503, retry_after=3.0)
+        first.push(TrunkEventKind.FAILED, code=503, retry_after=3.0)
         refused_at = time.monotonic()
         await until(lambda: r.runner.deps.trunk_health.view().state == "open", 2, "pause")
         probe = await r.call(2, within=15)  # the probe, after Retry-After

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dialguard.pacing import OutcomeStats
-from dialguard.pacing.stats import AttemptRecord
+from dialguard.pacing.stats import RingSample
 
 
 def test_answer_curve_gives_the_chance_a_call_in_flight_is_still_answered() -> None:
@@ -35,9 +35,9 @@ def test_ring_timeout_keeps_ringing_long_enough_for_late_answers_that_bring_talk
     s = OutcomeStats()
     for i in range(300):
         if i % 2:
-            s.attempt(AttemptRecord(2.0, True, 18.0, 20.0, 200.0))  # late, long talks
+            s.attempt(RingSample(2.0, True, 18.0, 20.0, 200.0))  # late, long talks
         else:
-            s.attempt(AttemptRecord(2.0, True, None, 20.0, 0.0))
+            s.attempt(RingSample(2.0, True, None, 20.0, 0.0))
     assert s.suggested_ring_timeout(20.0) == 18.0  # the shortest that still catches them
 
 
@@ -45,11 +45,11 @@ def test_ring_timeout_shortens_when_late_answers_are_short_machines() -> None:
     s = OutcomeStats()
     for i in range(300):
         if i % 3 == 0:
-            s.attempt(AttemptRecord(2.0, True, 6.0, 20.0, 120.0))  # live: early, long
+            s.attempt(RingSample(2.0, True, 6.0, 20.0, 120.0))  # live: early, long
         elif i % 3 == 1:
-            s.attempt(AttemptRecord(2.0, True, 19.0, 20.0, 6.0))  # voicemail: late, short
+            s.attempt(RingSample(2.0, True, 19.0, 20.0, 6.0))  # voicemail: late, short
         else:
-            s.attempt(AttemptRecord(2.0, True, None, 20.0, 0.0))
+            s.attempt(RingSample(2.0, True, None, 20.0, 0.0))
     assert s.suggested_ring_timeout(20.0) == 15.0
     assert s.suggested_ring_timeout(30.0) <= 20.0  # never past the shortest timeout used
 
@@ -57,5 +57,5 @@ def test_ring_timeout_shortens_when_late_answers_are_short_machines() -> None:
 def test_too_few_records_keep_the_configured_timeout() -> None:
     s = OutcomeStats()
     for _ in range(10):
-        s.attempt(AttemptRecord(2.0, True, None, 20.0, 0.0))
+        s.attempt(RingSample(2.0, True, None, 20.0, 0.0))
     assert s.suggested_ring_timeout(20.0) == 20.0

@@ -21,13 +21,13 @@ import pytest
 from dialguard.sip import (
     MIN_RING_S,
     Call,
-    CallEvent,
-    CallEventKind,
     Prompt,
     SippyCall,
     SippyTrunk,
     Trunk,
     TrunkError,
+    TrunkEvent,
+    TrunkEventKind,
 )
 from dialguard.sip.rtp import RtpPacket
 from tests.sip.conftest import StartSipp
@@ -35,14 +35,16 @@ from tests.sip.sipp import SippRun
 
 pytestmark = pytest.mark.sipp
 
-K = CallEventKind
+K = TrunkEventKind
 NUMBER = "+441632960123"
 CALLER = "+441632960000"
 
 
-async def events_until(call: SippyCall, last: CallEventKind, within: float = 10) -> list[CallEvent]:
+async def events_until(
+    call: SippyCall, last: TrunkEventKind, within: float = 10
+) -> list[TrunkEvent]:
     """Events of ``call`` up to and including the first ``last`` (or the end)."""
-    seen: list[CallEvent] = []
+    seen: list[TrunkEvent] = []
     async with asyncio.timeout(within):
         async for event in call.events():
             seen.append(event)
@@ -51,8 +53,8 @@ async def events_until(call: SippyCall, last: CallEventKind, within: float = 10)
     return seen
 
 
-async def rest_of(call: SippyCall, within: float = 10) -> list[CallEvent]:
-    seen: list[CallEvent] = []
+async def rest_of(call: SippyCall, within: float = 10) -> list[TrunkEvent]:
+    seen: list[TrunkEvent] = []
     async with asyncio.timeout(within):
         async for event in call.events():
             seen.append(event)
@@ -63,7 +65,7 @@ async def sipp_result(run: SippRun, within: float = 15) -> int:
     return await asyncio.to_thread(run.wait, within)
 
 
-def kinds(events: list[CallEvent]) -> list[CallEventKind]:
+def kinds(events: list[TrunkEvent]) -> list[TrunkEventKind]:
     return [e.kind for e in events]
 
 

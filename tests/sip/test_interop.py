@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from dialguard.sip import MIN_RING_S, CallEventKind, SippyTrunk
+from dialguard.sip import MIN_RING_S, SippyTrunk, TrunkEventKind
 from tests.sip.conftest import StartSipp
 from tests.sip.test_adapter import CALLER, NUMBER, events_until, kinds, rest_of, sipp_result
 
 pytestmark = pytest.mark.sipp
 
-K = CallEventKind
+K = TrunkEventKind
 
 
 async def test_forked_second_200_is_acked_and_byed(

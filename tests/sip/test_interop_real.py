@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from dialguard.sip import MIN_RING_S, CallEventKind, Prompt, SippyTrunk
+from dialguard.sip import MIN_RING_S, Prompt, SippyTrunk, TrunkEventKind
 from tests.sip.real_peers import (
     AUTH_PASSWORD,
     AUTH_USER,
@@ -33,7 +33,7 @@ from tests.sip.test_adapter import CALLER, events_until, kinds, rest_of
 
 pytestmark = pytest.mark.slow
 
-K = CallEventKind
+K = TrunkEventKind
 ANSWERED_NUMBER = "+441632960111"  # Kamailio relays it to callee A
 FORKED_NUMBER = "+441632960112"  # ...2: forked to callees A and B
 RINGING_NUMBER = "+441632960110"  # ...0: to the callee that rings and never answers

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dialguard.sip.api import CallEvent, CallEventKind, Prompt
+from dialguard.sip.api import Prompt, TrunkEvent, TrunkEventKind
 from dialguard.store import Store
 
 
@@ -29,31 +29,31 @@ class ScriptedCall:
         self.played_at: float | None = None
         self.answered_t: float | None = None
         self.hung_up = False
-        self._events: asyncio.Queue[CallEvent | None] = asyncio.Queue()
+        self._events: asyncio.Queue[TrunkEvent | None] = asyncio.Queue()
         self._over = False
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
-    def push(self, kind: CallEventKind, **kw: Any) -> None:
+    def push(self, kind: TrunkEventKind, **kw: Any) -> None:
         if self._over:
             return
-        self._events.put_nowait(CallEvent(kind, self._now(), **kw))
-        if kind in (CallEventKind.FAILED, CallEventKind.ENDED):
+        self._events.put_nowait(TrunkEvent(kind, self._now(), **kw))
+        if kind in (TrunkEventKind.FAILED, TrunkEventKind.ENDED):
             self._over = True
             self._events.put_nowait(None)
 
     def ring(self) -> None:
-        self.push(CallEventKind.RINGING)
+        self.push(TrunkEventKind.RINGING)
 
     def answer(self) -> None:
         self.answered_t = self._now()
-        self.push(CallEventKind.ANSWERED)
+        self.push(TrunkEventKind.ANSWERED)
 
     def end(self, by: str = "remote") -> None:
-        self.push(CallEventKind.ENDED, by=by)
+        self.push(TrunkEventKind.ENDED, by=by)
 
-    async def events(self) -> AsyncIterator[CallEvent]:
+    async def events(self) -> AsyncIterator[TrunkEvent]:
         while True:
             ev = await self._events.get()
             if ev is None:
@@ -61,21 +61,21 @@ class ScriptedCall:
             yield ev
 
     async def cancel(self) -> None:
-        self.push(CallEventKind.FAILED, code=487)
+        self.push(TrunkEventKind.FAILED, code=487)
 
     async def hangup(self) -> None:
         self.hung_up = True
         if self.answered_t is None:
-            self.push(CallEventKind.FAILED, code=487)
+            self.push(TrunkEventKind.FAILED, code=487)
         else:
             self.end("local")
 
-    async def transfer(self, target_uri: str) -> CallEvent:
+    async def transfer(self, target_uri: str) -> TrunkEvent:
         self.transfers.append((self._now(), target_uri))
         if self.transfer_s is None:
             await asyncio.Event().wait()
         await asyncio.sleep(self.transfer_s or 0.0)
-        return CallEvent(CallEventKind.TRANSFERRED, self._now(), code=200)
+        return TrunkEvent(TrunkEventKind.TRANSFERRED, self._now(), code=200)
 
     async def play(self, prompt: Prompt, *, repeat: int = 1) -> None:
         self.played_at = self._now()

@@ -63,7 +63,7 @@ Health = Literal["live", "stale", "disconnected", "none"]
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class DaemonVerdict:
     """What a snapshot says about the daemon, judged at ``now``."""
 
     health: Health
@@ -81,7 +81,7 @@ def judge(
     *,
     stale_after_s: float = STALE_AFTER_S,
     where: str = "the broker",
-) -> Verdict:
+) -> DaemonVerdict:
     """Tell a live daemon from a dead one's last word.
 
     A daemon that is dialling publishes ``broker_connected`` with a fresh ``ts``; one
@@ -90,52 +90,52 @@ def judge(
     shown as fresh.
     """
     if status is None:
-        return Verdict("none", f"{NOT_RUNNING}: no engine status on {where}", None)
+        return DaemonVerdict("none", f"{NOT_RUNNING}: no engine status on {where}", None)
     age = now - status.ts
     if not status.broker_connected:
         # The daemon's last will (or a snapshot saying it lost the broker): its ts is
         # when that session began, so its age says nothing about when it went.
-        return Verdict(
+        return DaemonVerdict(
             "disconnected",
             f"{NOT_RUNNING}: engine {status.engine_id} left the broker "
             "(its connection dropped; the broker published its last will)",
             age,
         )
     if age > stale_after_s:
-        return Verdict(
+        return DaemonVerdict(
             "stale",
             f"{NOT_RUNNING}: engine {status.engine_id}'s last status is {_age(age)} old "
             f"(it sends one every second)",
             age,
         )
     if age < -stale_after_s:
-        return Verdict(
+        return DaemonVerdict(
             "stale",
             f"engine {status.engine_id}'s clock is {_age(-age)} ahead of this machine's",
             age,
         )
     if not status.agents_synced:
-        return Verdict(
+        return DaemonVerdict(
             "live",
             f"engine {status.engine_id} up, but agent state is not synchronised: "
             "no dialling until it is (fail closed)",
             age,
         )
     if not status.store_writes_ok:
-        return Verdict(
+        return DaemonVerdict(
             "live",
             f"engine {status.engine_id} up, but the store refuses writes (disk full?): "
             "no new dials until it takes them again",
             age,
         )
     if status.trunk != "closed":
-        return Verdict(
+        return DaemonVerdict(
             "live",
             f"engine {status.engine_id} up, but the trunk refuses calls ({status.trunk_reason}): "
             "new dials paused, contacts not charged",
             age,
         )
-    return Verdict("live", f"engine {status.engine_id} up, agent state synchronised", age)
+    return DaemonVerdict("live", f"engine {status.engine_id} up, agent state synchronised", age)
 
 
 def _age(seconds: float) -> str:
@@ -150,7 +150,7 @@ def _age(seconds: float) -> str:
 # --- rendering ------------------------------------------------------------------------
 
 
-def render(status: EngineStatus | None, verdict: Verdict, note: str | None = None) -> Group:
+def render(status: EngineStatus | None, verdict: DaemonVerdict, note: str | None = None) -> Group:
     """The whole view: a verdict line, campaigns, agents (dimmed when not live)."""
     healthy = bool(
         status and status.agents_synced and status.store_writes_ok and status.trunk == "closed"
@@ -241,7 +241,7 @@ def _agent_table(status: EngineStatus, *, dim: bool) -> RenderableType:
     return t
 
 
-def as_json(status: EngineStatus | None, verdict: Verdict) -> str:
+def as_json(status: EngineStatus | None, verdict: DaemonVerdict) -> str:
     """For scripts: the verdict beside the snapshot itself."""
     return json.dumps(
         {

@@ -30,12 +30,12 @@ from dialguard.cli._common import (
 from dialguard.logs import configure_logging
 from dialguard.phone import InvalidNumber, normalise_number
 from dialguard.sip.adapter import SippyCall, SippyTrunk, TrunkError
-from dialguard.sip.api import CallEvent, CallEventKind, Prompt
+from dialguard.sip.api import Prompt, TrunkEvent, TrunkEventKind
 from dialguard.sip.prompt import PromptError, load_prompt
 
 app = App(name="trunk", help="Check a SIP trunk with a real test call.")
 
-K = CallEventKind
+K = TrunkEventKind
 
 OUTCOME_EXIT = {
     "answered": EXIT_OK,
@@ -56,7 +56,7 @@ def parse_hostport(value: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def outcome_of(call: SippyCall, events: list[CallEvent]) -> str:
+def outcome_of(call: SippyCall, events: list[TrunkEvent]) -> str:
     """One word for the call: what an IT person wants to know first."""
     seen = {e.kind for e in events}
     if K.TRANSFERRED in seen:
@@ -74,7 +74,7 @@ def outcome_of(call: SippyCall, events: list[CallEvent]) -> str:
     return "failed"
 
 
-def event_record(event: CallEvent, t0: float) -> dict[str, Any]:
+def event_record(event: TrunkEvent, t0: float) -> dict[str, Any]:
     record: dict[str, Any] = {"event": str(event.kind), "t_s": round(event.t - t0, 3)}
     if event.code is not None:
         record["code"] = event.code
@@ -107,10 +107,10 @@ async def run_test_call(
     prompt: Prompt | None,
     hold_s: float,
     on_event: Any,
-) -> tuple[SippyCall, list[CallEvent]]:
+) -> tuple[SippyCall, list[TrunkEvent]]:
     """Place the call and drive it: play, transfer, hold, hang up. Returns the events."""
     await trunk.start()
-    events: list[CallEvent] = []
+    events: list[TrunkEvent] = []
     problems: list[str] = []
     try:
         call = await trunk.originate(number, caller_id, ring_timeout)
@@ -218,7 +218,7 @@ def test_call(
 
     records: list[dict[str, Any]] = []
 
-    def on_event(event: CallEvent, t0: float) -> None:
+    def on_event(event: TrunkEvent, t0: float) -> None:
         record = event_record(event, t0)
         records.append(record)
         if not json_output:

@@ -34,9 +34,9 @@ from urllib.parse import urlsplit
 import aiomqtt
 
 from dialguard.engine.messages import (
+    AgentCallMessage,
     AgentState,
     AgentStateName,
-    CallEvent,
     Disposition,
     PayloadError,
     Topics,
@@ -258,7 +258,7 @@ class SimulatedAgent:
     async def _on_message(self, message: aiomqtt.Message) -> None:
         raw = message.payload if isinstance(message.payload, bytes | bytearray) else b""
         try:
-            ev = parse_payload(CallEvent, message.topic.value, raw)
+            ev = parse_payload(AgentCallMessage, message.topic.value, raw)
         except PayloadError as e:
             self.rejected += 1
             log.warning("agent got a bad call message", topic=e.topic, problem=e.problem)

@@ -31,15 +31,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from dialguard.engine.messages import CallEvent as AgentCallEvent
-from dialguard.engine.messages import CallEventKind as AgentCallEventKind
-from dialguard.engine.messages import ContactCard
+from dialguard.engine.messages import AgentCallKind, AgentCallMessage, ContactCard
 from dialguard.engine.trunk_health import is_trunk_refusal
 from dialguard.engine.writes import StoreWrites
 from dialguard.law import CONNECT_DEADLINE_S
 from dialguard.logs import get_logger
 from dialguard.pacing import events as pe
-from dialguard.sip.api import MIN_RING_S, Call, CallEvent, CallEventKind, Prompt
+from dialguard.sip.api import MIN_RING_S, Prompt, TrunkCall, TrunkEvent, TrunkEventKind
 from dialguard.store import ContactRecord, Store
 from dialguard.store.records import AttemptOutcome
 
@@ -91,7 +89,7 @@ class CallContext:
     store: Store
     writes: StoreWrites
     campaign_id: str
-    publish_agent: Callable[[str, AgentCallEvent], Awaitable[None]]
+    publish_agent: Callable[[str, AgentCallMessage], Awaitable[None]]
     agent_uri: Callable[[str], str]
     prompt: Prompt
     opt_out_digit: str
@@ -115,7 +113,7 @@ class CallJob:
     ctx: CallContext
     attempt_id: int
     contact: ContactRecord
-    call: Call
+    call: TrunkCall
     agent: str | None
     answered_at: float | None = None  # wall clock, for the records
     connected_agent: str | None = None
@@ -161,15 +159,15 @@ class CallJob:
                 await self._hang_up("job stopped")
             self.done.set()
 
-    def _on_event(self, ev: CallEvent) -> None:
+    def _on_event(self, ev: TrunkEvent) -> None:
         now = self.ctx.wall()
         kind = ev.kind
-        if kind in (CallEventKind.RINGING, CallEventKind.EARLY_MEDIA) and not self._ringing:
+        if kind in (TrunkEventKind.RINGING, TrunkEventKind.EARLY_MEDIA) and not self._ringing:
             self._ringing = True
             self.ctx.trunk_carried()
             self.ctx.report(pe.Ringing(self.handle))
             self._record("ringing", ringing_at=now)
-        elif kind is CallEventKind.ANSWERED and self.answered_at is None:
+        elif kind is TrunkEventKind.ANSWERED and self.answered_at is None:
             self.ctx.trunk_carried()
             self.answered_at = now
             self._answered_t = ev.t
@@ -177,7 +175,7 @@ class CallJob:
             self.ctx.report(pe.Answered(self.handle))
             self._record("answered", answered_at=now)
             self.ctx.on_record("answered", {})
-        elif kind is CallEventKind.FAILED:
+        elif kind is TrunkEventKind.FAILED:
             outcome, reason = classify_failure(ev.code)
             by = "local" if ev.code == 487 else "remote"
             retry_at = None
@@ -192,7 +190,7 @@ class CallJob:
             elif ev.code is not None and ev.code != 487:
                 self.ctx.trunk_carried()  # a callee's own answer (486, 404, 603 …)
             self._finish(outcome, ev.code, by, pe.Failed(self.handle, reason), retry_at)
-        elif kind is CallEventKind.ENDED:
+        elif kind is TrunkEventKind.ENDED:
             if self.connected_agent is not None:
                 outcome = "connected"
             elif self.abandoned:
@@ -205,9 +203,9 @@ class CallJob:
                 why = "cancel_crossed_answer" if ev.by == "local" else "caller_hung_up"
                 self._abandon(why)
             self._finish(outcome, None, ev.by or "remote", pe.Ended(self.handle))
-        elif kind is CallEventKind.DTMF and ev.digit == self.ctx.opt_out_digit:
+        elif kind is TrunkEventKind.DTMF and ev.digit == self.ctx.opt_out_digit:
             self._opt_out()
-        elif kind is CallEventKind.FORK_ANSWERED:
+        elif kind is TrunkEventKind.FORK_ANSWERED:
             # A second callee of a forked INVITE answered; the adapter ACKed and hung
             # up on them (RFC 3261 §13.2.2.4). A person heard nobody: count it.
             self.ctx.on_record("abandoned", {"reason": "fork_answered"})
@@ -275,7 +273,7 @@ class CallJob:
             if budget <= 0:
                 raise TimeoutError
             result = await asyncio.wait_for(self.call.transfer(self.ctx.agent_uri(agent)), budget)
-            ok = result.kind is CallEventKind.TRANSFERRED
+            ok = result.kind is TrunkEventKind.TRANSFERRED
             why = f"{result.code} {result.reason or ''}".strip()
         except TimeoutError:
             ok, why = False, f"no transfer result within {max(budget, 0):.2f} s"
@@ -410,9 +408,9 @@ class CallJob:
             log.error("hangup_failed", call_id=self.call.call_id, why=why, error=repr(e))
 
     async def _tell_agent(
-        self, agent: str, event: AgentCallEventKind, outcome: str | None = None
+        self, agent: str, event: AgentCallKind, outcome: str | None = None
     ) -> None:
-        msg = AgentCallEvent(
+        msg = AgentCallMessage(
             event=event,
             call_id=self.call.call_id,
             campaign=self.ctx.campaign_id,

@@ -45,7 +45,7 @@ from typing import Any, Final
 from dialguard.config import CampaignConfig, ConfigError, EngineConfig, PacingConfig, load_campaigns
 from dialguard.engine.agents import AgentChange, AgentRegistry
 from dialguard.engine.messages import (
-    CallEvent,
+    AgentCallMessage,
     ControlReply,
     ControlRequest,
     Disposition,
@@ -365,16 +365,16 @@ class Engine:
         last = self._last_call.get(agent)
         if last is not None and self._tg is not None:
             call_id, campaign = last
-            msg = CallEvent(
+            msg = AgentCallMessage(
                 event="wrap_up_ended", call_id=call_id, campaign=campaign, ts=self.wall()
             )
             self._tg.create_task(self._tell_desktop(agent, msg))
 
-    async def _publish_call(self, agent: str, event: CallEvent) -> None:
+    async def _publish_call(self, agent: str, event: AgentCallMessage) -> None:
         self._last_call[agent] = (event.call_id, event.campaign)
         await self.link.publish_call(agent, event)
 
-    async def _tell_desktop(self, agent: str, event: CallEvent) -> None:
+    async def _tell_desktop(self, agent: str, event: AgentCallMessage) -> None:
         try:
             await self.link.publish_call(agent, event)
         except Exception as e:

@@ -107,17 +107,17 @@ class ContactCard(_Payload):
     custom: dict[str, str] = Field(default_factory=dict)
 
 
-CallEventKind = Literal["offer", "connected", "ended", "wrap_up_ended"]
+AgentCallKind = Literal["offer", "connected", "ended", "wrap_up_ended"]
 
 
-class CallEvent(_Payload):
+class AgentCallMessage(_Payload):
     """The engine tells an agent about a call: ``offer`` (the callee answered and is
     being transferred to you), ``connected`` (you are talking), ``ended`` (hang-up;
     wrap-up starts; ``wrap_up_cap_s`` says how long it may last when the campaign caps
     it), ``wrap_up_ended`` (the cap is reached: the engine counts you ready now; publish
     ``ready`` or ``paused``)."""
 
-    event: CallEventKind
+    event: AgentCallKind
     call_id: Annotated[str, Field(min_length=1, max_length=128)]
     campaign: CampaignId
     ts: Epoch
@@ -383,7 +383,7 @@ def encode(model: BaseModel) -> bytes:
 
 SCHEMA_MODELS: Final[tuple[type[BaseModel], ...]] = (
     AgentState,
-    CallEvent,
+    AgentCallMessage,
     Disposition,
     ControlRequest,
     PacingChangeRequest,

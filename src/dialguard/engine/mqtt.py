@@ -41,8 +41,8 @@ import aiomqtt
 from dialguard.config import BrokerConfig
 from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
 from dialguard.engine.messages import (
+    AgentCallMessage,
     AgentState,
-    CallEvent,
     ControlReply,
     ControlRequest,
     Disposition,
@@ -189,7 +189,7 @@ class BrokerLink:
             await asyncio.wait_for(self.synced.wait(), within_s)
         return self.dialling_allowed
 
-    async def publish_call(self, agent: str, event: CallEvent) -> None:
+    async def publish_call(self, agent: str, event: AgentCallMessage) -> None:
         """Tell an agent's desktop about a call (QoS 1, not retained: a desktop that
         restarts must not pop up an old call)."""
         await self._publish(self.topics.agent_call(agent), encode(event), retain=False)

@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from dialguard.config import CampaignConfig, PacingConfig
 from dialguard.config.pacing_map import ENGINE_TRANSFER_TIMEOUT_S, pacing_params
 from dialguard.engine.calls import CallContext, CallJob
-from dialguard.engine.messages import CallEvent as AgentCallEvent
-from dialguard.engine.messages import CampaignStatus
+from dialguard.engine.messages import AgentCallMessage, CampaignStatus
 from dialguard.engine.metrics import EngineMetrics
 from dialguard.engine.selection import Blocked, ContactPicker
 from dialguard.engine.trunk_health import PAUSE_MIN_S, TrunkBreaker
@@ -59,7 +58,7 @@ class RunnerDeps:
     store: Store
     trunk: Trunk
     metrics: EngineMetrics
-    publish_agent: Callable[[str, AgentCallEvent], Awaitable[None]]
+    publish_agent: Callable[[str, AgentCallMessage], Awaitable[None]]
     agent_uri: Callable[[str], str]
     prompt: Prompt
     writes: StoreWrites

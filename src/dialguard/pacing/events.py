@@ -104,7 +104,7 @@ class Ended:
     call: int
 
 
-CallEvent = (
+PacerCallEvent = (
     Launched | CouldNotLaunch | Ringing | Answered | Failed | Connected | ConnectFailed | Ended
 )
-Event = AgentChanged | PreviewRequested | LaunchGate | CallEvent
+Event = AgentChanged | PreviewRequested | LaunchGate | PacerCallEvent

@@ -68,7 +68,7 @@ from dialguard.pacing.events import (
 from dialguard.pacing.governor import OVER_DIAL_ALLOWED, AbandonBudget, GovernorState
 from dialguard.pacing.params import PacingParams
 from dialguard.pacing.predictive import OverDialController, dials_allowed, free_within
-from dialguard.pacing.stats import AttemptRecord, OutcomeStats
+from dialguard.pacing.stats import OutcomeStats, RingSample
 
 _REPLAN_S = 1.0  # predictive: re-weigh ringing calls this often while dials are out
 _MIN_REPLAN_S = 0.5  # … and at most this often when events arrive (bounds the cost)
@@ -306,7 +306,7 @@ class Pacer:
             self.stats.failed(now - start)
             pre = (c.ringing_at if c.ringing_at is not None else now) - start
             self.stats.attempt(
-                AttemptRecord(pre, c.ringing_at is not None, None, c.ring_timeout_s, 0.0)
+                RingSample(pre, c.ringing_at is not None, None, c.ring_timeout_s, 0.0)
             )
         if c.agent is not None:
             a = self.agents[c.agent]
@@ -360,7 +360,7 @@ class Pacer:
         if c.answered_at is not None:
             ring_start = c.ringing_at if c.ringing_at is not None else c.answered_at
             self.stats.attempt(
-                AttemptRecord(
+                RingSample(
                     ring_start - start, True, c.answered_at - ring_start, c.ring_timeout_s, talk
                 )
             )

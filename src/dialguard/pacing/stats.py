@@ -23,7 +23,7 @@ _FORGET_AT = 20_000.0  # halve the bins when they hold this many outcomes
 
 
 @dataclass(frozen=True, slots=True)
-class AttemptRecord:
+class RingSample:
     """One finished attempt, as the ring-timeout estimate needs it."""
 
     pre_ring_s: float  # launch → ringing (or → failure when it never rang)
@@ -51,7 +51,7 @@ class OutcomeStats:
         self.talk_n = 0
         self.wrap_mean = 0.0
         self.wrap_n = 0
-        self._records: deque[AttemptRecord] = deque(maxlen=records)
+        self._records: deque[RingSample] = deque(maxlen=records)
         self._since_suggest = 0
         self._suggested: float | None = None
 
@@ -73,7 +73,7 @@ class OutcomeStats:
         self.wrap_n = min(self.wrap_n + 1, 500)
         self.wrap_mean += (seconds - self.wrap_mean) / self.wrap_n
 
-    def attempt(self, record: AttemptRecord) -> None:
+    def attempt(self, record: RingSample) -> None:
         self._records.append(record)
         self._since_suggest += 1
 

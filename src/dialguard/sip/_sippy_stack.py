@@ -4,7 +4,7 @@ Everything in this module runs in the sippy thread (see :mod:`._sippy_bridge`); 
 here touches asyncio. A :class:`SignallingStack` owns a trunk's UDP socket and sippy
 transaction manager; a :class:`Leg` drives one outbound INVITE dialog through sippy's
 ``UA`` and reports what happened as :class:`LegReport` values to a callback that the
-asyncio side turns into :class:`~dialguard.sip.api.CallEvent` values.
+asyncio side turns into :class:`~dialguard.sip.api.TrunkEvent` values.
 
 What sippy does not do the way dialguard needs, and is adjusted here without forking it:
 

@@ -4,7 +4,7 @@ The engine codes against :mod:`dialguard.sip.api`; this module implements that c
 over sippy's RFC 3261 stack. sippy runs in one thread of its own for the whole process
 (:mod:`._sippy_bridge`); each trunk has a socket and transaction manager there
 (:mod:`._sippy_stack`). Commands go in with ``callFromThread``; what sippy sees comes
-back with ``loop.call_soon_threadsafe`` and is turned into :class:`CallEvent` values by a
+back with ``loop.call_soon_threadsafe`` and is turned into :class:`TrunkEvent` values by a
 small per-call state machine (:data:`TRANSITIONS`), so the engine sees events in an order
 that makes sense (no ``ringing`` after ``answered``, nothing after ``ended``).
 
@@ -43,13 +43,13 @@ from typing import Any
 
 from dialguard.logs import get_logger
 from dialguard.sip._sippy_bridge import SippyThread, sippy_thread
-from dialguard.sip.api import MIN_RING_S, CallEvent, CallEventKind, Prompt
+from dialguard.sip.api import MIN_RING_S, Prompt, TrunkEvent, TrunkEventKind
 from dialguard.sip.rtp import DtmfDigit, RtpEndpoint
 from dialguard.sip.sdp import SdpError, build_sdp, parse_sdp
 
 log = get_logger(__name__)
 
-K = CallEventKind
+K = TrunkEventKind
 
 RING_FLOOR_MARGIN_S = 0.05
 """Added to MIN_RING_S: our 180 timestamp is when it reached us, the callee's network
@@ -79,7 +79,7 @@ class CallState(enum.StrEnum):
     ENDED = "ended"  # answered, then BYE either way
 
 
-TRANSITIONS: dict[CallState, dict[CallEventKind, CallState]] = {
+TRANSITIONS: dict[CallState, dict[TrunkEventKind, CallState]] = {
     CallState.CALLING: {
         K.TRYING: CallState.PROCEEDING,
         K.PROGRESS: CallState.PROCEEDING,
@@ -136,7 +136,7 @@ def _check_sip_uri(uri: str) -> str:
 class SippyCall:
     """One outbound call placed by :meth:`SippyTrunk.originate` (implements ``api.Call``).
 
-    ``events()`` yields every :class:`CallEvent` in order and ends after FAILED or ENDED.
+    ``events()`` yields every :class:`TrunkEvent` in order and ends after FAILED or ENDED.
     ``state``, ``history`` and the ``*_at`` timestamps (``loop.time()``) are there for the
     engine's audit record.
     """
@@ -157,7 +157,7 @@ class SippyCall:
         self.caller_id = caller_id
         self.ring_timeout = ring_timeout
         self.state = CallState.CALLING
-        self.history: list[CallEvent] = []
+        self.history: list[TrunkEvent] = []
         self.invite_at = self._loop.time()
         self.ring_started_at: float | None = None
         self.answered_at: float | None = None
@@ -165,18 +165,18 @@ class SippyCall:
         self.cancel_requested_at: float | None = None
         self.final_code: int | None = None
         self.final_reason: str | None = None
-        self.extra_answers: list[CallEvent] = []
+        self.extra_answers: list[TrunkEvent] = []
         """2xx from other callees of a forked INVITE, each ACKed and hung up at once
         (RFC 3261 §13.2.2.4): a person answered and heard nothing, so the engine's
         figures must count them whatever the call's own outcome."""
         self.leg: Any = None  # _sippy_stack.Leg, touched only in the sippy thread
         self._rtp = rtp
-        self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
+        self._queue: asyncio.Queue[TrunkEvent] = asyncio.Queue()
         self._changed = asyncio.Event()
-        self._seen_provisional: set[CallEventKind] = set()
+        self._seen_provisional: set[TrunkEventKind] = set()
         self._cancel_sent = False
         self._ring_timer: asyncio.TimerHandle | None = None
-        self._transfer: asyncio.Future[CallEvent] | None = None
+        self._transfer: asyncio.Future[TrunkEvent] | None = None
         self._transfer_accepted = False
         self._closing: asyncio.Task[None] | None = None
         if rtp is not None:
@@ -184,7 +184,7 @@ class SippyCall:
 
     # --- the contract ----------------------------------------------------------------
 
-    async def events(self) -> AsyncIterator[CallEvent]:
+    async def events(self) -> AsyncIterator[TrunkEvent]:
         """Every event of this call in order; ends after FAILED or ENDED."""
         while True:
             if self.finished and self._queue.empty():
@@ -213,7 +213,7 @@ class SippyCall:
             self._send_cancel_or_bye("hangup requested")
             await self.wait_finished(CANCEL_SETTLE_S)
 
-    async def transfer(self, target_uri: str) -> CallEvent:
+    async def transfer(self, target_uri: str) -> TrunkEvent:
         """Blind transfer: REFER to ``target_uri``; the result comes from the NOTIFY
         sipfrag (RFC 3515). Returns the TRANSFERRED or TRANSFER_FAILED event (also sent
         to ``events()``). The call stays up: hang up afterwards if the peer does not."""
@@ -340,10 +340,10 @@ class SippyCall:
             return
         if kind == "dtmf":
             if report.reason:
-                self._emit(CallEvent(K.DTMF, t, digit=report.reason))
+                self._emit(TrunkEvent(K.DTMF, t, digit=report.reason))
             return
         if kind == "fork_answered":
-            event = CallEvent(K.FORK_ANSWERED, t, code=report.code, reason=report.reason)
+            event = TrunkEvent(K.FORK_ANSWERED, t, code=report.code, reason=report.reason)
             self.extra_answers.append(event)
             log.warning("call_fork_answered", call_id=self.call_id, state=str(self.state))
             self._emit(event)  # in the event stream only while the call is up
@@ -352,7 +352,7 @@ class SippyCall:
             if report.body:
                 self._use_remote_sdp(report.body)
             return
-        event_kind = CallEventKind(kind)
+        event_kind = TrunkEventKind(kind)
         if kind in ("trying", "progress", "ringing", "early_media"):
             if event_kind in self._seen_provisional:
                 return
@@ -366,7 +366,7 @@ class SippyCall:
                 K.TRANSFER_FAILED, None, "call ended before NOTIFY reported the outcome", t
             )
         self._emit(
-            CallEvent(
+            TrunkEvent(
                 event_kind,
                 t,
                 code=report.code,
@@ -386,7 +386,7 @@ class SippyCall:
             log.warning("call_sdp_unusable", call_id=self.call_id, error=str(e))
 
     def _on_dtmf(self, digit: DtmfDigit) -> None:
-        self._emit(CallEvent(K.DTMF, digit.t, digit=digit.digit))
+        self._emit(TrunkEvent(K.DTMF, digit.t, digit=digit.digit))
 
     def _on_refer_response(self, code: int | None, reason: str | None, t: float) -> None:
         if self._transfer is None or self._transfer.done() or code is None:
@@ -411,16 +411,16 @@ class SippyCall:
         self._transfer_result(kind, code, reason, t)
 
     def _transfer_result(
-        self, kind: CallEventKind, code: int | None, reason: str, t: float | None = None
-    ) -> CallEvent:
-        event = CallEvent(kind, self._loop.time() if t is None else t, code=code, reason=reason)
+        self, kind: TrunkEventKind, code: int | None, reason: str, t: float | None = None
+    ) -> TrunkEvent:
+        event = TrunkEvent(kind, self._loop.time() if t is None else t, code=code, reason=reason)
         if self._transfer is not None and not self._transfer.done():
             self._transfer.set_result(event)
             self._emit(event)
         log.info("call_transfer", call_id=self.call_id, result=str(kind), code=code, reason=reason)
         return event
 
-    def _emit(self, event: CallEvent) -> None:
+    def _emit(self, event: TrunkEvent) -> None:
         next_state = TRANSITIONS[self.state].get(event.kind)
         if next_state is None:
             log.debug(
@@ -439,7 +439,7 @@ class SippyCall:
         if next_state in TERMINAL:
             self._finish(event)
 
-    def _finish(self, event: CallEvent) -> None:
+    def _finish(self, event: TrunkEvent) -> None:
         self.finished_at = event.t
         self.final_code = event.code
         self.final_reason = event.reason

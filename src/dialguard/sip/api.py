@@ -1,7 +1,7 @@
 """The contract between the engine and any SIP trunk adapter.
 
 The engine never imports a SIP library: it sees a :class:`Trunk` that places calls and
-a :class:`Call` that reports what happened as :class:`CallEvent` values. The sippy-based
+a :class:`TrunkCall` that reports what happened as :class:`TrunkEvent` values. The sippy-based
 adapter implements it for real trunks; tests may drive the engine through the same
 contract against dialguard's own SIP trunk simulator.
 
@@ -22,7 +22,7 @@ MIN_RING_S = MIN_RING_TIMEOUT_S
 """No call is cancelled before it has rung this long (Ofcom / TCPA minimum ring time)."""
 
 
-class CallEventKind(StrEnum):
+class TrunkEventKind(StrEnum):
     TRYING = "trying"  # 100 Trying
     PROGRESS = "progress"  # 181/182/183 without SDP: proceeding, nothing rings yet
     RINGING = "ringing"  # 180 Ringing
@@ -37,10 +37,10 @@ class CallEventKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class CallEvent:
+class TrunkEvent:
     """One thing that happened to a call; ``t`` is ``loop.time()`` when it was seen."""
 
-    kind: CallEventKind
+    kind: TrunkEventKind
     t: float
     code: int | None = None  # SIP status code for failed / transfer results
     reason: str | None = None  # reason phrase or a short explanation
@@ -62,13 +62,13 @@ class Prompt:
 
 
 @runtime_checkable
-class Call(Protocol):
+class TrunkCall(Protocol):
     """An outbound call placed by :meth:`Trunk.originate`."""
 
     call_id: str
     number: str
 
-    def events(self) -> AsyncIterator[CallEvent]:
+    def events(self) -> AsyncIterator[TrunkEvent]:
         """Every event of this call in order; the iterator ends after FAILED or ENDED."""
         ...
 
@@ -81,7 +81,7 @@ class Call(Protocol):
         """End the call whatever its state (BYE if answered, CANCEL if not)."""
         ...
 
-    async def transfer(self, target_uri: str) -> CallEvent:
+    async def transfer(self, target_uri: str) -> TrunkEvent:
         """Blind transfer (REFER). Returns the TRANSFERRED or TRANSFER_FAILED event."""
         ...
 
@@ -100,7 +100,7 @@ class Trunk(Protocol):
         """Hang up or cancel every call still up, then release sockets."""
         ...
 
-    async def originate(self, to: str, caller_id: str, ring_timeout: float) -> Call:
+    async def originate(self, to: str, caller_id: str, ring_timeout: float) -> TrunkCall:
         """Send an INVITE to ``to`` (E.164) and return the call at once. The adapter
         cancels it at ``ring_timeout`` after the INVITE, but never before the call has
         rung MIN_RING_S seconds (timed from the first 180, or 183 with SDP)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dialguard.sip.api import CallEvent, CallEventKind
+from dialguard.sip.api import TrunkEvent, TrunkEventKind
 from dialguard.sip.prompt import default_prompt
 from dialguard.sip.simulator import Profile
 from dialguard.sip.simulator.profile import fixed
@@ -26,7 +26,7 @@ PROFILE = Profile(
 CALLER = "+441632960000"
 
 
-async def _events(call: Any) -> list[CallEvent]:
+async def _events(call: Any) -> list[TrunkEvent]:
     return [ev async for ev in call.events()]
 
 
@@ -40,12 +40,12 @@ async def test_adapter_calls_meet_simulated_callees(make_trunk: TrunkFactory) ->
         optout = await trunk.originate("+15550007003", CALLER, 20)
         early = await trunk.originate("+15550009003", CALLER, 20)
 
-        async def connect(call: Any) -> tuple[list[CallEvent], CallEvent]:
-            seen: list[CallEvent] = []
+        async def connect(call: Any) -> tuple[list[TrunkEvent], TrunkEvent]:
+            seen: list[TrunkEvent] = []
             result = None
             async for ev in call.events():
                 seen.append(ev)
-                if ev.kind is CallEventKind.ANSWERED:
+                if ev.kind is TrunkEventKind.ANSWERED:
                     result = await call.transfer(f"sip:agent1@127.0.0.1:{sim.port}")
                     await call.hangup()
             assert result is not None
@@ -53,11 +53,11 @@ async def test_adapter_calls_meet_simulated_callees(make_trunk: TrunkFactory) ->
 
         playing: list[asyncio.Task[None]] = []
 
-        async def message(call: Any) -> list[CallEvent]:
-            seen: list[CallEvent] = []
+        async def message(call: Any) -> list[TrunkEvent]:
+            seen: list[TrunkEvent] = []
             async for ev in call.events():
                 seen.append(ev)
-                if ev.kind is CallEventKind.ANSWERED:
+                if ev.kind is TrunkEventKind.ANSWERED:
                     playing.append(asyncio.create_task(call.play(default_prompt())))
             return seen
 
@@ -69,11 +69,11 @@ async def test_adapter_calls_meet_simulated_callees(make_trunk: TrunkFactory) ->
     finally:
         await trunk.stop()
 
-    assert t_result.kind is CallEventKind.TRANSFERRED
-    assert [e.kind for e in t_events][-1] is CallEventKind.ENDED
-    assert [e.kind for e in b_events][-1] is CallEventKind.FAILED and b_events[-1].code == 486
-    assert any(e.kind is CallEventKind.DTMF and e.digit == "9" for e in o_events)
-    assert o_events[-1].kind is CallEventKind.ENDED and o_events[-1].by == "remote"
+    assert t_result.kind is TrunkEventKind.TRANSFERRED
+    assert [e.kind for e in t_events][-1] is TrunkEventKind.ENDED
+    assert [e.kind for e in b_events][-1] is TrunkEventKind.FAILED and b_events[-1].code == 486
+    assert any(e.kind is TrunkEventKind.DTMF and e.digit == "9" for e in o_events)
+    assert o_events[-1].kind is TrunkEventKind.ENDED and o_events[-1].by == "remote"
 
     by_number = {r.number: r for r in sim.records}
     t = by_number["+15550000003"]
@@ -85,8 +85,10 @@ async def test_adapter_calls_meet_simulated_callees(make_trunk: TrunkFactory) ->
     assert o.answer_to_audio_s is not None and o.answer_to_audio_s < 0.5
     s = sim.summary()
     early_kinds = [e.kind for e in e_events]
-    assert CallEventKind.EARLY_MEDIA in early_kinds
-    assert early_kinds.index(CallEventKind.EARLY_MEDIA) < early_kinds.index(CallEventKind.ANSWERED)
+    assert TrunkEventKind.EARLY_MEDIA in early_kinds
+    assert early_kinds.index(TrunkEventKind.EARLY_MEDIA) < early_kinds.index(
+        TrunkEventKind.ANSWERED
+    )
     assert by_number["+15550009003"].early_media
     assert (s.attempts, s.connected, s.abandoned_silent, s.in_progress) == (4, 2, 0, 0)
 
@@ -106,7 +108,7 @@ async def test_adapter_answers_the_simulators_digest_challenge(make_trunk: Trunk
     finally:
         await good.stop()
         await bad.stop()
-    assert ok[-1].kind is CallEventKind.FAILED and ok[-1].code == 486  # got past auth
-    assert refused[-1].kind is CallEventKind.FAILED and refused[-1].code in (401, 403)
+    assert ok[-1].kind is TrunkEventKind.FAILED and ok[-1].code == 486  # got past auth
+    assert refused[-1].kind is TrunkEventKind.FAILED and refused[-1].code in (401, 403)
     assert sim.challenges == 2 and sim.auth_failures == 1
     assert [r.final_code for r in sim.records] == [486]  # the refused call never began
