@@ -424,6 +424,9 @@ def _show_reply(campaign: str, what: str, reply: ControlReply) -> int:
         console.print(
             f"  {key}: {_shown(key, old.get(key))} → {_shown(key, new[key])}", highlight=False
         )
+    for warning in reply.warnings:
+        # Accepted, and yet nothing will be dialled: say why here, not only in the log.
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     return EXIT_OK
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 from cyclopts import App
@@ -13,8 +15,17 @@ from dialguard.cli._common import (
     console,
     err_console,
 )
-from dialguard.config import ConfigError, EngineConfig, load_campaigns, load_engine_config
+from dialguard.config import (
+    CampaignConfig,
+    ConfigError,
+    EngineConfig,
+    load_campaigns,
+    load_engine_config,
+)
 from dialguard.config.loading import campaigns_dir_of
+from dialguard.engine.blocking import contact_reasons, list_reasons, store_reasons
+from dialguard.engine.ownership import resolve
+from dialguard.store import DueSummary, Store, StoreError
 
 app = App(name="config", help="Check configuration files.")
 
@@ -59,4 +70,34 @@ def check(config: Path | None = None) -> int:
     )
     for c in campaigns:
         console.print(f"  {c.id}: {c.name} ({c.pacing.mode}, cap {c.pacing.abandon_cap:.1%})")
+    # Valid files can still make a campaign that dials nothing, or a restart that keeps a
+    # supervisor's change over the file: say so now, as warnings (the exit stays 0).
+    for line in _warnings(cfg.store.path, campaigns):
+        err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
     return EXIT_OK
+
+
+def _warnings(store_path: Path, campaigns: list[CampaignConfig]) -> list[str]:
+    now = time.time()
+    if not store_path.exists():
+        none = DueSummary(0, 0, None, None, None)
+        return [
+            f"{c.id} would dial nothing: {r.message}"
+            for c in campaigns
+            for r in list_reasons(c, {}, now) + contact_reasons(c, none, 0)
+        ] + [f"no store yet at {store_path} (the daemon or an import creates it)"]
+    try:
+        return asyncio.run(_store_warnings(store_path, campaigns, now))
+    except (StoreError, OSError) as e:
+        return [f"store {store_path} not read: {e}"]
+
+
+async def _store_warnings(path: Path, campaigns: list[CampaignConfig], now: float) -> list[str]:
+    out = []
+    async with await Store.open(path) as store:
+        for c in campaigns:
+            for s in resolve(c.pacing, await store.pacing_overrides(c.id)).settlements:
+                out.append(f"{c.id} at the next start: {s.sentence()}")
+            for r in await store_reasons(store, c, now):
+                out.append(f"{c.id} would dial nothing: {r.message}")
+    return out

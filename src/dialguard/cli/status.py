@@ -166,6 +166,7 @@ def render(status: EngineStatus | None, verdict: DaemonVerdict, note: str | None
         if dim:
             parts.append(Text("last known state:", style="dim"))
         parts.append(_campaign_table(status.campaigns, dim=dim))
+        parts.extend(_blocked_lines(status.campaigns, dim=dim))
         parts.append(_agents_line(status, dim=dim))
         if status.agents:
             parts.append(_agent_table(status, dim=dim))
@@ -182,9 +183,10 @@ def _campaign_table(campaigns: list[CampaignStatus], *, dim: bool) -> Renderable
         t.add_column(name, justify="right")
     t.add_column("rate / cap", justify="right", no_wrap=True)
     for c in campaigns:
+        state = _state(c.state) if not c.blocked else f"[yellow]{c.state} (blocked)[/]"
         t.add_row(
             escape(c.id),
-            f"{_state(c.state)}, {c.mode}",
+            f"{state}, {c.mode}",
             str(c.dials),
             str(c.answers),
             str(c.connects),
@@ -198,6 +200,17 @@ def _campaign_table(campaigns: list[CampaignStatus], *, dim: bool) -> Renderable
     )
     t.caption_justify = "left"
     return t
+
+
+def _blocked_lines(campaigns: list[CampaignStatus], *, dim: bool) -> list[Text]:
+    """Why a campaign dials nothing, one line per reason, with what to do about it."""
+    lines = []
+    for c in campaigns:
+        for r in c.blocked:
+            line = Text(f"{c.id} blocked: ", style="dim" if dim else "bold yellow")
+            line.append(r.message, style="dim" if dim else "")
+            lines.append(line)
+    return lines
 
 
 def _compact(table: Table) -> Table:

@@ -54,6 +54,7 @@ from dialguard.engine.messages import (
 )
 from dialguard.engine.metrics import EngineMetrics, MetricsServer
 from dialguard.engine.mqtt import BrokerLink, BrokerLinkDown, LinkHandlers
+from dialguard.engine.ownership import after_live_change, resolve
 from dialguard.engine.runner import CampaignRunner, RunnerDeps
 from dialguard.engine.trunk_health import TrunkBreaker
 from dialguard.engine.writes import StoreWrites
@@ -84,6 +85,16 @@ _TRANSITIONS: dict[str, dict[str, CampaignState]] = {
 def _replaced_by(pacing: PacingConfig) -> Callable[[PacingConfig], PacingConfig]:
     """A pacing change that replaces the whole section (a reloaded campaign file)."""
     return lambda _old: pacing
+
+
+def _check_runnable(campaign: CampaignConfig, pacing: PacingConfig) -> None:
+    """Raise ValueError for a pacing this campaign cannot run (beyond PacingConfig's own
+    legal checks)."""
+    if pacing.mode == "predictive" and campaign.information_message is None:
+        raise ValueError(
+            "mode = predictive: this campaign has no information_message, and "
+            "over-dialled calls must hear one"
+        )
 
 
 def _load_prompt(campaign: CampaignConfig) -> Prompt:
@@ -265,10 +276,37 @@ class Engine:
                 contacts_released=released,
             )
 
+    async def _settle(self, cfg: CampaignConfig) -> CampaignConfig:
+        """The campaign as it runs: the file, with the pacing fields a supervisor set live
+        that the file has not changed since (engine.ownership); each settlement is logged
+        and audited, so the audit says which source won."""
+        store = self._store
+        overrides = await store.pacing_overrides(cfg.id)
+        if not overrides:
+            return cfg
+        res = resolve(cfg.pacing, overrides, lambda p: _check_runnable(cfg, p))
+        for s in res.settlements:
+            action = f"settings.{s.outcome}"
+            if s.outcome == "conflict":
+                log.warning("campaign_settings_conflict", campaign=cfg.id, detail=s.sentence())
+            else:
+                log.info("campaign_settings", campaign=cfg.id, detail=s.sentence())
+            await store.record_audit(
+                "file",
+                action,
+                campaign_id=cfg.id,
+                old={s.override.field: s.file_value},
+                new={s.override.field: s.override.value if s.outcome == "kept" else s.file_value},
+                detail=f"{s.winner} wins: {s.sentence()}",
+            )
+        await store.save_pacing_overrides(cfg.id, res.overrides.values())
+        return cfg.model_copy(update={"pacing": res.pacing})
+
     async def _register_campaigns(self) -> None:
         store = self._store
-        for cid, cfg in self.campaign_configs.items():
-            record = await store.upsert_campaign(cid, cfg.name, cfg.model_dump_json())
+        for cid, file_cfg in self.campaign_configs.items():
+            cfg = await self._settle(file_cfg)
+            record = await store.upsert_campaign(cid, cfg.name, cfg.model_dump_json(), actor="file")
             state: CampaignState = record.state  # type: ignore[assignment]
             if not cfg.enabled:
                 state = "stopped"
@@ -428,7 +466,17 @@ class Engine:
         if new == "stopped":
             self._release_agents_of(runner)
         log.info("campaign state changed", campaign=campaign, old=old, new=new, actor=req.actor)
-        return self._reply(req, "control", True, "", {"state": old}, {"state": new})
+        warnings: list[str] = []
+        if new == "active":
+            try:
+                warnings = [
+                    f"it will dial nothing yet: {r.message}"
+                    for r in await runner.refresh_blocking()
+                ]
+            except Exception as e:  # the start stands; the warning is a courtesy
+                log.warning("blocking_reasons_unread", campaign=campaign, error=repr(e))
+        reply = self._reply(req, "control", True, "", {"state": old}, {"state": new})
+        return reply.model_copy(update={"warnings": warnings})
 
     async def _on_pacing(self, campaign: str, req: PacingChangeRequest) -> ControlReply:
         runner = self.runners.get(campaign)
@@ -453,6 +501,8 @@ class Engine:
         runner: CampaignRunner,
         change: Callable[[PacingConfig], PacingConfig],
         actor: str,
+        *,
+        from_file: bool = False,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Apply a live pacing change (a supervisor's request or a reloaded file): check
         it, hand it to the pacer, audit old → new and store the campaign's new config.
@@ -460,11 +510,7 @@ class Engine:
         with the reason when the change is refused."""
         current = runner.campaign.pacing
         new = change(current)
-        if new.mode == "predictive" and runner.campaign.information_message is None:
-            raise ValueError(
-                "mode = predictive: this campaign has no information_message, and "
-                "over-dialled calls must hear one"
-            )
+        _check_runnable(runner.campaign, new)
         runner.set_pacing(new)
         old_values, new_values = current.model_dump(), new.model_dump()
         changed = {k: v for k, v in new_values.items() if old_values[k] != v}
@@ -473,6 +519,13 @@ class Engine:
         await self._store.record_audit(
             actor, "pacing.changed", campaign_id=cid, old=before, new=changed
         )
+        if not from_file:
+            # A supervisor's change: kept across restarts until the file changes the field.
+            file_pacing = self.campaign_configs[cid].pacing
+            overrides = after_live_change(
+                await self._store.pacing_overrides(cid), file_pacing, changed, actor, self.wall()
+            )
+            await self._store.save_pacing_overrides(cid, overrides.values())
         cfg = runner.campaign
         await self._store.upsert_campaign(cid, cfg.name, cfg.model_dump_json(), actor=actor)
         log.info("pacing changed", campaign=cid, old=before, new=changed, actor=actor)
@@ -487,14 +540,18 @@ class Engine:
             log.error("reload rejected; running configuration kept", problems=e.problems)
             return
         for cid, runner in self.runners.items():
-            new = fresh.get(cid)
-            if new is None:
+            new_file = fresh.get(cid)
+            if new_file is None:
                 log.warning("campaign file removed; stop it with `dialguard campaign stop`", id=cid)
                 continue
+            # The file's new values, except the fields a supervisor set live that the
+            # file did not change (engine.ownership): SIGHUP undoes no live change either.
+            new = await self._settle(new_file)
+            self.campaign_configs[cid] = new_file
             if new.pacing == runner.campaign.pacing:
                 continue
             try:
-                await self.change_pacing(runner, _replaced_by(new.pacing), "sighup")
+                await self.change_pacing(runner, _replaced_by(new.pacing), "sighup", from_file=True)
             except ValueError as e:
                 log.error("pacing change rejected", campaign=cid, error=str(e))
                 continue

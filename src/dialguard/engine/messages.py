@@ -163,7 +163,9 @@ class PacingChangeRequest(_Payload):
 
 class ControlReply(_Payload):
     """The engine's answer on ``…/campaigns/{id}/events``; ``old``/``new`` show what
-    changed so the audit trail and the command line can print it."""
+    changed so the audit trail and the command line can print it. ``warnings``: why an
+    accepted start or resume will still dial nothing yet (the campaign's blocking
+    reasons), so a supervisor hears it from the command, not from the daemon's log."""
 
     request_id: RequestId
     kind: Literal["control", "pacing"]
@@ -173,9 +175,33 @@ class ControlReply(_Payload):
     old: dict[str, Any] | None = None
     new: dict[str, Any] | None = None
     ts: Epoch
+    warnings: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list)
 
 
 # --- engine status (retained) --------------------------------------------------------
+
+BlockCode = Literal[
+    "dnc_list_missing",
+    "dnc_list_stale",
+    "no_contacts",
+    "nothing_due",
+    "outside_calling_window",
+    "no_agents",
+    "agents_not_synced",
+    "trunk_paused",
+    "store_not_writable",
+    "abandon_cap_spent",
+]
+"""Why a running campaign dials nothing (or, for ``abandon_cap_spent``, no more than one
+call per free agent). docs/supervisor.md "Why a running campaign dials nothing" lists
+each with what to do."""
+
+
+class BlockReason(_Payload):
+    """One reason a campaign is held, with the sentence (and the fix) to show a person."""
+
+    code: BlockCode
+    message: Annotated[str, Field(max_length=500)]
 
 
 class CampaignStatus(_Payload):
@@ -189,6 +215,9 @@ class CampaignStatus(_Payload):
     in_flight: int = 0
     abandon_rate: float = 0.0
     abandon_cap: float = MAX_ABANDON_CAP
+    blocked: list[BlockReason] = Field(
+        default_factory=list, description="why it dials nothing now; empty when it may dial"
+    )
 
 
 class AgentStatus(_Payload):

@@ -91,6 +91,12 @@ class EngineMetrics:
             ["campaign", "window"],
             registry=r,
         )
+        self.campaign_blocked = Gauge(
+            "dialguard_campaign_blocked",
+            "1 while a campaign is held for this reason (engine.messages.BlockCode)",
+            ["campaign", "reason"],
+            registry=r,
+        )
         self.agents = Gauge("dialguard_agents", "Agents by state", ["state"], registry=r)
         self.broker_connected = Gauge(
             "dialguard_broker_connected", "1 while the MQTT link is up and resynced", registry=r

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 
 from dialguard.config import CampaignConfig, PacingConfig
 from dialguard.config.pacing_map import ENGINE_TRANSFER_TIMEOUT_S, pacing_params
+from dialguard.engine.blocking import live_reasons, store_reasons, summary_line
 from dialguard.engine.calls import CallContext, CallJob
-from dialguard.engine.messages import AgentCallMessage, CampaignStatus
+from dialguard.engine.messages import AgentCallMessage, BlockReason, CampaignStatus
 from dialguard.engine.metrics import EngineMetrics
 from dialguard.engine.selection import Blocked, ContactPicker
 from dialguard.engine.trunk_health import PAUSE_MIN_S, TrunkBreaker
@@ -45,6 +46,10 @@ from dialguard.sip.api import Prompt, Trunk
 from dialguard.store import CampaignState, Store
 
 log = get_logger(__name__)
+
+REASONS_EVERY_S = 5.0
+"""How often a runner re-reads from the store why it may be blocked (lists, contacts):
+two indexed queries, so a list imported or a window opening shows within seconds."""
 
 CHECK_INVARIANTS = os.environ.get("DIALGUARD_CHECK_INVARIANTS", "") == "1"
 """Tests and soak runs set DIALGUARD_CHECK_INVARIANTS=1: the pacer's ledgers are checked
@@ -97,6 +102,10 @@ class CampaignRunner:
         self._tg: asyncio.TaskGroup | None = None
         self._launching = 0  # launches not yet handed to a CallJob
         self._held_why: str | None = None  # why new dials are held (the pacer's gate)
+        self._store_reasons: list[BlockReason] = []  # see engine.blocking
+        self._reasons_at = float("-inf")
+        self._reasons_task: asyncio.Task[None] | None = None
+        self._shown_blocked: tuple[str, ...] = ()  # codes last logged and in the metrics
         self._ctx = CallContext(
             store=deps.store,
             writes=deps.writes,
@@ -170,6 +179,7 @@ class CampaignRunner:
             self._carry_out(d)
         if self.check_invariants:
             self.pacer.check_invariants()
+        self._keep_reasons_fresh(now)
         c = self.pacer.counters(now)
         cid = self.campaign.id
         m = self.deps.metrics
@@ -270,6 +280,7 @@ class CampaignRunner:
             if isinstance(picked, Blocked) and self.counts.blocked != picked.reason:
                 log.warning("campaign_blocked", campaign=self.campaign.id, reason=picked.reason)
             self.counts.blocked = picked.reason if isinstance(picked, Blocked) else ""
+            self._reasons_at = float("-inf")  # say why in the status at the next step
             return None
         self.counts.blocked = ""
         contact_id = picked.id
@@ -369,6 +380,62 @@ class CampaignRunner:
         elif kind == "outcome":
             m.outcomes.labels(cid, str(data.get("outcome"))).inc()
 
+    # --- blocking reasons -------------------------------------------------------------
+
+    def _keep_reasons_fresh(self, now: float) -> None:
+        if now - self._reasons_at < REASONS_EVERY_S or self._tg is None or self._stopping:
+            return
+        if self._reasons_task is not None and not self._reasons_task.done():
+            return
+        self._reasons_at = now
+        self._reasons_task = self._tg.create_task(
+            self._refresh_quietly(), name=f"reasons-{self.campaign.id}"
+        )
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh_blocking()
+        except Exception as e:  # a status read must never end the runner
+            log.warning("blocking_reasons_unread", campaign=self.campaign.id, error=repr(e))
+
+    async def refresh_blocking(self) -> list[BlockReason]:
+        """Re-read the store's half of the reasons now; returns all of them."""
+        self._store_reasons = await store_reasons(self.deps.store, self.campaign, self.deps.wall())
+        self._reasons_at = self.loop.time()
+        return self.blocking_reasons()
+
+    def blocking_reasons(self) -> list[BlockReason]:
+        """Why this campaign dials nothing now (see :mod:`dialguard.engine.blocking`);
+        also logs a change once and keeps ``dialguard_campaign_blocked`` in step."""
+        now = self.loop.time()
+        breaker = self.deps.trunk_health
+        reasons = self._store_reasons + live_reasons(
+            self.campaign,
+            agents_in_group=sum(1 for a in self.pacer.agents.values() if a.state != "offline"),
+            agents_synced=self.deps.dialling_allowed(),
+            store_writes_ok=self.deps.writes.healthy,
+            trunk_paused=(breaker.view().reason or "paused") if breaker.paused(now) else None,
+            governor=self.pacer.counters(now).governor_state,
+        )
+        codes = tuple(r.code for r in reasons)
+        if codes != self._shown_blocked:
+            gauge = self.deps.metrics.campaign_blocked
+            for code in set(self._shown_blocked) - set(codes):
+                gauge.labels(self.campaign.id, code).set(0)
+            for code in codes:
+                gauge.labels(self.campaign.id, code).set(1)
+            if reasons:
+                log.warning(
+                    "campaign_blocked",
+                    campaign=self.campaign.id,
+                    reasons=list(codes),
+                    why=summary_line(reasons),
+                )
+            elif self._shown_blocked:
+                log.info("campaign_unblocked", campaign=self.campaign.id)
+            self._shown_blocked = codes
+        return reasons
+
     # --- status and shutdown -----------------------------------------------------------
 
     def status(self) -> CampaignStatus:
@@ -387,6 +454,7 @@ class CampaignRunner:
             in_flight=c.dials_in_flight,
             abandon_rate=c.abandon_rate_window,
             abandon_cap=self.campaign.pacing.abandon_cap,
+            blocked=self.blocking_reasons(),
         )
 
     async def stop(self, grace_s: float) -> None:

@@ -49,8 +49,10 @@ from dialguard.store.records import (
     CampaignRecord,
     ContactRecord,
     DncListInfo,
+    DueSummary,
     InsertCounts,
     NewContact,
+    PacingOverride,
     SkipRecord,
     SuppressionHit,
 )
@@ -368,6 +370,33 @@ class Store:
         assert record is not None
         return record
 
+    async def pacing_overrides(self, campaign_id: str) -> dict[str, PacingOverride]:
+        """The pacing fields a supervisor set live for this campaign, by field."""
+        rows = await self._fetchall(
+            "SELECT * FROM pacing_overrides WHERE campaign_id = ? ORDER BY field", (campaign_id,)
+        )
+        return {
+            r["field"]: PacingOverride(
+                r["field"], json.loads(r["value"]), json.loads(r["file_value"]), r["actor"], r["ts"]
+            )
+            for r in rows
+        }
+
+    async def save_pacing_overrides(
+        self, campaign_id: str, overrides: Iterable[PacingOverride]
+    ) -> None:
+        """Replace the campaign's live-set pacing fields with ``overrides`` (one transaction)."""
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM pacing_overrides WHERE campaign_id = ?", (campaign_id,))
+            await db.executemany(
+                "INSERT INTO pacing_overrides (campaign_id, field, value, file_value, actor, ts)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (campaign_id, o.field, _dumps(o.value), _dumps(o.file_value), o.actor, o.ts)
+                    for o in overrides
+                ],
+            )
+
     async def _insert_in_batches(
         self,
         insert_sql: str,
@@ -465,6 +494,37 @@ class Store:
             (campaign_id, now, limit),
         )
         return [ContactRecord.from_row(r) for r in rows]
+
+    async def due_summary(self, campaign_id: str, now: float) -> DueSummary:
+        """How many contacts are left to call and due now, and why the next one waits
+        (the rule of its latest skip): what ``status`` and ``config check`` say when a
+        running campaign dials nothing."""
+        row = await self._fetchone(
+            "SELECT count(*), sum(next_attempt_at <= ?) FROM contacts"
+            " WHERE campaign_id = ? AND status = 'pending'",
+            (now, campaign_id),
+        )
+        pending = int(row[0]) if row else 0
+        due = int(row[1] or 0) if row else 0
+        if pending == 0 or due > 0:
+            return DueSummary(pending, due, None, None, None)
+        nxt = await self._fetchone(
+            "SELECT id, next_attempt_at FROM contacts WHERE campaign_id = ? AND status = 'pending'"
+            " ORDER BY next_attempt_at LIMIT 1",
+            (campaign_id,),
+        )
+        assert nxt is not None
+        skip = await self._fetchone(
+            "SELECT rule, reason FROM skips WHERE contact_id = ? ORDER BY id DESC LIMIT 1",
+            (nxt["id"],),
+        )
+        return DueSummary(
+            pending,
+            0,
+            float(nxt["next_attempt_at"]),
+            skip["rule"] if skip else None,
+            skip["reason"] if skip else None,
+        )
 
     async def update_contact(self, contact_id: int, **fields: Any) -> None:
         """Set status / attempts / next_attempt_at / last_outcome of one contact."""

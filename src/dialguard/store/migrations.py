@@ -154,10 +154,23 @@ _V3 = """
 ALTER TABLE attempts ADD COLUMN trunk_fault INTEGER NOT NULL DEFAULT 0;
 """
 
+_V4 = """
+CREATE TABLE pacing_overrides (
+    campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+    field       TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    file_value  TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    ts          REAL NOT NULL,
+    PRIMARY KEY (campaign_id, field)
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "campaigns, contacts, suppressions, DNC lists, attempts, skips, audit", _V1),
     Migration(2, "index attempts by Call-ID (agent dispositions name the call)", _V2),
     Migration(3, "attempts refused by the trunk itself (not charged to the contact)", _V3),
+    Migration(4, "pacing fields a supervisor set live, and the file's value then", _V4),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

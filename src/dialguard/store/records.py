@@ -25,8 +25,10 @@ __all__ = [
     "ContactStatus",
     "DncListInfo",
     "DncSource",
+    "DueSummary",
     "InsertCounts",
     "NewContact",
+    "PacingOverride",
     "SkipRecord",
     "SuppressionHit",
 ]
@@ -84,6 +86,31 @@ class CampaignRecord:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> CampaignRecord:
         return cls(**{k: row[k] for k in row.keys()})  # noqa: SIM118 (Row is not a dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PacingOverride:
+    """A pacing field a supervisor changed live: the value, who and when, and what the
+    campaign file said at that moment (so a later edit of the file can be told apart
+    from the file as it was; docs/supervisor.md "Who owns a campaign's settings")."""
+
+    field: str
+    value: Any
+    file_value: Any
+    actor: str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class DueSummary:
+    """A campaign's contacts as the dialler sees them: how many are left to call, how
+    many are due now, and when the next one is due with the rule that parked it."""
+
+    pending: int
+    due_now: int
+    next_due_at: float | None
+    next_rule: str | None
+    next_reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
