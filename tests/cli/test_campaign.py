@@ -393,3 +393,56 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         app(["campaign", command, "--help"], result_action="return_value")
         out = " ".join(capsys.readouterr().out.split())
         assert phrase in out, (command, out)
+
+
+# --- a started campaign that cannot dial says why ---------------------------------------
+
+
+@pytest.mark.broker
+async def test_a_started_campaign_that_can_dial_nothing_says_why_everywhere(
+    broker_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """issue 12 item 2: a campaign needing a TPS list nobody imported was "running, dials
+    0" and only the daemon's log said campaign_blocked. Now `campaign start` warns,
+    `status --json` carries the reasons, and so does the metric."""
+    u = urlsplit(broker_url)
+    c = LocalCentre(
+        CentreOptions(
+            broker_host=u.hostname or "127.0.0.1",
+            broker_port=u.port or 1883,
+            agents=2,
+            numbers=["+15550000500"],
+            workdir=tmp_path / "centre",
+            drain_s=1,
+            campaign_overrides={**ANY_HOUR, "dnc": {"lists": ["tps"]}},
+        )
+    )
+    with (tmp_path / "engine.log").open("w") as log:
+        configure_logging("info", "json", stream=log)
+        try:
+            await c.start()
+            config = str(engine_toml(c, tmp_path / "dialguard.toml"))
+            code = await arun("campaign", "start", "demo", "--config", config)
+            out = capsys.readouterr()
+            assert code == 0, out.err
+            assert "state: paused → active" in out.out
+            assert "warning: it will dial nothing yet: the TPS list was never imported" in out.err
+            assert "--source tps" in out.err
+
+            blocked: list[str] = []
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and "dnc_list_missing" not in blocked:
+                await arun("status", "--once", "--json", "--config", config)
+                snap = json.loads(capsys.readouterr().out)["status"]
+                (demo,) = [x for x in snap["campaigns"] if x["id"] == "demo"]
+                blocked = [r["code"] for r in demo["blocked"]]
+                await asyncio.sleep(0.5)
+            assert demo["state"] == "running" and demo["dials"] == 0
+            assert blocked == ["dnc_list_missing"]
+            assert c.engine is not None
+            value = c.engine.metrics.registry.get_sample_value(
+                "dialguard_campaign_blocked", {"campaign": "demo", "reason": "dnc_list_missing"}
+            )
+            assert value == 1
+        finally:
+            await c.stop()

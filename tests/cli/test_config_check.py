@@ -46,3 +46,18 @@ def test_a_good_set_is_ok(tmp_path: Path) -> None:
     out = check(config)
     assert out.returncode == 0, out.stderr
     assert "config ok" in out.stdout and "1 campaign(s)" in out.stdout
+
+
+def test_a_valid_campaign_that_would_dial_nothing_is_warned_about(tmp_path: Path) -> None:
+    """issue 12 item 2: the example campaign needs a TPS list nobody imported; `config
+    check` said "ok" and nothing else. It still exits 0, but says why it would not dial."""
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "ok.toml").write_text(GOOD + '[dnc]\nlists = ["tps"]\n')
+    config = tmp_path / "dialguard.toml"
+    config.write_text('[store]\npath = "s.sqlite3"\n')
+    out = check(config)
+    assert out.returncode == 0, out.stderr
+    warnings = [line for line in out.stderr.splitlines() if line.startswith("warning:")]
+    assert any("ok would dial nothing: the TPS list was never imported" in w for w in warnings)
+    assert any("no contacts imported" in w for w in warnings)
+    assert not (tmp_path / "s.sqlite3").exists()  # checking creates no store

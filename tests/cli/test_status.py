@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 import structlog
+from rich.console import Console
 
 from dialguard.cli import app
-from dialguard.cli.status import STALE_AFTER_S, judge
+from dialguard.cli.status import STALE_AFTER_S, judge, render
 from dialguard.config import BrokerConfig
 from dialguard.demo.centre import LocalCentre
-from dialguard.engine.messages import CampaignStatus, EngineStatus, Topics, encode
+from dialguard.engine.messages import BlockReason, CampaignStatus, EngineStatus, Topics, encode
 from dialguard.engine.mqtt import make_client
 from dialguard.logs import configure_logging
 from tests.cli.test_campaign import _centre, arun, engine_toml, run
@@ -279,3 +280,21 @@ def test_help_says_what_it_reads(capsys: pytest.CaptureFixture[str]) -> None:
     out = " ".join(capsys.readouterr().out.split())
     assert "{prefix}/engine/status" in out
     assert "daemon not running or not connected" in out
+
+
+def test_a_running_campaign_that_dials_nothing_says_why() -> None:
+    """issue 12 item 2: `running … dials 0` with nothing else was all a supervisor saw."""
+    blocked = CampaignStatus(
+        id="spring",
+        state="running",
+        mode="progressive",
+        blocked=[
+            BlockReason(code="dnc_list_missing", message="the TPS list was never imported"),
+        ],
+    )
+    status = snapshot(ts=NOW).model_copy(update={"campaigns": [blocked]})
+    console = Console(width=100, record=True)
+    console.print(render(status, judge(status, NOW)))
+    text = console.export_text()
+    assert "running (blocked)" in text
+    assert "spring blocked: the TPS list was never imported" in text

@@ -45,6 +45,11 @@ app.command(
     name="simulate",
     help="Simulate a contact-centre day in virtual time to compare pacing modes.",
 )
+app.command(
+    "dialguard.cli.agents:app",
+    name="agents",
+    help="Simulated agent desktops on the daemon's broker (for trying a set-up).",
+)
 app.command("dialguard.cli.trunk:app", name="trunk", help="Check a SIP trunk (test calls).")
 app.command(
     "dialguard.cli.sim_trunk:sim_trunk", name="sim-trunk", help="Run the SIP trunk simulator."

@@ -183,7 +183,8 @@ def _campaign_table(campaigns: list[CampaignStatus], *, dim: bool) -> Renderable
         t.add_column(name, justify="right")
     t.add_column("rate / cap", justify="right", no_wrap=True)
     for c in campaigns:
-        state = _state(c.state) if not c.blocked else f"[yellow]{c.state} (blocked)[/]"
+        blocked = c.blocked and c.state == "running"
+        state = f"[yellow]{c.state} (blocked)[/]" if blocked else _state(c.state)
         t.add_row(
             escape(c.id),
             f"{state}, {c.mode}",

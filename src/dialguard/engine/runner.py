@@ -47,7 +47,7 @@ from dialguard.store import CampaignState, Store
 
 log = get_logger(__name__)
 
-REASONS_EVERY_S = 5.0
+REASONS_EVERY_S = 2.0
 """How often a runner re-reads from the store why it may be blocked (lists, contacts):
 two indexed queries, so a list imported or a window opening shows within seconds."""
 
