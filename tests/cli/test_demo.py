@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -76,3 +77,56 @@ def test_bad_options_are_refused(args: list[str], message: str) -> None:
     out = _demo(*args, timeout=30)
     assert out.returncode != 0
     assert message in out.stdout + out.stderr
+
+
+def _tick_and_summary() -> tuple[Any, Any]:
+    from pathlib import Path
+
+    from dialguard.demo.centre import CentreResult, Tick
+    from dialguard.engine.messages import AgentStatus, CampaignStatus, EngineStatus
+
+    status = EngineStatus(
+        engine_id="e",
+        ts=1_800_000_000,
+        broker_connected=True,
+        agents_synced=True,
+        campaigns=[
+            CampaignStatus(id="demo", state="running", mode="predictive", dials=30,
+                           dials_last_min=12, contacts_left=40)
+        ],
+        agents_by_state={"ready": 2},
+        agents=[
+            AgentStatus(agent="a1", state="ready", group="default", stale=False, reserved=True),
+            AgentStatus(agent="a2", state="ready", group="default", stale=False),
+        ],
+    )  # fmt: skip
+    sim = {"attempts": 30, "live_answers": 9, "connected": 9, "abandoned": 0, "cancelled": 15}
+    summary = {
+        "attempts": 30, "live_answers": 9, "connected": 9, "abandoned": 1,
+        "abandon_rate": 0.01, "abandon_cap": 0.03, "max_answer_to_agent_s": 0.3,
+        "cancelled_before_15s": 0, "outside_window": 0, "dnc_dialled": 0, "opted_out": 0,
+    }  # fmt: skip
+    return Tick(60, status, sim), CentreResult(summary, [], Path("."), Path("s"))
+
+
+def test_live_view_says_reserved_rate_left_and_what_cancelled_means() -> None:
+    """issue 12 item 5: "cancelled 15" (ring timeouts) sat beside "cancelled before
+    15 s — must be 0"; reserved agents were counted ready; no rate, no contacts left."""
+    from rich.console import Console
+
+    from dialguard.cli.demo import _live_table, _summary_table
+
+    tick, result = _tick_and_summary()
+    c = Console(width=200, record=True)
+    c.print(_live_table(tick, 0.03))
+    text = c.export_text()
+    assert "ready 1, reserved 1" in text
+    assert "12 in the last minute, 40 contacts left" in text
+    assert "unanswered at the ring timeout 15" in text and "cancelled 15" not in text
+    c = Console(width=200, record=True)
+    c.print(_summary_table(result, "predictive"))
+    predictive = c.export_text()
+    assert "counted against the cap" in predictive and "guaranteed" not in predictive
+    c = Console(width=200, record=True)
+    c.print(_summary_table(result, "progressive"))
+    assert "0 in guaranteed mode" in c.export_text()

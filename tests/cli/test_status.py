@@ -20,7 +20,14 @@ from dialguard.cli import app
 from dialguard.cli.status import STALE_AFTER_S, judge, render
 from dialguard.config import BrokerConfig
 from dialguard.demo.centre import LocalCentre
-from dialguard.engine.messages import BlockReason, CampaignStatus, EngineStatus, Topics, encode
+from dialguard.engine.messages import (
+    AgentStatus,
+    BlockReason,
+    CampaignStatus,
+    EngineStatus,
+    Topics,
+    encode,
+)
 from dialguard.engine.mqtt import make_client
 from dialguard.logs import configure_logging
 from tests.cli.test_campaign import _centre, arun, engine_toml, run
@@ -145,7 +152,7 @@ async def test_once_shows_the_running_engines_campaigns_and_agents(
     out = capsys.readouterr().out
     assert f"engine {centre.prefix} up, agent state synchronised" in out
     assert "demo" in out and "paused" in out and "agent-001" in out
-    assert "agents: 2 ready · 0 busy" in out
+    assert "agents: 2 ready · 0 reserved · 0 busy" in out
 
     # a change made by a supervisor shows up in the next snapshots
     assert await arun("campaign", "start", "demo", "--config", config) == 0
@@ -296,5 +303,36 @@ def test_a_running_campaign_that_dials_nothing_says_why() -> None:
     console = Console(width=100, record=True)
     console.print(render(status, judge(status, NOW)))
     text = console.export_text()
-    assert "running (blocked)" in text
+    assert "blocked, progressive" in text
     assert "spring blocked: the TPS list was never imported" in text
+
+
+def test_reserved_agents_time_in_state_dial_rate_and_contacts_left() -> None:
+    """issue 12 item 5: agents held for ringing calls were shown `ready`; the view had no
+    dial rate, contacts left or time in state."""
+    campaign = CampaignStatus(
+        id="spring", state="running", mode="progressive", dials=9, in_flight=1,
+        dials_last_min=4, contacts_left=12,
+    )  # fmt: skip
+    agents = [
+        AgentStatus(agent="agent-001", state="ready", group="default", stale=False,
+                    reserved=True, campaign="spring", since=NOW - 7),
+        AgentStatus(agent="agent-002", state="busy", group="default", stale=False,
+                    campaign="spring", since=NOW - 150),
+    ]  # fmt: skip
+    status = snapshot(ts=NOW).model_copy(
+        update={
+            "campaigns": [campaign],
+            "agents": agents,
+            "agents_by_state": {"ready": 1, "busy": 1},
+        }
+    )
+    console = Console(width=80, record=True)
+    console.print(render(status, judge(status, NOW)))
+    text = console.export_text()
+    assert "agents: 0 ready · 1 reserved · 1 busy" in text
+    assert "spring: 4 dials in the last minute · 12 contacts left to call" in text
+    row1 = next(line for line in text.splitlines() if "agent-001" in line)
+    assert "reserved" in row1 and "7 s" in row1 and "held for a call that is ringing" in row1
+    row2 = next(line for line in text.splitlines() if "agent-002" in line)
+    assert "busy" in row2 and "2 min" in row2 and "spring" in row2

@@ -23,7 +23,7 @@ SECRETS_ENV = {
     "DIALGUARD_SUPERVISOR_MQTT_PASSWORD": "x2",
     "DIALGUARD_AGENT_PASSWORD": "x3",
 }
-SERVICES = {"certs", "passwd", "mosquitto", "engine", "sim-trunk", "agents"}
+SERVICES = {"certs", "passwd", "mosquitto", "engine", "sim-trunk", "agents", "supervisor"}
 
 
 def compose_plugin() -> bool:
@@ -88,7 +88,7 @@ def test_compose_structure() -> None:
     assert engine["environment"]["DIALGUARD_BROKER__URL"].startswith("mqtts://")
     assert engine["build"]["dockerfile"] == "docker/Dockerfile"
     assert (DOCKER / engine["build"]["context"] / engine["build"]["dockerfile"]).exists()
-    assert services["agents"]["entrypoint"][-1] == "dialguard.demo.desktops"
+    assert services["agents"]["command"][:2] == ["agents", "simulate"]
 
 
 def test_secrets_come_from_the_environment_only() -> None:

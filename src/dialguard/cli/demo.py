@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.table import Table
 
 from dialguard.cli._common import EXIT_OK, EXIT_PROBLEM, console, err_console
+from dialguard.cli.status import agent_counts
 from dialguard.demo.centre import CentreOptions, CentreResult, LocalCentre, Tick
 from dialguard.logs import configure_logging
 
@@ -26,27 +27,35 @@ def _live_table(t: Tick, cap: float) -> Table:
     table = Table(title=f"dialguard demo — {t.elapsed_s:4.0f} s, {phase}", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
-    agents = ", ".join(f"{k} {v}" for k, v in t.status.agents_by_state.items() if v)
+    agents = ", ".join(f"{k} {v}" for k, v in agent_counts(t.status).items() if v)
     table.add_row("agents", agents or "none yet")
     for c in t.status.campaigns:
         rate = c.abandon_rate
+        left = "" if c.contacts_left is None else f", {c.contacts_left} contacts left"
         table.add_row(
             f"campaign {c.id}",
-            f"{c.state}, {c.mode}: dials {c.dials}, answers {c.answers}, connects "
-            f"{c.connects}, abandoned {c.abandoned}, in flight {c.in_flight}",
+            f"{c.state}, {c.mode}: dials {c.dials} ({c.dials_last_min} in the last minute"
+            f"{left}), answers {c.answers}, connects {c.connects}, abandoned {c.abandoned}, "
+            f"in flight {c.in_flight}",
         )
+        for r in c.blocked:
+            table.add_row("blocked", r.message)
         table.add_row("abandon rate", f"{rate:.2%} (cap {cap:.0%})")
     s = t.sim
+    # s["cancelled"] are ring timeouts (a CANCEL after ≥ 15 s of ringing): lawful, and
+    # not to be read beside "cancelled before 15 s", which must be 0.
     table.add_row(
         "on the wire",
         f"INVITEs {s['attempts']}, live answers {s['live_answers']}, connected "
-        f"{s['connected']}, abandoned {s['abandoned']}, cancelled {s['cancelled']}",
+        f"{s['connected']}, abandoned {s['abandoned']}, "
+        f"unanswered at the ring timeout {s['cancelled']}",
     )
     return table
 
 
-def _summary_table(r: CentreResult) -> Table:
+def _summary_table(r: CentreResult, mode: str) -> Table:
     s = r.summary
+    abandoned_rule = "0 in guaranteed mode" if mode != "predictive" else "counted against the cap"
     t = Table(title="Compliance summary (from the SIP simulator's records)")
     t.add_column("figure")
     t.add_column("value", justify="right")
@@ -55,7 +64,7 @@ def _summary_table(r: CentreResult) -> Table:
         ("attempts (INVITEs)", s["attempts"], ""),
         ("live answers", s["live_answers"], ""),
         ("connected to an agent", s["connected"], ""),
-        ("abandoned", s["abandoned"], "0 in guaranteed mode"),
+        ("abandoned", s["abandoned"], abandoned_rule),
         ("abandon rate", f"{s['abandon_rate']:.2%}", f"≤ {s['abandon_cap']:.0%}"),
         ("slowest answer → agent", _secs(s["max_answer_to_agent_s"]), "≤ 2 s"),
         ("cancelled before 15 s of ringing", s["cancelled_before_15s"], "must be 0"),
@@ -138,7 +147,7 @@ def demo(
     if json_output:
         print(json.dumps(result.summary, indent=2, sort_keys=True))
     else:
-        console.print(_summary_table(result))
+        console.print(_summary_table(result, mode))
     bad = result.summary["cancelled_before_15s"] + result.summary["outside_window"]
     bad += result.summary["dnc_dialled"]
     if mode == "progressive":

@@ -166,10 +166,11 @@ def render(status: EngineStatus | None, verdict: DaemonVerdict, note: str | None
         if dim:
             parts.append(Text("last known state:", style="dim"))
         parts.append(_campaign_table(status.campaigns, dim=dim))
+        parts.extend(_pace_lines(status.campaigns, dim=dim))
         parts.extend(_blocked_lines(status.campaigns, dim=dim))
         parts.append(_agents_line(status, dim=dim))
         if status.agents:
-            parts.append(_agent_table(status, dim=dim))
+            parts.append(_agent_table(status, dim=dim, now=status.ts))
     return Group(*parts)
 
 
@@ -184,7 +185,7 @@ def _campaign_table(campaigns: list[CampaignStatus], *, dim: bool) -> Renderable
     t.add_column("rate / cap", justify="right", no_wrap=True)
     for c in campaigns:
         blocked = c.blocked and c.state == "running"
-        state = f"[yellow]{c.state} (blocked)[/]" if blocked else _state(c.state)
+        state = "[yellow]blocked[/]" if blocked else _state(c.state)
         t.add_row(
             escape(c.id),
             f"{state}, {c.mode}",
@@ -201,6 +202,21 @@ def _campaign_table(campaigns: list[CampaignStatus], *, dim: bool) -> Renderable
     )
     t.caption_justify = "left"
     return t
+
+
+def _pace_lines(campaigns: list[CampaignStatus], *, dim: bool) -> list[Text]:
+    """Dial rate and contacts left, which the table has no room for at 80 columns."""
+    lines = []
+    for c in campaigns:
+        left = (
+            "contacts left not read yet"
+            if c.contacts_left is None
+            else (f"{c.contacts_left} contact{'s' if c.contacts_left != 1 else ''} left to call")
+        )
+        lines.append(
+            Text(f"{c.id}: {c.dials_last_min} dials in the last minute · {left}", style="dim")
+        )
+    return lines
 
 
 def _blocked_lines(campaigns: list[CampaignStatus], *, dim: bool) -> list[Text]:
@@ -234,21 +250,39 @@ def _rate(rate: float, cap: float) -> str:
     return f"[{colour}]{rate:.2%}[/]/{cap:.1%}"
 
 
+def agent_counts(status: EngineStatus) -> dict[str, int]:
+    """Agents by state, ``reserved`` beside ``ready``: an agent held for a ringing call
+    is ``ready`` to the registry but not free, and showing it as ready misleads."""
+    counts: dict[str, int] = {str(k): v for k, v in status.agents_by_state.items()}
+    held = sum(1 for a in status.agents if a.reserved and a.state == "ready")
+    order = ["ready", "reserved", *(s for s in AGENT_STATES if s != "ready")]
+    counts["ready"] = max(0, counts.get("ready", 0) - held)
+    counts["reserved"] = held
+    return {s: counts.get(s, 0) for s in order}
+
+
 def _agents_line(status: EngineStatus, *, dim: bool) -> Text:
-    counts = status.agents_by_state
-    shown = " · ".join(f"{counts.get(s, 0)} {s}" for s in AGENT_STATES)
+    shown = " · ".join(f"{n} {s}" for s, n in agent_counts(status).items())
     return Text(f"agents: {shown}", style="dim" if dim else "bold")
 
 
-def _agent_table(status: EngineStatus, *, dim: bool) -> RenderableType:
+def _agent_table(status: EngineStatus, *, dim: bool, now: float) -> RenderableType:
     t = _compact(Table(style="dim" if dim else ""))
     t.add_column("agent", no_wrap=True)
     t.add_column("state", no_wrap=True)
+    t.add_column("for", justify="right", no_wrap=True)
     t.add_column("group", no_wrap=True)
+    t.add_column("campaign", no_wrap=True)
     t.add_column("note")
     for a in status.agents[:AGENT_ROWS]:
-        note = "[yellow]stale: no heartbeat, treated as offline[/]" if a.stale else ""
-        t.add_row(escape(a.agent), a.state, escape(a.group), note)
+        state: str = a.state
+        note = ""
+        if a.reserved and a.state == "ready":
+            state, note = "[cyan]reserved[/]", "held for a call that is ringing"
+        if a.stale:
+            note = "[yellow]stale: no heartbeat, treated as offline[/]"
+        since = "" if a.since is None else _age(now - a.since)
+        t.add_row(escape(a.agent), state, since, escape(a.group), escape(a.campaign or ""), note)
     more = len(status.agents) - AGENT_ROWS
     if more > 0:
         return Group(t, Text(f"… and {more} more agents", style="dim"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from dialguard.config import CampaignConfig
 from dialguard.engine.messages import BlockCode, BlockReason
@@ -103,12 +104,25 @@ def contact_reasons(campaign: CampaignConfig, summary: DueSummary, total: int) -
     ]
 
 
-async def store_reasons(store: Store, campaign: CampaignConfig, now: float) -> list[BlockReason]:
+@dataclass(frozen=True, slots=True)
+class StoreView:
+    """The store's half: its reasons, and how many contacts are left to call."""
+
+    reasons: list[BlockReason]
+    contacts_left: int
+
+
+async def read_store_view(store: Store, campaign: CampaignConfig, now: float) -> StoreView:
     """Everything the store can tell about why ``campaign`` would dial nothing at ``now``."""
     reasons = list_reasons(campaign, await store.dnc_list_dates(), now)
     summary = await store.due_summary(campaign.id, now)
     total = await store.count_contacts(campaign.id) if summary.pending == 0 else summary.pending
-    return reasons + contact_reasons(campaign, summary, total)
+    return StoreView(reasons + contact_reasons(campaign, summary, total), summary.pending)
+
+
+async def store_reasons(store: Store, campaign: CampaignConfig, now: float) -> list[BlockReason]:
+    """:func:`read_store_view`'s reasons alone (``config check``)."""
+    return (await read_store_view(store, campaign, now)).reasons
 
 
 def live_reasons(

@@ -46,6 +46,7 @@ from dialguard.config import CampaignConfig, ConfigError, EngineConfig, PacingCo
 from dialguard.engine.agents import AgentChange, AgentRegistry
 from dialguard.engine.messages import (
     AgentCallMessage,
+    AgentStatus,
     ControlReply,
     ControlRequest,
     Disposition,
@@ -149,6 +150,7 @@ class Engine:
         self._kept_over_outage: set[str] = set()
         self._wrap_timers: dict[str, asyncio.TimerHandle] = {}
         self._last_call: dict[str, tuple[str, str]] = {}  # agent → (call id, campaign)
+        self._state_since: dict[str, tuple[tuple[str, bool], float]] = {}  # for the status
         self._tg: asyncio.TaskGroup | None = None
         self._stop = asyncio.Event()
         self.started = asyncio.Event()
@@ -590,6 +592,30 @@ class Engine:
 
     # --- status -------------------------------------------------------------------------
 
+    def _agents_view(self) -> list[AgentStatus]:
+        """The registry's agents, with what only the pacers know: who is held for a call
+        that is ringing (``ready`` in the registry, not free), which campaign each works
+        for, and since when it is in its state (as seen by this snapshot, to a second)."""
+        reserved = {a for r in self.runners.values() for a in r.pacer.reservations()}
+        now = self.wall()
+        out = []
+        for a in self.registry.snapshot():
+            held = a.agent in reserved
+            seen = (a.state, held)
+            last = self._state_since.get(a.agent)
+            if last is None or last[0] != seen:
+                last = self._state_since[a.agent] = (seen, now)
+            out.append(
+                a.model_copy(
+                    update={
+                        "reserved": held,
+                        "campaign": self._owner.get(a.agent),
+                        "since": last[1],
+                    }
+                )
+            )
+        return out
+
     def status(self) -> EngineStatus:
         return EngineStatus(
             engine_id=self.engine_id,
@@ -598,7 +624,7 @@ class Engine:
             agents_synced=self.link.dialling_allowed,
             campaigns=[r.status() for r in self.runners.values()],
             agents_by_state=self.registry.counts(),
-            agents=self.registry.snapshot(),
+            agents=self._agents_view(),
             trunk=self.trunk_health.view().state,
             trunk_reason=self.trunk_health.view().reason[:200],
             store_writes_ok=self.writes.healthy,

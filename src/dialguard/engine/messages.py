@@ -218,6 +218,12 @@ class CampaignStatus(_Payload):
     blocked: list[BlockReason] = Field(
         default_factory=list, description="why it dials nothing now; empty when it may dial"
     )
+    dials_last_min: int = Field(default=0, ge=0, description="INVITEs sent in the last 60 s")
+    contacts_left: int | None = Field(
+        default=None,
+        ge=0,
+        description="contacts still to call (retries included); None: not read yet",
+    )
 
 
 class AgentStatus(_Payload):
@@ -225,6 +231,11 @@ class AgentStatus(_Payload):
     state: AgentStateName
     group: str
     stale: bool
+    reserved: bool = Field(
+        default=False, description="ready, but held for a call that is ringing for them"
+    )
+    campaign: CampaignId | None = Field(default=None, description="the campaign it works for")
+    since: Epoch | None = Field(default=None, description="when it entered this state")
 
 
 class EngineStatus(_Payload):

@@ -21,6 +21,7 @@ silently stopped dialling.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import time
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 
 from dialguard.config import CampaignConfig, PacingConfig
 from dialguard.config.pacing_map import ENGINE_TRANSFER_TIMEOUT_S, pacing_params
-from dialguard.engine.blocking import live_reasons, store_reasons, summary_line
+from dialguard.engine.blocking import live_reasons, read_store_view, summary_line
 from dialguard.engine.calls import CallContext, CallJob
 from dialguard.engine.messages import AgentCallMessage, BlockReason, CampaignStatus
 from dialguard.engine.metrics import EngineMetrics
@@ -106,6 +107,8 @@ class CampaignRunner:
         self._reasons_at = float("-inf")
         self._reasons_task: asyncio.Task[None] | None = None
         self._shown_blocked: tuple[str, ...] = ()  # codes last logged and in the metrics
+        self._contacts_left: int | None = None
+        self._dial_times: collections.deque[float] = collections.deque()  # the last minute's
         self._ctx = CallContext(
             store=deps.store,
             writes=deps.writes,
@@ -332,6 +335,7 @@ class CampaignRunner:
             lambda: store.update_attempt(attempt_id, invite_at=wall, call_id=call_id),
         )
         self.counts.dials += 1
+        self._dial_times.append(self.loop.time())
         self.deps.metrics.dials.labels(self.campaign.id).inc()
         return job
 
@@ -400,7 +404,8 @@ class CampaignRunner:
 
     async def refresh_blocking(self) -> list[BlockReason]:
         """Re-read the store's half of the reasons now; returns all of them."""
-        self._store_reasons = await store_reasons(self.deps.store, self.campaign, self.deps.wall())
+        view = await read_store_view(self.deps.store, self.campaign, self.deps.wall())
+        self._store_reasons, self._contacts_left = view.reasons, view.contacts_left
         self._reasons_at = self.loop.time()
         return self.blocking_reasons()
 
@@ -455,7 +460,15 @@ class CampaignRunner:
             abandon_rate=c.abandon_rate_window,
             abandon_cap=self.campaign.pacing.abandon_cap,
             blocked=self.blocking_reasons(),
+            dials_last_min=self._dials_last_min(),
+            contacts_left=self._contacts_left,
         )
+
+    def _dials_last_min(self) -> int:
+        edge = self.loop.time() - 60.0
+        while self._dial_times and self._dial_times[0] < edge:
+            self._dial_times.popleft()
+        return len(self._dial_times)
 
     async def stop(self, grace_s: float) -> None:
         """Stop launching; let calls in progress end within ``grace_s``, else hang up.
