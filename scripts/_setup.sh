@@ -3,15 +3,18 @@
 PY="${PYTHON:-python3}"
 
 ensure_venv() {
-  local stamp=.venv/.dialguard-installed
+  # $1: the extra to install: "demo" (amqtt, for the demo) or "test" (the demo's and the
+  # test tools). The demo does not need pytest, mypy or ruff, so it does not install them.
+  local extra=${1:-demo}
+  local stamp=.venv/.dialguard-installed-$extra
   if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv"
     "$PY" -m venv .venv
   fi
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "setup: installing dialguard with test extras"
+    echo "setup: installing dialguard with the $extra extras"
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-    .venv/bin/python -m pip install -q -e ".[test]"
+    .venv/bin/python -m pip install -q -e ".[$extra]"
     touch "$stamp"
   fi
 }

@@ -130,3 +130,28 @@ def test_live_view_says_reserved_rate_left_and_what_cancelled_means() -> None:
     c = Console(width=200, record=True)
     c.print(_summary_table(result, "progressive"))
     assert "0 in guaranteed mode" in c.export_text()
+
+
+def test_scripts_demo_installs_the_demo_extras_not_the_test_tools(tmp_path: Any) -> None:
+    """issue 12 item 6: `./scripts/demo` installed pytest, mypy, ruff… (the [test] extra)."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    venv_bin = tmp_path / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    calls = tmp_path / "pip-calls"
+    fake = venv_bin / "python"  # a stand-in that records what it is asked to install
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    fake.chmod(0o755)
+    (tmp_path / "pyproject.toml").write_text("")
+    for script, extra in (("demo", "demo"), ("test", "test")):
+        text = (repo / "scripts" / script).read_text()
+        assert f"ensure_venv {extra}\n" in text, script
+        subprocess.run(
+            ["bash", "-c", f"source {repo}/scripts/_setup.sh && ensure_venv {extra}"],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+    installs = [line for line in calls.read_text().splitlines() if " -e " in line]
+    assert installs == ["-m pip install -q -e .[demo]", "-m pip install -q -e .[test]"]
