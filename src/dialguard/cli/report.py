@@ -529,6 +529,8 @@ def _print_audit(campaign: str, events: list[AuditRecord], start: float, end: fl
         lines = [f"{k}: {_value(o)} → {_value(n)}" for k, o, n in _changes(e.old, e.new)]
         if e.old is None and isinstance(e.new, dict) and "config" in e.new:
             lines = [f"created, state {e.new.get('state')} (config in --format json)"]
+        if e.action.startswith("settings.") and e.detail:
+            lines = [e.detail]  # which source won at a (re)load, in a sentence
         if e.action.endswith(".refused"):
             asked = ", ".join(f"{k} = {_value(v)}" for k, v in _flat(e.new).items())
             lines = [f"asked {asked}", f"[red]refused: {escape(e.detail or '')}[/]"]
