@@ -66,7 +66,7 @@ def test_answered_call_prints_each_event_with_its_time(
     config: Path, sipp: Callable[..., SippRun], capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = sipp("ring_answer")
-    code = place(config, "--trunk", f"127.0.0.1:{run.port}", "--hold", "0.2")
+    code = place(config, "--trunk", f"127.0.0.1:{run.port}", "--hold", "0.2", "--silent")
     out = capsys.readouterr().out
     assert code == 0, out
     lines = out.strip().splitlines()
@@ -101,7 +101,7 @@ def test_busy_is_a_failure_with_its_code(
     config: Path, sipp: Callable[..., SippRun], capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = sipp("fail_486_after_100")
-    code = place(config, "--trunk", f"127.0.0.1:{run.port}", "--json")
+    code = place(config, "--trunk", f"127.0.0.1:{run.port}", "--json", "--silent")
     report = json.loads(capsys.readouterr().out)
     assert code == 1
     assert report["outcome"] == "failed"
@@ -115,7 +115,7 @@ def test_dtmf_received_is_reported(
     config: Path, sipp: Callable[..., SippRun], capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = sipp("dtmf", keys={"dtmf_pcap": "/usr/share/sip-tester/dtmf_2833_1.pcap"})
-    code = place(config, "--trunk", f"127.0.0.1:{run.port}", "--hold", "1.5", "--json")
+    code = place(config, "--trunk", f"127.0.0.1:{run.port}", "--hold", "1.5", "--json", "--silent")
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     dtmf = [e for e in report["events"] if e["event"] == "dtmf"]
@@ -128,7 +128,7 @@ def test_silent_trunk_exits_3_with_a_clear_error(
 ) -> None:
     port = free_udp_port()  # nobody listens there
     started = time.monotonic()
-    code = place(config, "--trunk", f"127.0.0.1:{port}", "--no-response-timeout", "1.5")
+    code = place(config, "--trunk", f"127.0.0.1:{port}", "--no-response-timeout", "1.5", "--silent")
     captured = capsys.readouterr()
     assert code == 3
     assert time.monotonic() - started < 5
@@ -143,6 +143,11 @@ def test_silent_trunk_exits_3_with_a_clear_error(
         (["--trunk", "127.0.0.1:99999"], "--trunk must be HOST:PORT"),
         (["--trunk", "127.0.0.1:5060", "--play", "/nonexistent/hello.wav"], "hello.wav"),
         (["--trunk", "127.0.0.1:5060", "--hold", "-1"], "--hold"),
+        (
+            ["--trunk", "127.0.0.1:5060", "--ring-timeout", "10", "--silent"],
+            "--ring-timeout 10: must be ≥ 15 s (minimum ring time)",
+        ),
+        (["--trunk", "127.0.0.1:5060"], "is a silent call to whoever answers"),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from cyclopts import App, Parameter
+from pydantic import ValidationError
 
 from dialguard.cli._common import (
     EXIT_BAD_INPUT,
@@ -27,6 +28,7 @@ from dialguard.cli._common import (
     err_console,
     load_config_or_exit,
 )
+from dialguard.config import PacingConfig
 from dialguard.logs import configure_logging
 from dialguard.phone import InvalidNumber, normalise_number
 from dialguard.sip.adapter import SippyCall, SippyTrunk, TrunkError
@@ -156,6 +158,7 @@ def test_call(
     json_output: Annotated[bool, Parameter(name="--json")] = False,
     hold: float = 2.0,
     no_response_timeout: float = 8.0,
+    silent: bool = False,
     config: Path | None = None,
 ) -> int:
     """Place one call through the trunk and report each event and the outcome.
@@ -180,6 +183,9 @@ def test_call(
         Seconds to keep an answered call up (to hear DTMF) before hanging up.
     no_response_timeout
         Seconds to wait for any SIP response before declaring the trunk unreachable.
+    silent
+        Allow an answered call with neither --play nor --transfer-to: whoever answers
+        hears nothing (a silent call). Only for a test line or a simulator.
     config
         Engine config file (default: config/dialguard.toml if present).
     """
@@ -199,6 +205,13 @@ def test_call(
             )
         if hold < 0:
             raise ValueError(f"--hold must be ≥ 0 s, got {hold}")
+        _check_ring_timeout(ring_timeout)
+        if play is None and transfer_to is None and not silent:
+            raise ValueError(
+                "an answered test call with neither --play nor --transfer-to is a silent "
+                "call to whoever answers: give --play FILE (an 8 kHz WAV saying who is "
+                "calling) or --transfer-to URI, or --silent for a test line or simulator"
+            )
         prompt = load_prompt(play) if play is not None else None
         password = cfg.trunk.password.get_secret_value() if cfg.trunk.password else None
         adapter = SippyTrunk(
@@ -249,6 +262,17 @@ def test_call(
             highlight=False,
         )
     return OUTCOME_EXIT[outcome]
+
+
+def _check_ring_timeout(seconds: float) -> None:
+    """The same limits as a campaign's ``ring_timeout_s`` (one definition, in config):
+    the adapter would ring on to the 15 s floor anyway, so a shorter value is refused
+    rather than accepted and not honoured."""
+    try:
+        PacingConfig(ring_timeout_s=seconds)
+    except ValidationError as e:
+        problem = e.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        raise ValueError(f"--ring-timeout {seconds:g}: {problem}") from None
 
 
 def _e164(raw: str, what: str, region: str) -> str:
