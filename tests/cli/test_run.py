@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from pydantic import SecretStr
 
 from dialguard.demo.centre import CentreOptions, LocalCentre
 from dialguard.store import Store
@@ -136,3 +137,30 @@ async def test_a_crashed_engine_makes_the_daemon_exit_non_zero(
     monkeypatch.setattr(Engine, "run", crash)
     code = await run_cmd._serve(EngineConfig(), [])
     assert code == run_cmd.EXIT_PROBLEM != 0
+
+
+def test_the_effective_configuration_is_logged_in_readable_parts() -> None:
+    """issue 12 item 6: it was one 2,000-character log line. Now a line per section,
+    each short, with secrets masked."""
+    from dialguard.cli.run import effective_configuration
+    from dialguard.config import load_campaigns, load_engine_config
+
+    repo = Path(__file__).resolve().parents[2]
+    cfg = load_engine_config(repo / "config" / "dialguard.toml")
+    cfg = cfg.model_copy(
+        update={"broker": cfg.broker.model_copy(update={"password": SecretStr("hunter2")})}
+    )
+    parts = effective_configuration(cfg, load_campaigns(cfg.engine.campaigns_dir))
+    names = [what for what, _ in parts]
+    assert {
+        "broker",
+        "trunk",
+        "store",
+        "engine",
+        "campaign spring",
+        "campaign spring pacing",
+    } <= set(names)
+    for what, fields in parts:
+        assert len(json.dumps(fields)) <= 600, what
+    assert "hunter2" not in json.dumps(parts)
+    assert dict(parts)["broker"]["password"] == "**********"

@@ -57,11 +57,8 @@ def run(config: Path | None = None, *, log_level: str | None = None) -> int:
         err_console.print(f"--log-level {log_level!r}: use debug, info, warning or error")
         return EXIT_BAD_INPUT
     configure_logging(log_level or cfg.logging.level, cfg.logging.format)
-    log.info(
-        "effective configuration",
-        config=cfg.model_dump(mode="json"),
-        campaigns=[c.model_dump(mode="json") for c in campaigns],
-    )
+    for what, fields in effective_configuration(cfg, campaigns):
+        log.info("effective configuration", part=what, **fields)
     if not campaigns:
         log.warning("no campaign files found", campaigns_dir=str(cfg.engine.campaigns_dir))
     loop_factory = None
@@ -76,6 +73,25 @@ def run(config: Path | None = None, *, log_level: str | None = None) -> int:
         code = runner.run(_serve(cfg, campaigns))
     _exit_despite_threads(code)
     return code
+
+
+def effective_configuration(
+    cfg: EngineConfig, campaigns: list[CampaignConfig]
+) -> list[tuple[str, dict[str, object]]]:
+    """The configuration to log at start, one entry per engine section and per campaign
+    section, so each log line is short enough to read (it was one 2,000-character line).
+    Secrets are masked by the models (SecretStr dumps as ``**********``)."""
+    parts: list[tuple[str, dict[str, object]]] = []
+    for section, fields in cfg.model_dump(mode="json").items():
+        parts.append((section, fields if isinstance(fields, dict) else {"value": fields}))
+    for c in campaigns:
+        data = c.model_dump(mode="json")
+        top = {k: v for k, v in data.items() if not isinstance(v, dict)}
+        parts.append((f"campaign {c.id}", top))
+        for section, fields in data.items():
+            if isinstance(fields, dict):
+                parts.append((f"campaign {c.id} {section}", fields))
+    return parts
 
 
 def _exit_after(seconds: float) -> None:
