@@ -275,3 +275,29 @@ def test_the_dnc_source_may_be_written_in_capitals(
                "--list-date", today, "--config", config)  # fmt: skip
     assert code == 0, capsys.readouterr().err
     assert "tps numbers imported  1" in capsys.readouterr().out
+
+
+def test_on_a_terminal_log_lines_go_above_the_progress_bar_not_through_it(
+    setup: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 12 item 6: on a terminal the bar and the import's log line ran together.
+    The log line now goes through the bar's own console (rich prints it above the bar,
+    whole), and nothing is written past the bar on stderr."""
+    import io
+
+    from rich.console import Console
+
+    from dialguard.cli import imports
+
+    screen = io.StringIO()
+    monkeypatch.setattr(imports, "console", Console(file=screen, force_terminal=True, width=100))
+    config = str(setup / "config" / "dialguard.toml")
+    code = run(
+        "import", "contacts", str(setup / "leads.csv"), "--campaign", "spring", "--config", config
+    )  # fmt: skip
+    assert code == 1
+    shown = screen.getvalue()
+    assert "contacts_imported" in shown  # printed by the bar's console
+    line = next(ln for ln in shown.splitlines() if "contacts_imported" in ln)
+    assert "importing" not in line  # not glued to the bar
+    assert "contacts_imported" not in capsys.readouterr().err

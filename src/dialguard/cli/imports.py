@@ -13,13 +13,15 @@ stored) or a store / I/O failure (batches stored before it stay; re-running is s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import getpass
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 from cyclopts import App, Parameter
 from rich.markup import escape
 from rich.progress import (
@@ -141,6 +143,42 @@ def _progress_bar() -> tuple[Progress | None, ProgressCallback | None]:
     return bar, update
 
 
+class _AboveTheBar:
+    """A log stream that prints through the progress bar's console: a log line written
+    straight to the terminal ran into the bar (issue 12 item 6); printed through the
+    bar's console, it goes above it, whole. structlog prints a line and its newline in
+    two writes, so text is held until the newline."""
+
+    def __init__(self, bar: Progress) -> None:
+        self._console = bar.console
+        self._held = ""
+
+    def write(self, text: str) -> int:
+        self._held += text
+        while "\n" in self._held:
+            line, self._held = self._held.split("\n", 1)
+            self._console.print(Text.from_ansi(line), highlight=False, soft_wrap=True)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+@contextlib.contextmanager
+def _showing(bar: Progress, level: str) -> Iterator[None]:
+    """Show ``bar`` with the logs routed above it, then give logging back its stream."""
+    saved = structlog.get_config()
+    configure_logging(level, "console", stream=_AboveTheBar(bar))
+    try:
+        with bar:
+            yield
+    finally:
+        structlog.configure(**saved)
+
+
 def _print_report(report: ImportReport, rejects_file: Path | None, what: str) -> int:
     summary = Table(show_header=False, box=None, pad_edge=False)
     summary.add_column(justify="left")
@@ -244,7 +282,7 @@ def contacts(
             await _ensure_campaign(store, cfg, campaign)
             bar, update = _progress_bar()
             if bar is not None:
-                with bar:
+                with _showing(bar, cfg.logging.level):
                     report = await import_contacts(
                         store,
                         file,
@@ -352,7 +390,7 @@ def dnc(
         async with await Store.open(cfg.store.path) as store:
             bar, update = _progress_bar()
             if bar is not None:
-                with bar:
+                with _showing(bar, cfg.logging.level):
                     report = await import_dnc(
                         store,
                         file,

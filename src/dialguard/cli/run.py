@@ -58,7 +58,7 @@ def run(config: Path | None = None, *, log_level: str | None = None) -> int:
         return EXIT_BAD_INPUT
     configure_logging(log_level or cfg.logging.level, cfg.logging.format)
     for what, fields in effective_configuration(cfg, campaigns):
-        log.info("effective configuration", part=what, **fields)
+        log.info("effective configuration", part=what, settings=fields)
     if not campaigns:
         log.warning("no campaign files found", campaigns_dir=str(cfg.engine.campaigns_dir))
     loop_factory = None
