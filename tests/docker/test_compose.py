@@ -160,3 +160,69 @@ def test_dev_cert_script_makes_a_verifiable_chain(tmp_path: Path) -> None:
     assert (tmp_path / "server.key").stat().st_mode & 0o077 in (0o040, 0)
     again = subprocess.run(["sh", str(script), str(tmp_path)], capture_output=True, text=True)
     assert "kept" in again.stdout  # idempotent: a second compose-up keeps the certificates
+
+
+# --- the README's Docker walk-through against this compose file (issue 12 item 4) ------
+
+
+def readme_docker_commands() -> list[list[str]]:
+    """The arguments after `… run --rm supervisor` in README "The same in Docker compose"."""
+    import shlex
+
+    text = (REPO / "README.md").read_text()
+    block = text[text.index("### The same in Docker compose") :]
+    block = block[block.index("```sh\n") + 6 :]
+    block = block[: block.index("```")]
+    runs = []
+    for line in block.splitlines():
+        words = shlex.split(line.replace('"$(date +%F)"', "2026-12-06"), comments=True)
+        if words[:4] == ["docker", "compose", "-f", "docker/compose.yaml"]:
+            assert (REPO / words[3]).exists()
+            if "run" in words:
+                assert words[4:7] == ["run", "--rm", "supervisor"], line
+                runs.append(words[7:])
+    return runs
+
+
+def test_the_readme_docker_flow_matches_the_compose_file() -> None:
+    services = load_compose()["services"]
+    runs = readme_docker_commands()
+    assert [r[:2] for r in runs] == [
+        ["import", "contacts"],
+        ["import", "dnc"],
+        ["campaign", "start"],
+        ["status", "--once"],
+    ]
+    sup, engine = services["supervisor"], services["engine"]
+    assert sup["profiles"] == ["tools"]  # never started by `up`
+    env = sup["environment"]
+    assert env["DIALGUARD_BROKER__USERNAME"] == "supervisor"
+    assert env["DIALGUARD_BROKER__PASSWORD"].startswith("${DIALGUARD_SUPERVISOR_MQTT_PASSWORD:?")
+    assert env["DIALGUARD_BROKER__URL"] == engine["environment"]["DIALGUARD_BROKER__URL"]
+    # imports write the engine's store: same file, same volume at the same place
+    store = engine["environment"]["DIALGUARD_STORE__PATH"]
+    assert env["DIALGUARD_STORE__PATH"] == store
+    data = next(v for v in engine["volumes"] if v.startswith("engine-data:"))
+    assert data in sup["volumes"] and store.startswith(data.split(":")[1] + "/")
+    # the files the commands name are the repository's examples, mounted
+    assert "../examples:/examples:ro" in sup["volumes"]
+    for args in runs:
+        for word in args:
+            if word.startswith("/examples/"):
+                assert (REPO / "examples" / word.removeprefix("/examples/")).is_file(), word
+        cmd = args[:2] if args[0] != "status" else args[:1]
+        r = subprocess.run(
+            [sys.executable, "-m", "dialguard", *cmd, "--help"], capture_output=True, timeout=60
+        )
+        assert r.returncode == 0, cmd
+    # the ACL lets "supervisor" write control requests, and not the engine's account
+    acl = (REPO / "config" / "mosquitto" / "acl").read_text()
+    users = {
+        block.split("\n", 1)[0].strip(): block for block in re.split(r"^user ", acl, flags=re.M)[1:]
+    }
+    assert "topic write dialguard/campaigns/+/control" in users["supervisor"]
+    assert "dialguard/campaigns/+/control" in users["engine"]
+    assert "write dialguard/campaigns/+/control" not in users["engine"]
+    agents = services["agents"]
+    assert agents["command"][:2] == ["agents", "simulate"]
+    assert agents["environment"]["DIALGUARD_AGENT_PASSWORD"].startswith("${")
