@@ -76,3 +76,20 @@ def test_bad_count_exits_2(tmp_path: Path) -> None:
         timeout=60,
     )  # fmt: skip
     assert r.returncode == 2, r.stderr
+
+
+@pytest.mark.broker
+def test_seconds_logs_them_off_by_themselves(broker_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "dialguard.toml"
+    config.write_text(
+        f'[broker]\nurl = "{broker_url}"\ntopic_prefix = "dgtest-{secrets.token_hex(4)}"\n'
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "dialguard", "agents", "simulate", "--count", "1",
+         "--seconds", "1.5", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "agents logged off after 0 call(s)" in r.stdout
