@@ -35,7 +35,7 @@ ledgers these arguments rest on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dialguard.pacing.calls import IN_FLIGHT, Call, PacingProtocolError
 from dialguard.pacing.decisions import (
@@ -676,6 +676,24 @@ class Pacer:
     def reservations(self) -> dict[str, int]:
         """agent → call it is held for (a copy, for tests and the status view)."""
         return {a.id: a.reserved_for for a in self.agents.values() if a.reserved_for is not None}
+
+    def on_calls(self) -> dict[str, int]:
+        """agent → call it is connected to or connecting (a copy)."""
+        return {a.id: a.on_call for a in self.agents.values() if a.on_call is not None}
+
+    def call(self, call_id: int) -> Call | None:
+        """A copy of one call's bookkeeping; None once the pacer has forgotten it."""
+        c = self.calls.get(call_id)
+        return None if c is None else replace(c)
+
+    def agent(self, agent_id: str) -> Agent | None:
+        """A copy of the pacer's view of one agent; None if never reported."""
+        a = self.agents.get(agent_id)
+        return None if a is None else replace(a)
+
+    def tracked_calls(self) -> int:
+        """Calls the pacer still tracks (launched or placed, not yet ended)."""
+        return len(self.calls)
 
     def in_flight(self) -> dict[int, Call]:
         """Calls that may still be answered (a copy)."""
