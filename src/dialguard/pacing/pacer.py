@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from dialguard.pacing.calls import IN_FLIGHT, Call, PacingProtocolError
+from dialguard.pacing.calls import IN_FLIGHT, Call, PacingProtocolError, Step
 from dialguard.pacing.decisions import (
     Connect,
     Decision,
@@ -274,7 +274,7 @@ class Pacer:
         if was_in_flight:
             self._in_flight.pop(c.id, None)
             self._orphans.pop(c.id, None)
-        self.stats.answered(now - (c.launched_at if c.launched_at is not None else c.created_at))
+        self.stats.answered(now - c.started_at)
         held = self.agents[c.agent] if c.agent is not None else None
         if held is not None and held.state == "ready":
             self._connect(c, held, now)
@@ -294,7 +294,7 @@ class Pacer:
             self._message(c, now)
 
     def _failed(self, c: Call, now: float, why: ReleaseReason) -> None:
-        step = "CouldNotLaunch" if why == "no_contact" else "Failed"
+        step: Step = "CouldNotLaunch" if why == "no_contact" else "Failed"
         if not c.step(step):
             return
         self._in_flight.pop(c.id, None)
@@ -302,7 +302,7 @@ class Pacer:
         if why == "no_contact":
             self._no_launch_until = now + self.params.no_contact_backoff_s
         else:
-            start = c.launched_at if c.launched_at is not None else c.created_at
+            start = c.started_at
             self.stats.failed(now - start)
             pre = (c.ringing_at if c.ringing_at is not None else now) - start
             self.stats.attempt(
@@ -352,7 +352,7 @@ class Pacer:
             held = self.agents[c.agent]
             if held.reserved_for == c.id:
                 self._release(c, held, "failed")
-        start = c.launched_at if c.launched_at is not None else c.created_at
+        start = c.started_at
         talk = 0.0
         if prev == "connected" and c.connected_at is not None:
             talk = now - c.connected_at
@@ -479,7 +479,7 @@ class Pacer:
         mean = float(len(self._waiting))
         var = 0.0
         for c in self._in_flight.values():
-            start = c.launched_at if c.launched_at is not None else c.created_at
+            start = c.started_at
             e = int(now - start)
             p = table[e if e < last else last]
             mean += p
