@@ -493,9 +493,7 @@ class Pacer:
             wrap_mean = stats.wrap_mean if cap is None else min(stats.wrap_mean, cap)
         else:
             wrap_mean = cap if cap is not None else _UNKNOWN_WRAP_S
-        p_busy = free_within(
-            horizon, remaining_wrap_s=None, talk_mean_s=stats.talk_mean, wrap_mean_s=wrap_mean
-        )
+        p_busy = free_within(horizon, talk_mean_s=stats.talk_mean, wrap_mean_s=wrap_mean)
         wrap_done_by = now + horizon - wrap_mean  # wrap-ups started before this end in time
         for a in self.agents.values():
             st = a.state
