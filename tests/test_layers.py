@@ -29,7 +29,7 @@ SRC = Path(dialguard.__file__).resolve().parent
 ROOT = ""
 """The unit of ``dialguard/__init__.py`` itself (it holds ``__version__``)."""
 
-LEAVES = frozenset({ROOT, "law", "phone", "logs"})
+LEAVES = frozenset({ROOT, "law", "phone", "logs", "tasks"})
 """Modules of ours that import nothing of ours; anyone may import them."""
 
 _BELOW_ENGINE = frozenset({"pacing", "config", "rules", "store", "sip"})
@@ -40,6 +40,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "law": frozenset(),
     "phone": frozenset(),
     "logs": frozenset(),
+    "tasks": frozenset(),
     "pacing": frozenset(),  # sans-I/O core: the law's numbers and nothing else
     "config": frozenset({"pacing"}),  # config.pacing_map builds pacing parameters
     "rules": frozenset({"config"}),  # pure compliance checks over campaign settings

@@ -30,6 +30,11 @@ async def test_metrics_and_health() -> None:
         assert code == 200
         assert 'dialguard_dials_total{campaign="spring"} 3.0' in body
         assert 'dialguard_abandoned_total{campaign="spring",reason="agent_lost"} 1.0' in body
+        # leak watch for soaks: process figures and the loop's live tasks (this one, the
+        # server's, the connection's: more than zero)
+        assert "process_resident_memory_bytes" in body and "process_open_fds" in body
+        tasks = [ln for ln in body.splitlines() if ln.startswith("dialguard_asyncio_tasks ")]
+        assert tasks and float(tasks[0].split()[1]) >= 1
         code, body = await _get(srv.port, "/healthz")
         assert code == 200 and '"broker": "connected"' in body
         health["ok"] = False  # fail closed → 503, so an orchestrator sees it

@@ -45,7 +45,7 @@ class Rig:
 
     def settled(self) -> bool:
         p = self.runner.pacer
-        return not p.reservations() and not p.calls
+        return not p.reservations() and not p.tracked_calls()
 
 
 @contextlib.asynccontextmanager

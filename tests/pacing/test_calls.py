@@ -34,3 +34,18 @@ def test_every_state_but_done_has_a_way_out_and_tables_do_not_overlap() -> None:
     for s in states - {"done"}:
         assert any(src == s for src, _ in TRANSITIONS), s
     assert not set(TRANSITIONS) & DUPLICATES
+
+
+def test_every_step_moves_some_call_and_the_events_are_real_event_classes() -> None:
+    """The ``Step`` vocabulary and the table agree, and each capitalised step names an
+    event class the engine can send (so a renamed event cannot leave a dead row)."""
+    from typing import get_args
+
+    from dialguard.pacing import events
+    from dialguard.pacing.calls import Step
+
+    steps = set(get_args(Step))
+    assert steps == {st for _, st in TRANSITIONS}
+    for st in steps:
+        if st[0].isupper():
+            assert isinstance(getattr(events, st, None), type), st

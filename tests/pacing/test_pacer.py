@@ -168,7 +168,7 @@ def test_connect_failed_plays_the_message_and_sidelines_the_agent() -> None:
     p.poll(5.0)
     p.handle(ConnectFailed(launch.call), 7.0)
     assert p.poll(7.0) == [PlayMessage(launch.call, "agent_lost")]
-    assert p.agents["a1"].state == "paused"
+    assert (a := p.agent("a1")) is not None and a.state == "paused"
 
 
 def _warm(p: Pacer, agent: str, n: int, answer_after: float = 6.0) -> float:
@@ -262,7 +262,8 @@ def test_connect_not_confirmed_by_the_deadline_hears_the_message_and_pauses_the_
     assert p.next_deadline() == pytest.approx(8.0 + p.params.connect_deadline_s)
     assert p.poll(9.9) == []
     assert p.poll(10.0) == [PlayMessage(launch.call, "connect_timeout")]
-    assert p.abandoned_total == 1 and p.agents["a1"].state == "paused"
+    a1 = p.agent("a1")
+    assert p.abandoned_total == 1 and a1 is not None and a1.state == "paused"
     p.check_invariants()
     p.handle(Connected(launch.call), 10.3)  # late: tolerated, changes nothing
     p.handle(ConnectFailed(launch.call), 10.4)

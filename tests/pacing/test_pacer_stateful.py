@@ -154,7 +154,9 @@ class GuaranteedPacing(RuleBasedStateMachine):
             return
         self.ringing.discard(call)
         if outcome == "answer":
-            held = self.pacer.calls[call].agent
+            placed = self.pacer.call(call)
+            assert placed is not None, call
+            held = placed.agent
             self.answered_at[call] = self.now
             if held is not None and self.state_of.get(held) == "wrap":
                 self.held_in_wrap.add(call)
@@ -190,7 +192,7 @@ class GuaranteedPacing(RuleBasedStateMachine):
         """A transfer's outcome after the pacer gave up on it: tolerated, no effect."""
         call = data.draw(st.sampled_from(sorted(self.timed_out)))
         before = self.pacer.counters(self.now)
-        if call in self.pacer.calls:
+        if self.pacer.call(call) is not None:
             self.pacer.handle(Connected(call) if ok else ConnectFailed(call), self.now)
         after = self.pacer.counters(self.now)
         assert (before.abandoned_total, before.connected_total) == (
@@ -214,7 +216,7 @@ class GuaranteedPacing(RuleBasedStateMachine):
         try:
             self.pacer.handle(PreviewRequested(agent), self.now)
         except PacingError:
-            a = self.pacer.agents.get(agent)
+            a = self.pacer.agent(agent)
             free = a is not None and a.state == "ready" and a.reserved_for is a.on_call is None
             assert self.params.mode != "preview" or not free or not self.gate_open
         else:
@@ -233,15 +235,16 @@ class GuaranteedPacing(RuleBasedStateMachine):
         held = self.pacer.reservations()
         assert len(set(held.values())) == len(held), held
         for agent, call in held.items():
-            c = self.pacer.calls[call]
-            assert c.agent == agent, (agent, call, c)
+            c = self.pacer.call(call)
+            assert c is not None and c.agent == agent, (agent, call, c)
 
     @invariant()
     def no_leaked_reservation(self) -> None:
         held = self.pacer.reservations()
         for call in held.values():
             # in flight, or answered and waiting for its agent to end wrap-up
-            assert self.pacer.calls[call].state in IN_FLIGHT | {"waiting"}, call
+            c = self.pacer.call(call)
+            assert c is not None and c.state in IN_FLIGHT | {"waiting"}, call
         for call, c in self.pacer.in_flight().items():
             if c.agent is None:
                 assert call in self.lost, f"call {call} in flight without an agent"
@@ -250,7 +253,7 @@ class GuaranteedPacing(RuleBasedStateMachine):
 
     @invariant()
     def no_agent_on_two_calls(self) -> None:
-        on = [a.on_call for a in self.pacer.agents.values() if a.on_call is not None]
+        on = list(self.pacer.on_calls().values())
         assert len(on) == len(set(on))
 
     @invariant()

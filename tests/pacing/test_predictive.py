@@ -22,11 +22,9 @@ def test_calls_already_ringing_count_against_supply() -> None:
     assert dials_allowed(0.9, 0.21, 0.3, 2.0, 0.0, 10) > 0
 
 
-def test_free_within_uses_known_wrap_end_and_exponential_talk() -> None:
-    assert free_within(8.0, remaining_wrap_s=5.0, talk_mean_s=100, wrap_mean_s=10) == 1.0
-    assert free_within(8.0, remaining_wrap_s=9.0, talk_mean_s=100, wrap_mean_s=10) == 0.0
-    assert free_within(8.0, remaining_wrap_s=None, talk_mean_s=100, wrap_mean_s=10) == 0.0
-    p = free_within(20.0, remaining_wrap_s=None, talk_mean_s=100, wrap_mean_s=10)
+def test_free_within_is_exponential_talk_then_a_mean_wrap_up() -> None:
+    assert free_within(8.0, talk_mean_s=100, wrap_mean_s=10) == 0.0
+    p = free_within(20.0, talk_mean_s=100, wrap_mean_s=10)
     assert p == pytest.approx(1 - 2.718281828 ** (-0.1), rel=1e-6)
 
 

@@ -1,7 +1,7 @@
 """A scripted trunk and a store that fails on demand, for unit tests of the runner and
 the call job (the end-to-end tests use the real SIP simulator and a real broker).
 
-:class:`ScriptedCall` implements the :class:`dialguard.sip.api.Call` contract with events
+:class:`ScriptedCall` implements the :class:`dialguard.sip.api.TrunkCall` contract with events
 a test pushes (ring, answer, end) and a transfer whose delay the test chooses.
 :class:`FlakyStore` is a real SQLite store whose chosen methods raise the error SQLite
 gives on a full disk until the test heals them.

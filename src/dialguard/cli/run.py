@@ -25,6 +25,7 @@ from dialguard.cli._common import (
 from dialguard.config import CampaignConfig, ConfigError, EngineConfig, load_campaigns
 from dialguard.logs import configure_logging, get_logger
 from dialguard.store import StoreError
+from dialguard.tasks import TaskSet
 
 log = get_logger("dialguard.daemon")
 
@@ -145,12 +146,10 @@ async def _serve(cfg: EngineConfig, campaigns: list[CampaignConfig]) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
-    reloads: set[asyncio.Task[None]] = set()
+    reloads = TaskSet("SIGHUP reload")
 
     def reload() -> None:
-        task = asyncio.ensure_future(engine.reload_campaigns())
-        reloads.add(task)
-        task.add_done_callback(reloads.discard)
+        reloads.spawn(engine.reload_campaigns(), name="reload")
 
     loop.add_signal_handler(signal.SIGHUP, reload)
     try:
@@ -164,4 +163,6 @@ async def _serve(cfg: EngineConfig, campaigns: list[CampaignConfig]) -> int:
         # restarts the daemon and recovery closes what was left open.
         log.error("daemon exiting after a crash", crashed=engine.crashed)
         return EXIT_PROBLEM
+    finally:
+        await reloads.close()
     return EXIT_OK

@@ -45,6 +45,7 @@ from dialguard.engine.messages import (
 )
 from dialguard.engine.mqtt import Backoff
 from dialguard.logs import configure_logging, get_logger
+from dialguard.tasks import TaskSet
 
 log = get_logger("dialguard.demo.desktops")
 
@@ -130,7 +131,7 @@ class SimulatedAgent:
         self._stopping = False
         self._current_call: str | None = None
         self._call_task: asyncio.Task[None] | None = None
-        self._wraps: set[asyncio.Task[None]] = set()
+        self._wraps = TaskSet(f"desktop {agent_id}")
         self._wrap_cut = asyncio.Event()
         self.wraps_capped = 0
 
@@ -194,8 +195,7 @@ class SimulatedAgent:
         self.connected.clear()
         if self._call_task is not None:
             self._call_task.cancel()
-        for t in list(self._wraps):
-            t.cancel()
+        await self._wraps.close()
 
     async def _connected_session(self) -> None:
         will = aiomqtt.Will(
@@ -295,9 +295,7 @@ class SimulatedAgent:
         if self._call_task is not None and self._call_task is not asyncio.current_task():
             self._call_task.cancel()
         await self.set_state("wrap")
-        task = asyncio.create_task(self._wrap_up(call_id, campaign))
-        self._wraps.add(task)
-        task.add_done_callback(self._wraps.discard)
+        self._wraps.spawn(self._wrap_up(call_id, campaign), name=f"wrap-up {call_id}")
 
     async def _wrap_up(self, call_id: str, campaign: str) -> None:
         # The engine's wrap-up cap (the "wrap_up_ended" call event) may end it sooner.

@@ -29,7 +29,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal, Protocol
 
 from dialguard.engine.messages import AgentCallKind, AgentCallMessage, ContactCard
 from dialguard.engine.trunk_health import is_trunk_refusal
@@ -37,6 +37,7 @@ from dialguard.engine.writes import StoreWrites
 from dialguard.law import CONNECT_DEADLINE_S
 from dialguard.logs import get_logger
 from dialguard.pacing import events as pe
+from dialguard.pacing.decisions import MessageReason
 from dialguard.sip.api import MIN_RING_S, Prompt, TrunkCall, TrunkEvent, TrunkEventKind
 from dialguard.store import ContactRecord, Store
 from dialguard.store.records import AttemptOutcome
@@ -82,6 +83,52 @@ def classify_failure(code: int | None) -> tuple[AttemptOutcome, pe.FailReason]:
     return ("failed", "error")
 
 
+AbandonReason = (
+    MessageReason
+    | Literal[
+        "transfer_failed",
+        "fork_answered",
+        "cancel_crossed_answer",
+        "caller_hung_up",
+        "late_connect",
+    ]
+)
+"""Why an answered person reached nobody: the pacer's message reasons, a failed or late
+transfer, a second callee of a forked INVITE, a 200 OK that crossed our CANCEL, or the
+callee hanging up while we connected. Stored as the attempt's ``abandon_reason``."""
+
+
+class CallReports(Protocol):
+    """What a call tells the runner that owns it, one method per fact, so a fact the
+    runner does not handle is a type error rather than a string nobody matched.
+
+    Called on the event loop, after the pacer has heard the event and before any store
+    write; implementations count and must not block."""
+
+    def answered(self) -> None:
+        """A person (or a machine) picked up: the 200 OK."""
+
+    def connected(self, answer_to_agent_s: float) -> None:
+        """The transfer to an agent completed this long after the answer."""
+
+    def abandoned(self, reason: AbandonReason) -> None:
+        """An answered person reached nobody (at most once per call, and once per
+        answered fork leg)."""
+
+    def finished(self, outcome: AttemptOutcome) -> None:
+        """The call's one final outcome."""
+
+    def opted_out(self) -> None:
+        """The callee pressed the opt-out key during the message."""
+
+    def trunk_refused(self, code: int | None, retry_after: float | None) -> float:
+        """The trunk (not the callee) refused the INVITE; returns the wall-clock time
+        the contact may be retried without being charged an attempt."""
+
+    def trunk_carried(self) -> None:
+        """The trunk carried a call to the callee (it rang, or the callee answered)."""
+
+
 @dataclass
 class CallContext:
     """What a call needs from its engine; one per runner, shared by its calls."""
@@ -96,9 +143,7 @@ class CallContext:
     add_internal_dnc: Callable[[str, str], Awaitable[None]]
     settle: Callable[[int, AttemptOutcome, float, bool, float | None], Awaitable[None]]
     report: Callable[[pe.Event], None]
-    on_record: Callable[[str, dict[str, Any]], None] = lambda kind, data: None
-    trunk_refused: Callable[[int | None, float | None], float] | None = None
-    trunk_carried: Callable[[], None] = lambda: None
+    reports: CallReports
     transfer_timeout_s: float = 1.0
     connect_deadline_s: float = CONNECT_DEADLINE_S
     wrap_up_cap_s: Callable[[], float | None] = lambda: None
@@ -127,6 +172,7 @@ class CallJob:
     _messaging: bool = False
     _ringing: bool = False
     _opted: asyncio.Event = field(default_factory=asyncio.Event)
+    _ended_on_wire: bool = False  # the trunk said the call is over (final or BYE)
 
     @property
     def opted_out(self) -> bool:
@@ -154,41 +200,39 @@ class CallJob:
         finally:
             self._tg = None
             self._disarm()
-            if self.outcome is None:  # cancelled or crashed under us: never leave it up
+            if self.outcome is None:  # cancelled or crashed under us
                 self._finish("failed", None, "local", pe.Failed(self.handle, "error"))
+            if not self._ended_on_wire:  # whatever broke, never leave the call up
                 await self._hang_up("job stopped")
             self.done.set()
 
     def _on_event(self, ev: TrunkEvent) -> None:
         now = self.ctx.wall()
         kind = ev.kind
+        if kind in (TrunkEventKind.FAILED, TrunkEventKind.ENDED):
+            self._ended_on_wire = True
         if kind in (TrunkEventKind.RINGING, TrunkEventKind.EARLY_MEDIA) and not self._ringing:
             self._ringing = True
-            self.ctx.trunk_carried()
+            self.ctx.reports.trunk_carried()
             self.ctx.report(pe.Ringing(self.handle))
             self._record("ringing", ringing_at=now)
         elif kind is TrunkEventKind.ANSWERED and self.answered_at is None:
-            self.ctx.trunk_carried()
+            self.ctx.reports.trunk_carried()
             self.answered_at = now
             self._answered_t = ev.t
             self._arm_deadline(ev.t)
             self.ctx.report(pe.Answered(self.handle))
             self._record("answered", answered_at=now)
-            self.ctx.on_record("answered", {})
+            self.ctx.reports.answered()
         elif kind is TrunkEventKind.FAILED:
             outcome, reason = classify_failure(ev.code)
             by = "local" if ev.code == 487 else "remote"
             retry_at = None
-            refuser = self.ctx.trunk_refused
-            if (
-                refuser is not None
-                and not self._ringing
-                and is_trunk_refusal(ev.code, ev.retry_after)
-            ):
-                retry_at = refuser(ev.code, ev.retry_after)
+            if not self._ringing and is_trunk_refusal(ev.code, ev.retry_after):
+                retry_at = self.ctx.reports.trunk_refused(ev.code, ev.retry_after)
                 self._record("trunk refusal", trunk_fault=True)
             elif ev.code is not None and ev.code != 487:
-                self.ctx.trunk_carried()  # a callee's own answer (486, 404, 603 …)
+                self.ctx.reports.trunk_carried()  # a callee's own answer (486, 404, 603 …)
             self._finish(outcome, ev.code, by, pe.Failed(self.handle, reason), retry_at)
         elif kind is TrunkEventKind.ENDED:
             if self.connected_agent is not None:
@@ -200,15 +244,15 @@ class CallJob:
                 # (ended by us) a 200 crossed our ring-timeout CANCEL and the adapter had
                 # to hang up. Either way a person answered and reached nobody: abandoned.
                 outcome = "abandoned"
-                why = "cancel_crossed_answer" if ev.by == "local" else "caller_hung_up"
-                self._abandon(why)
+                local = ev.by == "local"
+                self._abandon("cancel_crossed_answer" if local else "caller_hung_up")
             self._finish(outcome, None, ev.by or "remote", pe.Ended(self.handle))
         elif kind is TrunkEventKind.DTMF and ev.digit == self.ctx.opt_out_digit:
             self._opt_out()
         elif kind is TrunkEventKind.FORK_ANSWERED:
             # A second callee of a forked INVITE answered; the adapter ACKed and hung
             # up on them (RFC 3261 §13.2.2.4). A person heard nobody: count it.
-            self.ctx.on_record("abandoned", {"reason": "fork_answered"})
+            self.ctx.reports.abandoned("fork_answered")
             log.warning(
                 "fork_answered_hung_up",
                 call_id=self.call.call_id,
@@ -237,7 +281,7 @@ class CallJob:
             f"settle contact {contact_id}",
             lambda: self.ctx.settle(contact_id, outcome, now, opted, trunk_retry_at),
         )
-        self.ctx.on_record("outcome", {"outcome": outcome, "abandoned": self.abandoned})
+        self.ctx.reports.finished(outcome)
         if self.connected_agent is not None:
             self._background(self._tell_agent(self.connected_agent, "ended", outcome=outcome))
         log.info(
@@ -258,7 +302,7 @@ class CallJob:
             return
         self._connecting = self._background(self._connect(agent))
 
-    def play_message(self, reason: str) -> None:
+    def play_message(self, reason: MessageReason) -> None:
         self._start_message(reason)
 
     async def _connect(self, agent: str) -> None:
@@ -298,7 +342,7 @@ class CallJob:
         wait = now - (self.answered_at or now)
         late = wait > self.ctx.connect_deadline_s
         self._record("connected", connected_at=now, agent_id=agent)
-        self.ctx.on_record("connected", {"answer_to_agent_s": wait})
+        self.ctx.reports.connected(wait)
         if late:  # cannot happen with the deadline armed; counted if it ever does
             self._abandon("late_connect")
         self._background(self._tell_agent(agent, "connected"))
@@ -332,7 +376,7 @@ class CallJob:
         )
         self._start_message("connect_timeout")
 
-    def _start_message(self, reason: str) -> None:
+    def _start_message(self, reason: AbandonReason) -> None:
         if self.outcome is not None or self._messaging or self.connected_agent is not None:
             return
         self._messaging = True
@@ -364,12 +408,12 @@ class CallJob:
         if self.outcome is None:
             await self._hang_up("after the information message")
 
-    def _abandon(self, reason: str, **fields: Any) -> None:
+    def _abandon(self, reason: AbandonReason, **fields: Any) -> None:
         if self.abandoned:
             return
         self.abandoned = True
         self._record("abandoned", abandoned=True, abandon_reason=reason, **fields)
-        self.ctx.on_record("abandoned", {"reason": reason})
+        self.ctx.reports.abandoned(reason)
 
     def _opt_out(self) -> None:
         if self.opted_out:
@@ -381,7 +425,7 @@ class CallJob:
             lambda: self.ctx.add_internal_dnc(number, "opt-out key during message"),
         )
         self._record("opt-out", opted_out=True)
-        self.ctx.on_record("opt_out", {})
+        self.ctx.reports.opted_out()
         log.info("opted_out", campaign=self.ctx.campaign_id, number=number)
 
     # --- helpers ---------------------------------------------------------------------------

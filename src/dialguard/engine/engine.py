@@ -54,7 +54,7 @@ from dialguard.engine.messages import (
     PacingChangeRequest,
 )
 from dialguard.engine.metrics import EngineMetrics, MetricsServer
-from dialguard.engine.mqtt import BrokerLink, BrokerLinkDown, LinkHandlers
+from dialguard.engine.mqtt import BrokerLink, BrokerLinkDown, EngineLink, LinkFactory, LinkHandlers
 from dialguard.engine.ownership import after_live_change, resolve
 from dialguard.engine.runner import CampaignRunner, RunnerDeps
 from dialguard.engine.trunk_health import TrunkBreaker
@@ -118,6 +118,7 @@ class Engine:
         engine_id: str | None = None,
         metrics_enabled: bool | None = None,
         wall: Callable[[], float] = time.time,
+        link: LinkFactory | None = None,
     ) -> None:
         self.cfg = cfg
         self.campaign_configs = {c.id: c for c in campaigns}
@@ -128,18 +129,19 @@ class Engine:
         self._metrics_enabled = cfg.metrics.enabled if metrics_enabled is None else metrics_enabled
         self.metrics_server: MetricsServer | None = None
         self.registry = AgentRegistry(stale_after_s=cfg.engine.agent_stale_after_s)
-        self.link = BrokerLink(
-            cfg.broker,
-            self.registry,
-            handlers=LinkHandlers(
-                on_control=self._on_control,
-                on_pacing=self._on_pacing,
-                on_disposition=self._on_disposition,
-                on_agent_changes=[self._on_agent_changes],
-                on_resync=[self._on_resync],
-            ),
-            engine_id=self.engine_id,
-            wall=wall,
+        handlers = LinkHandlers(
+            on_control=self._on_control,
+            on_pacing=self._on_pacing,
+            on_disposition=self._on_disposition,
+            on_agent_changes=[self._on_agent_changes],
+            on_resync=[self._on_resync],
+        )
+        self.link: EngineLink = (
+            link(self.registry, handlers)
+            if link is not None
+            else BrokerLink(
+                cfg.broker, self.registry, handlers=handlers, engine_id=self.engine_id, wall=wall
+            )
         )
         self.store: Store | None = None
         self.runners: dict[str, CampaignRunner] = {}

@@ -34,7 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import aiomqtt
 
@@ -136,6 +136,31 @@ class LinkStats:
     ignored_order: int = 0
     handler_errors: int = 0
     dispatch_errors: int = 0
+
+
+class EngineLink(Protocol):
+    """What the engine uses of its broker link: :class:`BrokerLink` on a real broker;
+    tests of the engine pass a fake that feeds the same registry and handlers."""
+
+    stats: LinkStats
+    connected: asyncio.Event
+
+    @property
+    def dialling_allowed(self) -> bool: ...
+
+    def now(self) -> float: ...
+
+    async def wait_synced(self, within_s: float) -> bool: ...
+
+    async def publish_call(self, agent: str, event: AgentCallMessage) -> None: ...
+
+    async def publish_status(self, status: EngineStatus) -> None: ...
+
+    async def run(self) -> None: ...
+
+
+LinkFactory = Callable[[AgentRegistry, LinkHandlers], EngineLink]
+"""Builds the engine's link over its agent registry and handlers."""
 
 
 class BrokerLink:

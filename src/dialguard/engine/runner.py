@@ -31,11 +31,12 @@ from dataclasses import dataclass, field
 from dialguard.config import CampaignConfig, PacingConfig
 from dialguard.config.pacing_map import ENGINE_TRANSFER_TIMEOUT_S, pacing_params
 from dialguard.engine.blocking import live_reasons, read_store_view, summary_line
+from dialguard.engine.call_tally import CallTally
 from dialguard.engine.calls import CallContext, CallJob
 from dialguard.engine.messages import AgentCallMessage, BlockReason, CampaignStatus
 from dialguard.engine.metrics import EngineMetrics
 from dialguard.engine.selection import Blocked, ContactPicker
-from dialguard.engine.trunk_health import PAUSE_MIN_S, TrunkBreaker
+from dialguard.engine.trunk_health import TrunkBreaker
 from dialguard.engine.writes import StoreWrites
 from dialguard.logs import get_logger
 from dialguard.pacing import decisions as pd
@@ -74,17 +75,6 @@ class RunnerDeps:
     wall: Callable[[], float] = time.time
 
 
-@dataclass
-class Counts:
-    """What the status snapshot shows per campaign (metrics carry the rest)."""
-
-    dials: int = 0
-    answers: int = 0
-    connects: int = 0
-    abandoned: int = 0
-    blocked: str = ""  # the campaign-wide refusal last logged, so it is logged once
-
-
 class CampaignRunner:
     """Drives one campaign until stopped."""
 
@@ -96,7 +86,14 @@ class CampaignRunner:
         self.pacer = Pacer(pacing_params(campaign.pacing), now=self.loop.time())
         self.picker = ContactPicker(deps.store, campaign)
         self.jobs: dict[int, CallJob] = {}
-        self.counts = Counts()
+        self.tally = CallTally(
+            campaign.id,
+            deps.metrics,
+            deps.trunk_health,
+            clock=self.loop.time,
+            wall=deps.wall,
+        )
+        self.counts = self.tally.counts
         self.check_invariants = CHECK_INVARIANTS
         self._wake = asyncio.Event()
         self._stopping = False
@@ -120,9 +117,7 @@ class CampaignRunner:
             add_internal_dnc=self._add_internal_dnc,
             settle=self.picker.settle,
             report=self.report,
-            on_record=self._on_record,
-            trunk_refused=self._trunk_refused,
-            trunk_carried=self._trunk_carried,
+            reports=self.tally,
             transfer_timeout_s=ENGINE_TRANSFER_TIMEOUT_S,
             connect_deadline_s=campaign.pacing.connect_deadline_s,
             wrap_up_cap_s=lambda: self.campaign.pacing.wrap_up_cap_s,
@@ -339,50 +334,8 @@ class CampaignRunner:
         self.deps.metrics.dials.labels(self.campaign.id).inc()
         return job
 
-    # --- callbacks from calls -----------------------------------------------------
-
-    def _trunk_refused(self, code: int | None, retry_after: float | None) -> float:
-        """A call the trunk refused; returns when (wall clock) its contact is due again."""
-        breaker = self.deps.trunk_health
-        now = self.loop.time()
-        if breaker.refused(now, code, retry_after):
-            view = breaker.view()
-            log.warning(
-                "trunk_paused",
-                reason=view.reason,
-                for_s=round((view.paused_until or now) - now, 1),
-                note="no new dials; contacts are not charged for refused attempts",
-            )
-            self.deps.metrics.trunk_paused.set(1)
-        until = breaker.view().paused_until
-        wait = (until - now) if until is not None and until > now else PAUSE_MIN_S
-        return self.deps.wall() + wait
-
-    def _trunk_carried(self) -> None:
-        if self.deps.trunk_health.carried():
-            log.warning("trunk_resumed")
-            self.deps.metrics.trunk_paused.set(0)
-
     async def _add_internal_dnc(self, number: str, reason: str) -> None:
         await self.deps.store.add_suppressions([(number, reason)], "internal", None)
-        self.deps.metrics.opt_outs.labels(self.campaign.id).inc()
-
-    def _on_record(self, kind: str, data: dict[str, object]) -> None:
-        cid = self.campaign.id
-        m = self.deps.metrics
-        if kind == "answered":
-            self.counts.answers += 1
-            m.answers.labels(cid).inc()
-        elif kind == "connected":
-            self.counts.connects += 1
-            wait = float(data.get("answer_to_agent_s", 0.0))  # type: ignore[arg-type]
-            m.connects.labels(cid).inc()
-            m.answer_to_agent.labels(cid).observe(wait)
-        elif kind == "abandoned":
-            self.counts.abandoned += 1
-            m.abandoned.labels(cid, str(data.get("reason", "unknown"))).inc()
-        elif kind == "outcome":
-            m.outcomes.labels(cid, str(data.get("outcome"))).inc()
 
     # --- blocking reasons -------------------------------------------------------------
 

@@ -33,8 +33,28 @@ CallState = Literal[
     "done",
 ]
 
-# (state, step) -> next state. Steps are event class names or the pacer's own steps.
-TRANSITIONS: dict[tuple[str, str], CallState] = {
+Step = Literal[
+    # events from the engine (their class names in pacing.events)
+    "Launched",
+    "CouldNotLaunch",
+    "Ringing",
+    "Answered",
+    "Failed",
+    "Connected",
+    "ConnectFailed",
+    "Ended",
+    # the pacer's own steps
+    "connect",
+    "hold",
+    "message",
+    "timeout",
+]
+"""What moves a call: an engine event or one of the pacer's own steps. A Literal, so a
+misspelt step in the pacer or in the table below is a type error, as the SIP adapter's
+enum-keyed table is for trunk events."""
+
+# (state, step) -> next state.
+TRANSITIONS: dict[tuple[CallState, Step], CallState] = {
     ("launching", "Launched"): "dialling",
     ("launching", "CouldNotLaunch"): "done",
     ("launching", "Failed"): "done",
@@ -60,7 +80,7 @@ TRANSITIONS: dict[tuple[str, str], CallState] = {
 }
 
 # Repeats of the step that entered a state, which at-least-once delivery produces.
-DUPLICATES: frozenset[tuple[str, str]] = frozenset(
+DUPLICATES: frozenset[tuple[CallState, Step]] = frozenset(
     {
         ("dialling", "Launched"),
         ("ringing", "Ringing"),
@@ -77,7 +97,7 @@ DUPLICATES: frozenset[tuple[str, str]] = frozenset(
     }
 )
 
-IN_FLIGHT: frozenset[str] = frozenset({"launching", "dialling", "ringing"})
+IN_FLIGHT: frozenset[CallState] = frozenset({"launching", "dialling", "ringing"})
 """States in which the call may still be answered."""
 
 
@@ -102,7 +122,12 @@ class Call:
     connected_at: float | None = None
     lost_reason: Literal["agent_lost", "no_agent", "over_dial"] | None = None
 
-    def step(self, step: str) -> bool:
+    @property
+    def started_at(self) -> float:
+        """When the dial started: its launch, or its creation if never launched."""
+        return self.launched_at if self.launched_at is not None else self.created_at
+
+    def step(self, step: Step) -> bool:
         """Apply ``step``; return False for a tolerated duplicate, raise if impossible."""
         nxt = TRANSITIONS.get((self.state, step))
         if nxt is None:

@@ -35,9 +35,9 @@ ledgers these arguments rest on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from dialguard.pacing.calls import IN_FLIGHT, Call, PacingProtocolError
+from dialguard.pacing.calls import IN_FLIGHT, Call, PacingProtocolError, Step
 from dialguard.pacing.decisions import (
     Connect,
     Decision,
@@ -274,7 +274,7 @@ class Pacer:
         if was_in_flight:
             self._in_flight.pop(c.id, None)
             self._orphans.pop(c.id, None)
-        self.stats.answered(now - (c.launched_at if c.launched_at is not None else c.created_at))
+        self.stats.answered(now - c.started_at)
         held = self.agents[c.agent] if c.agent is not None else None
         if held is not None and held.state == "ready":
             self._connect(c, held, now)
@@ -294,7 +294,7 @@ class Pacer:
             self._message(c, now)
 
     def _failed(self, c: Call, now: float, why: ReleaseReason) -> None:
-        step = "CouldNotLaunch" if why == "no_contact" else "Failed"
+        step: Step = "CouldNotLaunch" if why == "no_contact" else "Failed"
         if not c.step(step):
             return
         self._in_flight.pop(c.id, None)
@@ -302,7 +302,7 @@ class Pacer:
         if why == "no_contact":
             self._no_launch_until = now + self.params.no_contact_backoff_s
         else:
-            start = c.launched_at if c.launched_at is not None else c.created_at
+            start = c.started_at
             self.stats.failed(now - start)
             pre = (c.ringing_at if c.ringing_at is not None else now) - start
             self.stats.attempt(
@@ -352,7 +352,7 @@ class Pacer:
             held = self.agents[c.agent]
             if held.reserved_for == c.id:
                 self._release(c, held, "failed")
-        start = c.launched_at if c.launched_at is not None else c.created_at
+        start = c.started_at
         talk = 0.0
         if prev == "connected" and c.connected_at is not None:
             talk = now - c.connected_at
@@ -479,7 +479,7 @@ class Pacer:
         mean = float(len(self._waiting))
         var = 0.0
         for c in self._in_flight.values():
-            start = c.launched_at if c.launched_at is not None else c.created_at
+            start = c.started_at
             e = int(now - start)
             p = table[e if e < last else last]
             mean += p
@@ -493,9 +493,7 @@ class Pacer:
             wrap_mean = stats.wrap_mean if cap is None else min(stats.wrap_mean, cap)
         else:
             wrap_mean = cap if cap is not None else _UNKNOWN_WRAP_S
-        p_busy = free_within(
-            horizon, remaining_wrap_s=None, talk_mean_s=stats.talk_mean, wrap_mean_s=wrap_mean
-        )
+        p_busy = free_within(horizon, talk_mean_s=stats.talk_mean, wrap_mean_s=wrap_mean)
         wrap_done_by = now + horizon - wrap_mean  # wrap-ups started before this end in time
         for a in self.agents.values():
             st = a.state
@@ -676,6 +674,24 @@ class Pacer:
     def reservations(self) -> dict[str, int]:
         """agent → call it is held for (a copy, for tests and the status view)."""
         return {a.id: a.reserved_for for a in self.agents.values() if a.reserved_for is not None}
+
+    def on_calls(self) -> dict[str, int]:
+        """agent → call it is connected to or connecting (a copy)."""
+        return {a.id: a.on_call for a in self.agents.values() if a.on_call is not None}
+
+    def call(self, call_id: int) -> Call | None:
+        """A copy of one call's bookkeeping; None once the pacer has forgotten it."""
+        c = self.calls.get(call_id)
+        return None if c is None else replace(c)
+
+    def agent(self, agent_id: str) -> Agent | None:
+        """A copy of the pacer's view of one agent; None if never reported."""
+        a = self.agents.get(agent_id)
+        return None if a is None else replace(a)
+
+    def tracked_calls(self) -> int:
+        """Calls the pacer still tracks (launched or placed, not yet ended)."""
+        return len(self.calls)
 
     def in_flight(self) -> dict[int, Call]:
         """Calls that may still be answered (a copy)."""

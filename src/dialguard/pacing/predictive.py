@@ -52,17 +52,13 @@ def dials_allowed(
     return n
 
 
-def free_within(
-    horizon_s: float, *, remaining_wrap_s: float | None, talk_mean_s: float, wrap_mean_s: float
-) -> float:
-    """Chance an occupied agent is free within ``horizon_s``.
+def free_within(horizon_s: float, *, talk_mean_s: float, wrap_mean_s: float) -> float:
+    """Chance an agent now on a call is free within ``horizon_s``.
 
-    In wrap-up (``remaining_wrap_s`` known): 1 if it ends in time, else 0. On a call:
-    talk left is taken as exponential with the mean talk time (talk times have a CV near
-    1), followed by a wrap-up of the mean length.
+    Talk left is taken as exponential with the mean talk time (talk times have a CV near
+    1), followed by a wrap-up of the mean length. (Agents in wrap-up are not counted as
+    soon free: nothing tells the engine when a wrap-up will end.)
     """
-    if remaining_wrap_s is not None:
-        return 1.0 if remaining_wrap_s <= horizon_s else 0.0
     slack = horizon_s - wrap_mean_s
     if slack <= 0 or talk_mean_s <= 0:
         return 0.0

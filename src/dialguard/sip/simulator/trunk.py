@@ -36,6 +36,7 @@ from dialguard.sip.simulator.auth import DigestChallenger
 from dialguard.sip.simulator.call import T1, T2, TIMER_B, SimCall
 from dialguard.sip.simulator.profile import Profile, load_profile
 from dialguard.sip.simulator.records import CallRecord, RecordWriter, Summary, Tally
+from dialguard.tasks import TaskSet
 
 log = get_logger(__name__)
 
@@ -117,7 +118,7 @@ class SimTrunk:
         self._tally = Tally()  # every closed call, kept or not
         self._attempts: Counter[str] = Counter()
         self._pending: dict[str, asyncio.Future[int]] = {}  # our requests, by branch
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet("sim-trunk")
         self._timers: set[asyncio.TimerHandle] = set()
         self._records_file: IO[str] | None = None
         self._writer: RecordWriter | None = None
@@ -154,9 +155,7 @@ class SimTrunk:
         self._stopping = True
         calls = list(self._open.values())
         await asyncio.gather(*(c.stop() for c in calls), return_exceptions=True)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
         for h in self._timers:
             h.cancel()
         self._timers.clear()
@@ -235,10 +234,7 @@ class SimTrunk:
             self._transport.sendto(data, addr)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self._tasks.spawn(coro, name=name)
 
     async def send_request(self, msg: sip.SipMessage, dest: tuple[str, int]) -> int | None:
         """A non-INVITE client transaction: resend at T1, 2·T1 … T2 until a final

@@ -1,0 +1,96 @@
+"""What the daemon benches share: a LocalCentre (broker, SIP simulator, desktops) in
+this process, and `dialguard run` as a real subprocess configured to join it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dialguard.demo.centre import LocalCentre
+
+
+def write_config(
+    centre: LocalCentre, work: Path, mode: str, *, metrics_port: int | None = None
+) -> Path:
+    """Engine and campaign files for a daemon that joins ``centre``; the engine file."""
+    cfg = centre.engine_config()
+    campaigns = work / "campaigns"
+    campaigns.mkdir(exist_ok=True)
+    (campaigns / "demo.toml").write_text(
+        f"""
+id = "demo"
+name = "Bench"
+caller_id = "+12025550123"
+[pacing]
+mode = "{mode}"
+ring_timeout_s = 20
+[calling_window]
+regime = "none"
+"""
+    )
+    metrics = (
+        f'enabled = true\nhost = "127.0.0.1"\nport = {metrics_port}'
+        if metrics_port is not None
+        else "enabled = false"
+    )
+    config = work / "dialguard.toml"
+    config.write_text(
+        f"""
+[broker]
+url = "{cfg.broker.url}"
+topic_prefix = "{cfg.broker.topic_prefix}"
+client_id = "{cfg.broker.client_id}"
+[trunk]
+host = "127.0.0.1"
+port = {cfg.trunk.port}
+agent_uri_template = "{cfg.trunk.agent_uri_template}"
+[store]
+path = "{cfg.store.path}"
+[metrics]
+{metrics}
+[logging]
+format = "json"
+[engine]
+campaigns_dir = "{campaigns}"
+shutdown_grace_s = 5
+use_uvloop = false
+"""
+    )
+    return config
+
+
+def start_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dialguard", "run", "--config", str(config)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "DIALGUARD_ENGINE__USE_UVLOOP": "false"},
+    )
+
+
+async def until(pred: Callable[[], object], within: float) -> bool:
+    """Poll ``pred`` every 0.1 s; False if it did not hold within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not pred():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
+async def start_campaign(centre: LocalCentre, within_s: float = 30.0) -> None:
+    """Start the campaign over MQTT, retrying while the daemon comes up."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            await centre.control("start")
+            return
+        except (TimeoutError, OSError, RuntimeError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)

@@ -1,0 +1,156 @@
+"""Crash recovery, measured on the wire: SIGKILL `dialguard run` at random moments.
+
+A broker, the SIP trunk simulator and simulated agent desktops run in this process; the
+daemon is a real subprocess (`python -m dialguard run`). The campaign is started once
+over MQTT; then, ``--kills`` times, the script waits a random 1–6 s of dialling, sends
+SIGKILL, and starts the daemon again (which resumes the campaign from the store). At
+the end the daemon is paused and stopped with SIGTERM, and the store is checked against
+the simulator's records, the callee's side of every call:
+
+- **lost**: an INVITE the trunk saw with no attempt row for its number (must be 0);
+- **dialled twice**: a number with two calls on the wire at once (must be 0; a retry
+  after a settled attempt is the campaign's retry rule, and has its own row);
+- **left open**: attempt rows with no outcome after the final clean stop (must be 0);
+- **answered then killed**: live answers the simulator recorded as silent or abandoned,
+  which the kill cut off before an agent was reached, against how many of them the
+  store records as ``interrupted`` (the compliance report's view of them).
+
+Bounded: ``--kills`` cycles of at most ``--max-cycle-s`` each, then a drain of at most
+60 s. Prints one line per kill and a summary; exits 1 if lost, dialled twice or left
+open is non-zero.
+
+    .venv/bin/python bench/kill.py                       # 20 kills, progressive
+    .venv/bin/python bench/kill.py --mode predictive --kills 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from _daemon import start_campaign, start_daemon, until, write_config
+from dialguard.demo.centre import CentreOptions, LocalCentre
+from dialguard.sip.simulator.records import CallRecord
+from dialguard.store import Store
+
+
+def overlapping(records: list[CallRecord]) -> int:
+    """Numbers with two calls on the wire at once (from the simulator's own clock)."""
+    by_number: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in records:
+        if not r.invite_wall:
+            continue
+        start = time.mktime(time.strptime(r.invite_wall[:19], "%Y-%m-%dT%H:%M:%S"))
+        by_number[r.number].append((start, start + (r.end_s or 0.0)))
+    bad = 0
+    for spans in by_number.values():
+        spans.sort()
+        if any(b[0] < a[1] for a, b in itertools.pairwise(spans)):
+            bad += 1
+    return bad
+
+
+async def run(args: argparse.Namespace) -> int:
+    rng = random.Random(args.seed)
+    work = Path(tempfile.mkdtemp(prefix="dialguard-kill-"))
+    centre = LocalCentre(
+        CentreOptions(
+            mode=args.mode,
+            agents=args.agents,
+            contacts=args.contacts,
+            speedup=20.0,
+            profile="S1",
+            seed=args.seed,
+            workdir=work,
+            start_engine=False,
+            dnc_share=0.0,
+            closed_share=0.0,
+        )
+    )
+    log = work / "daemon.log"
+    proc: subprocess.Popen[bytes] | None = None
+    kills = 0
+    t0 = time.monotonic()
+    try:
+        await centre.start()
+        sim = centre.sim
+        assert sim is not None
+        config = write_config(centre, work, args.mode)
+        proc = start_daemon(config, log)
+        await start_campaign(centre)
+        for k in range(args.kills):
+            before = len(sim.records)
+            # let the new daemon dial at least once, then kill it at a random moment
+            await until(lambda b=before: len(sim.records) > b, args.max_cycle_s)
+            await asyncio.sleep(rng.uniform(1.0, 6.0))
+            in_flight = len(sim.active_calls)
+            proc.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(proc.wait, 10)
+            kills += 1
+            print(
+                f"kill {k + 1:2d}: {len(sim.records):4d} INVITEs so far, "
+                f"{in_flight} on the wire at the kill",
+                flush=True,
+            )
+            proc = start_daemon(config, log)
+        await until(lambda: len(sim.records) > 0, 5)
+        await asyncio.sleep(3.0)
+        with contextlib.suppress(Exception):
+            await centre.control("pause")
+        await until(lambda: not sim.active_calls, 20)  # calls a killed daemon left ring on
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(proc.wait, 40)
+        proc = None
+        if code != 0:
+            print(f"daemon exited {code} on SIGTERM; log: {log}")
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait(10)
+        await centre.stop()
+    wall = time.monotonic() - t0
+    records = centre.result().records
+    async with await Store.open(centre.store_path) as store:
+        attempts = await store.attempts("demo", 0, time.time() + 3600)
+    invites = Counter(r.number for r in records)
+    rows = Counter(a.number for a in attempts)
+    lost = sum(max(0, n - rows[num]) for num, n in invites.items())
+    twice = overlapping(records)
+    left_open = sum(1 for a in attempts if a.outcome is None)
+    interrupted = sum(1 for a in attempts if a.outcome == "interrupted")
+    killed_answers = [r for r in records if r.outcome == "live" and (r.silent or r.abandoned)]
+    silent = sum(1 for r in records if r.silent)
+    print(
+        f"\n{args.mode}: {kills} SIGKILLs in {wall:.0f} s; {len(records)} INVITEs, "
+        f"{len(attempts)} attempt rows ({interrupted} interrupted)\n"
+        f"  lost {lost}   dialled twice {twice}   left open {left_open}\n"
+        f"  live answers cut off by a kill (callee heard silence or the message): "
+        f"{len(killed_answers)} ({silent} silent)\n"
+        f"  workdir {work}"
+    )
+    return 1 if lost or twice or left_open else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--mode", choices=["progressive", "predictive"], default="progressive")
+    ap.add_argument("--agents", type=int, default=4)
+    ap.add_argument("--contacts", type=int, default=600)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-cycle-s", type=float, default=30.0)
+    return asyncio.run(run(ap.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

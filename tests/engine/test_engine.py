@@ -1,0 +1,170 @@
+"""The engine alone: a real SQLite store in a temporary directory, a scripted trunk and
+a fake broker link (tests/support/fake_link.py), so each test runs in a second or two.
+The same paths run end to end over mosquitto and the SIP simulator in tests/e2e; here
+they are pinned one by one: a supervisor's start reaches the runner and the audit, a
+ready agent gets a call that is transferred to its URI, an agent who goes offline is
+not dialled for, a lost broker holds dialling, a crashed part stops the engine after
+hanging up, and a stop drains the calls and releases the store for the next daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dialguard.config import CampaignConfig, EngineConfig, parse_campaign
+from dialguard.engine.agents import AgentRegistry
+from dialguard.engine.engine import WILL_GRACE_S, Engine
+from dialguard.engine.mqtt import LinkHandlers
+from dialguard.sip.api import TrunkEventKind
+from dialguard.store import NewContact, Store
+from tests.support.daemon import until
+from tests.support.fake_link import FakeLink
+from tests.support.scripted import ScriptedCall, ScriptedTrunk
+
+NUMBERS = [f"+4420794602{n:02d}" for n in range(6)]
+
+
+def campaign(**pacing: object) -> CampaignConfig:
+    return parse_campaign(
+        {
+            "id": "c1",
+            "name": "Engine test",
+            "caller_id": "+12025550123",
+            "calling_window": {"regime": "none"},
+            "pacing": {"mode": "progressive", **pacing},
+        }
+    )
+
+
+@dataclass
+class Rig:
+    engine: Engine
+    link: FakeLink
+    trunk: ScriptedTrunk
+    task: asyncio.Task[None]
+    store_path: Path
+
+    async def call(self, n: int, within: float = 5.0) -> ScriptedCall:
+        await until(lambda: len(self.trunk.calls) >= n, within, f"dial {n}")
+        return self.trunk.calls[n - 1]
+
+    async def stop(self) -> None:
+        self.engine.request_stop()
+        await asyncio.wait_for(self.task, 30.0)
+
+
+@contextlib.asynccontextmanager
+async def running(tmp_path: Path, *, transfer_s: float | None = 0.02) -> AsyncIterator[Rig]:
+    path = tmp_path / "store.sqlite3"
+    async with await Store.open(path) as store:
+        await store.upsert_campaign("c1", "Engine test", "{}")
+        await store.insert_contacts("c1", [NewContact(number=n, region="GB") for n in NUMBERS])
+    cfg = EngineConfig.model_validate(
+        {"store": {"path": str(path)}, "engine": {"shutdown_grace_s": 1.0}}
+    )
+    links: list[FakeLink] = []
+
+    def make_link(registry: AgentRegistry, handlers: LinkHandlers) -> FakeLink:
+        links.append(FakeLink(registry, handlers))
+        return links[-1]
+
+    trunk = ScriptedTrunk(transfer_s)
+    engine = Engine(cfg, [campaign()], trunk, metrics_enabled=False, link=make_link)
+    task = asyncio.create_task(engine.run())
+    try:
+        await asyncio.wait_for(engine.started.wait(), 10.0)
+        await until(lambda: links[0].dialling_allowed, 5.0, "link synced")
+        yield Rig(engine, links[0], trunk, task, path)
+    finally:
+        if not task.done():
+            engine.request_stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 30.0)
+
+
+async def test_a_start_from_a_supervisor_dials_for_a_ready_agent_and_transfers_to_it(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as r:
+        r.link.agent("a1", "ready")
+        await asyncio.sleep(0.2)
+        assert r.trunk.calls == []  # the campaign starts paused: nothing dialled yet
+        reply = await r.link.control("c1", "start")
+        assert reply.accepted, reply.reason
+        call = await r.call(1)
+        call.ring()
+        call.answer()
+        await until(lambda: bool(call.transfers), 3.0, "REFER")
+        assert call.transfers[0][1] == "sip:a1@127.0.0.1:5070"
+        told = lambda: [m.event for _, m in r.link.calls][:2]  # noqa: E731
+        await until(lambda: told() == ["offer", "connected"], 3.0, "desktop told")
+        r.link.agent("a1", "busy")
+        call.end()
+        await r.stop()
+    async with await Store.open(r.store_path) as store:
+        rows = await store.attempts("c1", 0, 2e9)
+        assert [(a.outcome, a.agent_id) for a in rows] == [("connected", "a1")]
+        campaign_row = await store.get_campaign("c1")
+        assert campaign_row is not None and campaign_row.state == "active"
+        audit = await store.audit_events("c1")
+        assert any(e.actor == "sup" for e in audit), audit
+
+
+async def test_an_agent_gone_offline_gets_no_new_call_and_the_pacer_hears_it_after_the_grace(
+    tmp_path: Path,
+) -> None:
+    """A will is held WILL_GRACE_S (a broker shutting down sends every will just before
+    it drops the link); meanwhile the agent is not available for a new call, then the
+    pacer hears ``offline``."""
+    async with running(tmp_path) as r:
+        await r.link.control("c1", "start")
+        r.link.agent("a1", "ready")
+        first = await r.call(1)
+        first.push(TrunkEventKind.FAILED, code=486)  # busy: the agent is free again
+        r.link.agent("a1", "offline")  # the desktop's will
+        runner = r.engine.runners["c1"]
+        ready = lambda: runner.pacer.counters(runner.loop.time()).agents_ready  # noqa: E731
+        await asyncio.sleep(0.5)
+        assert len(r.trunk.calls) == 1, "dialled for an agent whose will is in"
+        await until(lambda: ready() == 0, WILL_GRACE_S + 3.0, "pacer hears offline")
+        assert len(r.trunk.calls) == 1
+
+
+async def test_a_lost_broker_holds_new_dials_and_a_sync_resumes_them(tmp_path: Path) -> None:
+    async with running(tmp_path) as r:
+        await r.link.control("c1", "start")
+        r.link.link_down()
+        r.link.agent("a1", "ready")  # a state that reached the registry during the outage
+        await asyncio.sleep(0.5)
+        assert r.trunk.calls == []
+        assert not r.engine.link.dialling_allowed
+        r.link.reconnect({"a1": "ready"})
+        await r.call(1)
+
+
+async def test_a_crashed_runner_stops_the_engine_and_says_which_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(tmp_path) as r:
+        runner = r.engine.runners["c1"]
+
+        def broken(*args: object) -> None:
+            raise RuntimeError("injected bug in the runner")
+
+        monkeypatch.setattr(runner, "_step", broken)
+        runner._wake.set()
+        with pytest.raises(BaseException):  # noqa: B017 (the group wraps it)
+            await asyncio.wait_for(r.task, 30.0)
+        assert r.engine.crashed is not None and r.engine.crashed.startswith("campaign-c1")
+
+
+async def test_a_stop_releases_the_store_for_the_next_daemon(tmp_path: Path) -> None:
+    async with running(tmp_path) as r:
+        await r.stop()
+    async with running(tmp_path) as again:  # the engine lock was released
+        assert again.engine.runners["c1"].state == "paused"
