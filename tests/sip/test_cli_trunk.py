@@ -35,6 +35,7 @@ def test_test_call_uses_local_port_and_sends_e164(sipp: StartSipp, tmp_path: Pat
                 f"127.0.0.1:{run.port}",
                 "--hold",
                 "0.2",
+                "--silent",  # a SIPp callee, not a person
             ],
             result_action="return_value",
         )
