@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dialguard.demo.centre import LocalCentre
+from dialguard.demo.centre import EXAMPLE_MESSAGE, LocalCentre
 
 
 def write_config(
@@ -26,6 +26,7 @@ def write_config(
 id = "demo"
 name = "Bench"
 caller_id = "+12025550123"
+information_message = "{EXAMPLE_MESSAGE}"
 [pacing]
 mode = "{mode}"
 ring_timeout_s = 20
@@ -83,7 +84,9 @@ async def until(pred: Callable[[], object], within: float) -> bool:
     return True
 
 
-async def start_campaign(centre: LocalCentre, within_s: float = 30.0) -> None:
+async def start_campaign(
+    centre: LocalCentre, proc: subprocess.Popen[bytes], log: Path, within_s: float = 30.0
+) -> None:
     """Start the campaign over MQTT, retrying while the daemon comes up."""
     deadline = time.monotonic() + within_s
     while True:
@@ -91,6 +94,9 @@ async def start_campaign(centre: LocalCentre, within_s: float = 30.0) -> None:
             await centre.control("start")
             return
         except (TimeoutError, OSError, RuntimeError):
+            if proc.poll() is not None:
+                tail = log.read_bytes()[-2000:].decode(errors="replace")  # noqa: ASYNC240
+                raise SystemExit(f"the daemon exited {proc.returncode}:\n{tail}") from None
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)

@@ -87,7 +87,7 @@ async def run(args: argparse.Namespace) -> int:
         assert sim is not None
         config = write_config(centre, work, args.mode)
         proc = start_daemon(config, log)
-        await start_campaign(centre)
+        await start_campaign(centre, proc, log)
         for k in range(args.kills):
             before = len(sim.records)
             # let the new daemon dial at least once, then kill it at a random moment
