@@ -338,10 +338,10 @@ def dnc(
         code = asyncio.run(job(cfg, default_region, kind, date))
         limit = MAX_LIST_AGE_S[kind] // DAY_S if kind in MAX_LIST_AGE_S else None
         age = (today - day).days
-        if limit is not None and age > limit:
+        if limit is not None and age >= limit:
             err_console.print(
                 f"[yellow]warning:[/] this {kind} list is {age} days old; campaigns that"
-                f" screen against {kind} will not dial until a list at most {limit} days"
+                f" screen against {kind} will not dial until a list less than {limit} days"
                 " old is imported",
                 highlight=False,
                 soft_wrap=True,
