@@ -116,4 +116,3 @@ def worst_span(
         if best is None or (span.rate, span.abandoned) > (best.rate, best.abandoned):
             best = span
     return best
-

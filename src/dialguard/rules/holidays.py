@@ -62,8 +62,7 @@ class HolidayCalendar:
         for sub in self.subdivisions:
             if sub not in allowed:
                 raise ValueError(
-                    f"{sub!r} is not a subdivision of {self.country} "
-                    f"(known: {', '.join(allowed)})"
+                    f"{sub!r} is not a subdivision of {self.country} (known: {', '.join(allowed)})"
                 )
 
     @classmethod

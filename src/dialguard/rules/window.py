@@ -203,9 +203,7 @@ class CallingWindow:
                 tuple((int(s), int(e)) for s, e in _intersect_spans(mine, theirs))
                 for mine, theirs in zip(self.schedule, pref, strict=True)
             )
-        return CallingWindow(
-            sched, self.holidays, f"{self.label} ∩ preferred hours", self.calendar
-        )
+        return CallingWindow(sched, self.holidays, f"{self.label} ∩ preferred hours", self.calendar)
 
     def describe(self) -> str:
         """Human text of the schedule, e.g. ``mon–sun 08:00–21:00``."""
