@@ -43,6 +43,10 @@ ZONE_SUBDIVISION: dict[str, dict[str, str]] = {
 France: the Paris zone covers every département) gets the national calendar only."""
 
 
+_MEMO_MAX = 100_000
+"""Remembered (date, zone) answers before the memo starts again (a few MB at most)."""
+
+
 @dataclass(frozen=True, slots=True)
 class HolidayCalendar:
     """One country's public holidays, plus subdivisions the campaign adds."""
@@ -50,6 +54,11 @@ class HolidayCalendar:
     country: str
     subdivisions: tuple[str, ...] = ()
     _cache: dict[tuple[str | None], holiday_data.HolidayBase] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    # (date, zone) -> name: the package's lookup costs about as much as the rest of a
+    # next-opening computation, and the gate asks about the same few days all day.
+    _answers: dict[tuple[dt.date, str], str | None] = field(
         default_factory=dict, compare=False, hash=False, repr=False
     )
 
@@ -84,11 +93,19 @@ class HolidayCalendar:
 
     def name_of(self, date: dt.date, zone: str = "") -> str | None:
         """The holiday's name if ``date`` is one for a callee in ``zone``, else None."""
+        key = (date, zone)
+        if key in self._answers:
+            return self._answers[key]
+        found = None
         for sub in self._subdivisions_for(zone):
             name = self._table(sub).get(date)
             if name is not None:
-                return str(name)
-        return None
+                found = str(name)
+                break
+        if len(self._answers) > _MEMO_MAX:
+            self._answers.clear()
+        self._answers[key] = found
+        return found
 
     def is_holiday(self, date: dt.date, zone: str = "") -> bool:
         return self.name_of(date, zone) is not None
