@@ -163,6 +163,10 @@ class PastAttempt:
                 raise ValueError(
                     f"PastAttempt.ended_at {self.ended_at} is before its dial time {self.at}"
                 )
+        for name in ("answered_at", "connected_at"):
+            value = getattr(self, name)
+            if value is not None:
+                _finite(f"PastAttempt.{name}", value)
         if not isinstance(self.outcome, str) or not self.outcome:
             raise ValueError(f"PastAttempt.outcome must be a non-empty string: {self.outcome!r}")
         if self.mode not in DIAL_MODES:
