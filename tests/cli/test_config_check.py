@@ -46,3 +46,21 @@ def test_a_good_set_is_ok(tmp_path: Path) -> None:
     out = check(config)
     assert out.returncode == 0, out.stderr
     assert "config ok" in out.stdout and "1 campaign(s)" in out.stdout
+
+
+def test_config_check_says_what_the_regime_imposes(tmp_path: Path) -> None:
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "fr.toml").write_text(
+        GOOD.replace('"ok"', '"fr"')
+        + '[calling_window]\nregime = "france"\n[dnc]\nlists = ["usdnc"]\n'
+    )
+    config = tmp_path / "dialguard.toml"
+    config.write_text("")
+    out = check(config)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "calling hours (France, callee's local time): mon–fri 10:00–13:00, 14:00–20:00" in text
+    assert "no calls on public holidays of FR, plus no campaign dates" in text
+    assert "4 per 30 calendar days (france)" in text
+    assert "usdnc (US numbers, less than 31 days old)" in text
+    assert "rolling 24 h" in text

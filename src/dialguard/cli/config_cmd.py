@@ -57,6 +57,10 @@ def check(config: Path | None = None) -> int:
         highlight=False,
         soft_wrap=True,
     )
+    from dialguard.rules.imposed import what_is_imposed
+
     for c in campaigns:
         console.print(f"  {c.id}: {c.name} ({c.pacing.mode}, cap {c.pacing.abandon_cap:.1%})")
+        for line in what_is_imposed(c):
+            console.print(f"    {line}", highlight=False, soft_wrap=True)
     return EXIT_OK
