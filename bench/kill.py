@@ -2,7 +2,8 @@
 
 A broker, the SIP trunk simulator and simulated agent desktops run in this process; the
 daemon is a real subprocess (`python -m dialguard run`). The campaign is started once
-over MQTT; then, ``--kills`` times, the script waits a random 1–6 s of dialling, sends
+over MQTT; then, ``--kills`` times, the script waits a random 1–6 s of dialling
+(``--gap-min-s``/``--gap-max-s``), sends
 SIGKILL, and starts the daemon again (which resumes the campaign from the store). At
 the end the daemon is paused and stopped with SIGTERM, and the store is checked against
 the simulator's records, the callee's side of every call:
@@ -92,7 +93,7 @@ async def run(args: argparse.Namespace) -> int:
             before = len(sim.records)
             # let the new daemon dial at least once, then kill it at a random moment
             await until(lambda b=before: len(sim.records) > b, args.max_cycle_s)
-            await asyncio.sleep(rng.uniform(1.0, 6.0))
+            await asyncio.sleep(rng.uniform(args.gap_min_s, args.gap_max_s))
             in_flight = len(sim.active_calls)
             proc.send_signal(signal.SIGKILL)
             await asyncio.to_thread(proc.wait, 10)
@@ -149,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contacts", type=int, default=600)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-cycle-s", type=float, default=30.0)
+    ap.add_argument("--gap-min-s", type=float, default=1.0, help="dialling before a kill, least")
+    ap.add_argument("--gap-max-s", type=float, default=6.0, help="dialling before a kill, most")
     return asyncio.run(run(ap.parse_args(argv)))
 
 
