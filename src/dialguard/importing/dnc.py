@@ -195,10 +195,7 @@ async def import_dnc(
         source=dnc_source,
         list_date=list_date,
         region=region,
-        read=report.read,
-        imported=report.imported,
-        already_present=report.duplicates_in_store,
-        rejected=report.rejected,
+        **report.counts(),
         encoding=report.encoding,
         encoding_how=report.encoding_how,
     )
