@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dialguard.demo.broker import free_loopback_port
 from dialguard.demo.centre import EXAMPLE_MESSAGE, LocalCentre
 
 
@@ -19,6 +20,8 @@ def write_config(
 ) -> Path:
     """Engine and campaign files for a daemon that joins ``centre``; the engine file."""
     cfg = centre.engine_config()
+    sip_port = free_loopback_port()  # fixed across restarts: answers to calls placed
+    # before a kill reach the next daemon, which ends them (docs/operator.md)
     campaigns = work / "campaigns"
     campaigns.mkdir(exist_ok=True)
     (campaigns / "demo.toml").write_text(
@@ -50,6 +53,7 @@ client_id = "{cfg.broker.client_id}"
 host = "127.0.0.1"
 port = {cfg.trunk.port}
 agent_uri_template = "{cfg.trunk.agent_uri_template}"
+local_port = {sip_port}
 [store]
 path = "{cfg.store.path}"
 [metrics]

@@ -29,8 +29,13 @@ async def test_the_seed_is_the_windows_live_answers_by_the_shared_definition(
                        connected_at=NOW - 5 * h + 6, outcome="connected")  # fmt: skip
         await _attempt(store, NOW - 4 * h, answered_at=NOW - 4 * h + 5, outcome="abandoned",
                        abandoned=True, abandon_reason="no_agent")  # fmt: skip
-        await _attempt(store, NOW - 3 * h, answered_at=NOW - 3 * h + 5,
-                       connected_at=NOW - 3 * h + 7.5, outcome="connected")  # late: abandoned
+        await _attempt(
+            store,
+            NOW - 3 * h,
+            answered_at=NOW - 3 * h + 5,
+            connected_at=NOW - 3 * h + 7.5,
+            outcome="connected",
+        )  # late: abandoned
         await _attempt(store, NOW - 2 * h, answered_at=NOW - 2 * h + 5, outcome="voicemail")
         await _attempt(store, NOW - 1 * h, outcome="no_answer")
         day = await answer_history(store, "c1", "24h", NOW)

@@ -44,9 +44,7 @@ def test_a_regime_refuses_its_public_holidays_with_no_date_listed(
     assert (v.allowed, v.rule) == (False, "holiday"), v.reason
     # the next opening is a later day, never the holiday itself
     assert v.retry_at is not None
-    assert dt.datetime.fromtimestamp(v.retry_at, load_zones([zone])[0]).date() > dt.date(
-        *local[:3]
-    )
+    assert dt.datetime.fromtimestamp(v.retry_at, load_zones([zone])[0]).date() > dt.date(*local[:3])
 
 
 def test_the_day_after_the_holiday_is_an_ordinary_day() -> None:

@@ -118,9 +118,7 @@ def test_lockout_reason_never_rounds_up_to_72_hours() -> None:
 def test_a_late_connect_counts_as_abandoned_for_the_lockout_as_in_the_report() -> None:
     """Issue 17 item 5: the report counted a connect later than 2 s as abandoned, the
     gate did not; both now use rules.abandoned.is_abandoned."""
-    late = PastAttempt(
-        NOW - 3600, "connected", answered_at=NOW - 3590, connected_at=NOW - 3587.5
-    )
+    late = PastAttempt(NOW - 3600, "connected", answered_at=NOW - 3590, connected_at=NOW - 3587.5)
     assert late.counts_abandoned
     assert not check_abandon_lockout([late], "predictive", NOW).allowed
     in_time = PastAttempt(NOW - 3600, "connected", answered_at=NOW - 3590, connected_at=NOW - 3589)

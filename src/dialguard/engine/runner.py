@@ -172,9 +172,7 @@ class CampaignRunner:
         self._reseed = False
         window = self.campaign.pacing.abandon_window
         try:
-            seed = await answer_history(
-                self.deps.store, self.campaign.id, window, self.deps.wall()
-            )
+            seed = await answer_history(self.deps.store, self.campaign.id, window, self.deps.wall())
         except (StoreError, sqlite3.Error) as e:
             # Fail closed: until the seed is read the budget knows no answers, so it is
             # cold (no over-dial); try again on the next turn of the loop.
