@@ -13,8 +13,9 @@ the simulator's records, the callee's side of every call:
   after a settled attempt is the campaign's retry rule, and has its own row);
 - **left open**: attempt rows with no outcome after the final clean stop (must be 0);
 - **answered then killed**: live answers the simulator recorded as silent or abandoned,
-  which the kill cut off before an agent was reached, against how many of them the
-  store records as ``interrupted`` (the compliance report's view of them).
+  which the kill cut off before an agent was reached, against the abandoned calls the
+  store records (what the compliance report sees), of which those the next daemon
+  ended as ``answered_after_restart`` (the SIP port is fixed across restarts).
 
 Bounded: ``--kills`` cycles of at most ``--max-cycle-s`` each, then a drain of at most
 60 s. Prints one line per kill and a summary; exits 1 if lost, dialled twice or left
@@ -131,12 +132,17 @@ async def run(args: argparse.Namespace) -> int:
     interrupted = sum(1 for a in attempts if a.outcome == "interrupted")
     killed_answers = [r for r in records if r.outcome == "live" and (r.silent or r.abandoned)]
     silent = sum(1 for r in records if r.silent)
+    sim_abandoned = sum(1 for r in records if r.abandoned)
+    stored_abandoned = sum(1 for a in attempts if a.abandoned or a.outcome == "abandoned")
+    after_restart = sum(1 for a in attempts if a.abandon_reason == "answered_after_restart")
     print(
         f"\n{args.mode}: {kills} SIGKILLs in {wall:.0f} s; {len(records)} INVITEs, "
         f"{len(attempts)} attempt rows ({interrupted} interrupted)\n"
         f"  lost {lost}   dialled twice {twice}   left open {left_open}\n"
         f"  live answers cut off by a kill (callee heard silence or the message): "
         f"{len(killed_answers)} ({silent} silent)\n"
+        f"  abandoned: simulator {sim_abandoned}, store {stored_abandoned} "
+        f"({after_restart} answered after a restart, ended by the next daemon)\n"
         f"  workdir {work}"
     )
     return 1 if lost or twice or left_open else 0
