@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dialguard.demo.centre import LocalCentre
+from dialguard.demo.broker import free_loopback_port
+from dialguard.demo.centre import EXAMPLE_MESSAGE, LocalCentre
 
 
 def write_config(
@@ -19,6 +20,8 @@ def write_config(
 ) -> Path:
     """Engine and campaign files for a daemon that joins ``centre``; the engine file."""
     cfg = centre.engine_config()
+    sip_port = free_loopback_port()  # fixed across restarts: answers to calls placed
+    # before a kill reach the next daemon, which ends them (docs/operator.md)
     campaigns = work / "campaigns"
     campaigns.mkdir(exist_ok=True)
     (campaigns / "demo.toml").write_text(
@@ -26,6 +29,7 @@ def write_config(
 id = "demo"
 name = "Bench"
 caller_id = "+12025550123"
+information_message = "{EXAMPLE_MESSAGE}"
 [pacing]
 mode = "{mode}"
 ring_timeout_s = 20
@@ -49,6 +53,7 @@ client_id = "{cfg.broker.client_id}"
 host = "127.0.0.1"
 port = {cfg.trunk.port}
 agent_uri_template = "{cfg.trunk.agent_uri_template}"
+local_port = {sip_port}
 [store]
 path = "{cfg.store.path}"
 [metrics]
@@ -83,7 +88,9 @@ async def until(pred: Callable[[], object], within: float) -> bool:
     return True
 
 
-async def start_campaign(centre: LocalCentre, within_s: float = 30.0) -> None:
+async def start_campaign(
+    centre: LocalCentre, proc: subprocess.Popen[bytes], log: Path, within_s: float = 30.0
+) -> None:
     """Start the campaign over MQTT, retrying while the daemon comes up."""
     deadline = time.monotonic() + within_s
     while True:
@@ -91,6 +98,9 @@ async def start_campaign(centre: LocalCentre, within_s: float = 30.0) -> None:
             await centre.control("start")
             return
         except (TimeoutError, OSError, RuntimeError):
+            if proc.poll() is not None:
+                tail = log.read_bytes()[-2000:].decode(errors="replace")  # noqa: ASYNC240
+                raise SystemExit(f"the daemon exited {proc.returncode}:\n{tail}") from None
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)

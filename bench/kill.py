@@ -2,7 +2,8 @@
 
 A broker, the SIP trunk simulator and simulated agent desktops run in this process; the
 daemon is a real subprocess (`python -m dialguard run`). The campaign is started once
-over MQTT; then, ``--kills`` times, the script waits a random 1–6 s of dialling, sends
+over MQTT; then, ``--kills`` times, the script waits a random 1–6 s of dialling
+(``--gap-min-s``/``--gap-max-s``), sends
 SIGKILL, and starts the daemon again (which resumes the campaign from the store). At
 the end the daemon is paused and stopped with SIGTERM, and the store is checked against
 the simulator's records, the callee's side of every call:
@@ -12,8 +13,9 @@ the simulator's records, the callee's side of every call:
   after a settled attempt is the campaign's retry rule, and has its own row);
 - **left open**: attempt rows with no outcome after the final clean stop (must be 0);
 - **answered then killed**: live answers the simulator recorded as silent or abandoned,
-  which the kill cut off before an agent was reached, against how many of them the
-  store records as ``interrupted`` (the compliance report's view of them).
+  which the kill cut off before an agent was reached, against the abandoned calls the
+  store records (what the compliance report sees), of which those the next daemon
+  ended as ``answered_after_restart`` (the SIP port is fixed across restarts).
 
 Bounded: ``--kills`` cycles of at most ``--max-cycle-s`` each, then a drain of at most
 60 s. Prints one line per kill and a summary; exits 1 if lost, dialled twice or left
@@ -87,12 +89,12 @@ async def run(args: argparse.Namespace) -> int:
         assert sim is not None
         config = write_config(centre, work, args.mode)
         proc = start_daemon(config, log)
-        await start_campaign(centre)
+        await start_campaign(centre, proc, log)
         for k in range(args.kills):
             before = len(sim.records)
             # let the new daemon dial at least once, then kill it at a random moment
             await until(lambda b=before: len(sim.records) > b, args.max_cycle_s)
-            await asyncio.sleep(rng.uniform(1.0, 6.0))
+            await asyncio.sleep(rng.uniform(args.gap_min_s, args.gap_max_s))
             in_flight = len(sim.active_calls)
             proc.send_signal(signal.SIGKILL)
             await asyncio.to_thread(proc.wait, 10)
@@ -130,12 +132,17 @@ async def run(args: argparse.Namespace) -> int:
     interrupted = sum(1 for a in attempts if a.outcome == "interrupted")
     killed_answers = [r for r in records if r.outcome == "live" and (r.silent or r.abandoned)]
     silent = sum(1 for r in records if r.silent)
+    sim_abandoned = sum(1 for r in records if r.abandoned)
+    stored_abandoned = sum(1 for a in attempts if a.abandoned or a.outcome == "abandoned")
+    after_restart = sum(1 for a in attempts if a.abandon_reason == "answered_after_restart")
     print(
         f"\n{args.mode}: {kills} SIGKILLs in {wall:.0f} s; {len(records)} INVITEs, "
         f"{len(attempts)} attempt rows ({interrupted} interrupted)\n"
         f"  lost {lost}   dialled twice {twice}   left open {left_open}\n"
         f"  live answers cut off by a kill (callee heard silence or the message): "
         f"{len(killed_answers)} ({silent} silent)\n"
+        f"  abandoned: simulator {sim_abandoned}, store {stored_abandoned} "
+        f"({after_restart} answered after a restart, ended by the next daemon)\n"
         f"  workdir {work}"
     )
     return 1 if lost or twice or left_open else 0
@@ -149,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contacts", type=int, default=600)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-cycle-s", type=float, default=30.0)
+    ap.add_argument("--gap-min-s", type=float, default=1.0, help="dialling before a kill, least")
+    ap.add_argument("--gap-max-s", type=float, default=6.0, help="dialling before a kill, most")
     return asyncio.run(run(ap.parse_args(argv)))
 
 

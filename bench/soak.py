@@ -80,7 +80,7 @@ async def run(args: argparse.Namespace) -> int:
         assert sim is not None
         config = write_config(centre, work, args.mode, metrics_port=port)
         proc = start_daemon(config, log)
-        await start_campaign(centre)
+        await start_campaign(centre, proc, log)
         t0 = time.monotonic()
         print(f"{'min':>6} {'calls':>6} {'rss_mb':>7} {'fds':>5} {'tasks':>6}", flush=True)
         while (elapsed := time.monotonic() - t0) < args.minutes * 60:

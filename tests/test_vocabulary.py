@@ -73,11 +73,9 @@ LEGAL_NUMBERS = (
     LegalNumber("MAX_DIAL_RATIO", law.MAX_DIAL_RATIO, _word("ratio")),
 )
 
-PENDING = {
-    # Owned by the store/reports helper of issue 14 (item 3), who rewrites this module;
-    # the test below fails once it is fixed, so this entry cannot outlive the literal.
-    "reports/compliance.py:27: MIN_RING_S = 15 is law.MIN_RING_TIMEOUT_S",
-}
+PENDING: set[str] = set()
+"""Literals known and owned by someone; the test below fails once one is fixed, so an
+entry cannot outlive its literal."""
 
 
 # --- the checker -----------------------------------------------------------------------
@@ -268,6 +266,17 @@ def test_the_law_module_holds_each_number() -> None:
     assert law.CONNECT_DEADLINE_S == 2.0
     assert law.ABANDON_LOCKOUT_S == 72 * 3600
     assert law.MAX_DIAL_RATIO == 3.0
+    assert law.NATIONAL_LIST_REGION == {"tps": "GB", "ctps": "GB", "usdnc": "US"}
+    assert law.MAX_LIST_AGE_DAYS == {"tps": 28, "ctps": 28, "usdnc": 31}
+    assert law.REGIME_HOLIDAY_COUNTRY == {"france": "FR", "australia": "AU"}
+    assert law.REGIME_MAX_CALLS == {"france": {"per_30_days": 4}}
+
+
+def test_list_ages_and_regime_caps_are_used_from_the_law_module() -> None:
+    from dialguard.rules import dnc
+
+    assert {k: v // 86400 for k, v in dnc.MAX_LIST_AGE_S.items()} == law.MAX_LIST_AGE_DAYS
+    assert set(law.NATIONAL_LIST_REGION) == set(law.MAX_LIST_AGE_DAYS)
 
 
 # --- the scan over src/dialguard -------------------------------------------------------

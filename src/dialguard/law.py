@@ -30,3 +30,28 @@ ABANDON_LOCKOUT_S: float = 72 * 3600.0
 
 MAX_DIAL_RATIO: float = 3.0
 """Lines dialled per active agent, at most (dialguard's bound, not a statute)."""
+
+# --- national do-not-call lists --------------------------------------------------------
+
+NATIONAL_LIST_REGION: dict[str, str] = {"tps": "GB", "ctps": "GB", "usdnc": "US"}
+"""The country whose numbers each national list holds (ISO region code). TPS and CTPS
+are Ofcom's registers of UK numbers; the National Do Not Call Registry holds US numbers.
+An entry is parsed in this region, never in the engine's default one."""
+
+MAX_LIST_AGE_DAYS: dict[str, int] = {"tps": 28, "ctps": 28, "usdnc": 31}
+"""How old a national list may be, in days from 00:00 UTC of its date (exclusive): PECR
+reg. 21/26 (a TPS/CTPS registration takes effect after 28 days); 16 CFR 310.4(b)(3)(iv)
+(the US registry must be re-downloaded at least every 31 days)."""
+
+# --- what each calling-window regime imposes besides its hours --------------------------
+
+REGIME_HOLIDAY_COUNTRY: dict[str, str] = {"france": "FR", "australia": "AU"}
+"""Regimes whose law forbids calls on public holidays, and the country whose calendar
+applies: France, Code de la consommation art. D223-9 (jours fériés, art. L3133-1 Code
+du travail); Australia, Telecommunications (Telemarketing and Research Calls) Industry
+Standard 2017, calling times (no calls on a national public holiday; dialguard also keeps
+the callee's state or territory holidays when the zone tells the state)."""
+
+REGIME_MAX_CALLS: dict[str, dict[str, int]] = {"france": {"per_30_days": 4}}
+"""Frequency caps a regime imposes, by ``[caps]`` field: France, art. D223-9 — a
+consumer may be called at most 4 times in 30 calendar days (per professional)."""

@@ -22,7 +22,14 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 from phonenumbers import timezone as pn_timezone
 
-__all__ = ["InvalidNumber", "ParsedNumber", "check_region", "normalise_number", "parse_number"]
+__all__ = [
+    "InvalidNumber",
+    "ParsedNumber",
+    "check_region",
+    "in_country",
+    "normalise_number",
+    "parse_number",
+]
 
 _UNKNOWN_ZONE = "Etc/Unknown"
 
@@ -104,6 +111,18 @@ def check_region(region: str) -> str:
     if code not in phonenumbers.SUPPORTED_REGIONS:
         raise InvalidNumber(f"unknown region {region!r} (expected an ISO country code like GB)")
     return code
+
+
+def in_country(e164: str, region: str) -> bool:
+    """Whether an E.164 number has ``region``'s country calling code.
+
+    By calling code, not by numbering-plan validity: a national DNC entry may be in a
+    range this copy of libphonenumber does not know yet. Codes shared by several
+    regions (+1: the US, Canada, the Caribbean) all pass, which only ever suppresses
+    more.
+    """
+    code = phonenumbers.country_code_for_region(check_region(region))
+    return code != 0 and e164.startswith(f"+{code}")
 
 
 def _parse(raw: str, default_region: str) -> phonenumbers.PhoneNumber:

@@ -61,3 +61,21 @@ def test_a_valid_campaign_that_would_dial_nothing_is_warned_about(tmp_path: Path
     assert any("ok would dial nothing: the TPS list was never imported" in w for w in warnings)
     assert any("no contacts imported" in w for w in warnings)
     assert not (tmp_path / "s.sqlite3").exists()  # checking creates no store
+
+
+def test_config_check_says_what_the_regime_imposes(tmp_path: Path) -> None:
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "fr.toml").write_text(
+        GOOD.replace('"ok"', '"fr"')
+        + '[calling_window]\nregime = "france"\n[dnc]\nlists = ["usdnc"]\n'
+    )
+    config = tmp_path / "dialguard.toml"
+    config.write_text("")
+    out = check(config)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "calling hours (France, callee's local time): mon–fri 10:00–13:00, 14:00–20:00" in text
+    assert "no calls on public holidays of FR, plus no campaign dates" in text
+    assert "4 per 30 calendar days (france)" in text
+    assert "usdnc (US numbers, less than 31 days old)" in text
+    assert "rolling 24 h" in text

@@ -167,7 +167,12 @@ def test_compliance_json_counts_each_period_and_exits_1_on_breach(
     assert day1["max_answer_to_agent_s"] == pytest.approx(0.4)
     assert (day2["attempts"], day2["abandoned"], day2["abandon_rate"]) == (2, 0, 0.0)
     assert len(data["breaches"]) == 2
-    assert "abandon rate 9.09% over cap 3.00%" in data["breaches"][0]
+    # Every 24 h span is checked (issue 17): from just after day 1's connected calls to
+    # just before day 2's, the only live answer was the abandoned one.
+    assert "worst rolling 24h span" in data["breaches"][0]
+    assert "abandon rate 100.00% over cap 3.00% (1 of 1 live answers)" in data["breaches"][0]
+    worst = data["worst_rolling_span"]
+    assert (worst["answered"], worst["abandoned"], worst["end"] - worst["start"]) == (1, 1, 86400)
     assert "cancelled_before_15s = 1 (must be 0)" in data["breaches"][1]
     assert err.count("breach:") == 2  # also on stderr, for a cron mail
 

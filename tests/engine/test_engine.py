@@ -168,3 +168,25 @@ async def test_a_stop_releases_the_store_for_the_next_daemon(tmp_path: Path) -> 
         await r.stop()
     async with running(tmp_path) as again:  # the engine lock was released
         assert again.engine.runners["c1"].state == "paused"
+
+
+async def test_an_answer_to_a_call_of_the_crashed_process_is_recorded_as_abandoned(
+    tmp_path: Path,
+) -> None:
+    """The adapter reports a 200 OK for a Call-ID this process never placed (it ACKed and
+    hung up): the attempt row the previous process wrote for it becomes answered and
+    abandoned, so the compliance report and the governor count the person who heard
+    silence."""
+    async with running(tmp_path) as r:
+        await r.link.control("c1", "start")
+        r.link.agent("a1", "ready")
+        call = await r.call(1)
+        await until(lambda: r.engine.writes.pending == 0, 3.0, "invite written")
+        r.link.agent("a1", "paused")
+        call.push(TrunkEventKind.FAILED, code=487)  # as recovery would close it
+        r.trunk.orphan_handler(call.call_id)
+        await r.stop()
+    async with await Store.open(r.store_path) as store:
+        (attempt,) = await store.attempts("c1", 0, 2e9)
+    assert attempt.abandoned and attempt.abandon_reason == "answered_after_restart"
+    assert attempt.answered_at is not None

@@ -123,3 +123,24 @@ async def test_concurrent_picks_never_return_the_same_contact(tmp_path: Path) ->
     assert len(numbers) == 6 and len(set(numbers)) == 6
     assert got.count(None) == 2
     await store.close()
+
+
+async def test_a_number_on_the_us_registry_is_never_picked_with_a_gb_default_region(
+    tmp_path: Path,
+) -> None:
+    """Issue 17 item 1: the list imported with the shipped default_region = "GB" stored
+    212-736-3100 as +442127363100, and the contact +12127363100 was picked."""
+    from dialguard.importing import import_dnc
+
+    store = await make_store(
+        tmp_path,
+        [NewContact(number="+12127363100", region="US", timezones=NY)],
+        dnc={"lists": ["usdnc"]},
+    )
+    await import_dnc(store, [b"212-736-3100\n"], "usdnc", "2026-11-10", "GB")
+    picker = ContactPicker(store, campaign(dnc={"lists": ["usdnc"]}))
+    assert await picker.next_contact("progressive", NOW) is None
+    contact = await store.get_contact(1)
+    assert contact is not None and contact.status == "dnc"
+    assert [s.rule for s in await store.skips("c1", 0, NOW + 1)] == ["dnc_usdnc"]
+    await store.close()

@@ -21,15 +21,17 @@ async def test_list_without_header_with_date_recorded(store: Store) -> None:
     lines = [b"020 7946 0000\n", b"\n", b"+1 212 555 0134\n", b"12\n", b"020 7946 0000\n"]
     report = await import_dnc(store, lines, "tps", "2026-11-20", "GB")
     assert report.rejects == [
+        Reject(3, "not a GB number (+12125550134); this list holds GB numbers only", lines[2]
+               .decode().strip()),
         Reject(4, "bad number: too short", "12"),
         Reject(5, "duplicate number (line 5 duplicates line 1)", "020 7946 0000"),
-    ]
-    assert (report.read, report.imported, report.duplicates_in_store) == (4, 2, 0)
+    ]  # fmt: skip
+    assert (report.read, report.imported, report.duplicates_in_store) == (4, 1, 0)
     [hit] = await store.is_suppressed("+442079460000")
     assert (hit.source, hit.list_date) == ("tps", "2026-11-20")
-    assert (await store.is_suppressed("+12125550134"))[0].source == "tps"
+    assert await store.is_suppressed("+12125550134") == []
     info = (await store.dnc_list_dates())["tps"]
-    assert (info.list_date, info.rows) == ("2026-11-20", 2)
+    assert (info.list_date, info.rows) == ("2026-11-20", 1)
 
 
 async def test_header_with_number_alias_and_reason_column(store: Store) -> None:
@@ -58,12 +60,12 @@ async def test_numbers_unknown_to_the_numbering_plan_are_still_suppressed(store:
 
 
 async def test_reimport_is_idempotent_and_refreshes_the_date(store: Store) -> None:
-    lines = [b"number\n", b"020 7946 0000\n", b"020 7946 0001\n"]
+    lines = [b"number\n", b"212 736 3100\n", b"212 736 3101\n"]
     await import_dnc(store, lines, "usdnc", "2026-11-01", "GB")
     again = await import_dnc(store, lines, "usdnc", "2026-11-15", "GB")
     assert (again.imported, again.duplicates_in_store) == (0, 2)
     assert (await store.dnc_list_dates())["usdnc"].list_date == "2026-11-15"
-    assert (await store.is_suppressed("+442079460001"))[0].list_date == "2026-11-15"
+    assert (await store.is_suppressed("+12127363101"))[0].list_date == "2026-11-15"
 
 
 async def test_multi_column_header_without_number_column(store: Store) -> None:
@@ -109,8 +111,71 @@ async def test_import_is_audited_with_source_and_date(store: Store) -> None:
     assert event.new == {
         "source": "tps",
         "list_date": "2026-11-20",
+        "region": "GB",
         "read": 1,
         "imported": 1,
         "already_present": 0,
         "rejected": 0,
     }
+
+
+# --- a list knows its country (issue 17 item 1) ------------------------------------------
+
+
+async def test_a_us_registry_file_is_read_as_us_numbers_whatever_the_default_region(
+    store: Store,
+) -> None:
+    """With the shipped default_region GB, 212-736-3100 was stored as +442127363100 and
+    18085868250 rejected as too long: a person on the US registry could be called."""
+    lines = [b"212-736-3100\n", b"18085868250\n", b"020 7946 0000\n", b"+44 20 7946 0001\n"]
+    report = await import_dnc(store, lines, "usdnc", "2026-11-20", "GB")
+    assert (report.region, report.imported) == ("US", 2)
+    assert [h.source for h in await store.is_suppressed("+12127363100")] == ["usdnc"]
+    assert [h.source for h in await store.is_suppressed("+18085868250")] == ["usdnc"]
+    assert await store.is_suppressed("+442127363100") == []
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (3, "bad number: too long"),  # a UK national number is no US number
+        (4, "not a US number (+442079460001); this list holds US numbers only"),
+    ]
+
+
+async def test_tps_is_read_as_uk_numbers_even_when_the_engine_defaults_to_us(store: Store) -> None:
+    report = await import_dnc(store, [b"020 7946 0000\n", b"07700 900123\n"], "tps",
+                              "2026-11-20", "US")  # fmt: skip
+    assert (report.region, report.imported, report.rejects) == ("GB", 2, [])
+    assert await store.is_suppressed("+442079460000") != []
+    assert await store.is_suppressed("+447700900123") != []
+
+
+async def test_the_internal_list_is_read_in_the_configured_region(store: Store) -> None:
+    report = await import_dnc(store, [b"212 736 3100\n"], "internal", None, "US")
+    assert (report.region, report.imported) == ("US", 1)
+    assert await store.is_suppressed("+12127363100") != []
+
+
+US_WRITINGS = ["212-736-3100", "(212) 736-3100", "212.736.3100", "1 212 736 3100",
+               "+1 (212) 736-3100", "2127363100", "+12127363100"]  # fmt: skip
+GB_WRITINGS = ["020 7946 0000", "(020) 7946 0000", "+44 20 7946 0000", "0044 20 7946 0000",
+               "+44 (0)20 7946 0000", "02079460000", "+442079460000"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("source", "contact_region", "listed", "contact"),
+    [
+        *(("usdnc", "US", w, c) for w in US_WRITINGS for c in US_WRITINGS[::3]),
+        *(("usdnc", "GB", w, "+1 212 736 3100") for w in US_WRITINGS),
+        *(("tps", "GB", w, c) for w in GB_WRITINGS for c in GB_WRITINGS[::3]),
+        *(("tps", "US", w, "+44 20 7946 0000") for w in GB_WRITINGS),
+    ],
+)
+async def test_a_contact_and_a_list_entry_written_differently_always_match(
+    store: Store, source: str, contact_region: str, listed: str, contact: str
+) -> None:
+    """The contact is parsed as a contact import does (parse_number in the engine's
+    region); the entry as its list's country says. Same number, same E.164."""
+    from dialguard.phone import parse_number
+
+    report = await import_dnc(store, [listed.encode() + b"\n"], source, "2026-11-20", "GB")
+    assert (report.imported, report.rejects) == (1, [])
+    number = parse_number(contact, contact_region).e164
+    assert [h.source for h in await store.is_suppressed(number)] == [source]

@@ -194,3 +194,39 @@ async def test_a_connect_later_than_2_s_counts_as_abandoned(tmp_path: Path) -> N
     assert p.live_answers == 2 and p.connects == 2
     assert p.abandoned == 1 and p.abandoned_by_reason == {"late_connect": 1}
     assert p.max_answer_to_agent_s is not None and abs(p.max_answer_to_agent_s - 2.24) < 1e-6
+
+
+async def test_a_bad_24_hours_straddling_two_periods_is_found_and_named(tmp_path: Path) -> None:
+    """Issue 17 item 4: each calendar period is at 3 % (not over the cap), but the 24 h
+    from Monday evening to Tuesday morning abandoned 6 of 6 live answers. Fixed blocks
+    from --from never saw it; the rolling check names the worst span."""
+    store, ids = await _store(tmp_path)
+    n = sorted(ids)
+
+    async def answer(t: float, abandoned: bool) -> None:
+        fields: dict[str, object] = {"answered_at": t + 5, "ended_at": t + 60}
+        if abandoned:
+            fields.update(outcome="abandoned", abandoned=True, abandon_reason="no_agent")
+        else:
+            fields.update(outcome="connected", connected_at=t + 6)
+        await _attempt(store, ids, n[int(t) % 10], t, ringing_at=t + 1, **fields)
+
+    for i in range(97):  # Monday 10:00–11:36 New York: connected
+        await answer(DAY0 + i * 60, False)
+    for i in range(3):  # Monday 20:00 New York: abandoned
+        await answer(DAY0 + 10 * 3600 + i * 60, True)
+    for i in range(3):  # Tuesday 09:30 New York: abandoned
+        await answer(DAY0 + 23.5 * 3600 + i * 60, True)
+    for i in range(97):  # Tuesday 16:00– New York: connected
+        await answer(DAY0 + 30 * 3600 + i * 60, False)
+    start = DAY0 - 3600  # Monday 09:00 New York
+    rep = await compliance_report(store, CAMPAIGN, "24h", start, start + 2 * 86400)
+    await store.close()
+    assert [(p.live_answers, p.abandoned) for p in rep.periods] == [(100, 3), (100, 3)]
+    assert all(p.abandon_rate <= CAMPAIGN.pacing.abandon_cap for p in rep.periods)
+    w = rep.worst
+    assert w is not None and (w.abandoned, w.answered) == (6, 6)
+    assert w.end - w.start == 86400 and start < w.start < start + 86400
+    [breach] = rep.breaches
+    assert "worst rolling 24h span" in breach and "abandon rate 100.00% over cap 3.00%" in breach
+    assert rep.to_dict()["worst_rolling_span"]["abandon_rate"] == 1.0

@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import holidays as holiday_data
+
 from dialguard.config.campaign import CampaignConfig
 
 NY = "America/New_York"
@@ -45,6 +47,20 @@ _LAW: dict[str, dict[int, list[tuple[int, int]]]] = {
     "france": {d: [(10 * _H, 13 * _H), (14 * _H, 20 * _H)] for d in range(5)},
     "australia": {**{d: [(9 * _H, 20 * _H)] for d in range(5)}, 5: [(9 * _H, 17 * _H)]},
 }
+# Public holidays forbid calls in France and Australia; in Australia the callee's state's
+# holidays too (the states of the zones these tests use).
+_HOLIDAY_COUNTRY = {"france": "FR", "australia": "AU"}
+_STATE = {"Australia/Sydney": "NSW", "Australia/Adelaide": "SA", "Australia/Perth": "WA"}
+
+
+def public_holiday(regime: str, zone: str, day: dt.date) -> bool:
+    country = _HOLIDAY_COUNTRY.get(regime)
+    if country is None:
+        return False
+    if day in holiday_data.country_holidays(country):  # the national day itself
+        return True
+    state = _STATE.get(zone) if country == "AU" else None  # and the state's (observed) days
+    return state is not None and day in holiday_data.country_holidays(country, subdiv=state)
 
 
 def oracle_open(
@@ -53,7 +69,7 @@ def oracle_open(
     """Is ``regime``'s window open at ``t`` in every zone (holidays closed)?"""
     for name in zones:
         local = dt.datetime.fromtimestamp(t, ZoneInfo(name))
-        if local.date() in holidays:
+        if local.date() in holidays or public_holiday(regime, name, local.date()):
             return False
         sod = local.hour * 3600 + local.minute * 60 + local.second
         if not any(s <= sod < e for s, e in _LAW[regime].get(local.weekday(), [])):

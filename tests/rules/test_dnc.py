@@ -26,17 +26,21 @@ def test_national_entry_refuses_only_when_the_campaign_uses_that_list() -> None:
     assert check_dnc([], ["tps", "usdnc"]).allowed
 
 
-def test_tps_list_age_boundary_is_28_days() -> None:
-    assert check_lists_fresh(["tps"], {"tps": NOW - 28 * DAY}, NOW).allowed
-    v = check_lists_fresh(["tps"], {"tps": NOW - 28 * DAY - 1}, NOW)
+def test_tps_list_age_boundary_is_28_days_exclusive() -> None:
+    """A TPS list dated 26 Oct (00:00 UTC) is usable until 00:00 UTC on 23 Nov, not on
+    that day: the docs and the code say the same (issue 17 item 6)."""
+    dated = utc(2026, 10, 26)
+    assert check_lists_fresh(["tps"], {"tps": dated}, dated + 28 * DAY - 1).allowed
+    v = check_lists_fresh(["tps"], {"tps": dated}, dated + 28 * DAY)
     assert (v.allowed, v.rule, v.retry_at) == (False, "dnc_list_stale", None)
-    assert "TPS" in v.reason and "28 days" in v.reason
-    assert not check_lists_fresh(["ctps"], {"ctps": NOW - 28 * DAY - 1}, NOW).allowed
+    assert "TPS" in v.reason and "less than 28 days" in v.reason
+    assert not check_lists_fresh(["ctps"], {"ctps": dated}, dated + 28 * DAY).allowed
 
 
-def test_us_dnc_list_age_boundary_is_31_days() -> None:
-    assert check_lists_fresh(["usdnc"], {"usdnc": NOW - 31 * DAY}, NOW).allowed
-    v = check_lists_fresh(["usdnc"], {"usdnc": NOW - 31 * DAY - 1}, NOW)
+def test_us_dnc_list_age_boundary_is_31_days_exclusive() -> None:
+    dated = utc(2026, 10, 23)
+    assert check_lists_fresh(["usdnc"], {"usdnc": dated}, dated + 31 * DAY - 1).allowed
+    v = check_lists_fresh(["usdnc"], {"usdnc": dated}, dated + 31 * DAY)
     assert v.rule == "dnc_list_stale" and "31 days" in v.reason
 
 

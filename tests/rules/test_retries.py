@@ -105,3 +105,21 @@ def test_lockout_counts_any_campaign_and_the_latest_abandon() -> None:
     v = check_abandon_lockout(h, "predictive", NOW)
     assert v.retry_at == NOW - 10 * 3600 + ABANDON_LOCKOUT_S
     assert check_abandon_lockout(h[:1], "predictive", NOW).allowed
+
+
+def test_lockout_reason_never_rounds_up_to_72_hours() -> None:
+    """Issue 17 item 6: 71 h 59 min 59 s read "72.0 h ago" while the lock-out held."""
+    h = [PastAttempt(NOW - 72 * 3600 + 1, "abandoned", abandoned=True)]
+    v = check_abandon_lockout(h, "predictive", NOW)
+    assert not v.allowed
+    assert "71 h 59 min ago" in v.reason and "72.0" not in v.reason
+
+
+def test_a_late_connect_counts_as_abandoned_for_the_lockout_as_in_the_report() -> None:
+    """Issue 17 item 5: the report counted a connect later than 2 s as abandoned, the
+    gate did not; both now use rules.abandoned.is_abandoned."""
+    late = PastAttempt(NOW - 3600, "connected", answered_at=NOW - 3590, connected_at=NOW - 3587.5)
+    assert late.counts_abandoned
+    assert not check_abandon_lockout([late], "predictive", NOW).allowed
+    in_time = PastAttempt(NOW - 3600, "connected", answered_at=NOW - 3590, connected_at=NOW - 3589)
+    assert check_abandon_lockout([in_time], "predictive", NOW).allowed

@@ -20,11 +20,11 @@ import pytest
 
 from dialguard.sip import (
     MIN_RING_S,
-    Call,
     Prompt,
     SippyCall,
     SippyTrunk,
     Trunk,
+    TrunkCall,
     TrunkError,
     TrunkEvent,
     TrunkEventKind,
@@ -76,7 +76,7 @@ async def test_answer_then_our_bye(sipp: StartSipp, trunk_for: Callable[..., Any
     run = sipp("answer")
     trunk = await trunk_for(run)
     call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
-    assert isinstance(call, Call) and isinstance(trunk, Trunk)
+    assert isinstance(call, TrunkCall) and isinstance(trunk, Trunk)
     assert kinds(await events_until(call, K.ANSWERED)) == [K.TRYING, K.ANSWERED]
     await call.hangup()
     assert kinds(await rest_of(call)) == [K.ENDED]

@@ -276,3 +276,35 @@ async def test_a_redirect_is_not_followed(sipp: StartSipp, trunk_for: Callable[.
     (failed,) = await rest_of(call)
     assert failed.kind is K.FAILED and failed.code == 302
     assert await sipp_result(run) == 0, run.explain()
+
+
+async def test_an_answer_to_a_call_placed_before_a_restart_is_acked_byed_and_reported(
+    sipp: StartSipp,
+) -> None:
+    """The daemon was killed while a call rang; the new one, on the same SIP port, gets
+    the callee's 200 OK for a Call-ID it never sent. It ACKs (each copy) and BYEs at
+    once (else the callee hears silence for the 32 s of 2xx retransmissions) and tells
+    the engine, which records the attempt as abandoned (engine.py)."""
+    from tests.sip.sipp import free_udp_port
+
+    sipp_port, ours = free_udp_port(), free_udp_port()
+    trunk = SippyTrunk("127.0.0.1", sipp_port, local_port=ours, media=False)
+    told: list[str] = []
+    trunk.on_orphan_answer(told.append)
+    await trunk.start()
+    try:
+        run = sipp(
+            "orphan_2xx",
+            port=sipp_port,
+            extra=[f"127.0.0.1:{ours}"],
+            keys={"adapter_port": str(ours)},
+        )
+        assert await sipp_result(run) == 0, run.explain()
+    finally:
+        await trunk.stop()
+    (bye,) = run.received("BYE")
+    assert told == [bye.header("Call-ID")]
+    assert trunk.orphan_answers == 1  # the retransmission is not a second answer
+    acks = run.received("ACK")
+    assert len(acks) == 2 and all("tag=callee" in a.header("To") for a in acks)
+    assert "tag=old-engine" in bye.header("From") and "tag=callee" in bye.header("To")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from dialguard.sip.api import Prompt, TrunkEvent, TrunkEventKind
@@ -95,6 +95,9 @@ class ScriptedTrunk:
     async def stop(self) -> None:
         for c in self.calls:
             await c.hangup()
+
+    def on_orphan_answer(self, handler: Callable[[str], None]) -> None:
+        self.orphan_handler = handler
 
     async def originate(self, to: str, caller_id: str, ring_timeout: float) -> ScriptedCall:
         call = ScriptedCall(to, len(self.calls) + 1, self.transfer_s)

@@ -68,8 +68,12 @@ def check(config: Path | None = None) -> int:
         highlight=False,
         soft_wrap=True,
     )
+    from dialguard.rules.imposed import what_is_imposed
+
     for c in campaigns:
         console.print(f"  {c.id}: {c.name} ({c.pacing.mode}, cap {c.pacing.abandon_cap:.1%})")
+        for line in what_is_imposed(c):
+            console.print(f"    {line}", highlight=False, soft_wrap=True)
     # Valid files can still make a campaign that dials nothing, or a restart that keeps a
     # supervisor's change over the file: say so now, as warnings (the exit stays 0).
     for line in _warnings(cfg.store.path, campaigns):

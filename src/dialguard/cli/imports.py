@@ -48,6 +48,7 @@ from dialguard.importing import ColumnError, ImportReport, import_contacts, impo
 from dialguard.importing import Progress as ProgressCallback
 from dialguard.importing.encoding import EncodingError, check_encoding
 from dialguard.importing.report import write_rejects
+from dialguard.law import NATIONAL_LIST_REGION
 from dialguard.logs import configure_logging
 from dialguard.phone import InvalidNumber, check_region
 from dialguard.rules.dnc import MAX_LIST_AGE_S
@@ -346,7 +347,9 @@ def dnc(
     config
         Engine config file (default: config/dialguard.toml if present).
     region
-        Region for numbers written without +country code (default: engine.default_region).
+        Region for internal-list numbers written without +country code (default:
+        engine.default_region). National lists are read in their own country (tps,
+        ctps: GB; usdnc: US), and entries of another country are rejected.
     rejects
         Write every rejected row (line, reason, raw) to this CSV file.
     encoding
@@ -359,6 +362,12 @@ def dnc(
         kind = source.lower()  # TPS, tps: the same list
         if kind not in DNC_SOURCES:
             raise _BadInput(f"--source {source!r}: must be one of {', '.join(DNC_SOURCES)}")
+        own = NATIONAL_LIST_REGION.get(kind)
+        if region is not None and own is not None and default_region != own:
+            raise _BadInput(
+                f"--region {region}: the {kind} list holds {own} numbers; its entries are"
+                f" always read as {own} numbers (leave --region out)"
+            )
         date = list_date
         today = dt.datetime.now(dt.UTC).date()
         if date is None:
@@ -376,10 +385,10 @@ def dnc(
         code = asyncio.run(job(cfg, default_region, kind, date))
         limit = MAX_LIST_AGE_S[kind] // DAY_S if kind in MAX_LIST_AGE_S else None
         age = (today - day).days
-        if limit is not None and age > limit:
+        if limit is not None and age >= limit:
             err_console.print(
                 f"[yellow]warning:[/] this {kind} list is {age} days old; campaigns that"
-                f" screen against {kind} will not dial until a list at most {limit} days"
+                f" screen against {kind} will not dial until a list less than {limit} days"
                 " old is imported",
                 highlight=False,
                 soft_wrap=True,
@@ -405,6 +414,11 @@ def dnc(
                 report = await import_dnc(
                     store, file, kind, date, default_region, actor=_actor(), encoding=encoding
                 )
+        console.print(
+            f"numbers without +country read as {report.region} ({report.region_how})",
+            highlight=False,
+            soft_wrap=True,
+        )
         return _print_report(report, rejects, f"{kind} numbers")
 
     return _run(work)

@@ -101,8 +101,10 @@ def compliance(
     For each 24 h (Ofcom) or 30 day (TCPA) period: attempts, live answers, connects,
     abandoned calls by reason, abandon rate against the campaign's cap, and the figures
     that must be 0 — calls cancelled before 15 s of ringing, calls outside calling
-    hours, do-not-call numbers dialled — plus opt-outs. Without --from/--to it covers
-    the last window up to now.
+    hours, do-not-call numbers dialled — plus opt-outs. The abandon rate is also checked
+    over every rolling span of the window's length inside the range, and the worst span
+    is named (a breach when over the cap). Without --from/--to it covers the last
+    window up to now.
 
     Parameters
     ----------

@@ -21,6 +21,8 @@ from dialguard.law import (
     MAX_ABANDON_CAP,
     MAX_DIAL_RATIO,
     MIN_RING_TIMEOUT_S,
+    REGIME_HOLIDAY_COUNTRY,
+    REGIME_MAX_CALLS,
 )
 from dialguard.pacing.params import PacingMode as PacingMode
 
@@ -136,16 +138,44 @@ class TimeRange(_Model):
 
 
 class CallingWindowConfig(_Model):
-    """When a callee may be called, in their local time; presets follow the law."""
+    """When a callee may be called, in their local time; presets follow the law.
+
+    A preset whose law forbids calls on public holidays (France, Australia) brings its
+    country's calendar; ``holidays`` adds the campaign's own dates to it and
+    ``holiday_subdivisions`` adds a region's holidays for every callee (both only ever
+    block more days).
+    """
 
     regime: Regime = "tcpa"
     custom: list[TimeRange] = Field(default_factory=list)
     holidays: list[dt.date] = Field(default_factory=list)
+    holiday_subdivisions: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _custom_needs_ranges(self) -> CallingWindowConfig:
         if self.regime == "custom" and not self.custom:
             raise ValueError("regime 'custom' needs at least one [[calling_window.custom]] range")
+        return self
+
+    @model_validator(mode="after")
+    def _subdivisions_of_the_regime(self) -> CallingWindowConfig:
+        if not self.holiday_subdivisions:
+            return self
+        country = REGIME_HOLIDAY_COUNTRY.get(self.regime)
+        if country is None:
+            raise ValueError(
+                f"holiday_subdivisions needs a regime with a holiday calendar "
+                f"({', '.join(sorted(REGIME_HOLIDAY_COUNTRY))}); regime {self.regime!r} has none"
+            )
+        import holidays  # only when subdivisions are named: the calendar data is large
+
+        known = holidays.list_supported_countries()[country]
+        unknown = [s for s in self.holiday_subdivisions if s not in known]
+        if unknown:
+            raise ValueError(
+                f"holiday_subdivisions {', '.join(map(repr, unknown))} not subdivisions of "
+                f"{country} (known: {', '.join(known)})"
+            )
         return self
 
 
@@ -210,6 +240,30 @@ class CampaignConfig(_Model):
     caps: FrequencyCaps = FrequencyCaps()
     dnc: DncConfig = DncConfig()
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _caps_never_looser_than_the_regime(self) -> CampaignConfig:
+        regime = self.calling_window.regime
+        for name, limit in REGIME_MAX_CALLS.get(regime, {}).items():
+            mine = getattr(self.caps, name)
+            if mine > limit:
+                raise ValueError(
+                    f"caps.{name} = {mine} is looser than regime {regime!r} allows "
+                    f"(at most {limit}); a campaign may tighten its regime, never loosen it "
+                    f"(0 takes the regime's {limit})"
+                )
+        return self
+
+    def caps_in_force(self) -> FrequencyCaps:
+        """The campaign's caps tightened by its regime's (``[caps]`` 0 = the regime's)."""
+        imposed = REGIME_MAX_CALLS.get(self.calling_window.regime, {})
+        if not imposed:
+            return self.caps
+        update = {
+            name: limit if getattr(self.caps, name) == 0 else min(getattr(self.caps, name), limit)
+            for name, limit in imposed.items()
+        }
+        return self.caps.model_copy(update=update)
 
     @model_validator(mode="after")
     def _predictive_needs_message(self) -> CampaignConfig:

@@ -91,11 +91,13 @@ AbandonReason = (
         "cancel_crossed_answer",
         "caller_hung_up",
         "late_connect",
+        "answered_after_restart",
     ]
 )
 """Why an answered person reached nobody: the pacer's message reasons, a failed or late
-transfer, a second callee of a forked INVITE, a 200 OK that crossed our CANCEL, or the
-callee hanging up while we connected. Stored as the attempt's ``abandon_reason``."""
+transfer, a second callee of a forked INVITE, a 200 OK that crossed our CANCEL, the
+callee hanging up while we connected, or an answer to a call placed by the process
+before a crash (engine.py). Stored as the attempt's ``abandon_reason``."""
 
 
 class CallReports(Protocol):

@@ -44,6 +44,7 @@ from typing import Any, Final
 
 from dialguard.config import CampaignConfig, ConfigError, EngineConfig, PacingConfig, load_campaigns
 from dialguard.engine.agents import AgentChange, AgentRegistry
+from dialguard.engine.calls import AbandonReason
 from dialguard.engine.messages import (
     AgentCallMessage,
     AgentStatus,
@@ -68,6 +69,7 @@ from dialguard.store.engine_lock import EngineLock
 log = get_logger(__name__)
 
 STATUS_EVERY_S = 1.0
+ORPHAN_REASON: Final[AbandonReason] = "answered_after_restart"
 WILL_GRACE_S: Final = 2.0
 """How long an agent's ``offline`` (its will) waits before the pacer hears it: a broker
 that shuts down sends every will just before it drops our link, and a link loss keeps
@@ -180,6 +182,7 @@ class Engine:
         try:
             await self._register_campaigns()
             await self._recover()
+            self.trunk.on_orphan_answer(self._orphan_answered)
             await self.trunk.start()
             if self._metrics_enabled:
                 self.metrics_server = MetricsServer(
@@ -305,6 +308,32 @@ class Engine:
             )
         await store.save_pacing_overrides(cfg.id, res.overrides.values())
         return cfg.model_copy(update={"pacing": res.pacing})
+
+    def _orphan_answered(self, call_id: str) -> None:
+        """Someone answered a call the process before a crash placed; the adapter has
+        ACKed and hung up (nobody here holds that dialog). They heard silence: record
+        the attempt as answered and abandoned, so the report and the governor count it."""
+        log.warning(
+            "answered_after_restart",
+            call_id=call_id,
+            note="a call placed before the restart was answered; hung up, counted as abandoned",
+        )
+        self.writes.submit(f"orphan answer {call_id}", lambda: self._record_orphan(call_id))
+
+    async def _record_orphan(self, call_id: str) -> None:
+        store = self._store
+        attempt = await store.attempt_by_call_id(call_id)
+        if attempt is None:  # the INVITE's Call-ID never reached the store before the crash
+            log.error("answered_after_restart_unrecorded", call_id=call_id)
+            return
+        now = self.wall()
+        await store.update_attempt(
+            attempt.id,
+            answered_at=attempt.answered_at or now,
+            abandoned=True,
+            abandon_reason=ORPHAN_REASON,
+        )
+        self.metrics.abandoned.labels(attempt.campaign_id, ORPHAN_REASON).inc()
 
     async def _register_campaigns(self) -> None:
         store = self._store

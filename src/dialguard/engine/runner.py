@@ -24,12 +24,14 @@ import asyncio
 import collections
 import contextlib
 import os
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from dialguard.config import CampaignConfig, PacingConfig
 from dialguard.config.pacing_map import ENGINE_TRANSFER_TIMEOUT_S, pacing_params
+from dialguard.engine.answer_history import answer_history
 from dialguard.engine.blocking import live_reasons, read_store_view, summary_line
 from dialguard.engine.call_tally import CallTally
 from dialguard.engine.calls import CallContext, CallJob
@@ -45,7 +47,7 @@ from dialguard.pacing.calls import PacingProtocolError
 from dialguard.pacing.pacer import Pacer
 from dialguard.pacing.params import PacingMode
 from dialguard.sip.api import Prompt, Trunk
-from dialguard.store import CampaignState, Store
+from dialguard.store import CampaignState, Store, StoreError
 
 log = get_logger(__name__)
 
@@ -106,6 +108,7 @@ class CampaignRunner:
         self._shown_blocked: tuple[str, ...] = ()  # codes last logged and in the metrics
         self._contacts_left: int | None = None
         self._dial_times: collections.deque[float] = collections.deque()  # the last minute's
+        self._reseed = False  # the abandon window changed: seed it again from the store
         self._ctx = CallContext(
             store=deps.store,
             writes=deps.writes,
@@ -140,6 +143,8 @@ class CampaignRunner:
 
     def set_pacing(self, pacing: PacingConfig) -> None:
         """Apply a validated live pacing change (raises if the pacer refuses it)."""
+        if pacing.abandon_window != self.campaign.pacing.abandon_window:
+            self._reseed = True  # the new window's answers come from the store
         self.pacer.configure(pacing_params(pacing), self.loop.time())
         self.campaign = self.campaign.model_copy(update={"pacing": pacing})
         self._ctx.connect_deadline_s = pacing.connect_deadline_s
@@ -153,7 +158,10 @@ class CampaignRunner:
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
             try:
+                await self._seed_governor()
                 while not self._stopping:
+                    if self._reseed:
+                        await self._seed_governor()
                     self._step()
                     deadline = self.pacer.next_deadline()
                     now = self.loop.time()
@@ -169,6 +177,23 @@ class CampaignRunner:
                     self._wake.clear()
             finally:
                 self._tg = None
+
+    async def _seed_governor(self) -> None:
+        """Give the pacer's abandon budget the window's answers from the store (wall
+        clock), so a restart or a window change does not forget them (docs/pacing.md)."""
+        self._reseed = False
+        window = self.campaign.pacing.abandon_window
+        try:
+            seed = await answer_history(self.deps.store, self.campaign.id, window, self.deps.wall())
+        except (StoreError, sqlite3.Error) as e:
+            # Fail closed: until the seed is read the budget knows no answers, so it is
+            # cold (no over-dial); try again on the next turn of the loop.
+            log.warning("governor_seed_failed", campaign=self.campaign.id, error=str(e))
+            self._reseed = True
+            return
+        self.report(seed)
+        log.info("governor_seeded", campaign=self.campaign.id, window=window,
+                 answers=len(seed.answers), abandoned=sum(a for _, a in seed.answers))  # fmt: skip
 
     def _step(self) -> None:
         now = self.loop.time()

@@ -85,6 +85,8 @@ def _past(a: AttemptRecord) -> PastAttempt:
         mode=DIAL_MODE_OF.get(a.mode, "guaranteed"),
         campaign=a.campaign_id,
         ended_at=a.ended_at if (a.ended_at is None or a.ended_at >= a.created_at) else None,
+        answered_at=a.answered_at,
+        connected_at=a.connected_at,
     )
 
 

@@ -218,10 +218,7 @@ async def import_contacts(
     log.info(
         "contacts_imported",
         campaign_id=campaign_id,
-        read=report.read,
-        imported=report.imported,
-        already_present=report.duplicates_in_store,
-        rejected=report.rejected,
+        **report.counts(),
         encoding=report.encoding,
         encoding_how=report.encoding_how,
     )

@@ -1,7 +1,13 @@
 """Import a do-not-call list (TPS, CTPS, US DNC, or the internal list) with its date.
 
 A DNC file is one number a line; a header is optional (a first line with no digit is
-taken as one; an optional ``reason`` column is kept for internal entries). Numbers are
+taken as one; an optional ``reason`` column is kept for internal entries).
+
+A list knows its country (:data:`dialguard.law.NATIONAL_LIST_REGION`): a US registry
+file is read as US numbers and TPS/CTPS files as UK numbers whatever the engine's
+``default_region``, and an entry of another country is rejected with its line and
+reason, so ``212-736-3100`` can never be stored as ``+442127363100``. The internal list
+has no country of its own and is read in the configured region. Numbers are
 stored in E.164 *without* checking them against today's numbering plan
 (:func:`dialguard.phone.normalise_number`): a listed number must stay suppressed even if
 this copy of libphonenumber does not yet know its range. The list's date is recorded so
@@ -31,11 +37,12 @@ from dialguard.importing.records import (
     opened,
 )
 from dialguard.importing.report import ImportReport, Reject
+from dialguard.law import NATIONAL_LIST_REGION
 from dialguard.logs import get_logger
-from dialguard.phone import InvalidNumber, check_region, normalise_number
+from dialguard.phone import InvalidNumber, check_region, in_country, normalise_number
 from dialguard.store import BATCH_ROWS, DNC_SOURCES, Store, check_list_date
 
-__all__ = ["import_dnc"]
+__all__ = ["import_dnc", "list_region"]
 
 log = get_logger(__name__)
 
@@ -70,8 +77,21 @@ class _Batch:
     bytes_read: int
 
 
+def list_region(dnc_source: str, default_region: str) -> tuple[str, str]:
+    """The region a list's numbers are read in, and why: a national list's own country,
+    else (the internal list) the configured default."""
+    own = NATIONAL_LIST_REGION.get(dnc_source)
+    if own is not None:
+        return own, f"the {dnc_source} list holds {own} numbers"
+    return check_region(default_region), "engine.default_region (or --region)"
+
+
 def _batches(
-    records: CsvRecords, region: str, report: ImportReport, batch_rows: int
+    records: CsvRecords,
+    region: str,
+    national: bool,
+    report: ImportReport,
+    batch_rows: int,
 ) -> Iterator[_Batch]:
     layout: _Layout | None = None
     first_line: dict[str, int] = {}
@@ -94,6 +114,10 @@ def _batches(
             number = normalise_number(raw_number, region)
         except InvalidNumber as e:
             reason = "no number" if e.reason == "empty" else f"bad number: {e.reason}"
+            report.rejects.append(Reject(rec.line, reason, rec.raw))
+            continue
+        if national and not in_country(number, region):
+            reason = f"not a {region} number ({number}); this list holds {region} numbers only"
             report.rejects.append(Reject(rec.line, reason, rec.raw))
             continue
         earlier = first_line.setdefault(number, rec.line)
@@ -128,7 +152,9 @@ async def import_dnc(
     The import is recorded in the audit trail as ``dnc.imported`` by ``actor``.
 
     ``dnc_source`` is one of internal, tps, ctps, usdnc; national lists need
-    ``list_date`` (YYYY-MM-DD). Raises ValueError for a bad source, date or region,
+    ``list_date`` (YYYY-MM-DD) and are read in their own country (``default_region``
+    applies to the internal list only; :func:`list_region`). Raises ValueError for a
+    bad source, date or region,
     :class:`ColumnError` for an unusable header, OSError for an unreadable file.
     ``encoding`` as for :func:`~dialguard.importing.import_contacts` (None: detected).
     """
@@ -138,12 +164,15 @@ async def import_dnc(
         check_list_date(list_date)
     elif dnc_source != "internal":
         raise ValueError(f"a {dnc_source} list needs its list date (YYYY-MM-DD)")
-    region = check_region(default_region)
+    region, region_how = list_region(dnc_source, default_region)
+    national = dnc_source in NATIONAL_LIST_REGION
     chosen = choose_encoding(source, encoding)
-    report = ImportReport(encoding=chosen.label, encoding_how=chosen.how)
+    report = ImportReport(
+        encoding=chosen.label, encoding_how=chosen.how, region=region, region_how=region_how
+    )
     with opened(source) as (lines, total):
         records = CsvRecords(lines, encoding=chosen.name)
-        batches = _batches(records, region, report, batch_rows)
+        batches = _batches(records, region, national, report, batch_rows)
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
             if batch.entries:
                 counts = await store.add_suppressions(batch.entries, dnc_source, list_date)
@@ -158,17 +187,15 @@ async def import_dnc(
     await store.record_audit(
         actor,
         "dnc.imported",
-        new={"source": dnc_source, "list_date": list_date, **report.counts()},
+        new={"source": dnc_source, "list_date": list_date, "region": region, **report.counts()},
         detail=describe_source(source),
     )
     log.info(
         "dnc_imported",
         source=dnc_source,
         list_date=list_date,
-        read=report.read,
-        imported=report.imported,
-        already_present=report.duplicates_in_store,
-        rejected=report.rejected,
+        region=region,
+        **report.counts(),
         encoding=report.encoding,
         encoding_how=report.encoding_how,
     )

@@ -32,6 +32,8 @@ class ImportReport:
     rejects: list[Reject] = field(default_factory=list)
     encoding: str = "utf-8"  # the file was read in this encoding (see importing/encoding)
     encoding_how: str = "default"  # given, byte-order mark, valid UTF-8, detected, …
+    region: str = ""  # numbers without +country were read as this country's (DNC lists)
+    region_how: str = ""  # why that region: the list's country, or the configured default
 
     @property
     def rejected(self) -> int:

@@ -48,6 +48,19 @@ class LaunchGate:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerHistory:
+    """The campaign's live answers in the abandon window, read by the engine from the
+    store's attempt records (at start, and after a pacing change), so the governor's
+    rolling window survives restarts. ``answers`` are ``(answer time, abandoned)`` on
+    the **wall clock**, ``wall_now`` the wall-clock time they were read; the pacer maps
+    them onto its own clock (``t − wall_now + now``) and replaces the window with them.
+    Abandoned means :func:`dialguard.rules.abandoned.is_abandoned`."""
+
+    answers: tuple[tuple[float, bool], ...]
+    wall_now: float
+
+
+@dataclass(frozen=True, slots=True)
 class Launched:
     """The INVITE for ``call`` left (the attempt row is written)."""
 
@@ -107,4 +120,4 @@ class Ended:
 PacerCallEvent = (
     Launched | CouldNotLaunch | Ringing | Answered | Failed | Connected | ConnectFailed | Ended
 )
-Event = AgentChanged | PreviewRequested | LaunchGate | PacerCallEvent
+Event = AgentChanged | PreviewRequested | LaunchGate | AnswerHistory | PacerCallEvent

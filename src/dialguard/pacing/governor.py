@@ -1,10 +1,10 @@
 """The predictive governor: how much abandoning the campaign may still afford.
 
 The regulator caps the abandoned-call rate over a window (24 h Ofcom, 30 days TCPA).
-An :class:`AbandonBudget` counts answered and abandoned calls in the current window and
-answers one question: *what abandon rate may the over-dial aim at now* so that, with
-~95 % confidence, the window's final rate stays under the cap? It acts before the cap,
-not after it is breached.
+An :class:`AbandonBudget` counts answered and abandoned calls in the **rolling** window
+``(now − window, now]`` and answers one question: *what abandon rate may the over-dial
+aim at now* so that, with ~95 % confidence, the window's final rate stays under the
+cap? It acts before the cap, not after it is breached.
 
 The projection: with ``a`` abandoned out of ``n`` answered so far, and ``m`` more answers
 to come at an abandon rate ``r``, the final rate is ``(a + A)/(n + m)`` with
@@ -16,14 +16,23 @@ that a campaign stopping soon still ends under the cap.
 States (data, not scattered ifs): ``cold`` (fewer than ``warmup`` answers in the window:
 one abandon would weigh too much, so no over-dial), ``open`` (over-dial at the target
 share of the cap), ``tight`` (budget thin: over-dial at the smaller allowed rate),
-``spent`` (the current rate is at ``cap·(1 - margin)``, or the bound leaves nothing:
-guaranteed mode until connected calls dilute the rate).
-At a window rollover the counts restart and the governor is cold again.
+``spent`` (the current rate is at ``cap·(1 - margin)``, one more abandon would put it
+over the cap, or the bound leaves nothing: guaranteed mode until connected calls dilute
+the rate).
+
+The window rolls: each answer counts until ``window_s`` after it, so there is no
+rollover at which the counts restart (a fixed block would forget a bad hour just before
+its end). The window's content survives a restart or a pacing change because the
+engine seeds it (:meth:`AbandonBudget.seed`, the pacer's ``AnswerHistory`` event) with
+the campaign's live answers from the store's attempt records; see docs/pacing.md. The
+budget keeps one ``(time, abandoned)`` pair per live answer in the window.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,7 +58,7 @@ class BudgetView:
     abandoned: int
     rate: float
     allowed_rate: float
-    window_start: float
+    window_start: float  # answers after this instant are in the window
 
 
 class AbandonBudget:
@@ -72,7 +81,8 @@ class AbandonBudget:
             raise ValueError(f"AbandonBudget window_s: {window_s} must be positive")
         self.cap = cap
         self.window_s = window_s
-        self.window_start = start
+        self.window_start = start - window_s
+        self._answers: deque[tuple[float, bool]] = deque()  # (time, abandoned), oldest first
         # One abandon among the warm-up answers stays under half the cap.
         self.warmup = warmup if warmup is not None else math.ceil(2 / cap)
         self.z = z
@@ -95,20 +105,40 @@ class AbandonBudget:
         self.cap = cap
         self._recompute()
 
-    def roll(self, now: float) -> bool:
-        """Start a new window if ``now`` is past the current one; True if it rolled."""
-        if now < self.window_start + self.window_s:
-            return False
-        periods = math.floor((now - self.window_start) / self.window_s)
-        self.window_start += periods * self.window_s
-        self.answered = 0
-        self.abandoned = 0
+    def seed(self, answers: Iterable[tuple[float, bool]], now: float) -> None:
+        """Replace the window's content with earlier live answers ``(time, abandoned)``,
+        on this budget's clock (the engine reads them from the store at start and after
+        a pacing change). Answers outside ``(now − window_s, now]`` are left out, except
+        ones dated after ``now`` (clock skew): they count, erring towards caution."""
+        self._answers = deque(sorted((float(t), bool(a)) for t, a in answers))
+        self.answered = len(self._answers)
+        self.abandoned = sum(1 for _, a in self._answers if a)
+        self.window_start = -math.inf
+        self.roll(now)
         self._recompute()
-        return True
+
+    def answers(self) -> tuple[tuple[float, bool], ...]:
+        """The window's live answers, ``(time, abandoned)``, oldest first."""
+        return tuple(self._answers)
+
+    def roll(self, now: float) -> bool:
+        """Age out answers at or before ``now − window_s``; True if any did."""
+        edge = now - self.window_s
+        self.window_start = max(self.window_start, edge)
+        aged = False
+        while self._answers and self._answers[0][0] <= self.window_start:
+            _, abandoned = self._answers.popleft()
+            self.answered -= 1
+            self.abandoned -= int(abandoned)
+            aged = True
+        if aged:
+            self._recompute()
+        return aged
 
     def record(self, now: float, *, abandoned: bool) -> None:
         """One answered call, connected in time or abandoned."""
         self.roll(now)
+        self._answers.append((now, abandoned))
         self.answered += 1
         if abandoned:
             self.abandoned += 1
@@ -145,6 +175,9 @@ class AbandonBudget:
         current = self.abandoned / self.answered
         if (
             current >= limit
+            # the next answer may be an over-dialled one that nobody takes: it must not
+            # lift the window over the cap by itself (a thin window, e.g. 2 of 75)
+            or (self.abandoned + 1) / (self.answered + 1) > self.cap
             or self.upper_bound(0.0) >= limit
             or self.upper_bound(self.cap * 0.05) > limit
         ):

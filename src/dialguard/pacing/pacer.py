@@ -54,6 +54,7 @@ from dialguard.pacing.events import (
     AgentChanged,
     AgentState,
     Answered,
+    AnswerHistory,
     Connected,
     ConnectFailed,
     CouldNotLaunch,
@@ -165,9 +166,12 @@ class Pacer:
         old = self.params
         self.params = params
         if params.abandon_window != old.abandon_window:
+            # Keep the answers it has; the engine re-seeds the longer window from the store.
+            kept = self.budget.answers()
             self.budget = AbandonBudget(
                 params.abandon_cap, params.window_s, start=now, warmup=params.warmup_answers
             )
+            self.budget.seed(kept, now)
         elif params.abandon_cap != old.abandon_cap:
             self.budget.set_cap(params.abandon_cap)
         if params.mode != "predictive":
@@ -186,6 +190,8 @@ class Pacer:
             self._agent_changed(event, now)
         elif isinstance(event, PreviewRequested):
             self._preview(event.agent, now)
+        elif isinstance(event, AnswerHistory):
+            self.budget.seed(((t - event.wall_now + now, a) for t, a in event.answers), now)
         elif isinstance(event, LaunchGate):
             if event.open and not self._gate_open:
                 self._no_launch_until = -1e300  # refusals while it closed were not "no contact"

@@ -1,14 +1,16 @@
 """The compliance report: what a regulator asks of a campaign, per window.
 
-For each period of the regulator's window (24 h for Ofcom, 30 days for the TCPA) it
-counts attempts, live answers, connects, abandoned calls by reason, and the things that
-must always be zero — calls cancelled before 15 s of ringing, calls outside the calling
+The abandon rate is checked over **rolling** windows: every span of the window's length
+inside the report's range (:func:`dialguard.rules.abandoned.worst_span`), so a bad
+24 hours straddling two periods is not missed; the worst span is named. For each period
+of the regulator's window (24 h for Ofcom, 30 days for the TCPA) the report also counts
+attempts, live answers, connects, abandoned calls by reason, and the things that must
+always be zero — calls cancelled before 15 s of ringing, calls outside the calling
 window, calls to a number on a do-not-call list — and sets the abandon rate beside the
 campaign's cap.
 
-Abandon rate = abandoned / live answers. Calls answered by a machine (voicemail) are
-not live answers, unless the attempt was flagged abandoned (an AMD false positive is an
-abandoned call), as Ofcom's policy statement defines it.
+Abandon rate = abandoned / live answers, both as :mod:`dialguard.rules.abandoned`
+defines them — the same definition the gate's 72 h lock-out and the governor use.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dialguard.config import CampaignConfig
-from dialguard.law import CONNECT_DEADLINE_S
+from dialguard.law import MIN_RING_TIMEOUT_S
 from dialguard.rules import CallingWindow, window_allows
+from dialguard.rules.abandoned import LiveAnswer, RateSpan, live_answer, worst_span
 from dialguard.store import AttemptRecord, Store
 
 WINDOW_SECONDS = {"24h": 86400.0, "30d": 30 * 86400.0}
-MIN_RING_S = 15.0
 
 
 @dataclass
@@ -62,15 +64,25 @@ class ComplianceReport:
     window: str
     cap: float
     periods: list[PeriodFigures]
+    worst: RateSpan | None = None
+    """The rolling span of the window's length with the highest abandon rate."""
 
     @property
     def breaches(self) -> list[str]:
-        """Every must-be-zero figure that is not, and every period over the cap."""
+        """The worst rolling span if it is over the cap, and every must-be-zero figure
+        that is not."""
         out = []
+        w = self.worst
+        if w is not None and w.rate > self.cap:
+            out.append(
+                f"worst rolling {self.window} span, {_local_minutes(w.start)} to "
+                f"{_local_minutes(w.end)}: abandon rate {w.rate:.2%} over cap {self.cap:.2%} "
+                f"({w.abandoned} of {w.answered} live answers)"
+            )
         for p in self.periods:
+            # A period's rate is not checked on its own: each full period is one of the
+            # rolling spans, and the worst of those is named above.
             tag = f"period from {_local_minutes(p.start)}"
-            if p.abandon_rate > self.cap:
-                out.append(f"{tag}: abandon rate {p.abandon_rate:.2%} over cap {self.cap:.2%}")
             for name in ("cancelled_before_15s", "outside_window", "dnc_hits"):
                 if getattr(p, name):
                     out.append(f"{tag}: {name} = {getattr(p, name)} (must be 0)")
@@ -82,6 +94,9 @@ class ComplianceReport:
             "window": self.window,
             "cap": self.cap,
             "periods": [{**asdict(p), "abandon_rate": p.abandon_rate} for p in self.periods],
+            "worst_rolling_span": None
+            if self.worst is None
+            else {**asdict(self.worst), "abandon_rate": self.worst.rate},
             "breaches": self.breaches,
         }
 
@@ -111,13 +126,17 @@ async def compliance_report(
     honoured = {"internal", *campaign.dnc.lists}
     zones_of = await _zones_by_contact(store, campaign.id)
     listed = await _suppressions_of_dialled(store, campaign.id, start, end)
+    answers: list[LiveAnswer] = []
     for a in await store.attempts(campaign.id, start, end):
+        answer = _as_answer(a)
+        if answer is not None:
+            answers.append(answer)
         p = periods[min(int((a.created_at - start) // span), len(periods) - 1)]
         p.attempts += 1
         _count_answer(p, a)
-        late = _late_connect(a)
-        if a.abandoned or late:
+        if answer is not None and answer.abandoned:
             p.abandoned += 1
+            late = not a.abandoned and a.outcome != "abandoned"
             reason = a.abandon_reason or ("late_connect" if late else "unknown")
             p.abandoned_by_reason[reason] = p.abandoned_by_reason.get(reason, 0) + 1
         if a.message_played_at is not None:
@@ -133,7 +152,8 @@ async def compliance_report(
         names = zones_of.get(a.contact_id, ()) if a.contact_id is not None else ()
         if not window_allows(names, calling_window, dialled_at):
             p.outside_window += 1
-    return ComplianceReport(campaign.id, window, campaign.pacing.abandon_cap, periods)
+    worst = worst_span(answers, span, start, end)
+    return ComplianceReport(campaign.id, window, campaign.pacing.abandon_cap, periods, worst)
 
 
 async def _zones_by_contact(store: Store, campaign_id: str) -> dict[int, tuple[str, ...]]:
@@ -160,26 +180,28 @@ async def _suppressions_of_dialled(
     return out
 
 
+def _as_answer(r: AttemptRecord) -> LiveAnswer | None:
+    return live_answer(
+        flagged=r.abandoned,
+        outcome=r.outcome,
+        created_at=r.created_at,
+        answered_at=r.answered_at,
+        connected_at=r.connected_at,
+    )
+
+
 def _count_answer(p: PeriodFigures, r: AttemptRecord) -> None:
-    if r.answered_at is None:
-        return
-    if r.outcome == "voicemail" and not r.abandoned:
-        p.machine_answers += 1
+    if _as_answer(r) is None:
+        if r.answered_at is not None:
+            p.machine_answers += 1
         return
     p.live_answers += 1
     if r.connected_at is not None:
         p.connects += 1
+    if r.connected_at is not None and r.answered_at is not None:
         wait = r.connected_at - r.answered_at
         if p.max_answer_to_agent_s is None or wait > p.max_answer_to_agent_s:
             p.max_answer_to_agent_s = wait
-
-
-def _late_connect(r: AttemptRecord) -> bool:
-    """Connected, but later than the 2 s the law allows from the answer: the callee
-    heard silence first, so it counts as abandoned whatever the row says."""
-    if r.connected_at is None or r.answered_at is None:
-        return False
-    return r.connected_at - r.answered_at > CONNECT_DEADLINE_S
 
 
 def _cancelled_early(r: AttemptRecord) -> bool:
@@ -189,4 +211,4 @@ def _cancelled_early(r: AttemptRecord) -> bool:
     if r.outcome == "interrupted":
         return False  # the engine died; nobody chose to cut the ring short
     rang_from = r.ringing_at if r.ringing_at is not None else r.invite_at
-    return rang_from is not None and r.ended_at - rang_from < MIN_RING_S
+    return rang_from is not None and r.ended_at - rang_from < MIN_RING_TIMEOUT_S

@@ -1,8 +1,10 @@
 """Do-not-call rules: the internal list always, national lists as the campaign says.
 
 A national list is only as good as its last download: TPS/CTPS subscribers must be
-screened against a copy no more than 28 days old (Ofcom/ICO guidance under PECR reg. 21),
-US telemarketers against a registry copy no more than 31 days old (16 CFR 310.4(b)(3)(iv)).
+screened against a copy less than 28 days old (Ofcom/ICO guidance under PECR reg. 21),
+US telemarketers against a registry copy less than 31 days old (16 CFR 310.4(b)(3)(iv)).
+A list's age runs from 00:00 UTC of its date and the limit is exclusive: a TPS list
+dated 1 March is usable until 00:00 UTC on 29 March, not on that day (docs/compliance.md).
 When a campaign's list is older than that — or was never imported — no number is safe to
 call, so the gate refuses every contact of the campaign (fail closed) until a fresh list
 is imported.
@@ -14,13 +16,11 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 
+from dialguard.law import MAX_LIST_AGE_DAYS
 from dialguard.rules.types import DAY_S, NationalList, Suppression, Verdict
 
-MAX_LIST_AGE_S: dict[NationalList, int] = {
-    "tps": 28 * DAY_S,
-    "ctps": 28 * DAY_S,
-    "usdnc": 31 * DAY_S,
-}
+MAX_LIST_AGE_S: dict[str, int] = {name: days * DAY_S for name, days in MAX_LIST_AGE_DAYS.items()}
+""":data:`dialguard.law.MAX_LIST_AGE_DAYS` in seconds."""
 LIST_LABELS: dict[str, str] = {
     "internal": "internal DNC",
     "tps": "TPS",
@@ -41,7 +41,7 @@ def check_lists_fresh(
     """Refuse (``dnc_list_stale``) if a national list the campaign needs is missing or old.
 
     ``dnc_list_dates`` maps a list name to the epoch second of the imported copy's date.
-    The boundary is inclusive: a list exactly 28 (31) days old is still usable.
+    The boundary is exclusive: a list 28 (31) days old or more is stale.
     """
     for name in required:
         label = LIST_LABELS[name]
@@ -61,11 +61,11 @@ def check_lists_fresh(
             return Verdict.refuse(
                 "dnc_list_stale", f"the {label} list has no valid date ({date!r})"
             )
-        if age > MAX_LIST_AGE_S[name]:
+        if age >= MAX_LIST_AGE_S[name]:
             return Verdict.refuse(
                 "dnc_list_stale",
                 f"the {label} list dated {_day(date)} is {age / DAY_S:.1f} days old "
-                f"(at most {limit_days} days allowed); import a fresh copy",
+                f"(it must be less than {limit_days} days old); import a fresh copy",
             )
         if age < -CLOCK_SKEW_S:
             return Verdict.refuse(

@@ -102,8 +102,8 @@ def _verdicts(i: _Inputs) -> Iterable[Verdict]:
     yield check_max_attempts(i.contact, i.campaign.retry)
     yield check_retry_delay(i.contact, i.campaign.retry, i.now)
     yield check_abandon_lockout(i.history, i.mode, i.now)
-    yield from check_caps(i.history, i.campaign.caps, i.now)
     zones, known = resolve_zones(i.contact.timezones, i.window, i.contact.preferred_hours)
+    yield from check_caps(i.history, i.campaign.caps_in_force(), i.now, zones)
     yield known
     if not known.allowed:
         return  # the later hours rules cannot be evaluated without a zone

@@ -46,7 +46,8 @@ def check_holiday(zones: Sequence[ZoneInfo], window: CallingWindow, now: float) 
     zone, date = hit
     return Verdict.refuse(
         "holiday",
-        f"{date.isoformat()} is a holiday in the callee's local time ({zone})",
+        f"{date.isoformat()} is a holiday in the callee's local time ({zone}: "
+        f"{window.holiday_name(date, zone)})",
         window.next_open(zones, now),
     )
 

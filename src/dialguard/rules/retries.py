@@ -32,6 +32,13 @@ def _when(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _ago(seconds: float) -> str:
+    """``71 h 59 min``: whole minutes, rounded down, so a lock-out that has not run out
+    never reads as if it had ("72.0 h ago" for 71 h 59 min 59 s)."""
+    minutes = max(0, int(seconds // 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def _rule(policy: RetryPolicy, outcome: str) -> RetryRule | None:
     if outcome not in RETRY_OUTCOMES:
         return None
@@ -85,10 +92,10 @@ def check_abandon_lockout(history: Iterable[PastAttempt], mode: DialMode, now: f
     """Refuse a non-guaranteed call within 72 h after an abandoned call to the number.
 
     The lock-out runs from the abandoned call's end (its dial time if the end is not
-    known) and ends exactly 72 h later. An attempt counts as abandoned if flagged so or
-    if its outcome is ``abandoned``.
+    known) and ends exactly 72 h later. What counts as abandoned is
+    :func:`dialguard.rules.abandoned.is_abandoned`, the compliance report's definition.
     """
-    starts = [a.lockout_from for a in history if a.abandoned or a.outcome == "abandoned"]
+    starts = [a.lockout_from for a in history if a.counts_abandoned]
     live = [t for t in starts if now < t + ABANDON_LOCKOUT_S]
     if not live:
         return Verdict.allow("abandon_lockout", "no abandoned call in the last 72 h")
@@ -100,7 +107,7 @@ def check_abandon_lockout(history: Iterable[PastAttempt], mode: DialMode, now: f
     retry_at = max(live) + ABANDON_LOCKOUT_S
     return Verdict.refuse(
         "abandon_lockout",
-        f"an abandoned call to this number {(now - max(live)) / 3600:.1f} h ago; no "
+        f"an abandoned call to this number {_ago(now - max(live))} ago; no "
         f"predictive call within 72 h (until {_when(retry_at)}) unless an agent is reserved",
         retry_at,
     )

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Literal
 
+from dialguard.rules.abandoned import is_abandoned
+
 DialMode = Literal["guaranteed", "predictive"]
 """How *this* call would be paced: ``guaranteed`` means an agent is reserved for it
 (preview / progressive, or predictive fallen back); ``predictive`` means over-dialled."""
@@ -140,6 +142,8 @@ class PastAttempt:
     ``at`` is when it was dialled and ``ended_at`` when it ended (if known); ``abandoned``
     is true when a live answer did not reach an agent in time (Ofcom/TCPA sense);
     ``mode`` is how that call was paced. ``campaign`` is where it came from, for reasons.
+    ``answered_at``/``connected_at`` let a connect later than the deadline count as
+    abandoned (:attr:`counts_abandoned`), as it does in the compliance report.
     """
 
     at: float
@@ -148,6 +152,8 @@ class PastAttempt:
     mode: DialMode = "guaranteed"
     campaign: str = ""
     ended_at: float | None = None
+    answered_at: float | None = None
+    connected_at: float | None = None
 
     def __post_init__(self) -> None:
         _finite("PastAttempt.at", self.at)
@@ -157,10 +163,25 @@ class PastAttempt:
                 raise ValueError(
                     f"PastAttempt.ended_at {self.ended_at} is before its dial time {self.at}"
                 )
+        for name in ("answered_at", "connected_at"):
+            value = getattr(self, name)
+            if value is not None:
+                _finite(f"PastAttempt.{name}", value)
         if not isinstance(self.outcome, str) or not self.outcome:
             raise ValueError(f"PastAttempt.outcome must be a non-empty string: {self.outcome!r}")
         if self.mode not in DIAL_MODES:
             raise ValueError(f"PastAttempt.mode must be one of {DIAL_MODES}, got {self.mode!r}")
+
+    @property
+    def counts_abandoned(self) -> bool:
+        """Abandoned in the one sense the report and the governor use too
+        (:func:`dialguard.rules.abandoned.is_abandoned`)."""
+        return is_abandoned(
+            flagged=self.abandoned,
+            outcome=self.outcome,
+            answered_at=self.answered_at,
+            connected_at=self.connected_at,
+        )
 
     @property
     def lockout_from(self) -> float:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from dialguard.config.campaign import CallingWindowConfig, Regime
+from dialguard.law import REGIME_HOLIDAY_COUNTRY
+from dialguard.rules.holidays import HolidayCalendar
 from dialguard.rules.types import DAY_NAMES, DAY_S, WeeklySpan, format_hhmm
 from dialguard.rules.zones import load_zones
 
@@ -123,29 +125,45 @@ def _offset_pieces(zone: ZoneInfo, a: float, b: float) -> list[tuple[float, floa
 class CallingWindow:
     """When calls are allowed, in local time: a weekly schedule and holiday dates.
 
-    ``schedule`` is ``None`` for "no hour limit" (regime ``none``); ``holidays`` block
-    the whole local day. ``label`` names the window in reasons ("TCPA", "France", …).
+    ``schedule`` is ``None`` for "no hour limit" (regime ``none``); ``holidays`` (the
+    campaign's own dates) and ``calendar`` (the regime's public holidays, see
+    :mod:`dialguard.rules.holidays`) block the whole local day. ``label`` names the
+    window in reasons ("TCPA", "France", …).
     """
 
     schedule: Schedule | None
     holidays: frozenset[dt.date] = frozenset()
     label: str = ""
+    calendar: HolidayCalendar | None = None
 
     @classmethod
     def from_spans(
-        cls, spans: Iterable[WeeklySpan], holidays: Iterable[dt.date] = (), label: str = ""
+        cls,
+        spans: Iterable[WeeklySpan],
+        holidays: Iterable[dt.date] = (),
+        label: str = "",
+        calendar: HolidayCalendar | None = None,
     ) -> CallingWindow:
-        return cls(schedule_of(spans), frozenset(holidays), label)
+        return cls(schedule_of(spans), frozenset(holidays), label, calendar)
 
     @classmethod
-    def preset(cls, regime: Regime, holidays: Iterable[dt.date] = ()) -> CallingWindow:
-        """The statutory window of ``regime`` (``none``: no hour limit, holidays still apply)."""
+    def preset(
+        cls,
+        regime: Regime,
+        holidays: Iterable[dt.date] = (),
+        holiday_subdivisions: Iterable[str] = (),
+    ) -> CallingWindow:
+        """The statutory window of ``regime``: its hours and, where its law forbids calls
+        on public holidays, its country's calendar; ``holidays`` are added to it
+        (``none``: no hour limit, listed holidays still apply)."""
         if regime == "none":
             return cls(None, frozenset(holidays), "no hour limit")
         if regime not in PRESETS:
             raise ValueError(f"calling window regime {regime!r} has no preset (custom needs spans)")
         label = {"tcpa": "TCPA", "france": "France", "australia": "Australia"}[regime]
-        return cls.from_spans(PRESETS[regime], holidays, label)
+        country = REGIME_HOLIDAY_COUNTRY.get(regime)
+        calendar = HolidayCalendar.of(country, holiday_subdivisions) if country else None
+        return cls.from_spans(PRESETS[regime], holidays, label, calendar)
 
     @classmethod
     def from_config(cls, cfg: CallingWindowConfig) -> CallingWindow:
@@ -153,12 +171,20 @@ class CallingWindow:
         if cfg.regime == "custom":
             spans = [WeeklySpan.of(r.days, r.start, r.end) for r in cfg.custom]
             return cls.from_spans(spans, cfg.holidays, "custom")
-        return cls.preset(cfg.regime, cfg.holidays)
+        return cls.preset(cfg.regime, cfg.holidays, cfg.holiday_subdivisions)
 
     @property
     def needs_zone(self) -> bool:
         """Whether the callee's zone matters (always, unless no hours and no holidays)."""
-        return self.schedule is not None or bool(self.holidays)
+        return self.schedule is not None or bool(self.holidays) or self.calendar is not None
+
+    def holiday_name(self, date: dt.date, zone: ZoneInfo) -> str | None:
+        """Why ``date`` is a holiday for a callee in ``zone`` (None if it is not)."""
+        if date in self.holidays:
+            return "a campaign holiday"
+        if self.calendar is not None:
+            return self.calendar.name_of(date, zone.key)
+        return None
 
     @property
     def never_opens(self) -> bool:
@@ -177,7 +203,7 @@ class CallingWindow:
                 tuple((int(s), int(e)) for s, e in _intersect_spans(mine, theirs))
                 for mine, theirs in zip(self.schedule, pref, strict=True)
             )
-        return CallingWindow(sched, self.holidays, f"{self.label} ∩ preferred hours")
+        return CallingWindow(sched, self.holidays, f"{self.label} ∩ preferred hours", self.calendar)
 
     def describe(self) -> str:
         """Human text of the schedule, e.g. ``mon–sun 08:00–21:00``."""
@@ -207,8 +233,8 @@ class CallingWindow:
         day = math.floor(wall / DAY_S)
         return _EPOCH_DATE + dt.timedelta(days=day), wall - day * DAY_S
 
-    def _day_spans(self, date: dt.date) -> DaySpans:
-        if date in self.holidays:
+    def _day_spans(self, date: dt.date, zone: ZoneInfo) -> DaySpans:
+        if self.holiday_name(date, zone) is not None:
             return ()
         if self.schedule is None:
             return ((0, DAY_S),)
@@ -216,7 +242,7 @@ class CallingWindow:
 
     def is_open_in(self, zone: ZoneInfo, at: float) -> bool:
         date, sod = self.local(zone, at)
-        return any(s <= sod < e for s, e in self._day_spans(date))
+        return any(s <= sod < e for s, e in self._day_spans(date, zone))
 
     def intervals(self, zone: ZoneInfo, start: float, end: float) -> list[Interval]:
         """Open UTC intervals of this window in ``zone`` within ``[start, end)``, sorted."""
@@ -226,7 +252,7 @@ class CallingWindow:
             last_day = math.ceil((p1 + off) / DAY_S) - 1
             for day in range(first_day, last_day + 1):
                 base = day * DAY_S - off
-                for s, e in self._day_spans(_EPOCH_DATE + dt.timedelta(days=day)):
+                for s, e in self._day_spans(_EPOCH_DATE + dt.timedelta(days=day), zone):
                     lo, hi = max(base + s, p0), min(base + e, p1)
                     if lo < hi:
                         if out and lo <= out[-1][1]:
@@ -245,7 +271,7 @@ class CallingWindow:
         """The first candidate zone whose local date at ``at`` is a holiday, and that date."""
         for z in zones:
             date, _ = self.local(z, at)
-            if date in self.holidays:
+            if self.holiday_name(date, z) is not None:
                 return z, date
         return None
 

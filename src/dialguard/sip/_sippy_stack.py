@@ -143,8 +143,12 @@ class _DialguardTM(SipTransactionManager):  # type: ignore[misc]
     model_udp_server = (Udp_server, _SingleWorkerOpts)
     invite_timeout = RFC3261_TIMER_B_S
     on_sent: Callable[[bytes, float], None] | None = None
+    on_orphan: Callable[[str, int], None] | None = None
+    """Told (in the sippy thread) of each answer to an INVITE this process never sent:
+    ``(Call-ID, status)``. The adapter hands it to the engine's loop."""
 
     legs: dict[str, Leg]
+    orphans: dict[tuple[str, str], tuple[Any, Any]]  # (Call-ID, To-tag) → (ACK, next hop)
 
     def handleIncoming(self, data_in: Any, ra: Any, server: Any, rtime: Any) -> None:
         try:
@@ -195,11 +199,36 @@ class _DialguardTM(SipTransactionManager):  # type: ignore[misc]
             tid = resp.getTId(True, True)
         except Exception:
             return False  # sippy's own parse reports it
-        leg = getattr(self, "legs", {}).get(call_id)
-        if method != "INVITE" or leg is None or tid in self.tclient:
+        if method != "INVITE" or tid in self.tclient:
             return False
+        leg = getattr(self, "legs", {}).get(call_id)
+        if leg is None:
+            return self._orphan_2xx(resp, call_id, server, checksum)
         resp.rtime = rtime
         return bool(leg.hang_up_fork(resp, server, checksum))
+
+    def _orphan_2xx(self, resp: Any, call_id: str, server: Any, checksum: bytes) -> bool:
+        """A 2xx to an INVITE no leg of ours sent: the answer to a call placed by the
+        process before a crash (the socket is the same, the dialog state is gone).
+
+        Someone answered and hears silence; ACK it (else the 200 is retransmitted for
+        32 s) and BYE it at once, and tell the engine, whose records can then count the
+        call as abandoned. Each retransmission of the 2xx gets the same ACK again."""
+        tag = resp.getHFBody("to").getTag() or ""
+        orphans = self.orphans
+        known = orphans.get((call_id, tag))
+        if known is not None:
+            ack, target = known
+            self.transmitMsg(server, ack, target[0], checksum)
+            return True
+        orphans[(call_id, tag)] = _ack_and_bye(self, resp, server, checksum)
+        if len(orphans) > _ORPHANS_KEPT:
+            orphans.pop(next(iter(orphans)))
+        code = resp.getSCode()[0]
+        log.warning("sip_orphan_answered", call_id=call_id, to_tag=tag, code=code)
+        if self.on_orphan is not None:
+            self.on_orphan(call_id, code)
+        return True
 
     def newTransaction(self, msg: Any, *args: Any, **kwargs: Any) -> Any:
         t = super().newTransaction(msg, *args, **kwargs)
@@ -274,6 +303,7 @@ class SignallingStack:
         tm.invite_timeout = invite_timeout
         self.legs: dict[str, Leg] = {}
         tm.legs = self.legs
+        tm.orphans = {}
         self.config["_sip_tm"] = tm
         self.tm = tm
         server = next(iter(tm.l4r.cache_l2s.values()))
@@ -803,26 +833,11 @@ class Leg:
         ours = self.ua.rUri.getTag() if self.ua.rUri is not None else None
         if tag == ours and self.ua.isConnected():
             return False
-        cseq = resp.getHFBody("cseq").getCSeqNum()
         if tag in self._forks:  # the same fork's 2xx again, not byte for byte
             ack, target = self._forks[tag]
             self.stack.tm.transmitMsg(server, ack, target[0], checksum)
             return True
-        ruri, routes, target = _dialog_route(resp)
-        common = {
-            "ruri": ruri,
-            "to": resp.getHFBody("to").getCopy(),
-            "fr0m": resp.getHFBody("from").getCopy(),
-            "callid": resp.getHFBody("call-id").getCopy(),
-            "routes": routes,
-            "target": target,
-            "user_agent": USER_AGENT,
-        }
-        ack = SipRequest(method="ACK", cseq=cseq, **common)
-        self.stack.tm.transmitMsg(server, ack, target[0], checksum)
-        self._forks[tag] = (ack, target)
-        bye = SipRequest(method="BYE", cseq=cseq + 1, **common)
-        self.stack.tm.newTransaction(bye)
+        self._forks[tag] = _ack_and_bye(self.stack.tm, resp, server, checksum)
         code, reason = resp.getSCode()
         log.warning("sip_fork_answered", call_id=self.call_id, to_tag=tag, code=code)
         self.report(
@@ -914,6 +929,33 @@ def _out_of_dialog(req: Any, _t: Any) -> tuple[Any, None, None] | None:
 
 _ALLOW = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REFER", "NOTIFY", "INFO", "UPDATE")
 _IN_DIALOG_ONLY = frozenset({"BYE", "NOTIFY", "INFO", "UPDATE", "REFER", "PRACK"})
+
+
+_ORPHANS_KEPT = 256
+"""Orphaned answers remembered for their retransmissions (each lasts 32 s at most)."""
+
+
+def _ack_and_bye(tm: Any, resp: Any, server: Any, checksum: bytes) -> tuple[Any, Any]:
+    """ACK a 2xx of a dialog we do not keep, then BYE it; the ACK and its next hop.
+
+    Both carry the dialog's To-tag, Contact and Record-Route set, as the dialog the 2xx
+    created requires (RFC 3261 §12.1.2, §13.2.2.4); the ACK is sent against the 2xx's
+    checksum so sippy's cache re-sends it for each byte-identical retransmission."""
+    ruri, routes, target = _dialog_route(resp)
+    cseq = resp.getHFBody("cseq").getCSeqNum()
+    common = {
+        "ruri": ruri,
+        "to": resp.getHFBody("to").getCopy(),
+        "fr0m": resp.getHFBody("from").getCopy(),
+        "callid": resp.getHFBody("call-id").getCopy(),
+        "routes": routes,
+        "target": target,
+        "user_agent": USER_AGENT,
+    }
+    ack = SipRequest(method="ACK", cseq=cseq, **common)
+    tm.transmitMsg(server, ack, target[0], checksum)
+    tm.newTransaction(SipRequest(method="BYE", cseq=cseq + 1, **common))
+    return ack, target
 
 
 def _dialog_route(resp: Any) -> tuple[Any, list[Any], Any]:

@@ -38,7 +38,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from dialguard.logs import get_logger
@@ -525,6 +525,17 @@ class SippyTrunk:
         self._calls: dict[str, SippyCall] = {}
         self._stopping = False
         self.registered = False
+        self._orphan_handler: Callable[[str], None] | None = None
+        self.orphan_answers = 0  # answers to calls placed before a restart, hung up
+
+    def on_orphan_answer(self, handler: Callable[[str], None]) -> None:
+        self._orphan_handler = handler
+
+    def _orphan(self, call_id: str, code: int) -> None:
+        """On the loop: an answer to a call this process never placed (see sip.api)."""
+        self.orphan_answers += 1
+        if self._orphan_handler is not None:
+            self._orphan_handler(call_id)
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -545,6 +556,10 @@ class SippyTrunk:
                 f"cannot listen for SIP on {self.local_host}:{self.local_port}: {e}"
             ) from e
         self.local_port = self._stack.local_port
+        loop = self._loop
+        self._stack.tm.on_orphan = lambda call_id, code: loop.call_soon_threadsafe(
+            self._orphan, call_id, code
+        )
         self._stopping = False
         log.info(
             "trunk_started",

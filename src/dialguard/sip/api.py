@@ -11,7 +11,7 @@ measure ring time and answer-to-agent time without a wall clock.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol, runtime_checkable
@@ -104,4 +104,10 @@ class Trunk(Protocol):
         """Send an INVITE to ``to`` (E.164) and return the call at once. The adapter
         cancels it at ``ring_timeout`` after the INVITE, but never before the call has
         rung MIN_RING_S seconds (timed from the first 180, or 183 with SDP)."""
+        ...
+
+    def on_orphan_answer(self, handler: Callable[[str], None]) -> None:
+        """Call ``handler(call_id)`` on the event loop for each answer to a call this
+        process did not place (the one before a crash did, on the same SIP port). The
+        adapter has already ACKed and hung up that call; the engine records it."""
         ...

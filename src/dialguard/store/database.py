@@ -37,6 +37,7 @@ from typing import Any, Self
 import aiosqlite
 
 from dialguard.logs import get_logger
+from dialguard.store.answers import AnsweredAttempt, answered_attempts
 from dialguard.store.errors import SchemaTooNew, StoreError, UnknownRecord
 from dialguard.store.migrations import BOOTSTRAP_SQL, MIGRATIONS, SCHEMA_VERSION
 from dialguard.store.records import (
@@ -715,6 +716,10 @@ class Store:
             (number, since),
         )
         return [AttemptRecord.from_row(r) for r in rows]
+
+    async def answered_attempts(self, campaign_id: str, since: float) -> list[AnsweredAttempt]:
+        """A campaign's attempts answered (or abandoned) after ``since`` (store/answers.py)."""
+        return await answered_attempts(self.connection, campaign_id, since)
 
     async def attempts(self, campaign_id: str, since: float, until: float) -> list[AttemptRecord]:
         """A campaign's attempts created in ``[since, until)``, oldest first."""

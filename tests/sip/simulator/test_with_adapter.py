@@ -12,7 +12,7 @@ from dialguard.sip.api import TrunkEvent, TrunkEventKind
 from dialguard.sip.prompt import default_prompt
 from dialguard.sip.simulator import Profile
 from dialguard.sip.simulator.profile import fixed
-from tests.sip.simulator.conftest import TrunkFactory
+from tests.sip.simulator.conftest import TrunkFactory, poll_until
 
 adapter = pytest.importorskip("dialguard.sip.adapter")
 
@@ -112,3 +112,42 @@ async def test_adapter_answers_the_simulators_digest_challenge(make_trunk: Trunk
     assert refused[-1].kind is TrunkEventKind.FAILED and refused[-1].code in (401, 403)
     assert sim.challenges == 2 and sim.auth_failures == 1
     assert [r.final_code for r in sim.records] == [486]  # the refused call never began
+
+
+async def test_calls_get_through_a_path_that_loses_sip_datagrams(
+    make_trunk: TrunkFactory,
+) -> None:
+    """``sip_loss`` drops 5 % of datagrams both ways; the adapter's and the simulator's
+    retransmissions (RFC 3261 timers A/E, 2xx retransmission until ACK) carry every
+    call through, and the callee's records still agree with ours."""
+    lossy = PROFILE.model_copy(update={"sip_loss": 0.05})
+    sim = await make_trunk(lossy, seed=3)
+    trunk = adapter.SippyTrunk("127.0.0.1", sim.port, media=False)
+    await trunk.start()
+    numbers = [f"+1555000{c}{n:02d}1" for n in range(10) for c in "02"]  # live, busy
+    try:
+        async with asyncio.timeout(120):  # a lost final can cost Timer F (32 s)
+            calls = [await trunk.originate(n, CALLER, 20) for n in numbers]
+            finals = await asyncio.gather(*(_last(c) for c in calls))
+    finally:
+        await trunk.stop()
+    assert sim.lost_datagrams > 0
+    by_number = dict(zip(numbers, finals, strict=True))
+    for n, ev in by_number.items():
+        if n[8] == "0":
+            assert ev.kind is TrunkEventKind.ENDED, (n, ev)
+        else:
+            assert ev.kind is TrunkEventKind.FAILED and ev.code == 486, (n, ev)
+    await poll_until(lambda: len(sim.records) == len(numbers), 40)
+    assert sorted(r.final_code or 0 for r in sim.records) == [200] * 10 + [486] * 10
+
+
+async def _last(call: Any) -> TrunkEvent:
+    """Hang up once answered; the call's final event."""
+    last = None
+    async for ev in call.events():
+        last = ev
+        if ev.kind is TrunkEventKind.ANSWERED:
+            await call.hangup()
+    assert last is not None
+    return last

@@ -210,6 +210,9 @@ class Profile(_Model):
     """Seconds of hearing the message before the opting-out callee presses the key."""
     max_ring_s: float = Field(default=300, gt=0)
     """A call nobody cancels gets 480 after this long (no call is left open forever)."""
+    sip_loss: float = Field(default=0.0, ge=0, le=0.5)
+    """Share of SIP datagrams lost, each way, at random (seeded): a lossy path to the
+    trunk. The dialler's retransmission timers must carry every call through it."""
     early_media: bool = False
     """Ring with ``183 Session Progress`` and an SDP answer (RTP port open from then on)
     instead of ``180 Ringing``, as many carriers do."""

@@ -129,6 +129,8 @@ class SimTrunk:
         self._idle = asyncio.Event()
         self._idle.set()
         self.malformed = 0
+        self._loss_rng = random.Random(f"{seed}:loss")
+        self.lost_datagrams = 0  # dropped by the profile's sip_loss, both ways
 
     # --- lifecycle ---
 
@@ -230,8 +232,16 @@ class SimTrunk:
         return f"sip:{user or 'sim'}@{self.hostport}"
 
     def send(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self._transport is not None:
+        if self._transport is not None and not self._lost():
             self._transport.sendto(data, addr)
+
+    def _lost(self) -> bool:
+        """The profile's ``sip_loss``: is this datagram lost on the way?"""
+        loss = self.profile.sip_loss
+        if loss and self._loss_rng.random() < loss:
+            self.lost_datagrams += 1
+            return True
+        return False
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
         return self._tasks.spawn(coro, name=name)
@@ -307,6 +317,8 @@ class SimTrunk:
     def _datagram(self, data: bytes, addr: tuple[str, int]) -> None:
         if not data.strip():
             return  # CRLF keep-alive
+        if self._lost():
+            return
         try:
             msg = sip.parse(data)
             if msg.is_request:
