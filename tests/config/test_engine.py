@@ -37,7 +37,7 @@ def problems(tmp_path: Path, toml: str, env: dict[str, str] | None = None) -> li
         ('[trunk]\nagent_uri_template = "sip:{agent}@{host}"\n', "unknown field(s) {host}"),
         ('[trunk]\nagent_uri_template = "sip:{agent}@{0}"\n', "unknown field(s) {0}"),
         ('[trunk]\nagent_uri_template = "sip:{agent}@x{"\n', "not a valid template"),
-        ('[trunk]\nregistration = true\n', "needs trunk.username"),
+        ("[trunk]\nregistration = true\n", "needs trunk.username"),
     ],
 )
 def test_what_the_daemon_cannot_use_is_refused(tmp_path: Path, toml: str, says: str) -> None:

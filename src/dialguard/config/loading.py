@@ -53,9 +53,7 @@ def _env_settings_problem(err: SettingsError, environ: Mapping[str, str]) -> Con
     )
 
 
-def load_engine_config(
-    path: Path | None, environ: Mapping[str, str] | None = None
-) -> EngineConfig:
+def load_engine_config(path: Path | None, environ: Mapping[str, str] | None = None) -> EngineConfig:
     """Engine config from ``path`` (or embedded defaults when None), env overriding.
 
     Each problem names its source: the file, or the ``DIALGUARD_…`` variable that set
