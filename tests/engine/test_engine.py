@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dialguard.config import CampaignConfig, EngineConfig, parse_campaign
+from dialguard.config import CampaignConfig, EngineConfig, Roster, parse_campaign
 from dialguard.engine.agents import AgentRegistry
 from dialguard.engine.engine import WILL_GRACE_S, Engine
 from dialguard.engine.mqtt import LinkHandlers
@@ -58,6 +58,9 @@ class Rig:
         await asyncio.wait_for(self.task, 30.0)
 
 
+ROSTER = Roster.of(["a1", "a2"])
+
+
 @contextlib.asynccontextmanager
 async def running(tmp_path: Path, *, transfer_s: float | None = 0.02) -> AsyncIterator[Rig]:
     path = tmp_path / "store.sqlite3"
@@ -74,7 +77,7 @@ async def running(tmp_path: Path, *, transfer_s: float | None = 0.02) -> AsyncIt
         return links[-1]
 
     trunk = ScriptedTrunk(transfer_s)
-    engine = Engine(cfg, [campaign()], trunk, metrics_enabled=False, link=make_link)
+    engine = Engine(cfg, [campaign()], trunk, metrics_enabled=False, link=make_link, roster=ROSTER)
     task = asyncio.create_task(engine.run())
     try:
         await asyncio.wait_for(engine.started.wait(), 10.0)

@@ -16,7 +16,7 @@ import aiomqtt
 import pytest
 from structlog.testing import capture_logs
 
-from dialguard.config import BrokerConfig
+from dialguard.config import BrokerConfig, Roster
 from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent
 from dialguard.engine.agents import AgentChange, AgentRegistry
 from dialguard.engine.messages import (
@@ -43,6 +43,8 @@ from dialguard.engine.mqtt import (
 from tests.support.mosquitto import Mosquitto, free_port
 
 pytestmark = pytest.mark.broker
+
+ROSTER = Roster.of(["a1", "a2", "a3", "m1", "s1", "b1", "d1", "e1", "w1"])
 
 FAST = Backoff(base_s=0.05, cap_s=0.3, min_s=0.02)
 
@@ -119,7 +121,7 @@ async def start_link(
         )
         link = BrokerLink(
             cfg,
-            AgentRegistry(stale_after),
+            AgentRegistry(stale_after, roster=ROSTER),
             handlers=handlers,
             backoff=FAST,
             rng=random.Random(1),
@@ -478,7 +480,7 @@ async def test_cancel_at_random_moments_always_stops_the_link(tmp_path: Path) ->
         for i in range(12):
             link = BrokerLink(
                 BrokerConfig(url=broker.url, client_id=f"cancel-{i}"),
-                AgentRegistry(30),
+                AgentRegistry(30, roster=ROSTER),
                 backoff=FAST,
                 rng=random.Random(i),
                 tick_s=0.05,

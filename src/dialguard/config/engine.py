@@ -181,6 +181,10 @@ class MetricsConfig(_Section):
 class EngineSection(_Section):
     default_region: str = Field(default="GB", min_length=2, max_length=2)
     campaigns_dir: Path = Path("campaigns")
+    agents_file: Path | None = Field(
+        default=None,
+        description="the agent roster (TOML); unset: no agent is accepted (fail closed)",
+    )
     agent_stale_after_s: float = Field(default=30.0, gt=0, le=600)
     shutdown_grace_s: float = Field(default=30.0, ge=0, le=600)
     use_uvloop: bool = True

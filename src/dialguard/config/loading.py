@@ -14,6 +14,7 @@ from pydantic_settings import SettingsError
 from dialguard.config.campaign import CampaignConfig
 from dialguard.config.engine import EngineConfig
 from dialguard.config.errors import ConfigError, _shown, describe_validation_error
+from dialguard.config.roster import Roster, parse_roster
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -75,6 +76,8 @@ def load_engine_config(path: Path | None, environ: Mapping[str, str] | None = No
         engine = cfg.engine
         if not engine.campaigns_dir.is_absolute():
             engine = engine.model_copy(update={"campaigns_dir": base / engine.campaigns_dir})
+        if engine.agents_file is not None and not engine.agents_file.is_absolute():
+            engine = engine.model_copy(update={"agents_file": base / engine.agents_file})
         store = cfg.store
         if not store.path.is_absolute():
             store = store.model_copy(update={"path": base / store.path})
@@ -141,3 +144,11 @@ def load_campaigns(directory: Path) -> list[CampaignConfig]:
     if problems:
         raise ConfigError(problems)
     return campaigns
+
+
+def load_roster(path: Path | None) -> Roster:
+    """The agent roster in ``path`` (config/roster.py); an empty roster, which refuses
+    every agent, when no file is configured."""
+    if path is None:
+        return Roster()
+    return parse_roster(_read_toml(path), path)

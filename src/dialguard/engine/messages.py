@@ -79,7 +79,10 @@ class AgentState(_Payload):
     seq: Seq
     ts: Epoch
     session: Annotated[str, Field(min_length=1, max_length=64)] = "-"
-    group: AgentId = "default"
+    group: AgentId = Field(
+        default="default",
+        description="ignored: the engine's agent roster says what an agent serves",
+    )
     agent: AgentId | None = Field(
         default=None, description="if present, must equal the agent id in the topic"
     )
