@@ -8,6 +8,7 @@ cores; Hypothesis' database replays any failure found before."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tomllib
 from pathlib import Path
@@ -110,6 +111,8 @@ _sections = {
     "bogus": ["x"],
 }
 
+_FIELDS = [f for fields in _sections.values() for f in fields]
+
 
 def _toml(data: dict[str, dict[str, Any]]) -> str:
     out = []
@@ -123,7 +126,11 @@ def _toml(data: dict[str, dict[str, Any]]) -> str:
 @given(
     st.dictionaries(
         st.sampled_from(sorted(_sections)),
-        st.dictionaries(st.sampled_from(sum(_sections.values(), [])), _toml_values, max_size=4),
+        st.dictionaries(
+            st.sampled_from([f for fields in _sections.values() for f in fields]),
+            _toml_values,
+            max_size=4,
+        ),
         max_size=4,
     )
 )
@@ -171,19 +178,15 @@ _sdp_lines = st.one_of(
 @FUZZ
 @given(st.lists(_sdp_lines, max_size=12), st.sampled_from(["\r\n", "\n"]))
 def test_sdp(lines: list[str], eol: str) -> None:
-    try:
+    with contextlib.suppress(SdpError):
         parse_sdp(eol.join(lines))
-    except SdpError:
-        pass
 
 
 @FUZZ
 @given(st.binary(max_size=300))
 def test_sdp_bytes(body: bytes) -> None:
-    try:
+    with contextlib.suppress(SdpError):
         parse_sdp(body)
-    except SdpError:
-        pass
 
 
 _sip_start = st.sampled_from(
@@ -206,15 +209,11 @@ _sip_headers = st.lists(
 @given(_sip_start, _sip_headers, st.binary(max_size=40))
 def test_sip_simulator_parser(start: bytes, headers: list[bytes], body: bytes) -> None:
     data = b"\r\n".join([start, *headers]) + b"\r\n\r\n" + body
-    try:
+    with contextlib.suppress(SipParseError):
         parse(data)
-    except SipParseError:
-        pass
 
 
 @pytest.mark.parametrize("data", [b"", b"\r\n\r\n", b"\xff\xfe", b"SIP/2.0 999999999999 X\r\n\r\n"])
 def test_sip_simulator_parser_corner_cases(data: bytes) -> None:
-    try:
+    with contextlib.suppress(SipParseError):
         parse(data)
-    except SipParseError:
-        pass

@@ -126,7 +126,7 @@ async def test_a_crashed_engine_makes_the_daemon_exit_non_zero(
 ) -> None:
     """systemd restarts a daemon that exits non-zero; a crash must not look like a stop."""
     from dialguard.cli import run as run_cmd
-    from dialguard.config import EngineConfig
+    from dialguard.config import EngineConfig, Roster
     from dialguard.engine.engine import Engine
 
     async def crash(self: Engine) -> None:
@@ -134,5 +134,5 @@ async def test_a_crashed_engine_makes_the_daemon_exit_non_zero(
         raise RuntimeError("injected")
 
     monkeypatch.setattr(Engine, "run", crash)
-    code = await run_cmd._serve(EngineConfig(), [])
+    code = await run_cmd._serve(EngineConfig(), [], Roster())
     assert code == run_cmd.EXIT_PROBLEM != 0
