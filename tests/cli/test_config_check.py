@@ -53,9 +53,7 @@ def test_what_the_daemon_checks_at_start_is_checked_too(tmp_path: Path) -> None:
     """A missing information message and a bad roster stop `dialguard run`; the check
     reports them rather than saying ok (issue 11, one validator)."""
     (tmp_path / "campaigns").mkdir()
-    (tmp_path / "campaigns" / "ok.toml").write_text(
-        GOOD + 'information_message = "missing.wav"\n'
-    )
+    (tmp_path / "campaigns" / "ok.toml").write_text(GOOD + 'information_message = "missing.wav"\n')
     (tmp_path / "agents.toml").write_text('[[agent]]\nid = "a/1"\n[[agent]]\nid = "b"\nx = 1\n')
     config = tmp_path / "dialguard.toml"
     config.write_text('[engine]\nagents_file = "agents.toml"\n')
