@@ -42,6 +42,9 @@ regime = "none"
         if metrics_port is not None
         else "enabled = false"
     )
+    # the daemon believes only agents on its roster: the centre's desktops
+    roster = work / "agents.toml"
+    roster.write_text("".join(f'[[agent]]\nid = "{a.agent_id}"\n\n' for a in centre.agents))
     config = work / "dialguard.toml"
     config.write_text(
         f"""
@@ -62,6 +65,7 @@ path = "{cfg.store.path}"
 format = "json"
 [engine]
 campaigns_dir = "{campaigns}"
+agents_file = "{roster}"
 shutdown_grace_s = 5
 use_uvloop = false
 """

@@ -29,7 +29,7 @@ SRC = Path(dialguard.__file__).resolve().parent
 ROOT = ""
 """The unit of ``dialguard/__init__.py`` itself (it holds ``__version__``)."""
 
-LEAVES = frozenset({ROOT, "law", "phone", "logs", "tasks"})
+LEAVES = frozenset({ROOT, "law", "phone", "logs", "tasks", "spreadsheet"})
 """Modules of ours that import nothing of ours; anyone may import them."""
 
 _BELOW_ENGINE = frozenset({"pacing", "config", "rules", "store", "sip"})
@@ -41,6 +41,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "phone": frozenset(),
     "logs": frozenset(),
     "tasks": frozenset(),
+    "spreadsheet": frozenset(),
     "pacing": frozenset(),  # sans-I/O core: the law's numbers and nothing else
     "config": frozenset({"pacing"}),  # config.pacing_map builds pacing parameters
     "rules": frozenset({"config"}),  # pure compliance checks over campaign settings

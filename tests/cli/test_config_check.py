@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,44 @@ def test_config_check_says_what_the_regime_imposes(tmp_path: Path) -> None:
     assert "4 per 30 calendar days (france)" in text
     assert "usdnc (US numbers, less than 31 days old)" in text
     assert "rolling 24 h" in text
+
+
+def test_what_the_daemon_checks_at_start_is_checked_too(tmp_path: Path) -> None:
+    """A missing information message and a bad roster stop `dialguard run`; the check
+    reports them rather than saying ok (issue 11, one validator)."""
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "ok.toml").write_text(GOOD + 'information_message = "missing.wav"\n')
+    (tmp_path / "agents.toml").write_text('[[agent]]\nid = "a/1"\n[[agent]]\nid = "b"\nx = 1\n')
+    config = tmp_path / "dialguard.toml"
+    config.write_text('[engine]\nagents_file = "agents.toml"\n')
+    out = check(config)
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.splitlines() if line.startswith("config error:")]
+    assert any("agents.toml: agent[0].id = a/1" in line for line in lines), out.stderr
+    assert any("agents.toml: agent[1].x: unknown field" in line for line in lines), out.stderr
+    assert any("campaign ok: information_message" in line for line in lines), out.stderr
+
+
+def test_no_roster_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "campaigns").mkdir()
+    config = tmp_path / "dialguard.toml"
+    config.write_text("")
+    out = check(config)
+    assert out.returncode == 0, out.stderr
+    assert "config warning:" in out.stderr and "no agent roster" in out.stderr
+    assert "0 agent(s) on the roster" in out.stdout
+
+
+def test_an_environment_error_names_the_variable_and_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "dialguard.toml"
+    config.write_text("")
+    env = {**os.environ, "DIALGUARD_TRUNK__RTP_PORT_RANGE": "not-json"}
+    out = subprocess.run(
+        [sys.executable, "-m", "dialguard", "config", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "environment DIALGUARD_TRUNK__RTP_PORT_RANGE" in out.stderr

@@ -127,7 +127,7 @@ async def test_a_crashed_engine_makes_the_daemon_exit_non_zero(
 ) -> None:
     """systemd restarts a daemon that exits non-zero; a crash must not look like a stop."""
     from dialguard.cli import run as run_cmd
-    from dialguard.config import EngineConfig
+    from dialguard.config import EngineConfig, Roster
     from dialguard.engine.engine import Engine
 
     async def crash(self: Engine) -> None:
@@ -135,7 +135,7 @@ async def test_a_crashed_engine_makes_the_daemon_exit_non_zero(
         raise RuntimeError("injected")
 
     monkeypatch.setattr(Engine, "run", crash)
-    code = await run_cmd._serve(EngineConfig(), [])
+    code = await run_cmd._serve(EngineConfig(), [], Roster())
     assert code == run_cmd.EXIT_PROBLEM != 0
 
 
@@ -164,3 +164,55 @@ def test_the_effective_configuration_is_logged_in_readable_parts() -> None:
         assert len(json.dumps(fields)) <= 600, what
     assert "hunter2" not in json.dumps(parts)
     assert dict(parts)["broker"]["password"] == "**********"
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+async def test_a_debug_run_logs_no_secret_and_no_dialled_number(
+    broker_url: str, tmp_path: Path
+) -> None:
+    """Issue 11: every configured secret and every number the trunk was asked to dial
+    is searched for in the whole debug-level log of a run: 0 hits."""
+    secrets = {
+        "DIALGUARD_BROKER__USERNAME": "engine",
+        "DIALGUARD_BROKER__PASSWORD": "broker-secret-Wq7c1Hn3",
+        "DIALGUARD_TRUNK__USERNAME": "trunk-user",
+        "DIALGUARD_TRUNK__PASSWORD": "trunk-secret-Lp4x9Rd2",
+    }
+    u = urlsplit(broker_url)
+    numbers = [f"+155500005{n:02d}" for n in range(6)]  # ring until cancelled
+    centre = LocalCentre(
+        CentreOptions(
+            broker_host=u.hostname or "127.0.0.1",
+            broker_port=u.port or 1883,
+            workdir=tmp_path,
+            agents=2,
+            numbers=numbers,
+            start_engine=False,
+        )
+    )
+    log = tmp_path / "daemon.log"
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        await centre.start()
+        assert centre.sim is not None
+        sim = centre.sim
+        env = {**secrets, "DIALGUARD_LOGGING__LEVEL": "debug"}
+        proc = start_daemon(write_config(centre, tmp_path), log, env)
+        await retry(lambda: centre.control("start"), 30)
+        await until(lambda: len(sim.records) + len(sim.active_calls) >= 2, 30, "two dials")
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 40) == 0, log.read_text()[-3000:]
+        proc = None
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait(10)
+        await centre.stop()
+    text = log.read_text()
+    assert '"level": "debug"' in text or "debug" in text  # it ran at debug level
+    dialled = {r.number for r in centre.result().records}
+    assert len(dialled) >= 2
+    leaks = [s for s in secrets.values() if "secret" in s and s in text]
+    leaks += [n for n in dialled if n in text or n.lstrip("+") in text]
+    assert leaks == [], leaks

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dialguard.config import BrokerConfig
+from dialguard.config import BrokerConfig, Roster
 from dialguard.demo import broker as broker_mod
 from dialguard.demo.broker import (
     NoBrokerError,
@@ -104,7 +104,11 @@ async def test_embedded_broker_carries_the_whole_agent_contract(tmp_path: Path) 
     topics = Topics(f"dgtest-{uuid.uuid4().hex[:8]}")
     cfg = BrokerConfig(url=handle.url, client_id="engine-emb", topic_prefix=topics.prefix)
     link = BrokerLink(
-        cfg, AgentRegistry(30), backoff=Backoff(0.05, 0.3), rng=random.Random(2), tick_s=0.05
+        cfg,
+        AgentRegistry(30, roster=Roster.of(["e1"])),
+        backoff=Backoff(0.05, 0.3),
+        rng=random.Random(2),
+        tick_s=0.05,
     )
     agent = SimulatedAgent(
         "e1", handle.url, topics=topics, behaviour=AgentBehaviour(heartbeat_s=30)

@@ -22,6 +22,7 @@ SECRETS_ENV = {
     "DIALGUARD_ENGINE_MQTT_PASSWORD": "x1",
     "DIALGUARD_SUPERVISOR_MQTT_PASSWORD": "x2",
     "DIALGUARD_AGENT_PASSWORD": "x3",
+    "DIALGUARD_HEALTHCHECK_MQTT_PASSWORD": "x4",
 }
 SERVICES = {"certs", "passwd", "mosquitto", "engine", "sim-trunk", "agents", "supervisor"}
 
@@ -78,7 +79,9 @@ def test_compose_structure() -> None:
                 assert (DOCKER / src).resolve().exists(), f"{name}: {src} does not exist"
     mq = services["mosquitto"]
     mounts = " ".join(mq["volumes"])
-    assert "config/mosquitto/acl:/mosquitto/config/acl" in mounts
+    # the ACL is generated into the auth volume with one block per agent account
+    assert "auth:/mosquitto/auth" in mounts and "/mosquitto/config/acl" not in mounts
+    assert "config/mosquitto/acl:/scripts/acl:ro" in " ".join(services["passwd"]["volumes"])
     assert "config/mosquitto/mosquitto.conf:/mosquitto/config/mosquitto.conf" in mounts
     assert mq["depends_on"]["certs"]["condition"] == "service_completed_successfully"
     assert mq["depends_on"]["passwd"]["condition"] == "service_completed_successfully"
@@ -89,6 +92,7 @@ def test_compose_structure() -> None:
     assert engine["build"]["dockerfile"] == "docker/Dockerfile"
     assert (DOCKER / engine["build"]["context"] / engine["build"]["dockerfile"]).exists()
     assert services["agents"]["command"][:2] == ["agents", "simulate"]
+    assert engine["environment"]["DIALGUARD_ENGINE__AGENTS_FILE"].startswith("/etc/dialguard/")
 
 
 def test_secrets_come_from_the_environment_only() -> None:
@@ -129,7 +133,8 @@ def test_mosquitto_conf_closes_the_doors() -> None:
     assert any(ln.startswith("password_file ") for ln in lines)
     assert any(ln.startswith("certfile ") for ln in lines)
     acl = (REPO / "config" / "mosquitto" / "acl").read_text()
-    assert "pattern write dialguard/agents/%u/state" in acl
+    # a pattern line applies to every user (healthcheck, supervisor): none may exist
+    assert not [ln for ln in acl.splitlines() if ln.startswith("pattern")]
 
 
 def test_no_private_key_or_password_file_is_committed() -> None:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dialguard.config import Roster
 from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
 from dialguard.engine.messages import AgentState, AgentStateName
 from dialguard.pacing.events import AgentChanged
@@ -19,26 +20,36 @@ def st_(
     return AgentState(state=state, seq=seq, ts=ts, session=session, group=group)
 
 
-def synced(stale_after: float = 30.0) -> AgentRegistry:
-    reg = AgentRegistry(stale_after)
+# The agents these tests use; a, x and y serve "sales", z "support", the rest "default".
+ROSTER = Roster(
+    {
+        **Roster.of(["a1", "b", "c"]).entries,
+        **Roster.of(["a", "x", "y"], groups=["sales"]).entries,
+        **Roster.of(["z"], groups=["support"]).entries,
+    }
+)
+
+
+def synced(stale_after: float = 30.0, roster: Roster = ROSTER) -> AgentRegistry:
+    reg = AgentRegistry(stale_after, roster=roster)
     reg.begin_resync()
     reg.resync_complete(0.0)
     return reg
 
 
 def test_nothing_is_available_before_the_first_resync() -> None:
-    reg = AgentRegistry()
+    reg = AgentRegistry(roster=ROSTER)
     reg.apply("a", st_("ready", 1), now=0.0)
     assert reg.available(0.0) == []
     changes = reg.resync_complete(0.0)
-    assert changes == [AgentChange("a", "default", "offline", "ready", "message")]
+    assert changes == [AgentChange("a", "sales", "offline", "ready", "message")]
     assert reg.available(0.0) == ["a"]
 
 
 def test_first_message_creates_agent_and_reports_change() -> None:
     reg = synced()
     ch = reg.apply("a", st_("ready", 0), now=1.0)
-    assert ch == AgentChange("a", "default", None, "ready", "message")
+    assert ch == AgentChange("a", "sales", None, "ready", "message")
     assert isinstance(ch, AgentChange) and ch.pacer_event() == AgentChanged("a", "ready")
     assert reg.available(1.0) == ["a"]
 
@@ -60,7 +71,7 @@ def test_duplicate_is_idempotent_and_refreshes_last_seen() -> None:
     assert reg.apply("a", st_("ready", 4), now=8.0) is None  # heartbeat / QoS 1 duplicate
     assert reg.expire(15.0) == []  # would be stale at 10 without the heartbeat
     assert reg.available(15.0) == ["a"]
-    assert reg.expire(18.0) == [AgentChange("a", "default", "ready", "offline", "stale")]
+    assert reg.expire(18.0) == [AgentChange("a", "sales", "ready", "offline", "stale")]
 
 
 def test_same_seq_different_state_is_a_conflict() -> None:
@@ -81,7 +92,7 @@ def test_stale_agent_is_unavailable_and_comes_back_on_a_message() -> None:
     assert reg.expire(6.0) == []  # reported once
     assert reg.is_stale("a")
     back = reg.apply("a", st_("ready", 2), now=7.0)
-    assert back == AgentChange("a", "default", "offline", "ready", "message")
+    assert back == AgentChange("a", "sales", "offline", "ready", "message")
 
 
 def test_will_message_offline_wins_even_with_its_old_seq() -> None:
@@ -89,7 +100,7 @@ def test_will_message_offline_wins_even_with_its_old_seq() -> None:
     reg = synced()
     reg.apply("a", st_("ready", 5), now=0.0)
     ch = reg.apply("a", st_("offline", 0), now=1.0)
-    assert ch == AgentChange("a", "default", "ready", "offline", "message")
+    assert ch == AgentChange("a", "sales", "ready", "offline", "message")
     # A late QoS 1 duplicate of the earlier 'ready' must not revive the agent.
     late = reg.apply("a", st_("ready", 5), now=2.0)
     assert isinstance(late, Rejected)
@@ -151,14 +162,14 @@ def test_link_down_makes_everyone_unavailable_until_resync() -> None:
 def test_removed_agent() -> None:
     reg = synced()
     reg.apply("a", st_("ready", 1), now=0.0)
-    assert reg.remove("a") == AgentChange("a", "default", "ready", "offline", "removed")
+    assert reg.remove("a") == AgentChange("a", "sales", "ready", "offline", "removed")
     assert reg.remove("a") is None  # already offline: nothing changes
     assert reg.remove("nobody") is None
     assert reg.available(0.0) == []
     assert reg.counts()["offline"] == 1
     # a new desktop session for the same agent brings it back
     back = reg.apply("a", st_("ready", 0, ts=T0 + 10, session="s2"), now=1.0)
-    assert back == AgentChange("a", "default", "offline", "ready", "message")
+    assert back == AgentChange("a", "sales", "offline", "ready", "message")
 
 
 @given(
@@ -178,7 +189,7 @@ def test_change_events_add_up_to_counts(
 ) -> None:
     """A gauge kept only from change events (inc new, dec old) always equals counts():
     the engine's agents-by-state metric cannot drift, whatever arrives in what order."""
-    reg = AgentRegistry(stale_after_s=3.0)
+    reg = AgentRegistry(stale_after_s=3.0, roster=ROSTER)
     gauge: dict[str, int] = {}
 
     def feed(changes: list[AgentChange]) -> None:
@@ -221,13 +232,13 @@ def test_counts_and_expiry_at_stale_after() -> None:
     reg.apply("b", st_("wrap", 1), now=5.0)
     assert reg.counts() == {"ready": 1, "busy": 0, "wrap": 1, "paused": 0, "offline": 0}
     assert reg.expire(12.9) == []
-    assert reg.expire(13.0) == [AgentChange("a", "default", "ready", "offline", "stale")]
+    assert reg.expire(13.0) == [AgentChange("a", "sales", "ready", "offline", "stale")]
     assert reg.counts() == {"ready": 0, "busy": 0, "wrap": 1, "paused": 0, "offline": 1}
 
 
 def test_bad_stale_after() -> None:
     with pytest.raises(ValueError, match="stale_after_s"):
-        AgentRegistry(0)
+        AgentRegistry(0, roster=ROSTER)
 
 
 _STATES: list[AgentStateName] = ["ready", "busy", "wrap", "paused"]
@@ -303,3 +314,54 @@ def test_wrap_up_cap_does_nothing_once_the_agent_moved_on() -> None:
     reg.apply("a1", st_("wrap", 5), 3.0)
     assert reg.end_wrap("a1", "s1", 3) is None  # a timer of an earlier wrap-up
     assert reg.effective_state("a1") == "wrap"
+
+
+# --- the roster and the clock (issue 11) ------------------------------------------------
+
+
+def test_an_id_not_on_the_roster_is_never_available() -> None:
+    """A broker login (the health check's, say) is not enough to become an agent."""
+    reg = synced()
+    result = reg.apply("healthcheck", st_("ready", 1), now=0.0)
+    assert isinstance(result, Rejected) and result.reason == "unknown_agent"
+    assert reg.available(0.0) == [] and not reg.is_available("healthcheck", 0.0)
+    assert reg.counts()["ready"] == 0 and reg.snapshot() == []
+
+
+def test_an_empty_roster_refuses_everyone() -> None:
+    reg = synced(roster=Roster())
+    assert isinstance(reg.apply("a", st_("ready", 1), now=0.0), Rejected)
+    assert reg.available(0.0) == []
+
+
+def test_the_group_comes_from_the_roster_not_the_message() -> None:
+    reg = synced()
+    ch = reg.apply("z", st_("ready", 1, group="sales"), now=0.0)
+    assert isinstance(ch, AgentChange) and ch.group == "support"
+    assert reg.available(0.0, group="sales") == [] and reg.available(0.0, "support") == ["z"]
+
+
+def test_a_reloaded_roster_drops_agents_no_longer_on_it() -> None:
+    reg = synced()
+    reg.apply("a", st_("ready", 1), now=0.0)
+    reg.apply("b", st_("ready", 1), now=0.0)
+    changes = reg.set_roster(Roster.of(["b"]))
+    assert [(c.agent, c.new, c.reason) for c in changes] == [("a", "offline", "removed")]
+    assert reg.available(0.0) == ["b"]
+    assert isinstance(reg.apply("a", st_("ready", 2), now=0.0), Rejected)
+
+
+def test_a_timestamp_far_in_the_future_is_ignored_and_locks_nobody_out() -> None:
+    """One message dated 10 days ahead must not make every later (truthful) one look
+    older than it: it is refused, and the next desktop session is accepted."""
+    reg = synced()
+    ten_days = 10 * 86400.0
+    bad = reg.apply("a", st_("paused", 1, ts=T0 + ten_days, session="s1"), 0.0, skew_s=ten_days)
+    assert isinstance(bad, Rejected) and bad.reason == "clock_skew"
+    ok = reg.apply("a", st_("ready", 1, ts=T0 + 1, session="s2"), now=1.0, skew_s=0.0)
+    assert isinstance(ok, AgentChange) and reg.available(1.0) == ["a"]
+
+
+def test_a_small_skew_is_accepted() -> None:
+    reg = synced()
+    assert isinstance(reg.apply("a", st_("ready", 1), now=0.0, skew_s=5.0), AgentChange)

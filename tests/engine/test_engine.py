@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dialguard.config import CampaignConfig, EngineConfig, parse_campaign
+from dialguard.config import CampaignConfig, EngineConfig, Roster, RosterEntry, parse_campaign
 from dialguard.engine.agents import AgentRegistry
 from dialguard.engine.engine import WILL_GRACE_S, Engine
 from dialguard.engine.mqtt import LinkHandlers
@@ -58,8 +58,13 @@ class Rig:
         await asyncio.wait_for(self.task, 30.0)
 
 
+ROSTER = Roster.of(["a1", "a2"])
+
+
 @contextlib.asynccontextmanager
-async def running(tmp_path: Path, *, transfer_s: float | None = 0.02) -> AsyncIterator[Rig]:
+async def running(
+    tmp_path: Path, *, transfer_s: float | None = 0.02, roster: Roster | None = None
+) -> AsyncIterator[Rig]:
     path = tmp_path / "store.sqlite3"
     async with await Store.open(path) as store:
         await store.upsert_campaign("c1", "Engine test", "{}")
@@ -74,7 +79,9 @@ async def running(tmp_path: Path, *, transfer_s: float | None = 0.02) -> AsyncIt
         return links[-1]
 
     trunk = ScriptedTrunk(transfer_s)
-    engine = Engine(cfg, [campaign()], trunk, metrics_enabled=False, link=make_link)
+    engine = Engine(
+        cfg, [campaign()], trunk, metrics_enabled=False, link=make_link, roster=roster or ROSTER
+    )
     task = asyncio.create_task(engine.run())
     try:
         await asyncio.wait_for(engine.started.wait(), 10.0)
@@ -190,3 +197,58 @@ async def test_an_answer_to_a_call_of_the_crashed_process_is_recorded_as_abandon
         (attempt,) = await store.attempts("c1", 0, 2e9)
     assert attempt.abandoned and attempt.abandon_reason == "answered_after_restart"
     assert attempt.answered_at is not None
+
+
+# --- the roster (issue 11) -------------------------------------------------------------
+
+
+async def test_a_login_not_on_the_roster_gets_no_call_and_is_counted(tmp_path: Path) -> None:
+    """On old main the health check's login published 'ready' and was sent 2 of 4 calls."""
+    async with running(tmp_path) as r:
+        await r.link.control("c1", "start")
+        rejected = r.link.stranger("healthcheck", "ready")
+        assert rejected.reason == "unknown_agent"
+        await asyncio.sleep(0.5)
+        assert r.trunk.calls == []
+        metric = r.engine.metrics.agent_states_ignored.labels("unknown_agent")
+        assert metric._value.get() == 1
+        assert "healthcheck" not in {a.agent for a in r.engine.status().agents}
+        await r.stop()
+
+
+async def test_the_roster_says_where_calls_go_and_which_campaigns_an_agent_serves(
+    tmp_path: Path,
+) -> None:
+    roster = Roster(
+        {
+            "a1": RosterEntry(id="a1", groups=(), campaigns=("other",)),  # not c1's
+            "a2": RosterEntry(id="a2", sip_uri="sip:2002@pbx.example"),
+        }
+    )
+    async with running(tmp_path, roster=roster) as r:
+        await r.link.control("c1", "start")
+        r.link.agent("a1", "ready", group="default")  # the message's group is ignored
+        await asyncio.sleep(0.5)
+        assert r.trunk.calls == []
+        r.link.agent("a2", "ready")
+        call = await r.call(1)
+        call.ring()
+        call.answer()
+        await until(lambda: bool(call.transfers), 3.0, "REFER")
+        assert call.transfers[0][1] == "sip:2002@pbx.example"
+        r.link.agent("a2", "busy")
+        call.end()
+        await r.stop()
+
+
+async def test_a_reloaded_roster_takes_a_removed_agent_out_of_its_campaign(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as r:
+        r.link.agent("a1", "ready")
+        runner = r.engine.runners["c1"]
+        ready = lambda: runner.pacer.counters(runner.loop.time()).agents_ready  # noqa: E731
+        await until(lambda: ready() == 1, 3.0, "a1 counted")
+        r.engine.reload_roster(Roster.of(["a2"]))
+        await until(lambda: ready() == 0, 3.0, "a1 removed")
+        await r.stop()

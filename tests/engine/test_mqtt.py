@@ -16,7 +16,7 @@ import aiomqtt
 import pytest
 from structlog.testing import capture_logs
 
-from dialguard.config import BrokerConfig
+from dialguard.config import BrokerConfig, Roster
 from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent
 from dialguard.engine.agents import AgentChange, AgentRegistry
 from dialguard.engine.messages import (
@@ -43,6 +43,8 @@ from dialguard.engine.mqtt import (
 from tests.support.mosquitto import Mosquitto, free_port
 
 pytestmark = pytest.mark.broker
+
+ROSTER = Roster.of(["a1", "a2", "a3", "m1", "s1", "b1", "d1", "e1", "w1"])
 
 FAST = Backoff(base_s=0.05, cap_s=0.3, min_s=0.02)
 
@@ -119,7 +121,7 @@ async def start_link(
         )
         link = BrokerLink(
             cfg,
-            AgentRegistry(stale_after),
+            AgentRegistry(stale_after, roster=ROSTER),
             handlers=handlers,
             backoff=FAST,
             rng=random.Random(1),
@@ -478,7 +480,7 @@ async def test_cancel_at_random_moments_always_stops_the_link(tmp_path: Path) ->
         for i in range(12):
             link = BrokerLink(
                 BrokerConfig(url=broker.url, client_id=f"cancel-{i}"),
-                AgentRegistry(30),
+                AgentRegistry(30, roster=ROSTER),
                 backoff=FAST,
                 rng=random.Random(i),
                 tick_s=0.05,
@@ -492,3 +494,43 @@ async def test_cancel_at_random_moments_always_stops_the_link(tmp_path: Path) ->
             assert not link.dialling_allowed
     finally:
         broker.stop()
+
+
+# --- issue 11: strangers and clocks ---------------------------------------------------
+
+
+async def test_a_stranger_is_counted_logged_once_and_never_available(
+    start_link: Callable[..., Awaitable[Running]],
+    raw: aiomqtt.Client,
+    topics: Topics,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    r = await start_link()
+    seen: list[str] = []
+    r.link.handlers.on_rejected.append(lambda rej: seen.append(rej.reason))
+    assert await r.link.wait_synced(5.0)
+    for seq in (1, 2, 3):
+        await raw.publish(topics.agent_state("healthcheck"), state_msg("ready", seq), qos=1)
+    await raw.publish(topics.agent_state("a1"), state_msg("ready", 1), qos=1)
+    await eventually(lambda: r.link.registry.available(r.link.now()) == ["a1"], what="a1")
+    await eventually(lambda: r.link.stats.unknown_agents == 3, what="3 counted")
+    assert seen == ["unknown_agent"] * 3
+    assert r.link.registry.effective_state("healthcheck") is None
+    logged = [rec for rec in caplog.records if "not on the roster" in rec.getMessage()]
+    assert len(logged) <= 1  # once per id, not per heartbeat (0 if logs go elsewhere)
+
+
+async def test_a_message_from_ten_days_ahead_does_not_lock_the_agent_out(
+    start_link: Callable[..., Awaitable[Running]], raw: aiomqtt.Client, topics: Topics
+) -> None:
+    """On old main one such message made every later (truthful) one 'older': the agent
+    could not become ready again for ten days."""
+    r = await start_link()
+    assert await r.link.wait_synced(5.0)
+    future = time.time() + 10 * 86400
+    body = json.dumps({"state": "paused", "seq": 1, "ts": future, "session": "bad"}).encode()
+    await raw.publish(topics.agent_state("a2"), body, qos=1)
+    await eventually(lambda: r.link.stats.clock_skew == 1, what="skew counted")
+    fresh = json.dumps({"state": "ready", "seq": 1, "ts": time.time(), "session": "new"}).encode()
+    await raw.publish(topics.agent_state("a2"), fresh, qos=1)
+    await eventually(lambda: r.link.registry.available(r.link.now()) == ["a2"], what="ready")

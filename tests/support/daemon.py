@@ -49,24 +49,35 @@ path = "{cfg.store.path}"
 format = "json"
 [engine]
 campaigns_dir = "campaigns"
+agents_file = "agents.toml"
 shutdown_grace_s = 5
 """
+
+
+def roster_toml(centre: LocalCentre) -> str:
+    """The roster of ``centre``'s desktops (a daemon believes nobody else)."""
+    return "".join(f'[[agent]]\nid = "{a.agent_id}"\n\n' for a in centre.agents)
 
 
 def write_config(centre: LocalCentre, where: Path, *, metrics_port: int | None = None) -> Path:
     (where / "campaigns").mkdir(exist_ok=True)
     (where / "campaigns" / "demo.toml").write_text(CAMPAIGN_TOML)
+    (where / "agents.toml").write_text(roster_toml(centre))
     config = where / "dialguard.toml"
     config.write_text(engine_toml(centre, metrics_port=metrics_port))
     return config
 
 
-def start_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_daemon(
+    config: Path, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """``env``: extra variables for the daemon only (set in the test process, they
+    would also override the EngineConfig the centre builds)."""
     return subprocess.Popen(
         [sys.executable, "-m", "dialguard", "run", "--config", str(config)],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
-        env={**os.environ, "DIALGUARD_ENGINE__USE_UVLOOP": "false"},
+        env={**os.environ, "DIALGUARD_ENGINE__USE_UVLOOP": "false", **(env or {})},
     )
 
 

@@ -76,6 +76,15 @@ class FakeLink:
         if result is not None:
             self._emit([result])
 
+    def stranger(self, agent: str, state: AgentStateName) -> Rejected:
+        """Someone publishes a state the registry must refuse (not on the roster)."""
+        msg = AgentState(state=state, seq=next(self._seq), ts=time.time())
+        result = self.registry.apply(agent, msg, self.now())
+        assert isinstance(result, Rejected), result
+        for handler in self.handlers.on_rejected:
+            handler(result)
+        return result
+
     def link_down(self) -> None:
         """The broker went away: every agent is offline to the engine."""
         self.connected.clear()

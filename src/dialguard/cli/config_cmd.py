@@ -15,6 +15,7 @@ from dialguard.cli._common import (
     console,
     err_console,
 )
+from dialguard.cli._startup import check_startup
 from dialguard.config import (
     CampaignConfig,
     ConfigError,
@@ -55,6 +56,15 @@ def check(config: Path | None = None) -> int:
             campaigns = load_campaigns(campaigns_dir)
         except ConfigError as e:
             problems.extend(e.problems)
+    warnings: list[str] = []
+    roster_size = 0
+    if cfg is not None:
+        startup = check_startup(cfg, campaigns)
+        problems.extend(startup.problems)
+        warnings.extend(startup.warnings)
+        roster_size = len(startup.roster)
+    for w in warnings:
+        err_console.print(f"[yellow]config warning:[/] {w}", highlight=False)
     if problems or cfg is None:
         for p in problems:
             err_console.print(f"[red]config error:[/] {p}", highlight=False)
@@ -64,7 +74,8 @@ def check(config: Path | None = None) -> int:
     console.print(
         f"config ok: broker {cfg.broker.host}:{cfg.broker.port}, trunk "
         f"{cfg.trunk.host}:{cfg.trunk.port}, store {cfg.store.path}, "
-        f"{len(campaigns)} campaign(s) in {cfg.engine.campaigns_dir}",
+        f"{len(campaigns)} campaign(s) in {cfg.engine.campaigns_dir}, "
+        f"{roster_size} agent(s) on the roster",
         highlight=False,
         soft_wrap=True,
     )

@@ -19,7 +19,6 @@ Times printed are ISO 8601 with the offset, in this machine's time zone.
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
 import io
 import json
@@ -51,6 +50,7 @@ from dialguard.reports.compliance import (
     PeriodFigures,
     compliance_report,
 )
+from dialguard.spreadsheet import SafeCsvWriter, SafeDictWriter
 from dialguard.store import AttemptRecord, AuditRecord, Store, StoreError
 
 app = App(name="report", help="Compliance, attempt and change reports (read from the store).")
@@ -178,7 +178,7 @@ CSV_FIELDS = (
 
 def _report_csv(report: ComplianceReport) -> str:
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    w = SafeCsvWriter(out, lineterminator="\n")
     w.writerow(CSV_FIELDS)
     for p in report.periods:
         w.writerow(
@@ -366,7 +366,7 @@ def attempts(
         print(json.dumps(data, indent=2, ensure_ascii=False))
     elif format == "csv":
         out = io.StringIO()
-        w = csv.DictWriter(out, ATTEMPT_FIELDS, lineterminator="\n")
+        w = SafeDictWriter(out, ATTEMPT_FIELDS, lineterminator="\n")
         w.writeheader()
         for a in rows:
             w.writerow({k: "" if v is None else v for k, v in _attempt_dict(a).items()})
@@ -490,7 +490,7 @@ def audit(
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     elif format == "csv":
         out = io.StringIO()
-        w = csv.DictWriter(out, AUDIT_FIELDS, lineterminator="\n")
+        w = SafeDictWriter(out, AUDIT_FIELDS, lineterminator="\n")
         w.writeheader()
         for r in rows:
             w.writerow(

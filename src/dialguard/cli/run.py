@@ -22,7 +22,8 @@ from dialguard.cli._common import (
     err_console,
     load_config_or_exit,
 )
-from dialguard.config import CampaignConfig, ConfigError, EngineConfig, load_campaigns
+from dialguard.cli._startup import check_startup
+from dialguard.config import CampaignConfig, ConfigError, EngineConfig, Roster, load_campaigns
 from dialguard.logs import configure_logging, get_logger
 from dialguard.store import StoreError
 from dialguard.tasks import TaskSet
@@ -54,6 +55,11 @@ def run(config: Path | None = None, *, log_level: str | None = None) -> int:
         for p in e.problems:
             err_console.print(f"[red]config error:[/] {p}", highlight=False)
         return EXIT_BAD_INPUT
+    startup = check_startup(cfg, campaigns)
+    if startup.problems:
+        for p in startup.problems:
+            err_console.print(f"[red]config error:[/] {p}", highlight=False)
+        return EXIT_BAD_INPUT
     if log_level is not None and log_level not in ("debug", "info", "warning", "error"):
         err_console.print(f"--log-level {log_level!r}: use debug, info, warning or error")
         return EXIT_BAD_INPUT
@@ -62,6 +68,8 @@ def run(config: Path | None = None, *, log_level: str | None = None) -> int:
         log.info("effective configuration", part=what, settings=fields)
     if not campaigns:
         log.warning("no campaign files found", campaigns_dir=str(cfg.engine.campaigns_dir))
+    for w in startup.warnings:
+        log.warning(w)
     loop_factory = None
     if cfg.engine.use_uvloop:
         try:
@@ -71,7 +79,7 @@ def run(config: Path | None = None, *, log_level: str | None = None) -> int:
         except ImportError:
             log.info("uvloop not installed; using the standard event loop")
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        code = runner.run(_serve(cfg, campaigns))
+        code = runner.run(_serve(cfg, campaigns, startup.roster))
     _exit_despite_threads(code)
     return code
 
@@ -120,7 +128,7 @@ def _exit_despite_threads(code: int) -> None:
             os._exit(code)
 
 
-async def _serve(cfg: EngineConfig, campaigns: list[CampaignConfig]) -> int:
+async def _serve(cfg: EngineConfig, campaigns: list[CampaignConfig], roster: Roster) -> int:
     from dialguard.engine.engine import Engine
     from dialguard.sip import SippyTrunk
 
@@ -136,7 +144,7 @@ async def _serve(cfg: EngineConfig, campaigns: list[CampaignConfig]) -> int:
         rtp_host=t.local_host,
         rtp_ports=t.rtp_port_range,
     )
-    engine = Engine(cfg, campaigns, trunk)
+    engine = Engine(cfg, campaigns, trunk, roster=roster)
     loop = asyncio.get_running_loop()
     limit = cfg.engine.shutdown_grace_s + STOP_BEYOND_GRACE_S
 

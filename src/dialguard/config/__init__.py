@@ -28,8 +28,10 @@ from dialguard.config.loading import (
     load_campaign,
     load_campaigns,
     load_engine_config,
+    load_roster,
     parse_campaign,
 )
+from dialguard.config.roster import Roster, RosterEntry, parse_roster
 from dialguard.law import MAX_ABANDON_CAP, MAX_DIAL_RATIO, MIN_RING_TIMEOUT_S
 
 __all__ = [
@@ -50,11 +52,15 @@ __all__ = [
     "PacingMode",
     "RetryPolicy",
     "RetryRule",
+    "Roster",
+    "RosterEntry",
     "StoreConfig",
     "TimeRange",
     "TrunkConfig",
     "load_campaign",
     "load_campaigns",
     "load_engine_config",
+    "load_roster",
     "parse_campaign",
+    "parse_roster",
 ]

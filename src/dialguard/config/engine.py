@@ -7,12 +7,47 @@ need not live in the file.
 
 from __future__ import annotations
 
+import re
+import string
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+TOPIC_LEVEL_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+"""One MQTT topic level we name (an agent id, a client id): no '/', no wildcards, no
+spaces. The MQTT contract (engine/messages.py) uses the same pattern for its ids."""
+_LEVEL = re.compile(TOPIC_LEVEL_PATTERN)
+
+
+def topic_prefix_problem(prefix: str) -> str | None:
+    """Why ``prefix`` cannot head our topics (None when it can): the engine subscribes to
+    ``{prefix}/agents/+/state``, so a wildcard, an empty level or a ``$`` (the broker's
+    own ``$SYS``) in it would subscribe to other people's topics or to nothing."""
+    if not prefix:
+        return "must not be empty"
+    if any(c in prefix for c in "+#\0"):
+        return "must not contain '+', '#' or NUL (MQTT wildcards)"
+    if prefix.startswith("$"):
+        return "must not start with '$' (reserved for the broker)"
+    if "" in prefix.split("/"):
+        return "must not start or end with '/' nor contain '//'"
+    return None
+
+
+def template_problem(template: str, fields: frozenset[str]) -> str | None:
+    """Why ``template`` cannot be filled with exactly ``fields`` (None when it can)."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as e:
+        return f"not a valid template ({e})"
+    unknown = sorted(n for n in names if n not in fields)
+    if unknown:
+        known = ", ".join("{" + f + "}" for f in sorted(fields))
+        return f"unknown field(s) {', '.join('{' + n + '}' for n in unknown)}: only {known}"
+    return None
 
 
 class _Section(BaseModel):
@@ -34,8 +69,38 @@ class BrokerConfig(_Section):
     @classmethod
     def _url(cls, v: str) -> str:
         parts = urlsplit(v)
+        if parts.username is not None or parts.password is not None:
+            # Never taken from here: a URL is logged and shown, a password must not be.
+            raise ValueError(
+                "credentials in the URL are not accepted: set broker.username, and the "
+                "password as DIALGUARD_BROKER__PASSWORD"
+            )
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError("must look like mqtt://HOST:PORT or mqtts://HOST:PORT")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError as e:
+            raise ValueError(f"bad port ({e})") from None
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("must be just mqtt://HOST:PORT (no path or query)")
+        return v
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, v: str) -> str:
+        if not _LEVEL.match(v):
+            raise ValueError(
+                "must be 1–64 letters, digits, '_', '.' or '-' (it is a topic level of "
+                "the engine's sync topic; no '/', '+', '#' or spaces)"
+            )
+        return v
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        problem = topic_prefix_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
         return v
 
     @property
@@ -46,6 +111,9 @@ class BrokerConfig(_Section):
     def port(self) -> int:
         parts = urlsplit(self.url)
         return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+
+AGENT_URI_FIELDS: Final = frozenset({"agent"})
 
 
 class TrunkConfig(_Section):
@@ -66,7 +134,29 @@ class TrunkConfig(_Section):
     def _template(cls, v: str) -> str:
         if "{agent}" not in v or not v.startswith(("sip:", "sips:")):
             raise ValueError("must be a sip: URI containing {agent}, e.g. sip:{agent}@pbx")
+        problem = template_problem(v, AGENT_URI_FIELDS)
+        if problem is not None:
+            # Every transfer would fail, so every answered call would hear the message.
+            raise ValueError(problem)
         return v
+
+    @field_validator("rtp_port_range")
+    @classmethod
+    def _rtp(cls, v: tuple[int, int]) -> tuple[int, int]:
+        lo, hi = v
+        if not 0 < lo <= hi < 65536:
+            raise ValueError("must be [LOW, HIGH] within 1–65535 with LOW ≤ HIGH")
+        return v
+
+    @model_validator(mode="after")
+    def _registration(self) -> TrunkConfig:
+        if self.registration and not self.username:
+            raise ValueError("registration = true needs trunk.username")
+        return self
+
+    def agent_uri(self, agent: str) -> str:
+        """Where a call for ``agent`` is transferred when the roster gives no URI."""
+        return self.agent_uri_template.format(agent=agent)
 
 
 class StoreConfig(_Section):
@@ -91,6 +181,10 @@ class MetricsConfig(_Section):
 class EngineSection(_Section):
     default_region: str = Field(default="GB", min_length=2, max_length=2)
     campaigns_dir: Path = Path("campaigns")
+    agents_file: Path | None = Field(
+        default=None,
+        description="the agent roster (TOML); unset: no agent is accepted (fail closed)",
+    )
     agent_stale_after_s: float = Field(default=30.0, gt=0, le=600)
     shutdown_grace_s: float = Field(default=30.0, ge=0, le=600)
     use_uvloop: bool = True

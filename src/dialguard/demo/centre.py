@@ -28,6 +28,7 @@ from dialguard.config import (
     CampaignConfig,
     EngineConfig,
     MetricsConfig,
+    Roster,
     StoreConfig,
     TrunkConfig,
     parse_campaign,
@@ -214,7 +215,10 @@ class LocalCentre:
         assert self.broker is not None
         cfg = self.engine_config()
         trunk = SippyTrunk(cfg.trunk.host, cfg.trunk.port, local_host="127.0.0.1")
-        self.engine = Engine(cfg, [self.campaign], trunk, engine_id=self.prefix)
+        # The demo generates its roster: exactly the desktops it started, serving its
+        # one campaign. A desktop it did not start is refused like anyone else.
+        roster = Roster.of((a.agent_id for a in self.agents), groups=[self.campaign.agent_group])
+        self.engine = Engine(cfg, [self.campaign], trunk, engine_id=self.prefix, roster=roster)
         self._tasks.append(asyncio.create_task(self.engine.run(), name="engine"))
         await asyncio.wait_for(self.engine.started.wait(), 30)
         if not await self.engine.link.wait_synced(15):

@@ -369,7 +369,7 @@ def make_agents(
     seed: int | None = None,
 ) -> list[SimulatedAgent]:
     """``count`` agents named ``{prefix}-001`` …; with a password each logs in with its
-    own id as user name (what the broker's ACL pattern ``%u`` expects)."""
+    own id as user name (the broker ACL's block for that agent account)."""
     if count < 1 or count > 1000:
         raise ValueError(f"agents: {count} is outside 1..1000")
     rng = random.Random(seed)

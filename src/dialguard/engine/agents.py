@@ -13,6 +13,14 @@ only if its last accepted state is ``ready``, it was heard from within ``stale_a
 and the broker link is up and resynchronised. Everything else — will message, silence,
 lost broker, a resync that did not re-confirm the agent — makes it unavailable.
 
+Who may be an agent (issue 11): a broker login is not enough. Only ids on the
+:class:`~dialguard.config.Roster` are accepted; a state message from anyone else is
+:class:`Rejected` (``unknown_agent``) and changes nothing. The groups an agent serves
+come from the roster too, never from the message (its ``group`` field is ignored).
+A message whose ``ts`` is more than :data:`MAX_CLOCK_SKEW_S` ahead of the engine's wall
+clock is rejected (``clock_skew``): believed, it would win every ordering comparison by
+``ts`` and lock the agent's later, truthful messages out for as long as it is ahead.
+
 Ordering rules (QoS 1 duplicates, retained replays and desktop restarts all happen):
 
 ====================================  ===================================================
@@ -37,13 +45,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from dialguard.config import Roster, RosterEntry
 from dialguard.engine.messages import AGENT_STATES, AgentState, AgentStateName, AgentStatus
 from dialguard.pacing.events import AgentChanged
 
 ChangeReason = Literal["message", "stale", "link_down", "removed", "wrap_cap"]
-RejectReason = Literal["stale_seq", "old_session", "seq_conflict"]
+RejectReason = Literal["stale_seq", "old_session", "seq_conflict", "unknown_agent", "clock_skew"]
 
 DEFAULT_STALE_AFTER_S: Final = 30.0
+MAX_CLOCK_SKEW_S: Final = 30.0
+"""How far ahead of the engine's wall clock an agent message's ``ts`` may be. Desktops
+keep NTP time within a second; a heartbeat period's worth of slack is generous."""
 NO_SESSION: Final = "-"  # AgentState.session when the desktop sends none
 
 
@@ -84,10 +96,11 @@ class _Agent:
 class AgentRegistry:
     """The engine's view of every agent, fed by messages and time."""
 
-    def __init__(self, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+    def __init__(self, stale_after_s: float = DEFAULT_STALE_AFTER_S, *, roster: Roster) -> None:
         if stale_after_s <= 0:
             raise ValueError(f"stale_after_s must be > 0, got {stale_after_s!r}")
         self.stale_after_s = stale_after_s
+        self.roster = roster
         self._agents: dict[str, _Agent] = {}
         # Until the first resync completes nothing is known for sure: fail closed.
         self._synced = False
@@ -95,13 +108,14 @@ class AgentRegistry:
     # --- feeding -----------------------------------------------------------------------
 
     def apply(
-        self, agent: str, msg: AgentState, now: float, *, age_s: float = 0.0
+        self, agent: str, msg: AgentState, now: float, *, age_s: float = 0.0, skew_s: float = 0.0
     ) -> AgentChange | Rejected | None:
         """Take one state message for ``agent`` (the id from the topic).
 
         ``age_s`` is how old the message already was when it arrived (the link passes
         it for retained copies, from the message's ``ts``), so a retained ``ready`` left
         behind by a desktop that died without a will is not believed as fresh.
+        ``skew_s`` is the message's ``ts`` minus the engine's wall clock at arrival.
         Returns the change in effective state, a :class:`Rejected` saying why nothing
         happened, or ``None`` when the message was accepted without a visible change
         (a heartbeat, or busy → busy).
@@ -109,13 +123,23 @@ class AgentRegistry:
         if msg.agent is not None and msg.agent != agent:
             # messages.parse_payload callers check this too; the registry never trusts it.
             raise ValueError(f"payload agent {msg.agent!r} does not match topic agent {agent!r}")
+        member = self.roster.get(agent)
+        if member is None:
+            return Rejected(agent, "unknown_agent", "not on the agent roster")
+        if skew_s > MAX_CLOCK_SKEW_S:
+            return Rejected(
+                agent,
+                "clock_skew",
+                f"ts is {skew_s:.0f} s ahead of the engine's clock (limit {MAX_CLOCK_SKEW_S:g} s)",
+            )
+        group = _label(member)
         seen = now - max(0.0, age_s)
         cur = self._agents.get(agent)
         if cur is None:
             self._agents[agent] = _Agent(msg, seen)
             entry = self._agents[agent]
             entry.stale = self._is_stale(entry, now)
-            return AgentChange(agent, msg.group, None, self._effective(entry), "message")
+            return AgentChange(agent, group, None, self._effective(entry), "message")
 
         if (
             cur.wrap_ended
@@ -132,7 +156,6 @@ class AgentRegistry:
             return Rejected(agent, rejection[0], rejection[1])
 
         before = self._effective(cur)
-        old_group = cur.state.group
         if (
             msg.state == cur.state.state
             and msg.seq == cur.state.seq
@@ -150,9 +173,9 @@ class AgentRegistry:
         cur.seen_since_resync = True
         cur.stale = self._is_stale(cur, now)
         after = self._effective(cur)
-        if after == before and old_group == msg.group:
+        if after == before:
             return None
-        return AgentChange(agent, msg.group, before, after, "message")
+        return AgentChange(agent, group, before, after, "message")
 
     def remove(self, agent: str) -> AgentChange | None:
         """The retained state was cleared (empty payload): the agent was decommissioned.
@@ -169,7 +192,18 @@ class AgentRegistry:
         cur.stale = True
         if before == "offline":
             return None
-        return AgentChange(agent, cur.state.group, before, "offline", "removed")
+        return AgentChange(agent, self._group(agent), before, "offline", "removed")
+
+    def set_roster(self, roster: Roster) -> list[AgentChange]:
+        """A reloaded roster: agents no longer on it are forgotten (offline first, so
+        the pacer hears of it); the others keep their state under their new entry."""
+        self.roster = roster
+        changes = []
+        for name in [a for a in self._agents if a not in roster]:
+            before = self._effective(self._agents.pop(name))
+            if before != "offline":
+                changes.append(AgentChange(name, "", before, "offline", "removed"))
+        return changes
 
     def end_wrap(self, agent: str, session: str, seq: int) -> AgentChange | None:
         """The campaign's wrap-up cap is reached (docs/design.md "Wrap-up contract"): count
@@ -186,7 +220,7 @@ class AgentRegistry:
         after = self._effective(cur)
         if after == before:
             return None
-        return AgentChange(agent, cur.state.group, before, after, "wrap_cap")
+        return AgentChange(agent, self._group(agent), before, after, "wrap_cap")
 
     def expire(self, now: float) -> list[AgentChange]:
         """Mark agents not heard from for ``stale_after_s`` as stale (offline for dialling).
@@ -197,7 +231,7 @@ class AgentRegistry:
                 before = self._effective(a)
                 a.stale = True
                 if before != "offline":
-                    changes.append(AgentChange(name, a.state.group, before, "offline", "stale"))
+                    changes.append(AgentChange(name, self._group(name), before, "offline", "stale"))
         return changes
 
     def link_down(self) -> list[AgentChange]:
@@ -207,7 +241,9 @@ class AgentRegistry:
             for name, a in self._agents.items():
                 before = self._effective(a)
                 if before != "offline":
-                    changes.append(AgentChange(name, a.state.group, before, "offline", "link_down"))
+                    changes.append(
+                        AgentChange(name, self._group(name), before, "offline", "link_down")
+                    )
         self._synced = False
         return changes
 
@@ -235,7 +271,7 @@ class AgentRegistry:
             a.stale = self._is_stale(a, now)
             after = self._effective(a)
             if after != "offline":
-                changes.append(AgentChange(name, a.state.group, "offline", after, "message"))
+                changes.append(AgentChange(name, self._group(name), "offline", after, "message"))
         return [c for c in changes if c.old != c.new]
 
     # --- asking ------------------------------------------------------------------------
@@ -256,7 +292,7 @@ class AgentRegistry:
             if a.state.state == "ready"
             and not a.stale
             and not self._is_stale(a, now)
-            and (group is None or a.state.group == group)
+            and (group is None or group in self._groups(name))
         ]
         return [name for _, name in sorted(ready)]
 
@@ -289,9 +325,9 @@ class AgentRegistry:
     def agents(self) -> Iterable[str]:
         return tuple(self._agents)
 
-    def group_of(self, agent: str) -> str | None:
-        a = self._agents.get(agent)
-        return None if a is None else a.state.group
+    def member(self, agent: str) -> RosterEntry | None:
+        """The agent's roster entry: what it may serve and where its calls go."""
+        return self.roster.get(agent)
 
     def counts(self) -> dict[AgentStateName, int]:
         """Agents by effective state, every state present (zero included) for metrics."""
@@ -301,11 +337,21 @@ class AgentRegistry:
     def snapshot(self) -> list[AgentStatus]:
         """Every agent's effective state, for the engine's retained status message."""
         return [
-            AgentStatus(agent=name, state=self._effective(a), group=a.state.group, stale=a.stale)
+            AgentStatus(
+                agent=name, state=self._effective(a), group=self._group(name), stale=a.stale
+            )
             for name, a in sorted(self._agents.items())
         ]
 
     # --- internals ---------------------------------------------------------------------
+
+    def _groups(self, agent: str) -> tuple[str, ...]:
+        member = self.roster.get(agent)
+        return () if member is None else member.groups
+
+    def _group(self, agent: str) -> str:
+        member = self.roster.get(agent)
+        return "" if member is None else _label(member)
 
     def _is_stale(self, a: _Agent, now: float) -> bool:
         return now - a.last_seen >= self.stale_after_s
@@ -314,6 +360,11 @@ class AgentRegistry:
         if not self._synced or a.stale:
             return "offline"
         return a.state.state
+
+
+def _label(member: RosterEntry) -> str:
+    """The groups an agent serves, as one label for status displays."""
+    return ",".join(member.groups)
 
 
 def _order(cur: AgentState, new: AgentState) -> tuple[RejectReason, str] | None:

@@ -10,9 +10,12 @@ closed as ``interrupted`` and its contact waits the ``interrupted`` retry delay,
 restart never dials anyone twice by accident; contacts left ``in_progress`` with no
 attempt (a crash between picking and writing) go back to ``pending``.
 
-Agents and campaigns: an agent belongs to one campaign at a time — the first running
-campaign of its group to hear of it (least-loaded first) — so two pacers can never
-reserve the same person. A stopped campaign gives its agents back to the others.
+Agents and campaigns: only agents on the roster (``engine.agents_file``, or the
+``roster`` given) are believed, and the roster says which campaigns each may serve (by
+campaign id or ``agent_group``) and where its calls are transferred. An agent belongs to
+one campaign at a time — the first running campaign it may serve to hear of it
+(least-loaded first) — so two pacers can never reserve the same person. A stopped
+campaign gives its agents back to the others. SIGHUP re-reads the roster.
 
 Structured concurrency: the broker link, the store writer, the status publisher and
 every campaign runner are children of one :class:`asyncio.TaskGroup`. A part that
@@ -42,8 +45,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
 
-from dialguard.config import CampaignConfig, ConfigError, EngineConfig, PacingConfig, load_campaigns
-from dialguard.engine.agents import AgentChange, AgentRegistry
+from dialguard.config import (
+    CampaignConfig,
+    ConfigError,
+    EngineConfig,
+    PacingConfig,
+    Roster,
+    load_campaigns,
+    load_roster,
+)
+from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
 from dialguard.engine.calls import AbandonReason
 from dialguard.engine.messages import (
     AgentCallMessage,
@@ -121,7 +132,10 @@ class Engine:
         metrics_enabled: bool | None = None,
         wall: Callable[[], float] = time.time,
         link: LinkFactory | None = None,
+        roster: Roster | None = None,
     ) -> None:
+        """``roster``: the agents the engine believes; by default read from
+        ``engine.agents_file`` (none configured: nobody is accepted)."""
         self.cfg = cfg
         self.campaign_configs = {c.id: c for c in campaigns}
         self.trunk = trunk
@@ -130,13 +144,21 @@ class Engine:
         self.metrics = EngineMetrics()
         self._metrics_enabled = cfg.metrics.enabled if metrics_enabled is None else metrics_enabled
         self.metrics_server: MetricsServer | None = None
-        self.registry = AgentRegistry(stale_after_s=cfg.engine.agent_stale_after_s)
+        if roster is None:
+            roster = load_roster(cfg.engine.agents_file)
+        if not roster:
+            log.warning(
+                "the agent roster is empty: no agent will be accepted (set engine.agents_file)",
+                agents_file=str(cfg.engine.agents_file),
+            )
+        self.registry = AgentRegistry(stale_after_s=cfg.engine.agent_stale_after_s, roster=roster)
         handlers = LinkHandlers(
             on_control=self._on_control,
             on_pacing=self._on_pacing,
             on_disposition=self._on_disposition,
             on_agent_changes=[self._on_agent_changes],
             on_resync=[self._on_resync],
+            on_rejected=[self._on_rejected],
         )
         self.link: EngineLink = (
             link(self.registry, handlers)
@@ -348,7 +370,7 @@ class Engine:
                 trunk=self.trunk,
                 metrics=self.metrics,
                 publish_agent=self._publish_call,
-                agent_uri=lambda agent: self.cfg.trunk.agent_uri_template.format(agent=agent),
+                agent_uri=self._agent_uri,
                 prompt=_load_prompt(cfg),
                 writes=self.writes,
                 trunk_health=self.trunk_health,
@@ -364,6 +386,16 @@ class Engine:
         return self.store
 
     # --- agents -----------------------------------------------------------------------
+
+    def _agent_uri(self, agent: str) -> str:
+        """Where the agent's calls go: its roster entry's URI, else the template."""
+        member = self.registry.member(agent)
+        if member is not None and member.sip_uri is not None:
+            return member.sip_uri
+        return self.cfg.trunk.agent_uri(agent)
+
+    def _on_rejected(self, rejected: Rejected) -> None:
+        self.metrics.agent_states_ignored.labels(rejected.reason).inc()
 
     def _agent_available(self, agent: str) -> bool:
         """May ``agent`` get a new call now? (Checked at each launch: fail closed.)"""
@@ -404,13 +436,13 @@ class Engine:
         """Agents the outage kept reserved but the resync did not re-confirm are gone."""
         for agent in sorted(self._kept_over_outage):
             if self.registry.effective_state(agent) == "offline":
-                runner = self._runner_for(agent, self.registry.group_of(agent) or "")
+                runner = self._runner_for(agent)
                 if runner is not None:
                     runner.report(AgentChanged(agent, "offline"))
         self._kept_over_outage.clear()
 
     def _forward(self, ch: AgentChange) -> None:
-        runner = self._runner_for(ch.agent, ch.group)
+        runner = self._runner_for(ch.agent)
         timer = self._wrap_timers.pop(ch.agent, None)
         if timer is not None:
             timer.cancel()
@@ -451,15 +483,18 @@ class Engine:
         except Exception as e:
             log.warning("agent_publish_failed", agent=agent, call_event=event.event, error=str(e))
 
-    def _runner_for(self, agent: str, group: str) -> CampaignRunner | None:
+    def _runner_for(self, agent: str) -> CampaignRunner | None:
         owner = self._owner.get(agent)
         if owner is not None and owner in self.runners and self.runners[owner].state != "stopped":
             return self.runners[owner]
         self._owner.pop(agent, None)
+        member = self.registry.member(agent)
+        if member is None:
+            return None
         candidates = [
             r
             for r in self.runners.values()
-            if r.campaign.agent_group == group and r.state != "stopped"
+            if member.may_serve(r.campaign.id, r.campaign.agent_group) and r.state != "stopped"
         ]
         if not candidates:
             return None
@@ -478,7 +513,7 @@ class Engine:
             del self._owner[agent]
             runner.report(AgentChanged(agent, "offline"))
             state = self.registry.effective_state(agent)
-            other = self._runner_for(agent, self.registry.group_of(agent) or "")
+            other = self._runner_for(agent)
             if other is not None and state is not None:
                 other.report(AgentChanged(agent, state))
 
@@ -564,9 +599,33 @@ class Engine:
         log.info("pacing changed", campaign=cid, old=before, new=changed, actor=actor)
         return before, changed
 
+    def reload_roster(self, roster: Roster) -> None:
+        """A new roster: agents whose entry changed or went are taken from their campaign
+        (offline there) and routed again under their new entry."""
+        old = self.registry.roster
+        changes = self.registry.set_roster(roster)
+        self._on_agent_changes(changes)
+        for agent in sorted(set(old) | set(roster)):
+            if old.get(agent) == roster.get(agent):
+                continue
+            owner = self.runners.get(self._owner.pop(agent, ""))
+            if owner is not None:
+                owner.report(AgentChanged(agent, "offline"))
+            state = self.registry.effective_state(agent)
+            runner = self._runner_for(agent) if agent in roster else None
+            if runner is not None and state is not None:
+                runner.report(AgentChanged(agent, state))
+        log.info("agent roster loaded", agents=len(roster))
+
     async def reload_campaigns(self) -> None:
-        """SIGHUP: validate the campaign files again and apply what can change live (the
-        pacing). A bad file is rejected whole and the running configuration kept."""
+        """SIGHUP: validate the campaign files and the roster again and apply what can
+        change live (the pacing, the roster). A bad file is rejected whole and the
+        running configuration kept."""
+        if self.cfg.engine.agents_file is not None:
+            try:
+                self.reload_roster(load_roster(self.cfg.engine.agents_file))
+            except ConfigError as e:
+                log.error("roster reload rejected; running roster kept", problems=e.problems)
         try:
             fresh = {c.id: c for c in load_campaigns(self.cfg.engine.campaigns_dir)}
         except ConfigError as e:

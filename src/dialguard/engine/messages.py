@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from dialguard.config import PacingConfig
+from dialguard.config.engine import TOPIC_LEVEL_PATTERN, topic_prefix_problem
 from dialguard.law import MAX_ABANDON_CAP
 from dialguard.pacing.events import AGENT_STATES as AGENT_STATES
 from dialguard.pacing.events import AgentState as _AgentState
@@ -43,7 +44,7 @@ from dialguard.pacing.events import AgentState as _AgentState
 AgentStateName: TypeAlias = _AgentState
 
 # An agent or campaign id is one MQTT topic level: no '/', no wildcards, no spaces.
-ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+ID_PATTERN: Final = TOPIC_LEVEL_PATTERN
 _ID = re.compile(ID_PATTERN)
 AgentId = Annotated[str, Field(pattern=ID_PATTERN)]
 CampaignId = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -78,7 +79,10 @@ class AgentState(_Payload):
     seq: Seq
     ts: Epoch
     session: Annotated[str, Field(min_length=1, max_length=64)] = "-"
-    group: AgentId = "default"
+    group: AgentId = Field(
+        default="default",
+        description="ignored: the engine's agent roster says what an agent serves",
+    )
     agent: AgentId | None = Field(
         default=None, description="if present, must equal the agent id in the topic"
     )
@@ -295,8 +299,9 @@ class Topics:
     prefix: str = "dialguard"
 
     def __post_init__(self) -> None:
-        if not self.prefix or any(c in self.prefix for c in "+#") or self.prefix.endswith("/"):
-            raise ValueError(f"topic prefix {self.prefix!r}: no '+', '#' or trailing '/'")
+        problem = topic_prefix_problem(self.prefix)
+        if problem is not None:
+            raise ValueError(f"topic prefix {self.prefix!r}: {problem}")
 
     def agent_state(self, agent: str) -> str:
         return f"{self.prefix}/agents/{_level(agent, 'agent')}/state"

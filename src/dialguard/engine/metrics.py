@@ -52,6 +52,13 @@ class EngineMetrics:
             ["campaign", "outcome"],
             registry=r,
         )
+        self.agent_states_ignored = Counter(
+            "dialguard_agent_states_ignored",
+            "Agent state messages ignored (unknown_agent: not on the roster; clock_skew; "
+            "stale_seq, old_session, seq_conflict: ordering)",
+            ["reason"],
+            registry=r,
+        )
         self.skips = Counter(
             "dialguard_contact_skips",
             "Contacts skipped by a compliance rule",

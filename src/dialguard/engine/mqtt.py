@@ -61,6 +61,7 @@ ControlHandler = Callable[[str, ControlRequest], Awaitable[ControlReply]]
 PacingHandler = Callable[[str, PacingChangeRequest], Awaitable[ControlReply]]
 DispositionHandler = Callable[[str, Disposition], Awaitable[None]]
 AgentChangeHandler = Callable[[list[AgentChange]], None]
+RejectedHandler = Callable[[Rejected], None]
 ResyncHandler = Callable[[], None]
 
 QOS: Final = 1
@@ -122,6 +123,7 @@ class LinkHandlers:
     on_disposition: DispositionHandler | None = None
     on_agent_changes: list[AgentChangeHandler] = field(default_factory=list)
     on_resync: list[ResyncHandler] = field(default_factory=list)
+    on_rejected: list[RejectedHandler] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -134,6 +136,8 @@ class LinkStats:
     accepted: int = 0
     rejected_payloads: int = 0
     ignored_order: int = 0
+    unknown_agents: int = 0  # state messages from ids not on the roster
+    clock_skew: int = 0  # state messages whose ts was too far ahead
     handler_errors: int = 0
     dispatch_errors: int = 0
 
@@ -196,6 +200,7 @@ class BrokerLink:
         self._sync_nonce: str | None = None
         self._was_synced = False
         self._replies: OrderedDict[tuple[str, str, str], ControlReply] = OrderedDict()
+        self._unknown_logged: set[str] = set()  # log an unknown agent once, not per heartbeat
 
     # --- for the engine ----------------------------------------------------------------
 
@@ -411,15 +416,38 @@ class BrokerLink:
         msg = parse_payload(AgentState, topic, raw)
         if msg.agent is not None and msg.agent != agent:
             raise PayloadError(topic, _mismatch(msg.agent, agent))
-        age = max(0.0, self.wall() - msg.ts) if retained else 0.0
-        result = self.registry.apply(agent, msg, self.now(), age_s=age)
+        wall = self.wall()
+        age = max(0.0, wall - msg.ts) if retained else 0.0
+        result = self.registry.apply(agent, msg, self.now(), age_s=age, skew_s=msg.ts - wall)
         if isinstance(result, Rejected):
-            self.stats.ignored_order += 1
-            log.info("agent state ignored", topic=topic, reason=result.reason, detail=result.detail)
+            self._rejected(topic, result)
             return
         self.stats.accepted += 1
         if result is not None:
             self._emit([result])
+
+    def _rejected(self, topic: str, result: Rejected) -> None:
+        if result.reason == "unknown_agent":
+            self.stats.unknown_agents += 1
+            if result.agent not in self._unknown_logged and len(self._unknown_logged) < 10_000:
+                self._unknown_logged.add(result.agent)
+                log.warning(
+                    "agent state from an id not on the roster ignored (logged once per id)",
+                    topic=topic,
+                    agent=result.agent,
+                )
+        elif result.reason == "clock_skew":
+            self.stats.clock_skew += 1
+            log.warning("agent state ignored: clock skew", topic=topic, detail=result.detail)
+        else:
+            self.stats.ignored_order += 1
+            log.info("agent state ignored", topic=topic, reason=result.reason, detail=result.detail)
+        for handler in self.handlers.on_rejected:
+            try:
+                handler(result)
+            except Exception:
+                self.stats.handler_errors += 1
+                log.exception("rejected-state handler failed")
 
     async def _on_disposition(self, agent: str, disp: Disposition) -> None:
         topic = self.topics.agent_disposition(agent)

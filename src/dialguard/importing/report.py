@@ -7,10 +7,11 @@ as read (undecodable bytes shown as ``\\xe9``).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dialguard.spreadsheet import SafeCsvWriter
 
 __all__ = ["ImportReport", "Reject", "write_rejects"]
 
@@ -53,11 +54,12 @@ def write_rejects(path: Path, rejects: Iterable[Reject]) -> int:
     """Write rejects as CSV (line, reason, raw) to ``path``; the number written.
 
     The raw column holds the rejected line as read, so the file can be fixed and
-    re-imported (the import is idempotent).
+    re-imported (the import is idempotent). Cells that a spreadsheet would run as a
+    formula get a leading ``'`` (:mod:`dialguard.spreadsheet`): strip it before re-import.
     """
     n = 0
     with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
+        w = SafeCsvWriter(f)
         w.writerow(["line", "reason", "raw"])
         for r in rejects:
             w.writerow([r.line, r.reason, r.raw])
