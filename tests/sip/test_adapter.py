@@ -550,3 +550,24 @@ async def test_update_refresh_and_info_dtmf_inside_the_call(
     assert await sipp_result(run) == 0, run.explain()  # 200 to the UPDATE and the INFO
     answered = [m.header("CSeq") for m in run.messages() if m.direction == "received" and m.status]
     assert answered == ["1 UPDATE", "2 INFO"]  # the responses the adapter sent
+
+
+async def test_a_cancel_with_no_final_answer_ends_the_call_after_64_t1(
+    sipp: StartSipp, trunk_for: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 3261 §9.1: no final response to the INVITE 64·T1 after the CANCEL and the call
+    is over (408, said why). Before, a call whose 200 OK was lost rang on our side
+    forever, holding its agent (found with the simulator's sip_loss)."""
+    from dialguard.sip import adapter as adapter_module
+
+    monkeypatch.setattr(adapter_module, "CANCEL_GIVE_UP_S", 1.0)  # 32 s on the wire
+    run = sipp("cancel_unanswered")
+    trunk = await trunk_for(run)
+    call = await trunk.originate(NUMBER, CALLER, ring_timeout=30)
+    await events_until(call, K.TRYING)
+    await call.cancel()
+    events = await rest_of(call)
+    assert events and events[-1].kind is K.FAILED and events[-1].code == 408, events
+    assert "CANCEL" in (events[-1].reason or "")
+    assert call.finished
+    assert await sipp_result(run) == 0, run.explain()

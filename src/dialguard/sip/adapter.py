@@ -57,6 +57,10 @@ started ringing a little earlier; the margin keeps the far end's measure ≥ 15 
 CANCEL_SETTLE_S = 5.0
 """How long ``cancel()``/``stop()`` wait for the final answer to a CANCEL before moving on
 (a trunk that never answered at all has no dialog to leave open)."""
+CANCEL_GIVE_UP_S = 32.0
+"""RFC 3261 §9.1: with no final answer to the INVITE 64·T1 after our CANCEL, the call
+is over. Without it, a call whose 200 OK was lost (and whose callee then gave up and
+hung up) rang forever on our side, holding its agent."""
 REGISTER_TIMEOUT_S = 10.0
 STOP_DRAIN_S = 4.0
 """``stop()`` waits at most this long for answers to its last BYEs and CANCELs."""
@@ -176,6 +180,7 @@ class SippyCall:
         self._seen_provisional: set[TrunkEventKind] = set()
         self._cancel_sent = False
         self._ring_timer: asyncio.TimerHandle | None = None
+        self._give_up_timer: asyncio.TimerHandle | None = None
         self._transfer: asyncio.Future[TrunkEvent] | None = None
         self._transfer_accepted = False
         self._closing: asyncio.Task[None] | None = None
@@ -314,9 +319,18 @@ class SippyCall:
             self.cancel_requested_at = now
             rang = None if self.ring_started_at is None else round(now - self.ring_started_at, 3)
             log.info("call_cancel", call_id=self.call_id, why=why, rang_s=rang)
+            self._give_up_timer = self._loop.call_later(CANCEL_GIVE_UP_S, self._give_up)
         else:
             log.info("call_bye", call_id=self.call_id, why=why)
         self._trunk._bridge().call(self._leg_cancel_or_bye)
+
+    def _give_up(self) -> None:
+        """No final answer to the INVITE 32 s after our CANCEL: the call failed here."""
+        self._give_up_timer = None
+        if self.state in UNANSWERED:
+            log.warning("call_cancel_unanswered", call_id=self.call_id, after_s=CANCEL_GIVE_UP_S)
+            reason = f"no final answer to the INVITE within {CANCEL_GIVE_UP_S:g} s of the CANCEL"
+            self._emit(TrunkEvent(K.FAILED, self._loop.time(), code=408, reason=reason))
 
     def _leg_cancel_or_bye(self) -> None:  # sippy thread
         if self.leg is not None:
@@ -446,6 +460,9 @@ class SippyCall:
         if self._ring_timer is not None:
             self._ring_timer.cancel()
             self._ring_timer = None
+        if self._give_up_timer is not None:
+            self._give_up_timer.cancel()
+            self._give_up_timer = None
         if self._rtp is not None:
             self._closing = self._loop.create_task(self._rtp.close())
         self._trunk._forget(self)

@@ -105,6 +105,7 @@ class SimCall:
         self.local_cseq = random.randrange(1, 10000)
         self.agent_connected = asyncio.Event()
         self.audio_started = asyncio.Event()
+        self.left_answered = asyncio.Event()  # the 2xx was ACKed, or the call ended
         self.last_audio_at: float | None = None
         self.transferred = False  # agent answered: the person now talks to the agent
         self.agent: str | None = None
@@ -123,6 +124,8 @@ class SimCall:
         if new not in TRANSITIONS[self.state]:
             raise RuntimeError(f"call {self.call_id}: no transition {self.state} → {new}")
         self.state = new
+        if new != "answered" and self.t_answer is not None:
+            self.left_answered.set()
 
     def respond_invite(self, status: int, body: bytes = b"", reason: str | None = None) -> None:
         headers: list[tuple[str, str]] = []
@@ -450,6 +453,11 @@ class SimCall:
         await self.send_bye()
 
     async def send_bye(self) -> None:
+        # RFC 3261 §15: no BYE on a dialog whose 2xx is not yet ACKed; it keeps being
+        # retransmitted until the ACK comes or the 32 s run out (then _no_ack ends it).
+        if self.state == "answered":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.left_answered.wait(), TIMER_B)
         if self.state in ("answered", "confirmed"):
             self._stop_final_timers()
             self._set_state("ended")
