@@ -2,10 +2,10 @@
 
 A contact's life, as the engine moves it (each move is one named method here)::
 
-    pending ──claim──▶ in_progress ──settle──▶ pending (retry due at next_attempt_at)
-       ▲                   │                   done / exhausted / dnc
-       └──────release──────┘
-    pending ──defer──▶ pending (not before a time)     pending ──close──▶ done / exhausted / dnc
+    pending ──claim──▶ in_progress ──settle──▶ pending (retry due) | done | exhausted | dnc
+    in_progress ──release──▶ pending      picked but never dialled, or the trunk refused
+    pending ──defer──▶ pending            refused for now: not due before the time a rule named
+    pending ──close──▶ done | exhausted | dnc     a rule closed it for good
 
 Importing inserts; it never resets a contact already there. Which contact to call, and
 whether a call is allowed, are the engine's rules: this module only records the answer.
