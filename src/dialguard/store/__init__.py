@@ -22,7 +22,8 @@ How it is laid out: one entry point, one database, one small repository per tabl
   repository's methods are named for what a caller asks or records — typed updates
   such as ``attempts.mark_answered(id, at)`` or ``contacts.claim(id)``, never a bag of
   columns — and the reports' questions are named queries here too
-  (``contacts.zones_by_id``, ``dnc.listings_of_dialled``, ``attempts.count``).
+  (``contacts.zones_by_id``, ``dnc.listings_of_dialled``, ``attempts.count``);
+  ``answers.py`` is the governor's seed query behind ``attempts.answered_since``.
 
 No SQL lives outside this package, and nothing outside it reaches the connection
 (``tests/store/test_boundary.py``). The repositories' methods are the seam where a
