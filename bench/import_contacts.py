@@ -74,7 +74,7 @@ def write_csv(path: Path, rows: int, seed: int) -> int:
 
 async def _one_run(csv_path: Path, workdir: Path, run: int) -> tuple[float, float, float, int]:
     async with await Store.open(workdir / f"run{run}.sqlite3") as store:
-        await store.upsert_campaign("bench", "Benchmark", "{}")
+        await store.campaigns.upsert("bench", "Benchmark", "{}")
         t0 = time.perf_counter()
         first = await import_contacts(store, csv_path, "bench", "GB")
         t1 = time.perf_counter()
@@ -83,7 +83,7 @@ async def _one_run(csv_path: Path, workdir: Path, run: int) -> tuple[float, floa
         assert again.imported == 0 and again.duplicates_in_store == first.imported
         q0 = time.perf_counter()
         for _ in range(20):
-            due = await store.due_contacts("bench", time.time(), 50)
+            due = await store.contacts.due("bench", time.time(), 50)
         q1 = time.perf_counter()
         assert len(due) == 50
     print(

@@ -123,7 +123,7 @@ async def run(args: argparse.Namespace) -> int:
     wall = time.monotonic() - t0
     records = centre.result().records
     async with await Store.open(centre.store_path) as store:
-        attempts = await store.attempts("demo", 0, time.time() + 3600)
+        attempts = await store.attempts.of_campaign("demo", 0, time.time() + 3600)
     invites = Counter(r.number for r in records)
     rows = Counter(a.number for a in attempts)
     lost = sum(max(0, n - rows[num]) for num, n in invites.items())

@@ -105,7 +105,7 @@ async def audit(centre: LocalCentre, action: str) -> list[tuple[str, object, obj
     async with await Store.open(centre.store_path) as store:
         return [
             (e.actor, e.old, e.new, e.ts)
-            for e in await store.audit_events("demo")
+            for e in await store.audit.events("demo")
             if e.action == action
         ]
 
@@ -196,7 +196,7 @@ async def test_set_pacing_accepted_shows_old_to_new_and_is_audited(
         "abandon_window": "30d",
     }
     async with await Store.open(centre.store_path) as store:
-        record = await store.get_campaign("demo")
+        record = await store.campaigns.get("demo")
     assert record is not None and record.config["pacing"]["abandon_cap"] == 0.02
     # and the supervisor can read it back without touching SQLite
     assert await arun("report", "audit", "--campaign", "demo", "--config", config,
@@ -313,16 +313,16 @@ async def _store_with_two_campaigns(path: Path) -> None:
         }
     )
     async with await Store.open(path) as store:
-        await store.upsert_campaign("spring", "Spring", spring.model_dump_json(), state="active")
-        await store.upsert_campaign("autumn", "Autumn", autumn.model_dump_json())
-        await store.insert_contacts(
+        await store.campaigns.upsert("spring", "Spring", spring.model_dump_json(), state="active")
+        await store.campaigns.upsert("autumn", "Autumn", autumn.model_dump_json())
+        await store.contacts.insert(
             "spring", [NewContact(number=f"+1202555{n:04d}", region="US") for n in range(5)]
         )
-        contacts = await store.due_contacts("spring", time.time() + 10, 10)
-        await store.update_contact(contacts[0].id, status="done")
-        await store.update_contact(contacts[1].id, status="dnc")
+        contacts = await store.contacts.due("spring", time.time() + 10, 10)
+        await store.contacts.close(contacts[0].id, "done")
+        await store.contacts.close(contacts[1].id, "dnc")
         for c in contacts[:3]:
-            await store.open_attempt(
+            await store.attempts.open(
                 campaign_id="spring", contact_id=c.id, number=c.number, mode="progressive"
             )
 
@@ -361,7 +361,7 @@ def test_list_shows_a_campaign_whose_stored_config_no_longer_validates(
 
     async def fill() -> None:
         async with await Store.open(tmp_path / "s.sqlite3") as store:
-            await store.upsert_campaign("odd", "Odd", '{"id": "odd"}')
+            await store.campaigns.upsert("odd", "Odd", '{"id": "odd"}')
 
     asyncio.run(fill())
     capsys.readouterr()

@@ -53,8 +53,8 @@ def run(*args: str) -> int:
 def stored(base: Path) -> tuple[list[str], list[str]]:
     async def read() -> tuple[list[str], list[str]]:
         async with await Store.open(base / "var" / "store.sqlite3") as store:
-            campaigns = [c.id for c in await store.list_campaigns()]
-            numbers = [c.number for c in await store.due_contacts("spring", 1e12, 100)]
+            campaigns = [c.id for c in await store.campaigns.all()]
+            numbers = [c.number for c in await store.contacts.due("spring", 1e12, 100)]
             return campaigns, numbers
 
     return asyncio.run(read())
@@ -175,8 +175,8 @@ def test_dnc_happy_path_records_list_date(setup: Path, capsys: pytest.CaptureFix
 
     async def check() -> None:
         async with await Store.open(setup / "var" / "store.sqlite3") as store:
-            assert (await store.dnc_list_dates())["tps"].list_date == today
-            assert [h.source for h in await store.is_suppressed("+447700900123")] == ["tps"]
+            assert (await store.dnc.list_dates())["tps"].list_date == today
+            assert [h.source for h in await store.dnc.lookup("+447700900123")] == ["tps"]
 
     asyncio.run(check())
 

@@ -22,6 +22,7 @@ from dialguard.cli.report import ATTEMPT_FIELDS, CSV_FIELDS
 from dialguard.config import parse_campaign
 from dialguard.store import NewContact, Store
 from tests.cli.test_campaign import run
+from tests.support.attempts import play_attempt
 
 # Monday 2026-11-16 15:00 UTC; the report covers two days from here.
 DAY0 = dt.datetime(2026, 11, 16, 15, 0, tzinfo=dt.UTC)
@@ -49,7 +50,7 @@ def _campaign(cid: str) -> str:
 
 
 async def _attempt(store: Store, cid: str, contact: Any, t: float, **fields: Any) -> None:
-    aid = await store.open_attempt(
+    aid = await store.attempts.open(
         campaign_id=cid,
         contact_id=contact.id,
         number=contact.number,
@@ -58,7 +59,7 @@ async def _attempt(store: Store, cid: str, contact: Any, t: float, **fields: Any
         call_id=f"call-{contact.id}-{t:.0f}",
         now=t,
     )
-    await store.update_attempt(aid, invite_at=t, **fields)
+    await play_attempt(store, aid, invite_at=t, **fields)
 
 
 def _connected(t: float) -> dict[str, Any]:
@@ -78,17 +79,17 @@ async def _fill(path: Path) -> None:
     1 cancelled after 5 s of ringing — two breaches; day 2 has 2 connected calls.
     c2: one connected call an hour ago, nothing wrong."""
     async with await Store.open(path) as store:
-        await store.upsert_campaign("c1", "C1", _campaign("c1"), state="active")
-        await store.upsert_campaign("c2", "C2", _campaign("c2"), state="paused")
+        await store.campaigns.upsert("c1", "C1", _campaign("c1"), state="active")
+        await store.campaigns.upsert("c2", "C2", _campaign("c2"), state="paused")
         numbers = [f"+1202555{n:04d}" for n in range(15)]
-        await store.insert_contacts(
+        await store.contacts.insert(
             "c1", [NewContact(number=n, region="US") for n in numbers], now=T0 - 10
         )
-        await store.insert_contacts(
+        await store.contacts.insert(
             "c2", [NewContact(number="+12025559999", region="US")], now=T0 - 10
         )
-        c1 = {c.number: c for c in await store.due_contacts("c1", T0, 100)}
-        [c2] = await store.due_contacts("c2", T0, 10)
+        c1 = {c.number: c for c in await store.contacts.due("c1", T0, 100)}
+        [c2] = await store.contacts.due("c2", T0, 10)
         for i in range(10):
             await _attempt(store, "c1", c1[numbers[i]], T0 + 60 * i, **_connected(T0 + 60 * i))
         t = T0 + 3600
@@ -284,7 +285,7 @@ def test_campaign_whose_stored_config_is_invalid_exits_2(
 ) -> None:
     async def fill() -> None:
         async with await Store.open(tmp_path / "s.sqlite3") as store:
-            await store.upsert_campaign("odd", "Odd", '{"id": "odd"}')
+            await store.campaigns.upsert("odd", "Odd", '{"id": "odd"}')
 
     asyncio.run(fill())
     capsys.readouterr()
@@ -362,9 +363,9 @@ def test_help_explains_exit_codes_and_formats(capsys: pytest.CaptureFixture[str]
 async def _changes(path: Path) -> None:
     """c1 created at T0, started by alice, a pacing change refused then one accepted."""
     async with await Store.open(path) as store:
-        await store.upsert_campaign("c1", "C1", _campaign("c1"), actor="import", now=T0)
-        await store.set_campaign_state("c1", "active", actor="alice", now=T0 + 60)
-        await store.record_audit(
+        await store.campaigns.upsert("c1", "C1", _campaign("c1"), actor="import", now=T0)
+        await store.campaigns.set_state("c1", "active", actor="alice", now=T0 + 60)
+        await store.audit.record(
             "bob",
             "pacing.refused",
             campaign_id="c1",
@@ -373,7 +374,7 @@ async def _changes(path: Path) -> None:
             detail="abandon_cap = 0.05: must be > 0 and ≤ 0.03",
             now=T0 + 120,
         )
-        await store.record_audit(
+        await store.audit.record(
             "bob",
             "pacing.changed",
             campaign_id="c1",
@@ -381,7 +382,7 @@ async def _changes(path: Path) -> None:
             new={"abandon_cap": 0.02},
             now=T0 + 180,
         )
-        await store.record_audit("carol", "pacing.changed", campaign_id="c1", now=T0 + 86400 * 3)
+        await store.audit.record("carol", "pacing.changed", campaign_id="c1", now=T0 + 86400 * 3)
 
 
 @pytest.fixture

@@ -116,7 +116,7 @@ async def test_daemon_metrics_health_sighup_and_sigterm(broker_url: str, tmp_pat
     text = log.read_text()
     assert "effective configuration" in text and "engine stopped" in text
     async with await Store.open(centre.store_path) as store:
-        audit = await store.audit_events("demo")
+        audit = await store.audit.events("demo")
     changes = [a for a in audit if a.action == "pacing.changed" and a.actor == "sighup"]
     assert changes and changes[-1].new == {"ring_timeout_s": 25}
     assert changes[-1].old == {"ring_timeout_s": 20}

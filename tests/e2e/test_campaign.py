@@ -72,8 +72,10 @@ async def test_guaranteed_mode_end_to_end(broker_url: str, tmp_path: Path) -> No
     assert rejected >= 4  # the malformed payloads were seen and dropped, nothing crashed
 
     async with await Store.open(r.store_path) as store:
-        attempts = await store.attempts("demo", 0, dt.datetime.now(dt.UTC).timestamp() + 60)
-        skips = await store.skips("demo", 0, dt.datetime.now(dt.UTC).timestamp() + 60)
+        attempts = await store.attempts.of_campaign(
+            "demo", 0, dt.datetime.now(dt.UTC).timestamp() + 60
+        )
+        skips = await store.skips.between("demo", 0, dt.datetime.now(dt.UTC).timestamp() + 60)
     assert len(attempts) == s["attempts"]
     assert all(a.outcome is not None for a in attempts)
     # the attempt row was written before the INVITE left

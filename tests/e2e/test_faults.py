@@ -61,9 +61,9 @@ async def test_agent_vanishes_while_reserved(broker_url: str, tmp_path: Path) ->
     assert rec.answer_to_audio_s is not None and rec.answer_to_audio_s <= 2.0, rec
     assert rec.opted_out
     async with await Store.open(centre.store_path) as store:
-        [attempt] = await store.attempts("demo", 0, time.time() + 60)
-        hits = await store.is_suppressed("+15550007080")
-        contact = (await store.due_contacts("demo", time.time() + 10**6, 10)) or None
+        [attempt] = await store.attempts.of_campaign("demo", 0, time.time() + 60)
+        hits = await store.dnc.lookup("+15550007080")
+        contact = (await store.contacts.due("demo", time.time() + 10**6, 10)) or None
     assert attempt.abandoned and attempt.abandon_reason == "agent_lost"
     assert attempt.message_played_at is not None
     assert attempt.outcome == "abandoned"
@@ -144,7 +144,7 @@ async def test_engine_killed_and_restarted(broker_url: str, tmp_path: Path) -> N
     dialled = [r.number for r in records]
     assert len(dialled) == len(set(dialled)), "a number was dialled twice"
     async with await Store.open(centre.store_path) as store:
-        attempts = await store.attempts("demo", 0, time.time() + 60)
+        attempts = await store.attempts.of_campaign("demo", 0, time.time() + 60)
     assert all(a.outcome is not None for a in attempts), "an attempt left open"
     interrupted = {a.call_id for a in attempts if a.outcome == "interrupted"}
     assert in_flight <= interrupted | {None}, (in_flight, interrupted)
@@ -399,11 +399,11 @@ async def test_a_503_storm_on_the_trunk_costs_no_contact_an_attempt(
     finally:
         await centre.stop()
     async with await Store.open(centre.store_path) as store:
-        attempts = await store.attempts("demo", 0, time.time() + 60)
+        attempts = await store.attempts.of_campaign("demo", 0, time.time() + 60)
         refused = [a for a in attempts if a.trunk_fault]
         assert refused and all(a.sip_code == 503 for a in refused)
         for a in refused:
-            contact = await store.get_contact(a.contact_id or 0)
+            contact = await store.contacts.get(a.contact_id or 0)
             assert contact is not None
             charged = [
                 b

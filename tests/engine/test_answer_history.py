@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from dialguard.engine.answer_history import answer_history
 from dialguard.pacing import AnswerHistory, Pacer, PacingParams
 from dialguard.store import Store
+from tests.support.attempts import play_attempt
 
 NOW = 1_795_435_200.0  # wall clock
 
 
-async def _attempt(store: Store, t: float, **fields: object) -> None:
-    aid = await store.open_attempt(
+async def _attempt(store: Store, t: float, **fields: Any) -> None:
+    aid = await store.attempts.open(
         campaign_id="c1", contact_id=None, number="+12025550100", mode="predictive", now=t
     )
-    await store.update_attempt(aid, invite_at=t, **fields)
+    await play_attempt(store, aid, invite_at=t, **fields)
 
 
 async def test_the_seed_is_the_windows_live_answers_by_the_shared_definition(
     tmp_path: Path,
 ) -> None:
     async with await Store.open(tmp_path / "s.sqlite3") as store:
-        await store.upsert_campaign("c1", "C1", "{}", state="active")
+        await store.campaigns.upsert("c1", "C1", "{}", state="active")
         h = 3600.0
         await _attempt(store, NOW - 25 * h, answered_at=NOW - 25 * h + 5, outcome="connected")
         await _attempt(store, NOW - 5 * h, answered_at=NOW - 5 * h + 5,

@@ -29,7 +29,7 @@ def _campaign(**extra: Any) -> CampaignConfig:
 
 async def _store(tmp_path: Path) -> Store:
     store = await Store.open(tmp_path / "s.sqlite3")
-    await store.upsert_campaign("spring", "Spring", "{}")
+    await store.campaigns.upsert("spring", "Spring", "{}")
     return store
 
 
@@ -44,10 +44,10 @@ async def test_a_tps_list_never_imported_and_no_contacts(tmp_path: Path) -> None
 
 async def test_a_stale_list_is_named_with_its_age(tmp_path: Path) -> None:
     async with await _store(tmp_path) as store:
-        await store.record_dnc_list("tps", "2026-12-01", 10, now=NOW)
-        await store.insert_contacts("spring", [NewContact(number="+442079460101", region="GB")])
+        await store.dnc.record_list("tps", "2026-12-01", 10, now=NOW)
+        await store.contacts.insert("spring", [NewContact(number="+442079460101", region="GB")])
         reasons = await store_reasons(store, _campaign(dnc={"lists": ["tps"]}), NOW)
-        await store.record_dnc_list("tps", "2027-01-10", 10, now=NOW)
+        await store.dnc.record_list("tps", "2027-01-10", 10, now=NOW)
         fresh = await store_reasons(store, _campaign(dnc={"lists": ["tps"]}), NOW)
     assert [r.code for r in reasons] == ["dnc_list_stale"]
     assert "days old" in reasons[0].message
@@ -56,20 +56,20 @@ async def test_a_stale_list_is_named_with_its_age(tmp_path: Path) -> None:
 
 async def test_everyone_outside_their_window_or_not_yet_due(tmp_path: Path) -> None:
     async with await _store(tmp_path) as store:
-        await store.insert_contacts(
+        await store.contacts.insert(
             "spring",
             [NewContact(number=f"+4420794601{n:02d}", region="GB") for n in range(2)],
         )
-        contacts = {c.number: c.id for c in await store.due_contacts("spring", NOW, 10)}
+        contacts = {c.number: c.id for c in await store.contacts.due("spring", NOW, 10)}
         first, second = contacts.values()
-        await store.update_contact(first, next_attempt_at=NOW + 3600)
-        await store.update_contact(second, next_attempt_at=NOW + 7200)
-        await store.record_skip("spring", first, "calling_window", "before 08:00", now=NOW)
+        await store.contacts.defer(first, NOW + 3600)
+        await store.contacts.defer(second, NOW + 7200)
+        await store.skips.record("spring", first, "calling_window", "before 08:00", now=NOW)
         window = await store_reasons(store, _campaign(), NOW)
-        await store.record_skip("spring", first, "retry_delay", "busy 15 min ago", now=NOW)
+        await store.skips.record("spring", first, "retry_delay", "busy 15 min ago", now=NOW)
         later = await store_reasons(store, _campaign(), NOW)
-        await store.update_contact(first, status="done")
-        await store.update_contact(second, status="exhausted")
+        await store.contacts.close(first, "done")
+        await store.contacts.close(second, "exhausted")
         spent = await store_reasons(store, _campaign(), NOW)
     assert [r.code for r in window] == ["outside_calling_window"]
     assert "next of 2 contacts may be called from 2027-01-15 09:00 UTC" in window[0].message

@@ -67,8 +67,8 @@ async def running(
 ) -> AsyncIterator[Rig]:
     path = tmp_path / "store.sqlite3"
     async with await Store.open(path) as store:
-        await store.upsert_campaign("c1", "Engine test", "{}")
-        await store.insert_contacts("c1", [NewContact(number=n, region="GB") for n in NUMBERS])
+        await store.campaigns.upsert("c1", "Engine test", "{}")
+        await store.contacts.insert("c1", [NewContact(number=n, region="GB") for n in NUMBERS])
     cfg = EngineConfig.model_validate(
         {"store": {"path": str(path)}, "engine": {"shutdown_grace_s": 1.0}}
     )
@@ -114,11 +114,11 @@ async def test_a_start_from_a_supervisor_dials_for_a_ready_agent_and_transfers_t
         call.end()
         await r.stop()
     async with await Store.open(r.store_path) as store:
-        rows = await store.attempts("c1", 0, 2e9)
+        rows = await store.attempts.of_campaign("c1", 0, 2e9)
         assert [(a.outcome, a.agent_id) for a in rows] == [("connected", "a1")]
-        campaign_row = await store.get_campaign("c1")
+        campaign_row = await store.campaigns.get("c1")
         assert campaign_row is not None and campaign_row.state == "active"
-        audit = await store.audit_events("c1")
+        audit = await store.audit.events("c1")
         assert any(e.actor == "sup" for e in audit), audit
 
 
@@ -194,7 +194,7 @@ async def test_an_answer_to_a_call_of_the_crashed_process_is_recorded_as_abandon
         r.trunk.orphan_handler(call.call_id)
         await r.stop()
     async with await Store.open(r.store_path) as store:
-        (attempt,) = await store.attempts("c1", 0, 2e9)
+        (attempt,) = await store.attempts.of_campaign("c1", 0, 2e9)
     assert attempt.abandoned and attempt.abandon_reason == "answered_after_restart"
     assert attempt.answered_at is not None
 

@@ -117,13 +117,13 @@ async def test_a_supervisors_change_survives_a_restart_and_a_file_edit_is_report
     pacing = second.runners["spring"].campaign.pacing
     assert (pacing.ring_timeout_s, pacing.abandon_cap) == (25, 0.02)
     assert second.store is not None
-    audit = await second.store.audit_events("spring")
+    audit = await second.store.audit.events("spring")
     kept = [a for a in audit if a.action == "settings.kept"]
     assert {next(iter(a.new)) for a in kept} == {"abandon_cap", "ring_timeout_s"}
     assert all(a.detail and a.detail.startswith("supervisor wins") for a in kept)
     # no silent "system campaign.updated … 0.02 → 0.03" any more
     assert [a for a in audit if a.action == "campaign.updated" and a.actor != "alice"] == []
-    stored = parse_campaign((await second.store.get_campaign("spring")).config)  # type: ignore[union-attr]
+    stored = parse_campaign((await second.store.campaigns.get("spring")).config)  # type: ignore[union-attr]
     assert stored.pacing.abandon_cap == 0.02
     await second.store.close()
 
@@ -132,12 +132,12 @@ async def test_a_supervisors_change_survives_a_restart_and_a_file_edit_is_report
     pacing = third.runners["spring"].campaign.pacing
     assert (pacing.ring_timeout_s, pacing.abandon_cap) == (25, 0.025)
     assert third.store is not None
-    audit = await third.store.audit_events("spring")
+    audit = await third.store.audit.events("spring")
     (conflict,) = [a for a in audit if a.action == "settings.conflict"]
     assert conflict.actor == "file" and conflict.new == {"abandon_cap": 0.025}
     assert conflict.detail is not None and "file wins" in conflict.detail
     assert "changed from 0.03 to 0.025 after alice" in conflict.detail
-    assert set(await third.store.pacing_overrides("spring")) == {"ring_timeout_s"}
+    assert set(await third.store.campaigns.pacing_overrides("spring")) == {"ring_timeout_s"}
     await third.store.close()
 
 

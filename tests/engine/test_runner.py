@@ -58,8 +58,8 @@ async def rig(
     state: CampaignState = "active",
 ) -> AsyncIterator[Rig]:
     async with await Store.open(tmp_path / "store.sqlite3") as real:
-        await real.upsert_campaign("c1", "Faults", "{}")
-        await real.insert_contacts("c1", [NewContact(number=n, region="GB") for n in NUMBERS])
+        await real.campaigns.upsert("c1", "Faults", "{}")
+        await real.contacts.insert("c1", [NewContact(number=n, region="GB") for n in NUMBERS])
         campaign = parse_campaign(
             {
                 "id": "c1",
@@ -104,7 +104,16 @@ async def rig(
 
 # --- a store that refuses writes --------------------------------------------------------
 
-WRITES = ["update_contact", "open_attempt", "update_attempt", "get_contact", "add_suppressions"]
+ATTEMPT_UPDATES = ("attempts.mark_*", "attempts.settle")
+WRITES = {
+    "contact moves": tuple(
+        f"contacts.{m}" for m in ("claim", "release", "defer", "close", "settle")
+    ),
+    "attempt row": ("attempts.open",),
+    "attempt updates": ATTEMPT_UPDATES,
+    "contact read": ("contacts.get",),
+    "internal DNC entry": ("dnc.add",),
+}
 
 
 @pytest.mark.parametrize("failing", WRITES)
@@ -112,7 +121,7 @@ async def test_a_failing_store_write_leaves_no_reservation_and_no_silent_call(
     tmp_path: Path, failing: str
 ) -> None:
     async with rig(tmp_path) as r:
-        r.store.failing.add(failing)
+        r.store.failing.update(WRITES[failing])
         r.runner.report(AgentChanged("a1", "ready"))
         await asyncio.sleep(0.3)
         placed = len(r.trunk.calls)
@@ -123,7 +132,7 @@ async def test_a_failing_store_write_leaves_no_reservation_and_no_silent_call(
             await until(lambda: call.transfers, 2, "the transfer")
             assert call.transfers[0][0] - (call.answered_t or 0) < 0.5
             await until(lambda: r.runner.counts.connects, 2, "connected")
-            if failing == "add_suppressions":  # the opt-out key: an internal DNC entry
+            if failing == "internal DNC entry":  # the opt-out key: an internal DNC entry
                 call.push(TrunkEventKind.DTMF, digit=r.runner.campaign.opt_out_digit)
             call.end()
         await until(r.settled, 5, "the pacer's ledger to empty")
@@ -133,7 +142,7 @@ async def test_a_failing_store_write_leaves_no_reservation_and_no_silent_call(
         r.runner.report(AgentChanged("a1", "ready"))
         await r.call(placed + 1, within=10)
     async with await Store.open(tmp_path / "store.sqlite3") as store:
-        attempts = await store.attempts("c1", 0, time.time() + 60)
+        attempts = await store.attempts.of_campaign("c1", 0, time.time() + 60)
     first = attempts[0]
     if placed:
         assert first.answered_at is not None and first.connected_at is not None
@@ -144,7 +153,7 @@ async def test_no_new_dial_while_writes_fail_and_resume_after(tmp_path: Path) ->
     async with rig(tmp_path) as r:
         r.runner.report(AgentChanged("a1", "ready"))
         call = await r.call(1)
-        r.store.failing.add("update_attempt")
+        r.store.failing.update(ATTEMPT_UPDATES)
         call.ring()
         call.answer()
         await until(lambda: r.runner.counts.connects, 2, "connected")
@@ -193,7 +202,7 @@ async def test_a_transfer_that_never_answers_hears_the_message_within_2_s(
         await until(lambda: call.hung_up, 10, "the hang-up after the message")
         await until(r.settled, 5, "the ledger to empty")
     async with await Store.open(tmp_path / "store.sqlite3") as store:
-        [a] = await store.attempts("c1", 0, time.time() + 60)
+        [a] = await store.attempts.of_campaign("c1", 0, time.time() + 60)
     assert a.abandoned and a.abandon_reason in ("transfer_failed", "connect_timeout")
     assert a.connected_at is None and a.message_played_at is not None
 
@@ -257,9 +266,9 @@ async def test_a_503_storm_costs_no_contact_an_attempt_and_dialling_resumes(
         await until(r.settled, 5, "the ledger to empty")
         await r.writes.drain(5)
         async with await Store.open(tmp_path / "store.sqlite3") as store:
-            attempts = await store.attempts("c1", 0, time.time() + 60)
+            attempts = await store.attempts.of_campaign("c1", 0, time.time() + 60)
             refused = [a for a in attempts if a.trunk_fault]
             assert len(refused) == 1 and refused[0].sip_code == 503
-            contact = await store.get_contact(refused[0].contact_id or 0)
+            contact = await store.contacts.get(refused[0].contact_id or 0)
         assert contact is not None and contact.attempts == 0 and contact.status == "pending"
         assert contact.next_attempt_at is not None

@@ -22,8 +22,8 @@ def campaign(**extra: object) -> CampaignConfig:
 async def make_store(tmp_path: Path, contacts: list[NewContact], **extra: object) -> Store:
     store = await Store.open(tmp_path / "s.sqlite3")
     cfg = campaign(**extra)
-    await store.upsert_campaign("c1", "C1", cfg.model_dump_json(), state="active")
-    await store.insert_contacts("c1", contacts, now=NOW - 10)
+    await store.campaigns.upsert("c1", "C1", cfg.model_dump_json(), state="active")
+    await store.contacts.insert("c1", contacts, now=NOW - 10)
     return store
 
 
@@ -36,15 +36,15 @@ async def test_picks_highest_priority_allowed_and_records_skips(tmp_path: Path) 
             NewContact(number="+13105550003", region="US", timezones=LA, priority=5),
         ],
     )
-    await store.add_suppressions(["+12025550002"], "internal", None, now=NOW - 100)
+    await store.dnc.add(["+12025550002"], "internal", None, now=NOW - 100)
     picker = ContactPicker(store, campaign())
     got = await picker.next_contact("progressive", NOW)
     assert not isinstance(got, Blocked) and got is not None
     assert got.number == "+12025550001"  # 9 is on the DNC list, 5 is at 07:00 local
-    assert (await store.get_contact(got.id)).status == "in_progress"
-    skips = {s.rule: s for s in await store.skips("c1", 0, NOW + 1)}
+    assert (await store.contacts.get(got.id)).status == "in_progress"
+    skips = {s.rule: s for s in await store.skips.between("c1", 0, NOW + 1)}
     assert set(skips) == {"dnc_internal", "calling_window"}
-    ids = {c.number: c for c in [await store.get_contact(i) for i in (1, 2, 3)] if c}
+    ids = {c.number: c for c in [await store.contacts.get(i) for i in (1, 2, 3)] if c}
     assert ids["+12025550002"].status == "dnc"
     la = ids["+13105550003"]
     assert la.status == "pending"
@@ -61,11 +61,11 @@ async def test_stale_national_list_blocks_the_whole_campaign(tmp_path: Path) -> 
         [NewContact(number="+12025550001", region="US", timezones=NY)],
         dnc={"lists": ["usdnc"]},
     )
-    await store.record_dnc_list("usdnc", "2026-09-01", 10, now=NOW - 86400 * 60)
+    await store.dnc.record_list("usdnc", "2026-09-01", 10, now=NOW - 86400 * 60)
     picker = ContactPicker(store, campaign(dnc={"lists": ["usdnc"]}))
     got = await picker.next_contact("progressive", NOW)
     assert isinstance(got, Blocked) and got.rule == "dnc_list_stale"
-    assert (await store.get_contact(1)).status == "pending"
+    assert (await store.contacts.get(1)).status == "pending"
     await store.close()
 
 
@@ -80,7 +80,7 @@ async def test_settle_schedules_retry_or_closes(tmp_path: Path) -> None:
     await picker.settle(2, "connected", NOW)
     await picker.settle(3, "abandoned", NOW, opted_out=True)
     await picker.settle(4, "invalid", NOW)
-    c = [await store.get_contact(i) for i in range(1, 5)]
+    c = [await store.contacts.get(i) for i in range(1, 5)]
     assert c[0] is not None and c[0].status == "pending"
     assert c[0].next_attempt_at == NOW + cfg.retry.busy.delay_s
     assert [x.status for x in c if x] == ["pending", "done", "dnc", "exhausted"]
@@ -92,22 +92,18 @@ async def test_abandoned_number_locked_out_72h_unless_guaranteed(tmp_path: Path)
     store = await make_store(
         tmp_path, [NewContact(number="+12025550001", region="US", timezones=NY)]
     )
-    aid = await store.open_attempt(
+    aid = await store.attempts.open(
         campaign_id="c1", contact_id=1, number="+12025550001", mode="predictive", now=NOW - 7200
     )
-    await store.update_attempt(
-        aid,
-        invite_at=NOW - 7200,
-        answered_at=NOW - 7190,
-        ended_at=NOW - 7180,
-        outcome="abandoned",
-        abandoned=True,
-    )
+    await store.attempts.mark_invited(aid, NOW - 7200, "call-1")
+    await store.attempts.mark_answered(aid, NOW - 7190)
+    await store.attempts.mark_abandoned(aid, "no_agent")
+    await store.attempts.settle(aid, "abandoned", ended_at=NOW - 7180, ended_by="remote")
     # make the retry delay irrelevant: the lock-out is what is tested
     cfg = campaign(retry={"abandoned": {"delay_s": 259200, "max_attempts": 3}})
     picker = ContactPicker(store, cfg)
     assert await picker.next_contact("predictive", NOW) is None
-    [skip] = await store.skips("c1", 0, NOW + 1)
+    [skip] = await store.skips.between("c1", 0, NOW + 1)
     assert skip.rule in {"retry_delay", "abandon_lockout"}
     await store.close()
 
@@ -140,7 +136,7 @@ async def test_a_number_on_the_us_registry_is_never_picked_with_a_gb_default_reg
     await import_dnc(store, [b"212-736-3100\n"], "usdnc", "2026-11-10", "GB")
     picker = ContactPicker(store, campaign(dnc={"lists": ["usdnc"]}))
     assert await picker.next_contact("progressive", NOW) is None
-    contact = await store.get_contact(1)
+    contact = await store.contacts.get(1)
     assert contact is not None and contact.status == "dnc"
-    assert [s.rule for s in await store.skips("c1", 0, NOW + 1)] == ["dnc_usdnc"]
+    assert [s.rule for s in await store.skips.between("c1", 0, NOW + 1)] == ["dnc_usdnc"]
     await store.close()

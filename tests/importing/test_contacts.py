@@ -75,7 +75,7 @@ EXPECTED_REJECTS = [
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     async with await Store.open(tmp_path / "store.sqlite3") as s:
-        await s.upsert_campaign("spring", "Spring", "{}")
+        await s.campaigns.upsert("spring", "Spring", "{}")
         yield s
 
 
@@ -93,7 +93,7 @@ async def test_messy_csv_rejects_exactly_and_stores_the_good_rows(
     assert report.rejects == EXPECTED_REJECTS
     assert (report.read, report.imported, report.duplicates_in_store) == (16, 3, 0)
     assert report.read == report.imported + report.rejected
-    stored = {c.number: c for c in await store.due_contacts("spring", 1e12, 100)}
+    stored = {c.number: c for c in await store.contacts.due("spring", 1e12, 100)}
     assert sorted(stored) == ["+12125550134", "+12125550199", "+442079460000"]
     ann = stored["+442079460000"]
     assert (ann.name, ann.priority, ann.region) == ("Ann", 1, "GB")
@@ -110,16 +110,16 @@ async def test_reimport_is_idempotent(store: Store, messy: Path) -> None:
     again = await import_contacts(store, messy, "spring", "GB")
     assert (again.imported, again.duplicates_in_store) == (0, 3)
     assert again.rejects == EXPECTED_REJECTS
-    assert await store.count_contacts("spring") == 3
+    assert await store.contacts.count("spring") == 3
 
 
 async def test_reimport_does_not_reset_a_called_contact(store: Store) -> None:
     lines = [b"number\n", b"020 7946 0000\n"]
     await import_contacts(store, lines, "spring", "GB")
-    [c] = await store.due_contacts("spring", 1e12, 1)
-    await store.update_contact(c.id, status="done", attempts=2, last_outcome="connected")
+    [c] = await store.contacts.due("spring", 1e12, 1)
+    await store.contacts.settle(c.id, "done", attempts=2, last_outcome="connected")
     await import_contacts(store, lines, "spring", "GB")
-    again = await store.get_contact(c.id)
+    again = await store.contacts.get(c.id)
     assert again is not None
     assert (again.status, again.attempts, again.last_outcome) == ("done", 2, "connected")
 
@@ -133,14 +133,14 @@ async def test_small_batches_give_the_same_result(store: Store, messy: Path) -> 
 async def test_default_region_applies_to_national_numbers(store: Store) -> None:
     report = await import_contacts(store, [b"phone\n", b"(212) 555-0134\n"], "spring", "US")
     assert report.imported == 1
-    [c] = await store.due_contacts("spring", 1e12, 1)
+    [c] = await store.contacts.due("spring", 1e12, 1)
     assert c.number == "+12125550134"
 
 
 async def test_wrong_number_column_imports_nothing(store: Store) -> None:
     with pytest.raises(ColumnError, match=r"no number column: found 'name', 'tel'"):
         await import_contacts(store, [b"name,tel\n", b"Ann,020 7946 0000\n"], "spring", "GB")
-    assert await store.count_contacts("spring") == 0
+    assert await store.contacts.count("spring") == 0
 
 
 async def test_empty_file_is_a_column_error(store: Store) -> None:
@@ -221,7 +221,7 @@ async def test_semicolon_separated_export_imports(store: Store) -> None:
     lines = [b"Name;Telefon;Phone\n", b"Ann;x;020 7946 0000\n"]
     report = await import_contacts(store, lines, "spring", "GB")
     assert (report.imported, report.rejects) == (1, [])
-    [c] = await store.due_contacts("spring", 1e12, 1)
+    [c] = await store.contacts.due("spring", 1e12, 1)
     assert c.custom == {"Telefon": "x"}
 
 
@@ -260,6 +260,6 @@ def test_every_row_read_is_stored_or_rejected(rows: list[bytes]) -> None:
 
 async def test_import_is_audited_with_its_counts(store: Store, messy: Path) -> None:
     await import_contacts(store, messy, "spring", "GB", actor="cli:ann")
-    last = (await store.audit_events("spring"))[-1]
+    last = (await store.audit.events("spring"))[-1]
     assert (last.actor, last.action, last.detail) == ("cli:ann", "contacts.imported", str(messy))
     assert last.new == {"read": 16, "imported": 3, "already_present": 0, "rejected": 13}

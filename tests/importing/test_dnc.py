@@ -27,10 +27,10 @@ async def test_list_without_header_with_date_recorded(store: Store) -> None:
         Reject(5, "duplicate number (line 5 duplicates line 1)", "020 7946 0000"),
     ]  # fmt: skip
     assert (report.read, report.imported, report.duplicates_in_store) == (4, 1, 0)
-    [hit] = await store.is_suppressed("+442079460000")
+    [hit] = await store.dnc.lookup("+442079460000")
     assert (hit.source, hit.list_date) == ("tps", "2026-11-20")
-    assert await store.is_suppressed("+12125550134") == []
-    info = (await store.dnc_list_dates())["tps"]
+    assert await store.dnc.lookup("+12125550134") == []
+    info = (await store.dnc.list_dates())["tps"]
     assert (info.list_date, info.rows) == ("2026-11-20", 1)
 
 
@@ -38,10 +38,10 @@ async def test_header_with_number_alias_and_reason_column(store: Store) -> None:
     lines = [b"Reason,Telephone\n", b"pressed 9,020 7946 0000\n", b",020 7946 0001\n"]
     report = await import_dnc(store, lines, "internal", None, "GB")
     assert (report.read, report.imported, report.rejects) == (2, 2, [])
-    [hit] = await store.is_suppressed("+442079460000")
+    [hit] = await store.dnc.lookup("+442079460000")
     assert (hit.source, hit.list_date, hit.reason) == ("internal", None, "pressed 9")
-    assert (await store.is_suppressed("+442079460001"))[0].reason is None
-    assert await store.dnc_list_dates() == {}  # no date given, nothing recorded
+    assert (await store.dnc.lookup("+442079460001"))[0].reason is None
+    assert await store.dnc.list_dates() == {}  # no date given, nothing recorded
 
 
 async def test_single_column_header_of_any_name(store: Store) -> None:
@@ -56,7 +56,7 @@ async def test_numbers_unknown_to_the_numbering_plan_are_still_suppressed(store:
     # blocked even if a later metadata update makes the range valid.
     report = await import_dnc(store, [b"07700 900123\n"], "tps", "2026-11-01", "GB")
     assert report.imported == 1
-    assert await store.is_suppressed("+447700900123") != []
+    assert await store.dnc.lookup("+447700900123") != []
 
 
 async def test_reimport_is_idempotent_and_refreshes_the_date(store: Store) -> None:
@@ -64,8 +64,8 @@ async def test_reimport_is_idempotent_and_refreshes_the_date(store: Store) -> No
     await import_dnc(store, lines, "usdnc", "2026-11-01", "GB")
     again = await import_dnc(store, lines, "usdnc", "2026-11-15", "GB")
     assert (again.imported, again.duplicates_in_store) == (0, 2)
-    assert (await store.dnc_list_dates())["usdnc"].list_date == "2026-11-15"
-    assert (await store.is_suppressed("+12127363101"))[0].list_date == "2026-11-15"
+    assert (await store.dnc.list_dates())["usdnc"].list_date == "2026-11-15"
+    assert (await store.dnc.lookup("+12127363101"))[0].list_date == "2026-11-15"
 
 
 async def test_multi_column_header_without_number_column(store: Store) -> None:
@@ -96,12 +96,12 @@ async def test_bad_source_or_date_is_refused_before_reading(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         await import_dnc(store, [b"020 7946 0000\n"], source, date, "GB")
-    assert await store.is_suppressed("+442079460000") == []
+    assert await store.dnc.lookup("+442079460000") == []
 
 
 async def test_import_is_audited_with_source_and_date(store: Store) -> None:
     await import_dnc(store, [b"020 7946 0000\n"], "tps", "2026-11-20", "GB", actor="cli:bo")
-    [event] = await store.audit_events()
+    [event] = await store.audit.events()
     assert (event.actor, event.action, event.campaign_id, event.detail) == (
         "cli:bo",
         "dnc.imported",
@@ -130,9 +130,9 @@ async def test_a_us_registry_file_is_read_as_us_numbers_whatever_the_default_reg
     lines = [b"212-736-3100\n", b"18085868250\n", b"020 7946 0000\n", b"+44 20 7946 0001\n"]
     report = await import_dnc(store, lines, "usdnc", "2026-11-20", "GB")
     assert (report.region, report.imported) == ("US", 2)
-    assert [h.source for h in await store.is_suppressed("+12127363100")] == ["usdnc"]
-    assert [h.source for h in await store.is_suppressed("+18085868250")] == ["usdnc"]
-    assert await store.is_suppressed("+442127363100") == []
+    assert [h.source for h in await store.dnc.lookup("+12127363100")] == ["usdnc"]
+    assert [h.source for h in await store.dnc.lookup("+18085868250")] == ["usdnc"]
+    assert await store.dnc.lookup("+442127363100") == []
     assert [(r.line, r.reason) for r in report.rejects] == [
         (3, "bad number: too long"),  # a UK national number is no US number
         (4, "not a US number (+442079460001); this list holds US numbers only"),
@@ -143,14 +143,14 @@ async def test_tps_is_read_as_uk_numbers_even_when_the_engine_defaults_to_us(sto
     report = await import_dnc(store, [b"020 7946 0000\n", b"07700 900123\n"], "tps",
                               "2026-11-20", "US")  # fmt: skip
     assert (report.region, report.imported, report.rejects) == ("GB", 2, [])
-    assert await store.is_suppressed("+442079460000") != []
-    assert await store.is_suppressed("+447700900123") != []
+    assert await store.dnc.lookup("+442079460000") != []
+    assert await store.dnc.lookup("+447700900123") != []
 
 
 async def test_the_internal_list_is_read_in_the_configured_region(store: Store) -> None:
     report = await import_dnc(store, [b"212 736 3100\n"], "internal", None, "US")
     assert (report.region, report.imported) == ("US", 1)
-    assert await store.is_suppressed("+12127363100") != []
+    assert await store.dnc.lookup("+12127363100") != []
 
 
 US_WRITINGS = ["212-736-3100", "(212) 736-3100", "212.736.3100", "1 212 736 3100",
@@ -178,4 +178,4 @@ async def test_a_contact_and_a_list_entry_written_differently_always_match(
     report = await import_dnc(store, [listed.encode() + b"\n"], source, "2026-11-20", "GB")
     assert (report.imported, report.rejects) == (1, [])
     number = parse_number(contact, contact_region).e164
-    assert [h.source for h in await store.is_suppressed(number)] == [source]
+    assert [h.source for h in await store.dnc.lookup(number)] == [source]

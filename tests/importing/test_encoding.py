@@ -23,7 +23,7 @@ from dialguard.store import Store
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     async with await Store.open(tmp_path / "store.sqlite3") as s:
-        await s.upsert_campaign("c1", "C1", "{}")
+        await s.campaigns.upsert("c1", "C1", "{}")
         yield s
 
 
@@ -100,7 +100,7 @@ async def test_a_windows_export_imports_with_its_accents(store: Store, tmp_path:
     report = await import_contacts(store, path, "c1", "GB")
     assert (report.imported, report.rejected) == (3, 0), report.rejects
     assert (report.encoding, report.encoding_how) == ("windows-1252", "detected")
-    names = {c.name for c in await store.due_contacts("c1", 1e12, 10)}
+    names = {c.name for c in await store.contacts.due("c1", 1e12, 10)}
     assert names == {"Zoë Brontë", "José Núñez", "Ann"}
 
 

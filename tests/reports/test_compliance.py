@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from dialguard.config import parse_campaign
 from dialguard.reports.compliance import compliance_report
 from dialguard.store import NewContact, Store
+from tests.support.attempts import play_attempt
 
 # Monday 2026-11-16 15:00 UTC = 10:00 in New York (inside TCPA 08:00–21:00).
 DAY0 = dt.datetime(2026, 11, 16, 15, 0, tzinfo=dt.UTC).timestamp()
@@ -25,20 +27,20 @@ CAMPAIGN = parse_campaign(
 
 async def _store(tmp_path: Path) -> tuple[Store, dict[str, int]]:
     store = await Store.open(tmp_path / "s.sqlite3")
-    await store.upsert_campaign("c1", "C1", CAMPAIGN.model_dump_json(), state="active")
+    await store.campaigns.upsert("c1", "C1", CAMPAIGN.model_dump_json(), state="active")
     numbers = [f"+1202555{n:04d}" for n in range(10)]
-    await store.insert_contacts(
+    await store.contacts.insert(
         "c1", [NewContact(number=n, region="US", timezones=NY) for n in numbers], now=DAY0
     )
-    ids = {c.number: c.id for c in await store.due_contacts("c1", DAY0 + 1, 100)}
+    ids = {c.number: c.id for c in await store.contacts.due("c1", DAY0 + 1, 100)}
     return store, ids
 
 
-async def _attempt(store: Store, ids: dict[str, int], number: str, t: float, **f: object) -> None:
-    aid = await store.open_attempt(
+async def _attempt(store: Store, ids: dict[str, int], number: str, t: float, **f: Any) -> None:
+    aid = await store.attempts.open(
         campaign_id="c1", contact_id=ids[number], number=number, mode="progressive", now=t
     )
-    await store.update_attempt(aid, invite_at=t, **f)
+    await play_attempt(store, aid, invite_at=t, **f)
 
 
 async def test_counts_breaches_and_rate(tmp_path: Path) -> None:
@@ -124,10 +126,10 @@ async def test_counts_breaches_and_rate(tmp_path: Path) -> None:
     night = dt.datetime(2026, 11, 16, 8, 0, tzinfo=dt.UTC).timestamp()
     await _attempt(store, ids, n[6], night, ended_at=night + 5, outcome="busy", sip_code=486)
     # a number on the US DNC list before the dial; another added only afterwards
-    await store.add_suppressions([n[7]], "usdnc", "2026-11-10", now=t - 3600)
+    await store.dnc.add([n[7]], "usdnc", "2026-11-10", now=t - 3600)
     await _attempt(store, ids, n[7], t + 60, ended_at=t + 62, outcome="busy", sip_code=486)
     await _attempt(store, ids, n[8], t + 70, ended_at=t + 72, outcome="busy", sip_code=486)
-    await store.add_suppressions([n[8]], "internal", None, now=t + 80)
+    await store.dnc.add([n[8]], "internal", None, now=t + 80)
 
     rep = await compliance_report(store, CAMPAIGN, "24h", DAY0 - 86400 / 2, DAY0 + 86400 / 2)
     await store.close()

@@ -1,375 +1,25 @@
-"""The Store's data operations: campaigns, contacts, DNC, attempts, skips, audit."""
+"""The database under the repositories: parameters not SQL, one transaction per writer,
+WAL readers beside a writer, a writer that waits for another process, a transaction that
+raises rolls back."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from dialguard.store import NewContact, Store, UnknownRecord
-from dialguard.store import database as store_database
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "store.sqlite3", clock=clock) as s:
-        await s.upsert_campaign("spring", "Spring renewals", '{"id": "spring"}')
-        yield s
-
-
-def contact(number: str, **kw: object) -> NewContact:
-    return NewContact(number=number, region="GB", **kw)  # type: ignore[arg-type]
-
-
-# ---------------------------------------------------------------- campaigns
-
-
-async def test_new_campaign_starts_paused_and_is_audited(store: Store, clock: FakeClock) -> None:
-    c = await store.get_campaign("spring")
-    assert c is not None
-    assert (c.state, c.name, c.config, c.created_at) == (
-        "paused",
-        "Spring renewals",
-        {"id": "spring"},
-        clock.now,
-    )
-    [event] = await store.audit_events("spring")
-    assert (event.action, event.actor, event.old) == ("campaign.created", "system", None)
-    assert event.new == {"name": "Spring renewals", "state": "paused", "config": {"id": "spring"}}
-
-
-async def test_upsert_unchanged_is_not_audited_changed_is(store: Store, clock: FakeClock) -> None:
-    await store.upsert_campaign("spring", "Spring renewals", '{"id": "spring"}')
-    assert len(await store.audit_events("spring")) == 1
-    clock.now += 60
-    c = await store.upsert_campaign("spring", "Spring 2", '{"id": "spring", "x": 1}', actor="ann")
-    assert (c.name, c.state, c.updated_at) == ("Spring 2", "paused", clock.now)
-    last = (await store.audit_events("spring"))[-1]
-    assert (last.action, last.actor) == ("campaign.updated", "ann")
-    assert last.old["name"] == "Spring renewals"
-    assert last.new["config"] == {"id": "spring", "x": 1}
-
-
-async def test_upsert_refuses_bad_state_and_bad_json(store: Store) -> None:
-    with pytest.raises(ValueError, match="campaign state 'running' is not one of"):
-        await store.upsert_campaign("x", "X", "{}", state="running")
-    with pytest.raises(ValueError, match="campaign x: config_json is not JSON"):
-        await store.upsert_campaign("x", "X", "{oops")
-    assert await store.get_campaign("x") is None
-
-
-async def test_set_campaign_state_audits_who(store: Store) -> None:
-    c = await store.set_campaign_state("spring", "active", actor="supervisor:ann")
-    assert c.state == "active"
-    last = (await store.audit_events("spring"))[-1]
-    assert (last.action, last.actor, last.old, last.new) == (
-        "campaign.state",
-        "supervisor:ann",
-        {"state": "paused"},
-        {"state": "active"},
-    )
-    with pytest.raises(UnknownRecord, match="campaign 'nope' is not in the store"):
-        await store.set_campaign_state("nope", "active", actor="x")
-    with pytest.raises(ValueError, match="campaign state 'go'"):
-        await store.set_campaign_state("spring", "go", actor="x")
-
-
-async def test_state_check_constraint_holds_at_sql_level(store: Store) -> None:
-    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        await store.connection.execute("UPDATE campaigns SET state = 'running'")
-
-
-# ---------------------------------------------------------------- contacts
-
-
-async def test_insert_contacts_is_idempotent_and_counts(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(store_database, "BATCH_ROWS", 3)  # several transactions
-    rows = [contact(f"+4420794600{i:02d}") for i in range(8)]
-    first = await store.insert_contacts("spring", rows)
-    assert (first.inserted, first.already_present) == (8, 0)
-    again = await store.insert_contacts("spring", [*rows[:5], contact("+442079460099")])
-    assert (again.inserted, again.already_present) == (1, 5)
-    assert await store.count_contacts("spring") == 9
-    assert await store.count_contacts("spring", "pending") == 9
-    assert await store.count_contacts("spring", "done") == 0
-
-
-async def test_same_number_may_be_in_two_campaigns(store: Store) -> None:
-    await store.upsert_campaign("autumn", "Autumn", "{}")
-    await store.insert_contacts("spring", [contact("+442079460000")])
-    counts = await store.insert_contacts("autumn", [contact("+442079460000")])
-    assert counts.inserted == 1
-
-
-async def test_insert_contacts_needs_the_campaign(store: Store) -> None:
-    with pytest.raises(UnknownRecord, match="campaign 'nope'"):
-        await store.insert_contacts("nope", [contact("+442079460000")])
-
-
-async def test_contact_fields_round_trip(store: Store, clock: FakeClock) -> None:
-    await store.insert_contacts(
-        "spring",
-        [
-            NewContact(
-                number="+442079460000",
-                region="GB",
-                timezones=("Europe/London",),
-                name="Zoë O'Brien",
-                priority=5,
-                consent="opt-in 2026-01-02",
-                preferred_channel="voice",
-                preferred_hours={"start": "18:00", "end": "20:00"},
-                custom={"account": "A-1", "note": "x"},
-            )
-        ],
-    )
-    [c] = await store.due_contacts("spring", clock.now, 10)
-    assert c.number == "+442079460000"
-    assert c.timezones == ("Europe/London",)
-    assert c.name == "Zoë O'Brien"
-    assert c.priority == 5
-    assert c.preferred_hours == {"start": "18:00", "end": "20:00"}
-    assert c.custom == {"account": "A-1", "note": "x"}
-    assert (c.status, c.attempts, c.next_attempt_at, c.last_outcome) == ("pending", 0, 0.0, None)
-    assert await store.get_contact(c.id) == c
-
-
-async def test_due_contacts_by_priority_then_id_only_pending_and_due(store: Store) -> None:
-    await store.upsert_campaign("other", "Other", "{}")
-    await store.insert_contacts(
-        "spring",
-        [
-            contact("+442079460001", priority=0),
-            contact("+442079460002", priority=9),
-            contact("+442079460003", priority=0),
-            contact("+442079460004", priority=9),  # will be not yet due
-            contact("+442079460005", priority=5),  # will be done
-        ],
-    )
-    await store.insert_contacts("other", [contact("+442079460006", priority=99)])
-    by_number = {c.number: c for c in await store.due_contacts("spring", 0, 100)}
-    await store.update_contact(by_number["+442079460004"].id, next_attempt_at=500.0)
-    await store.update_contact(by_number["+442079460005"].id, status="done")
-    due = await store.due_contacts("spring", 100.0, 10)
-    assert [c.number for c in due] == ["+442079460002", "+442079460001", "+442079460003"]
-    assert [c.number for c in await store.due_contacts("spring", 100.0, 2)] == [
-        "+442079460002",
-        "+442079460001",
-    ]
-    later = await store.due_contacts("spring", 500.0, 10)
-    assert [c.number for c in later][:2] == ["+442079460002", "+442079460004"]
-
-
-async def test_due_contacts_query_walks_the_index_without_sorting(store: Store) -> None:
-    rows = await (
-        await store.connection.execute(
-            "EXPLAIN QUERY PLAN SELECT * FROM contacts WHERE campaign_id = ? AND status ="
-            " 'pending' AND next_attempt_at <= ? ORDER BY priority DESC, next_attempt_at, id"
-            " LIMIT ?",
-            ("spring", 0, 10),
-        )
-    ).fetchall()
-    plan = " ".join(str(r[3]) for r in rows)
-    assert "contacts_due" in plan
-    assert "TEMP B-TREE" not in plan
-
-
-async def test_update_contact_whitelist_and_unknown_id(store: Store) -> None:
-    with pytest.raises(ValueError, match=r"cannot set number \(allowed: attempts, "):
-        await store.update_contact(1, number="+1")
-    with pytest.raises(UnknownRecord, match="contact 12345"):
-        await store.update_contact(12345, status="done")
-    with pytest.raises(ValueError, match="contact status 'gone'"):
-        await store.update_contact(1, status="gone")
-
-
-# ---------------------------------------------------------------- do-not-call
-
-
-async def test_suppressions_counts_and_hits(store: Store, clock: FakeClock) -> None:
-    counts = await store.add_suppressions(["+442079460000", "+442079460001"], "tps", "2026-11-01")
-    assert (counts.inserted, counts.already_present) == (2, 0)
-    await store.add_suppressions([("+442079460000", "pressed 9")], "internal", None)
-    hits = await store.is_suppressed("+442079460000")
-    assert [(h.source, h.list_date, h.reason) for h in hits] == [
-        ("internal", None, "pressed 9"),
-        ("tps", "2026-11-01", None),
-    ]
-    assert await store.is_suppressed("+442079469999") == []
-
-
-async def test_refreshed_list_keeps_first_seen_time(store: Store, clock: FakeClock) -> None:
-    await store.add_suppressions(["+442079460000"], "tps", "2026-10-01")
-    first_seen = clock.now
-    clock.now += 86400 * 30
-    counts = await store.add_suppressions(["+442079460000", "+442079460001"], "tps", "2026-11-01")
-    assert (counts.inserted, counts.already_present) == (1, 1)
-    [hit] = await store.is_suppressed("+442079460000")
-    assert (hit.list_date, hit.added_at) == ("2026-11-01", first_seen)
-
-
-async def test_suppression_argument_checks(store: Store) -> None:
-    with pytest.raises(ValueError, match="DNC source 'fps' is not one of"):
-        await store.add_suppressions(["+442079460000"], "fps", "2026-11-01")
-    with pytest.raises(ValueError, match="a tps list needs its list date"):
-        await store.add_suppressions(["+442079460000"], "tps", None)
-    with pytest.raises(ValueError, match="list date '01/11/2026' must be written YYYY-MM-DD"):
-        await store.add_suppressions(["+442079460000"], "tps", "01/11/2026")
-    with pytest.raises(ValueError, match="'2026-02-30' is not a real calendar date"):
-        await store.add_suppressions(["+442079460000"], "tps", "2026-02-30")
-
-
-async def test_dnc_list_dates_newest_wins(store: Store, clock: FakeClock) -> None:
-    assert await store.dnc_list_dates() == {}
-    await store.record_dnc_list("tps", "2026-11-01", 100)
-    clock.now += 10
-    await store.record_dnc_list("tps", "2026-10-01", 90)  # an older file, imported later
-    await store.record_dnc_list("usdnc", "2026-11-05", 7)
-    dates = await store.dnc_list_dates()
-    assert (dates["tps"].list_date, dates["tps"].rows) == ("2026-11-01", 100)
-    assert dates["usdnc"].list_date == "2026-11-05"
-    clock.now += 10
-    info = await store.record_dnc_list("tps", "2026-11-20", 120)
-    assert (info.list_date, info.rows, info.imported_at) == ("2026-11-20", 120, clock.now)
-
-
-# ---------------------------------------------------------------- attempts
-
-
-async def _contact_id(store: Store, number: str = "+442079460000") -> int:
-    await store.insert_contacts("spring", [contact(number)])
-    return (await store.due_contacts("spring", 1e12, 1))[0].id
-
-
-async def test_attempt_row_written_before_invite_then_updated(
-    store: Store, clock: FakeClock
-) -> None:
-    cid = await _contact_id(store)
-    aid = await store.open_attempt(
-        campaign_id="spring",
-        contact_id=cid,
-        number="+442079460000",
-        mode="progressive",
-        agent_id="a1",
-    )
-    a = await store.get_attempt(aid)
-    assert a is not None
-    assert (a.created_at, a.outcome, a.invite_at, a.abandoned) == (clock.now, None, None, False)
-    assert [x.id for x in await store.open_attempts()] == [aid]
-    await store.update_attempt(
-        aid,
-        invite_at=clock.now + 0.01,
-        answered_at=clock.now + 8,
-        ended_at=clock.now + 9,
-        outcome="abandoned",
-        abandoned=True,
-        abandon_reason="agent_vanished",
-        sip_code=200,
-    )
-    a = await store.get_attempt(aid)
-    assert a is not None
-    assert (a.outcome, a.abandoned, a.abandon_reason, a.sip_code) == (
-        "abandoned",
-        True,
-        "agent_vanished",
-        200,
-    )
-    assert await store.open_attempts() == []
-
-
-async def test_update_attempt_refuses_unknown_columns_and_outcomes(store: Store) -> None:
-    aid = await store.open_attempt(
-        campaign_id="spring", contact_id=None, number="+442079460000", mode="preview"
-    )
-    with pytest.raises(ValueError, match=r"cannot set created_at, number \(allowed: "):
-        await store.update_attempt(aid, number="+1", created_at=0)
-    with pytest.raises(ValueError, match="attempt outcome 'hung_up' is not one of"):
-        await store.update_attempt(aid, outcome="hung_up")
-    with pytest.raises(UnknownRecord, match="attempt 999"):
-        await store.update_attempt(999, outcome="busy")
-
-
-async def test_close_open_attempts_as_interrupted(store: Store, clock: FakeClock) -> None:
-    ids = [
-        await store.open_attempt(
-            campaign_id="spring", contact_id=None, number=f"+44207946000{i}", mode="progressive"
-        )
-        for i in range(3)
-    ]
-    await store.update_attempt(ids[0], outcome="busy", ended_at=clock.now + 2)
-    await store.update_attempt(ids[1], ended_at=clock.now + 3)  # ended, outcome not written
-    closed = await store.close_open_attempts_as_interrupted(clock.now + 100)
-    assert closed == ids[1:]
-    a0, a1, a2 = [await store.get_attempt(i) for i in ids]
-    assert a0 is not None and a1 is not None and a2 is not None
-    assert (a0.outcome, a0.ended_at) == ("busy", clock.now + 2)
-    assert (a1.outcome, a1.ended_at) == ("interrupted", clock.now + 3)
-    assert (a2.outcome, a2.ended_at) == ("interrupted", clock.now + 100)
-    assert await store.close_open_attempts_as_interrupted(clock.now + 200) == []
-
-
-async def test_attempt_queries_by_number_and_campaign_window(store: Store) -> None:
-    await store.upsert_campaign("other", "Other", "{}")
-    for t, camp, num in [
-        (100.0, "spring", "+442079460000"),
-        (200.0, "other", "+442079460000"),
-        (300.0, "spring", "+442079460001"),
-        (400.0, "spring", "+442079460000"),
-    ]:
-        await store.open_attempt(campaign_id=camp, contact_id=None, number=num, mode="p", now=t)
-    by_number = await store.attempts_for_number_since("+442079460000", 200.0)
-    assert [(a.created_at, a.campaign_id) for a in by_number] == [
-        (200.0, "other"),
-        (400.0, "spring"),
-    ]
-    window = await store.attempts("spring", 100.0, 400.0)  # half-open: 400 excluded
-    assert [a.created_at for a in window] == [100.0, 300.0]
-
-
-# ---------------------------------------------------------------- skips, audit, safety
-
-
-async def test_skips_and_audit(store: Store, clock: FakeClock) -> None:
-    cid = await _contact_id(store)
-    await store.record_skip("spring", cid, "calling_window", "21:05 in America/New_York")
-    [s] = await store.skips("spring", 0, clock.now + 1)
-    assert (s.contact_id, s.rule, s.reason, s.ts) == (
-        cid,
-        "calling_window",
-        "21:05 in America/New_York",
-        clock.now,
-    )
-    await store.record_audit(
-        "supervisor:bo", "pacing.set", campaign_id="spring", old={"mode": "a"}, new={"mode": "b"}
-    )
-    last = (await store.audit_events("spring"))[-1]
-    assert (last.action, last.old, last.new) == ("pacing.set", {"mode": "a"}, {"mode": "b"})
+from dialguard.store import Store, UnknownRecord
+from tests.store.helpers import contact
 
 
 async def test_values_are_parameters_not_sql(store: Store) -> None:
     nasty = "x'); DROP TABLE contacts; --"
-    await store.record_skip("spring", None, nasty, nasty)
-    [s] = await store.skips("spring", 0, 1e12)
+    await store.skips.record("spring", None, nasty, nasty)
+    [s] = await store.skips.between("spring", 0, 1e12)
     assert s.rule == nasty
-    assert await store.count_contacts("spring") == 0  # table still there
+    assert await store.contacts.count("spring") == 0  # table still there
 
 
 async def test_concurrent_writers_do_not_share_a_transaction(store: Store) -> None:
@@ -377,22 +27,22 @@ async def test_concurrent_writers_do_not_share_a_transaction(store: Store) -> No
     rows = [contact(f"+4420794{i:05d}") for i in range(300)]
 
     async def dial(i: int) -> int:
-        return await store.open_attempt(
+        return await store.attempts.open(
             campaign_id="spring", contact_id=None, number="+442079460000", mode="p", now=float(i)
         )
 
     results = await asyncio.gather(
-        store.insert_contacts("spring", rows), *(dial(i) for i in range(50))
+        store.contacts.insert("spring", rows), *(dial(i) for i in range(50))
     )
     assert len(set(results[1:])) == 50
-    assert await store.count_contacts("spring") == 300
-    assert len(await store.attempts("spring", 0, 100)) == 50
+    assert await store.contacts.count("spring") == 300
+    assert len(await store.attempts.of_campaign("spring", 0, 100)) == 50
 
 
 async def test_second_connection_sees_committed_writes(store: Store, tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "store.sqlite3") as other:
-        await other.insert_contacts("spring", [contact("+442079460000")])
-    assert await store.count_contacts("spring") == 1
+        await other.contacts.insert("spring", [contact("+442079460000")])
+    assert await store.contacts.count("spring") == 1
 
 
 async def test_writer_waits_for_another_process_instead_of_failing(
@@ -410,56 +60,35 @@ async def test_writer_waits_for_another_process_instead_of_failing(
     started = asyncio.get_running_loop().time()
     release = asyncio.create_task(release_later())
     # Readers are not blocked by the writer (WAL) ...
-    assert await store.get_campaign("spring") is not None
+    assert await store.campaigns.get("spring") is not None
     # ... and a writer waits for the lock rather than raising "database is locked".
-    await store.record_audit("engine", "y")
+    await store.audit.record("engine", "y")
     waited = asyncio.get_running_loop().time() - started
     await release
     other.close()
     assert waited >= 0.25
-    actors = [e.actor for e in await store.audit_events()]  # ordered by ts; other's is 0
+    actors = [e.actor for e in await store.audit.events()]  # ordered by ts; other's is 0
     assert actors[0] == "other" and actors[-1] == "engine"
 
 
-async def test_listed_contacts_counts_by_source(store: Store) -> None:
-    await store.upsert_campaign("other", "Other", "{}")
-    await store.insert_contacts("spring", [contact(f"+44207946000{i}") for i in range(5)])
-    await store.insert_contacts("other", [contact("+442079460009")])
-    assert await store.listed_contacts("spring") == {}
-    await store.add_suppressions(["+442079460000", "+442079460001"], "tps", "2026-11-01")
-    await store.add_suppressions(["+442079460001", "+442079460009"], "internal", None)
-    assert await store.listed_contacts("spring") == {"internal": 1, "tps": 2}
-    assert await store.listed_contacts("other") == {"internal": 1}
+async def test_a_transaction_that_raises_leaves_nothing_behind(store: Store) -> None:
+    """A campaign change and its audit entry commit together or not at all."""
+    database = store._database
+    with pytest.raises(RuntimeError, match="half way"):
+        async with database.transaction() as tx:
+            await tx.execute("UPDATE campaigns SET name = 'renamed' WHERE id = 'spring'")
+            raise RuntimeError("half way")
+    record = await store.campaigns.get("spring")
+    assert record is not None and record.name == "Spring renewals"
+    # the lock was released and the connection is usable: the next write commits
+    await store.campaigns.upsert("spring", "Spring, renamed", '{"id": "spring"}')
+    assert [e.action for e in await store.audit.events("spring")] == [
+        "campaign.created",
+        "campaign.updated",
+    ]
 
 
-async def test_release_in_progress_keeps_contacts_with_an_open_attempt(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s.sqlite3")
-    await store.upsert_campaign("c1", "C1", "{}", state="active")
-    await store.insert_contacts(
-        "c1", [NewContact(number=f"+4420794600{i}", region="GB") for i in range(10, 13)]
-    )
-    for cid in (1, 2, 3):
-        await store.update_contact(cid, status="in_progress")
-    await store.open_attempt(campaign_id="c1", contact_id=2, number="+442079460011", mode="p")
-    await store.update_contact(3, status="done")
-    assert await store.release_in_progress() == 1
-    statuses = [(await store.get_contact(i)).status for i in (1, 2, 3)]  # type: ignore[union-attr]
-    assert statuses == ["pending", "in_progress", "done"]
-    await store.close()
-
-
-async def test_attempt_by_call_id_finds_the_attempt_an_agent_names(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s.sqlite3")
-    await store.upsert_campaign("c1", "C1", "{}", state="active")
-    a = await store.open_attempt(
-        campaign_id="c1", contact_id=None, number="+442079460010", mode="p"
-    )
-    b = await store.open_attempt(
-        campaign_id="c1", contact_id=None, number="+442079460011", mode="p"
-    )
-    await store.update_attempt(a, call_id="call-a")
-    await store.update_attempt(b, call_id="call-b")
-    found = await store.attempt_by_call_id("call-b")
-    assert found is not None and found.id == b
-    assert await store.attempt_by_call_id("nope") is None
-    await store.close()
+async def test_an_update_of_a_missing_row_names_it_and_commits_nothing(store: Store) -> None:
+    with pytest.raises(UnknownRecord, match="attempt 41 is not in the store"):
+        await store.attempts.mark_ringing(41, 1.0)
+    assert await store.attempts.unsettled() == []

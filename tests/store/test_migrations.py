@@ -50,29 +50,25 @@ async def test_open_creates_every_table_from_an_empty_file(tmp_path: Path) -> No
 
 
 async def test_open_sets_wal_and_foreign_keys(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "s.sqlite3") as store:
-        db = store.connection
-        async with db.execute("PRAGMA journal_mode") as cur:
-            assert (await cur.fetchone())[0] == "wal"
-        async with db.execute("PRAGMA foreign_keys") as cur:
-            assert (await cur.fetchone())[0] == 1
-        async with db.execute("PRAGMA busy_timeout") as cur:
-            assert (await cur.fetchone())[0] == 5000
+    path = tmp_path / "s.sqlite3"
+    async with await Store.open(path) as store:
+        with sqlite3.connect(path) as db:  # WAL is a property of the file
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        # foreign keys are the store connection's own setting: an attempt of no campaign
         with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
-            await db.execute(
-                "INSERT INTO contacts (campaign_id, number, region, created_at)"
-                " VALUES ('nope', '+442079460000', 'GB', 0)"
+            await store.attempts.open(
+                campaign_id="nope", contact_id=None, number="+442079460000", mode="p"
             )
 
 
 async def test_reopen_is_a_no_op_and_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     async with await Store.open(path) as store:
-        await store.upsert_campaign("spring", "Spring", "{}")
+        await store.campaigns.upsert("spring", "Spring", "{}")
     before = _versions(path)
     async with await Store.open(path) as store:
         assert await store.schema_version() == SCHEMA_VERSION
-        assert [c.id for c in await store.list_campaigns()] == ["spring"]
+        assert [c.id for c in await store.campaigns.all()] == ["spring"]
     assert _versions(path) == before
 
 
@@ -126,7 +122,7 @@ async def test_new_migration_is_applied_once_on_open(
 ) -> None:
     path = tmp_path / "s.sqlite3"
     async with await Store.open(path) as store:
-        await store.upsert_campaign("spring", "Spring", "{}")
+        await store.campaigns.upsert("spring", "Spring", "{}")
     extra = Migration(
         SCHEMA_VERSION + 1, "campaign colour", "ALTER TABLE campaigns ADD COLUMN colour TEXT;"
     )

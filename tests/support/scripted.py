@@ -10,6 +10,7 @@ gives on a full disk until the test heals them.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -106,7 +107,11 @@ class ScriptedTrunk:
 
 
 class FlakyStore:
-    """A real store; the methods named in ``failing`` raise as on a full disk."""
+    """A real store; the repository methods named in ``failing`` raise as on a full disk.
+
+    Names are ``"repository.method"`` patterns (``fnmatch``): ``"attempts.open"``,
+    ``"attempts.mark_*"``, ``"contacts.*"``.
+    """
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -115,12 +120,30 @@ class FlakyStore:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._store, name)
+        if callable(attr) or not hasattr(attr, "__dict__"):
+            return attr
+        return _FlakyRepository(self, name, attr)
+
+    def fails(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.failing)
+
+
+class _FlakyRepository:
+    def __init__(self, store: FlakyStore, name: str, repository: Any) -> None:
+        self._store = store
+        self._name = name
+        self._repository = repository
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._repository, name)
         if not callable(attr):
             return attr
+        full = f"{self._name}.{name}"
+        store = self._store
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            if name in self.failing:
-                self.refused += 1
+            if store.fails(full):
+                store.refused += 1
                 raise sqlite3.OperationalError("database or disk is full")
             return await attr(*args, **kwargs)
 

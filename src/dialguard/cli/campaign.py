@@ -153,23 +153,13 @@ _LIST_CAPTION = (
 
 
 async def _campaign_rows(path: Path) -> list[dict[str, Any]]:
-    """One dict per campaign; counts are grouped SQL queries, not rows loaded in Python,
-    so a campaign with millions of attempts lists as fast as an empty one."""
+    """One dict per campaign; counts are the store's grouped counts, not rows loaded in
+    Python, so a campaign with millions of attempts lists as fast as an empty one."""
     async with await Store.open(path) as store:
-        db = store.connection
         rows = []
-        for rec in await store.list_campaigns():
-            contacts = dict.fromkeys(("pending", "in_progress", "done", "exhausted", "dnc"), 0)
-            async with db.execute(
-                "SELECT status, count(*) FROM contacts WHERE campaign_id = ? GROUP BY status",
-                (rec.id,),
-            ) as cur:
-                for status, n in await cur.fetchall():
-                    contacts[status] = int(n)
-            async with db.execute(
-                "SELECT count(*) FROM attempts WHERE campaign_id = ?", (rec.id,)
-            ) as cur:
-                found = await cur.fetchone()
+        for rec in await store.campaigns.all():
+            contacts = await store.contacts.count_by_status(rec.id)
+            attempts = await store.attempts.count(rec.id)
             try:
                 mode: str = parse_campaign(rec.config, f"store campaign {rec.id}").pacing.mode
             except ConfigError:
@@ -181,7 +171,7 @@ async def _campaign_rows(path: Path) -> list[dict[str, Any]]:
                     "state": rec.state,
                     "mode": mode,
                     "contacts": contacts,
-                    "attempts": int(found[0]) if found else 0,
+                    "attempts": attempts,
                     "updated_at": rec.updated_at,
                 }
             )

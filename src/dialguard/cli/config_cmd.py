@@ -111,7 +111,7 @@ async def _store_warnings(path: Path, campaigns: list[CampaignConfig], now: floa
     out = []
     async with await Store.open(path) as store:
         for c in campaigns:
-            for s in resolve(c.pacing, await store.pacing_overrides(c.id)).settlements:
+            for s in resolve(c.pacing, await store.campaigns.pacing_overrides(c.id)).settlements:
                 out.append(f"{c.id} at the next start: {s.sentence()}")
             for r in await store_reasons(store, c, now):
                 out.append(f"{c.id} would dial nothing: {r.message}")

@@ -216,7 +216,7 @@ def _print_report(report: ImportReport, rejects_file: Path | None, what: str) ->
 
 async def _ensure_campaign(store: Store, cfg: EngineConfig, campaign_id: str) -> None:
     """The campaign must be in the store, or defined in the campaigns dir (then stored)."""
-    if await store.get_campaign(campaign_id) is not None:
+    if await store.campaigns.get(campaign_id) is not None:
         return
     directory = cfg.engine.campaigns_dir
     try:
@@ -229,14 +229,14 @@ async def _ensure_campaign(store: Store, cfg: EngineConfig, campaign_id: str) ->
         ) from None
     for camp in campaigns:
         if camp.id == campaign_id:
-            await store.upsert_campaign(camp.id, camp.name, camp.model_dump_json(), actor=_actor())
+            await store.campaigns.upsert(camp.id, camp.name, camp.model_dump_json(), actor=_actor())
             console.print(
                 f"campaign {camp.id} added to the store from {directory} (state: paused)",
                 highlight=False,
                 soft_wrap=True,
             )
             return
-    known = sorted({c.id for c in await store.list_campaigns()} | {c.id for c in campaigns})
+    known = sorted({c.id for c in await store.campaigns.all()} | {c.id for c in campaigns})
     raise _BadInput(
         f"campaign {campaign_id!r} is not in the store nor defined in {directory}"
         f" (known: {', '.join(known) if known else 'none'})"
@@ -297,7 +297,7 @@ def contacts(
                 report = await import_contacts(
                     store, file, campaign, default_region, actor=_actor(), encoding=encoding
                 )
-            listed = await store.listed_contacts(campaign)
+            listed = await store.dnc.listed_contacts(campaign)
         code = _print_report(report, rejects, "contacts")
         if listed:
             shown = ", ".join(f"{source} {n:,}" for source, n in listed.items())

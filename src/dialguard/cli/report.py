@@ -379,7 +379,7 @@ def attempts(
 async def _attempts(path: Path, campaign: str, start: float, end: float) -> list[AttemptRecord]:
     async with await Store.open(path) as store:
         await _campaign_config(store, campaign)  # an unknown id is an error, not "0 rows"
-        return await store.attempts(campaign, start, end)
+        return await store.attempts.of_campaign(campaign, start, end)
 
 
 def _attempt_dict(a: AttemptRecord) -> dict[str, Any]:
@@ -513,7 +513,7 @@ AUDIT_FIELDS = ("ts", "actor", "action", "campaign_id", "old", "new", "detail")
 async def _audit(path: Path, campaign: str, start: float, end: float) -> list[AuditRecord]:
     async with await Store.open(path) as store:
         await _campaign_config(store, campaign)
-        return [e for e in await store.audit_events(campaign, start) if e.ts < end]
+        return [e for e in await store.audit.events(campaign, start) if e.ts < end]
 
 
 def _print_audit(campaign: str, events: list[AuditRecord], start: float, end: float) -> None:
@@ -580,9 +580,9 @@ def _require_store(path: Path) -> Path:
 
 
 async def _campaign_config(store: Store, campaign: str) -> CampaignConfig:
-    record = await store.get_campaign(campaign)
+    record = await store.campaigns.get(campaign)
     if record is None:
-        known = ", ".join(c.id for c in await store.list_campaigns()) or "none"
+        known = ", ".join(c.id for c in await store.campaigns.all()) or "none"
         raise _BadInput(f"campaign {campaign!r} is not in the store {store.path} (known: {known})")
     try:
         return parse_campaign(record.config, f"store campaign {campaign}")

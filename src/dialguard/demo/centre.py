@@ -261,14 +261,14 @@ class LocalCentre:
             c.number for i, c in enumerate(contacts) if step and i % step == 7 % step
         }
         async with await Store.open(path) as store:
-            await store.upsert_campaign(
+            await store.campaigns.upsert(
                 self.campaign.id,
                 self.campaign.name,
                 self.campaign.model_dump_json(),
                 state="paused",
                 actor="demo",
             )
-            await store.insert_contacts(
+            await store.contacts.insert(
                 self.campaign.id,
                 [
                     NewContact(
@@ -281,7 +281,7 @@ class LocalCentre:
                 ],
             )
             if self.dnc_numbers:
-                await store.add_suppressions(
+                await store.dnc.add(
                     [(n, "demo: asked not to be called") for n in sorted(self.dnc_numbers)],
                     "internal",
                     None,

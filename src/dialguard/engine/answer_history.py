@@ -24,7 +24,7 @@ async def answer_history(
     """The window's live answers of ``campaign_id`` as the pacer's seed event."""
     since = wall_now - WINDOWS_S[abandon_window]
     answers = []
-    for a in await store.answered_attempts(campaign_id, since):
+    for a in await store.attempts.answered_since(campaign_id, since):
         live = live_answer(
             flagged=a.abandoned,
             outcome=a.outcome,

@@ -114,9 +114,9 @@ class StoreView:
 
 async def read_store_view(store: Store, campaign: CampaignConfig, now: float) -> StoreView:
     """Everything the store can tell about why ``campaign`` would dial nothing at ``now``."""
-    reasons = list_reasons(campaign, await store.dnc_list_dates(), now)
-    summary = await store.due_summary(campaign.id, now)
-    total = await store.count_contacts(campaign.id) if summary.pending == 0 else summary.pending
+    reasons = list_reasons(campaign, await store.dnc.list_dates(), now)
+    summary = await store.contacts.due_summary(campaign.id, now)
+    total = await store.contacts.count(campaign.id) if summary.pending == 0 else summary.pending
     return StoreView(reasons + contact_reasons(campaign, summary, total), summary.pending)
 
 

@@ -39,7 +39,7 @@ from dialguard.logs import get_logger
 from dialguard.pacing import events as pe
 from dialguard.pacing.decisions import MessageReason
 from dialguard.sip.api import MIN_RING_S, Prompt, TrunkCall, TrunkEvent, TrunkEventKind
-from dialguard.store import ContactRecord, Store
+from dialguard.store import Attempts, ContactRecord, Store
 from dialguard.store.records import AttemptOutcome
 
 log = get_logger(__name__)
@@ -217,14 +217,14 @@ class CallJob:
             self._ringing = True
             self.ctx.reports.trunk_carried()
             self.ctx.report(pe.Ringing(self.handle))
-            self._record("ringing", ringing_at=now)
+            self._record("ringing", lambda a, i: a.mark_ringing(i, now))
         elif kind is TrunkEventKind.ANSWERED and self.answered_at is None:
             self.ctx.reports.trunk_carried()
             self.answered_at = now
             self._answered_t = ev.t
             self._arm_deadline(ev.t)
             self.ctx.report(pe.Answered(self.handle))
-            self._record("answered", answered_at=now)
+            self._record("answered", lambda a, i: a.mark_answered(i, now))
             self.ctx.reports.answered()
         elif kind is TrunkEventKind.FAILED:
             outcome, reason = classify_failure(ev.code)
@@ -232,7 +232,7 @@ class CallJob:
             retry_at = None
             if not self._ringing and is_trunk_refusal(ev.code, ev.retry_after):
                 retry_at = self.ctx.reports.trunk_refused(ev.code, ev.retry_after)
-                self._record("trunk refusal", trunk_fault=True)
+                self._record("trunk refusal", lambda a, i: a.mark_trunk_fault(i))
             elif ev.code is not None and ev.code != 487:
                 self.ctx.reports.trunk_carried()  # a callee's own answer (486, 404, 603 …)
             self._finish(outcome, ev.code, by, pe.Failed(self.handle, reason), retry_at)
@@ -276,7 +276,10 @@ class CallJob:
         self._disarm()
         self.ctx.report(event)  # the pacer first: the agent is free again at once
         now = self.ctx.wall()
-        self._record("outcome", outcome=outcome, sip_code=code, ended_at=now, ended_by=by)
+        self._record(
+            "outcome",
+            lambda a, i: a.settle(i, outcome, ended_at=now, ended_by=by, sip_code=code),
+        )
         opted = self.opted_out
         contact_id = self.contact.id
         self.ctx.writes.submit(
@@ -343,7 +346,7 @@ class CallJob:
         now = self.ctx.wall()
         wait = now - (self.answered_at or now)
         late = wait > self.ctx.connect_deadline_s
-        self._record("connected", connected_at=now, agent_id=agent)
+        self._record("connected", lambda a, i: a.mark_connected(i, now, agent))
         self.ctx.reports.connected(wait)
         if late:  # cannot happen with the deadline armed; counted if it ever does
             self._abandon("late_connect")
@@ -410,11 +413,14 @@ class CallJob:
         if self.outcome is None:
             await self._hang_up("after the information message")
 
-    def _abandon(self, reason: AbandonReason, **fields: Any) -> None:
+    def _abandon(self, reason: AbandonReason, message_played_at: float | None = None) -> None:
         if self.abandoned:
             return
         self.abandoned = True
-        self._record("abandoned", abandoned=True, abandon_reason=reason, **fields)
+        self._record(
+            "abandoned",
+            lambda a, i: a.mark_abandoned(i, reason, message_played_at=message_played_at),
+        )
         self.ctx.reports.abandoned(reason)
 
     def _opt_out(self) -> None:
@@ -426,18 +432,18 @@ class CallJob:
             "internal DNC entry",
             lambda: self.ctx.add_internal_dnc(number, "opt-out key during message"),
         )
-        self._record("opt-out", opted_out=True)
+        self._record("opt-out", lambda a, i: a.mark_opted_out(i))
         self.ctx.reports.opted_out()
         log.info("opted_out", campaign=self.ctx.campaign_id, number=number)
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _record(self, what: str, **fields: Any) -> None:
+    def _record(self, what: str, write: Callable[[Attempts, int], Awaitable[None]]) -> None:
         """Queue an update of the attempt row (after the pacer has heard the event)."""
         attempt_id = self.attempt_id
+        store = self.ctx.store
         self.ctx.writes.submit(
-            f"attempt {attempt_id} {what}",
-            lambda: self.ctx.store.update_attempt(attempt_id, **fields),
+            f"attempt {attempt_id} {what}", lambda: write(store.attempts, attempt_id)
         )
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:

@@ -291,13 +291,13 @@ class Engine:
         """
         store = self._store
         now = self.wall()
-        open_before = await store.open_attempts()
-        self.recovered = await store.close_open_attempts_as_interrupted(now)
+        open_before = await store.attempts.unsettled()
+        self.recovered = await store.attempts.interrupt_unsettled(now)
         for a in open_before:
             runner = self.runners.get(a.campaign_id)
             if a.contact_id is not None and runner is not None:
                 await runner.picker.settle(a.contact_id, "interrupted", now)
-        released = await store.release_in_progress()
+        released = await store.contacts.release_orphans()
         if self.recovered or released:
             log.warning(
                 "recovered interrupted attempts",
@@ -310,7 +310,7 @@ class Engine:
         that the file has not changed since (engine.ownership); each settlement is logged
         and audited, so the audit says which source won."""
         store = self._store
-        overrides = await store.pacing_overrides(cfg.id)
+        overrides = await store.campaigns.pacing_overrides(cfg.id)
         if not overrides:
             return cfg
         res = resolve(cfg.pacing, overrides, lambda p: _check_runnable(cfg, p))
@@ -320,7 +320,7 @@ class Engine:
                 log.warning("campaign_settings_conflict", campaign=cfg.id, detail=s.sentence())
             else:
                 log.info("campaign_settings", campaign=cfg.id, detail=s.sentence())
-            await store.record_audit(
+            await store.audit.record(
                 "file",
                 action,
                 campaign_id=cfg.id,
@@ -328,7 +328,7 @@ class Engine:
                 new={s.override.field: s.override.value if s.outcome == "kept" else s.file_value},
                 detail=f"{s.winner} wins: {s.sentence()}",
             )
-        await store.save_pacing_overrides(cfg.id, res.overrides.values())
+        await store.campaigns.save_pacing_overrides(cfg.id, res.overrides.values())
         return cfg.model_copy(update={"pacing": res.pacing})
 
     def _orphan_answered(self, call_id: str) -> None:
@@ -344,24 +344,22 @@ class Engine:
 
     async def _record_orphan(self, call_id: str) -> None:
         store = self._store
-        attempt = await store.attempt_by_call_id(call_id)
+        attempt = await store.attempts.by_call_id(call_id)
         if attempt is None:  # the INVITE's Call-ID never reached the store before the crash
             log.error("answered_after_restart_unrecorded", call_id=call_id)
             return
-        now = self.wall()
-        await store.update_attempt(
-            attempt.id,
-            answered_at=attempt.answered_at or now,
-            abandoned=True,
-            abandon_reason=ORPHAN_REASON,
-        )
+        if attempt.answered_at is None:
+            await store.attempts.mark_answered(attempt.id, self.wall())
+        await store.attempts.mark_abandoned(attempt.id, ORPHAN_REASON)
         self.metrics.abandoned.labels(attempt.campaign_id, ORPHAN_REASON).inc()
 
     async def _register_campaigns(self) -> None:
         store = self._store
         for cid, file_cfg in self.campaign_configs.items():
             cfg = await self._settle(file_cfg)
-            record = await store.upsert_campaign(cid, cfg.name, cfg.model_dump_json(), actor="file")
+            record = await store.campaigns.upsert(
+                cid, cfg.name, cfg.model_dump_json(), actor="file"
+            )
             state: CampaignState = record.state  # type: ignore[assignment]
             if not cfg.enabled:
                 state = "stopped"
@@ -529,7 +527,7 @@ class Engine:
             return self._reply(
                 req, "control", False, f"cannot {req.action} a campaign that is {old}"
             )
-        await self._store.set_campaign_state(campaign, new, actor=req.actor)
+        await self._store.campaigns.set_state(campaign, new, actor=req.actor)
         runner.set_state(new)
         if new == "stopped":
             self._release_agents_of(runner)
@@ -553,7 +551,7 @@ class Engine:
         try:
             before, changed = await self.change_pacing(runner, req.apply_to, req.actor)
         except ValueError as e:
-            await self._store.record_audit(
+            await self._store.audit.record(
                 req.actor,
                 "pacing.refused",
                 campaign_id=campaign,
@@ -584,18 +582,22 @@ class Engine:
         changed = {k: v for k, v in new_values.items() if old_values[k] != v}
         before = {k: old_values[k] for k in changed}
         cid = runner.campaign.id
-        await self._store.record_audit(
+        await self._store.audit.record(
             actor, "pacing.changed", campaign_id=cid, old=before, new=changed
         )
         if not from_file:
             # A supervisor's change: kept across restarts until the file changes the field.
             file_pacing = self.campaign_configs[cid].pacing
             overrides = after_live_change(
-                await self._store.pacing_overrides(cid), file_pacing, changed, actor, self.wall()
+                await self._store.campaigns.pacing_overrides(cid),
+                file_pacing,
+                changed,
+                actor,
+                self.wall(),
             )
-            await self._store.save_pacing_overrides(cid, overrides.values())
+            await self._store.campaigns.save_pacing_overrides(cid, overrides.values())
         cfg = runner.campaign
-        await self._store.upsert_campaign(cid, cfg.name, cfg.model_dump_json(), actor=actor)
+        await self._store.campaigns.upsert(cid, cfg.name, cfg.model_dump_json(), actor=actor)
         log.info("pacing changed", campaign=cid, old=before, new=changed, actor=actor)
         return before, changed
 
@@ -674,9 +676,9 @@ class Engine:
         )
 
     async def _on_disposition(self, agent: str, disp: Disposition) -> None:
-        attempt = await self._store.attempt_by_call_id(disp.call_id)
+        attempt = await self._store.attempts.by_call_id(disp.call_id)
         if attempt is not None and attempt.campaign_id == disp.campaign:
-            await self._store.update_attempt(attempt.id, disposition=disp.code)
+            await self._store.attempts.set_disposition(attempt.id, disp.code)
             return
         log.info("disposition for an unknown call", agent=agent, call_id=disp.call_id)
 

@@ -314,7 +314,7 @@ class CampaignRunner:
             writes.submit(f"put back contact {contact_id}", lambda: self.picker.release(contact_id))
             return None
         try:
-            attempt_id = await self.deps.store.open_attempt(
+            attempt_id = await self.deps.store.attempts.open(
                 campaign_id=self.campaign.id,
                 contact_id=picked.id,
                 number=picked.number,
@@ -337,9 +337,7 @@ class CampaignRunner:
             now = self.deps.wall()
             writes.submit(
                 f"attempt {attempt_id} not placed",
-                lambda: store.update_attempt(
-                    attempt_id, outcome="failed", ended_at=now, ended_by="local"
-                ),
+                lambda: store.attempts.settle(attempt_id, "failed", ended_at=now, ended_by="local"),
             )
             writes.submit(
                 f"settle contact {contact_id}",
@@ -352,7 +350,7 @@ class CampaignRunner:
         call_id = call.call_id
         writes.submit(
             f"attempt {attempt_id} invite",
-            lambda: store.update_attempt(attempt_id, invite_at=wall, call_id=call_id),
+            lambda: store.attempts.mark_invited(attempt_id, wall, call_id),
         )
         self.counts.dials += 1
         self._dial_times.append(self.loop.time())
@@ -360,7 +358,7 @@ class CampaignRunner:
         return job
 
     async def _add_internal_dnc(self, number: str, reason: str) -> None:
-        await self.deps.store.add_suppressions([(number, reason)], "internal", None)
+        await self.deps.store.dnc.add([(number, reason)], "internal", None)
 
     # --- blocking reasons -------------------------------------------------------------
 

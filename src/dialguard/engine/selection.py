@@ -30,14 +30,14 @@ from dialguard.rules import (
 )
 from dialguard.rules.types import SuppressionSource
 from dialguard.store import AttemptRecord, ContactRecord, Store
-from dialguard.store.records import AttemptOutcome
+from dialguard.store.records import AttemptOutcome, ContactStatus
 
 log = get_logger(__name__)
 
 HISTORY_S = 31 * 86400  # caps look back 30 days; a day's margin
 SCAN_BATCH = 25
 CAMPAIGN_WIDE_RULES = frozenset({"dnc_list_stale"})
-CLOSED_BY_RULE = {
+CLOSED_BY_RULE: dict[str, ContactStatus] = {
     "dnc_internal": "dnc",
     "dnc_tps": "dnc",
     "dnc_ctps": "dnc",
@@ -60,7 +60,7 @@ RETRY_KEY: dict[AttemptOutcome, str] = {
     "voicemail": "voicemail",
     "interrupted": "interrupted",
 }
-FINAL_OUTCOMES: dict[AttemptOutcome, str] = {"connected": "done", "invalid": "exhausted"}
+FINAL_OUTCOMES: dict[AttemptOutcome, ContactStatus] = {"connected": "done", "invalid": "exhausted"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,17 +149,17 @@ class ContactPicker:
     async def _next_contact(self, mode: PacingMode, now: float) -> ContactRecord | Blocked | None:
         lists = {
             source: t
-            for source, info in (await self._store.dnc_list_dates()).items()
+            for source, info in (await self._store.dnc.list_dates()).items()
             if (t := _epoch_of_date(info.list_date)) is not None
         }
         while True:
-            due = await self._store.due_contacts(self.campaign.id, now, SCAN_BATCH)
+            due = await self._store.contacts.due(self.campaign.id, now, SCAN_BATCH)
             if not due:
                 return None
             for contact in due:
                 verdict = await self._check(contact, lists, mode, now)
                 if verdict.allowed:
-                    await self._store.update_contact(contact.id, status="in_progress")
+                    await self._store.contacts.claim(contact.id)
                     return contact
                 if verdict.rule in CAMPAIGN_WIDE_RULES:
                     return Blocked(verdict.rule, verdict.reason)
@@ -168,10 +168,10 @@ class ContactPicker:
     async def _check(
         self, contact: ContactRecord, lists: dict[str, float], mode: PacingMode, now: float
     ) -> Verdict:
-        every = await self._store.attempts_for_number_since(contact.number, 0)
+        every = await self._store.attempts.to_number_since(contact.number, 0)
         history = [a for a in every if a.created_at >= now - HISTORY_S]  # caps, lock-outs
         mine = [a for a in every if a.campaign_id == self.campaign.id]  # retries
-        hits = await self._store.is_suppressed(contact.number)
+        hits = await self._store.dnc.lookup(contact.number)
         suppressions = [
             Suppression(
                 source=cast(SuppressionSource, h.source), list_date=_epoch_of_date(h.list_date)
@@ -197,21 +197,21 @@ class ContactPicker:
 
     async def _park(self, contact: ContactRecord, verdict: Verdict, now: float) -> None:
         """Record why the contact was skipped; close it or wait until a rule allows it."""
-        await self._store.record_skip(
+        await self._store.skips.record(
             self.campaign.id, contact.id, verdict.rule, verdict.reason, now=now
         )
         closed = CLOSED_BY_RULE.get(verdict.rule)
         if closed is not None or verdict.retry_at is None:
-            await self._store.update_contact(contact.id, status=closed or "exhausted")
+            await self._store.contacts.close(contact.id, closed or "exhausted")
         else:
-            await self._store.update_contact(contact.id, next_attempt_at=verdict.retry_at)
+            await self._store.contacts.defer(contact.id, verdict.retry_at)
         log.debug(
             "contact_skipped", campaign=self.campaign.id, rule=verdict.rule, reason=verdict.reason
         )
 
     async def release(self, contact_id: int) -> None:
         """Put back a contact that was picked but never dialled."""
-        await self._store.update_contact(contact_id, status="pending")
+        await self._store.contacts.release(contact_id)
 
     async def settle(
         self,
@@ -225,31 +225,29 @@ class ContactPicker:
 
         ``trunk_retry_at``: the trunk refused the call itself (a 503 storm, no response):
         the attempt is not charged to the contact, who is due again once the trunk is."""
-        contact = await self._store.get_contact(contact_id)
+        contact = await self._store.contacts.get(contact_id)
         if contact is None:
             return
         if trunk_retry_at is not None and not opted_out:
-            await self._store.update_contact(
-                contact_id, status="pending", next_attempt_at=trunk_retry_at
-            )
+            await self._store.contacts.release(contact_id, due_at=trunk_retry_at)
             return
         attempts = contact.attempts + 1
         if opted_out:
-            await self._store.update_contact(
-                contact_id, status="dnc", attempts=attempts, last_outcome=outcome
+            await self._store.contacts.settle(
+                contact_id, "dnc", attempts=attempts, last_outcome=outcome
             )
             return
         final = FINAL_OUTCOMES.get(outcome)
         key = RETRY_KEY.get(outcome)
         rule = getattr(self.campaign.retry, key) if key else None
         if final is not None or rule is None:
-            await self._store.update_contact(
-                contact_id, status=final or "exhausted", attempts=attempts, last_outcome=outcome
+            await self._store.contacts.settle(
+                contact_id, final or "exhausted", attempts=attempts, last_outcome=outcome
             )
             return
-        await self._store.update_contact(
+        await self._store.contacts.settle(
             contact_id,
-            status="pending",
+            "pending",
             attempts=attempts,
             last_outcome=outcome,
             next_attempt_at=ended_at + rule.delay_s,

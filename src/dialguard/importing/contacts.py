@@ -194,7 +194,7 @@ async def import_contacts(
     (a ValueError) before anything is read.
     """
     region = check_region(default_region)
-    if await store.get_campaign(campaign_id) is None:
+    if await store.campaigns.get(campaign_id) is None:
         raise UnknownRecord(f"campaign {campaign_id!r} is not in the store")
     chosen = choose_encoding(source, encoding)
     report = ImportReport(encoding=chosen.label, encoding_how=chosen.how)
@@ -203,12 +203,12 @@ async def import_contacts(
         batches = _batches(records, region, report, batch_rows)
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
             if batch.contacts:
-                counts = await store.insert_contacts(campaign_id, batch.contacts)
+                counts = await store.contacts.insert(campaign_id, batch.contacts)
                 report.imported += counts.inserted
                 report.duplicates_in_store += counts.already_present
             if on_progress is not None:
                 on_progress(batch.bytes_read, total)
-    await store.record_audit(
+    await store.audit.record(
         actor,
         "contacts.imported",
         campaign_id=campaign_id,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from dialguard.importing.columns import (
     NUMBER_ALIASES,
@@ -40,7 +41,7 @@ from dialguard.importing.report import ImportReport, Reject
 from dialguard.law import NATIONAL_LIST_REGION
 from dialguard.logs import get_logger
 from dialguard.phone import InvalidNumber, check_region, in_country, normalise_number
-from dialguard.store import BATCH_ROWS, DNC_SOURCES, Store, check_list_date
+from dialguard.store import BATCH_ROWS, DNC_SOURCES, DncSource, Store, check_list_date
 
 __all__ = ["import_dnc", "list_region"]
 
@@ -160,6 +161,7 @@ async def import_dnc(
     """
     if dnc_source not in DNC_SOURCES:
         raise ValueError(f"DNC source {dnc_source!r} is not one of: {', '.join(DNC_SOURCES)}")
+    listed_on = cast(DncSource, dnc_source)  # checked just above
     if list_date is not None:
         check_list_date(list_date)
     elif dnc_source != "internal":
@@ -175,16 +177,16 @@ async def import_dnc(
         batches = _batches(records, region, national, report, batch_rows)
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
             if batch.entries:
-                counts = await store.add_suppressions(batch.entries, dnc_source, list_date)
+                counts = await store.dnc.add(batch.entries, listed_on, list_date)
                 report.imported += counts.inserted
                 report.duplicates_in_store += counts.already_present
             if on_progress is not None:
                 on_progress(batch.bytes_read, total)
     if list_date is not None:
-        await store.record_dnc_list(
-            dnc_source, list_date, report.imported + report.duplicates_in_store
+        await store.dnc.record_list(
+            listed_on, list_date, report.imported + report.duplicates_in_store
         )
-    await store.record_audit(
+    await store.audit.record(
         actor,
         "dnc.imported",
         new={"source": dnc_source, "list_date": list_date, "region": region, **report.counts()},

@@ -16,7 +16,6 @@ defines them — the same definition the gate's 72 h lock-out and the governor u
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -124,10 +123,10 @@ async def compliance_report(
         periods.append(PeriodFigures(start=start, end=end))
     calling_window = CallingWindow.from_config(campaign.calling_window)
     honoured = {"internal", *campaign.dnc.lists}
-    zones_of = await _zones_by_contact(store, campaign.id)
-    listed = await _suppressions_of_dialled(store, campaign.id, start, end)
+    zones_of = await store.contacts.zones_by_id(campaign.id)
+    listed = await store.dnc.listings_of_dialled(campaign.id, start, end)
     answers: list[LiveAnswer] = []
-    for a in await store.attempts(campaign.id, start, end):
+    for a in await store.attempts.of_campaign(campaign.id, start, end):
         answer = _as_answer(a)
         if answer is not None:
             answers.append(answer)
@@ -154,30 +153,6 @@ async def compliance_report(
             p.outside_window += 1
     worst = worst_span(answers, span, start, end)
     return ComplianceReport(campaign.id, window, campaign.pacing.abandon_cap, periods, worst)
-
-
-async def _zones_by_contact(store: Store, campaign_id: str) -> dict[int, tuple[str, ...]]:
-    """Every contact's candidate zones in one query (one per attempt was the bottleneck)."""
-    async with store.connection.execute(
-        "SELECT id, timezones FROM contacts WHERE campaign_id = ?", (campaign_id,)
-    ) as cur:
-        return {int(r[0]): tuple(json.loads(r[1] or "[]")) for r in await cur.fetchall()}
-
-
-async def _suppressions_of_dialled(
-    store: Store, campaign_id: str, start: float, end: float
-) -> dict[str, list[tuple[str, float]]]:
-    """(source, added_at) of every DNC entry for a number the campaign dialled in the span."""
-    out: dict[str, list[tuple[str, float]]] = {}
-    async with store.connection.execute(
-        "SELECT s.number, s.source, s.added_at FROM suppressions s WHERE s.number IN"
-        " (SELECT DISTINCT number FROM attempts"
-        "  WHERE campaign_id = ? AND created_at >= ? AND created_at < ?)",
-        (campaign_id, start, end),
-    ) as cur:
-        for number, source, added_at in await cur.fetchall():
-            out.setdefault(str(number), []).append((str(source), float(added_at)))
-    return out
 
 
 def _as_answer(r: AttemptRecord) -> LiveAnswer | None:

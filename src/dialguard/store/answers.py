@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
+from dialguard.store.database import Database
 
 __all__ = ["ANSWER_LEAD_S", "AnsweredAttempt", "answered_attempts"]
 
@@ -30,19 +30,16 @@ class AnsweredAttempt:
     abandoned: bool
 
 
-async def answered_attempts(
-    db: aiosqlite.Connection, campaign_id: str, since: float
-) -> list[AnsweredAttempt]:
+async def answered_attempts(db: Database, campaign_id: str, since: float) -> list[AnsweredAttempt]:
     """Attempts of ``campaign_id`` answered (or abandoned) after ``since``, oldest first."""
-    async with db.execute(
+    rows = await db.fetchall(
         "SELECT created_at, answered_at, connected_at, outcome, abandoned FROM attempts"
         " WHERE campaign_id = ? AND created_at > ?"
         " AND coalesce(answered_at, created_at) > ?"
         " AND (answered_at IS NOT NULL OR abandoned = 1 OR outcome = 'abandoned')"
         " ORDER BY coalesce(answered_at, created_at), id",
         (campaign_id, since - ANSWER_LEAD_S, since),
-    ) as cur:
-        rows = await cur.fetchall()
+    )
     return [
         AnsweredAttempt(
             created_at=float(r[0]),

@@ -1,0 +1,196 @@
+"""The attempt log: one row per dial, written before the INVITE leaves, then filled in
+as the call lives.
+
+Each step of a call's life is one named write, so the row can only change the way a
+call can (``id``, ``campaign_id``, ``contact_id``, ``number`` and ``created_at`` are
+facts of the dial and never change after :meth:`Attempts.open`)::
+
+    open ─▶ mark_invited ─▶ mark_ringing ─▶ mark_answered ─▶ mark_connected ─▶ settle
+                                         ╰▶ mark_abandoned (any time after the answer)
+    also: mark_trunk_fault, mark_opted_out, set_disposition (the agent's, after the call)
+
+``outcome`` stays NULL until :meth:`Attempts.settle`, so after a crash the unsettled
+rows are exactly the calls whose fate is unknown (:meth:`Attempts.interrupt_unsettled`).
+"""
+
+from __future__ import annotations
+
+from dialguard.logs import get_logger
+from dialguard.store.answers import AnsweredAttempt, answered_attempts
+from dialguard.store.database import Database, check_choice
+from dialguard.store.records import ATTEMPT_OUTCOMES, AttemptOutcome, AttemptRecord
+
+__all__ = ["Attempts"]
+
+log = get_logger(__name__)
+
+
+class Attempts:
+    """The ``attempts`` table."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    # ------------------------------------------------------------------ the row
+
+    async def open(
+        self,
+        *,
+        campaign_id: str,
+        contact_id: int | None,
+        number: str,
+        mode: str,
+        agent_id: str | None = None,
+        call_id: str | None = None,
+        now: float | None = None,
+    ) -> int:
+        """Write the attempt row that must exist *before* the INVITE is sent; its id."""
+        ts = self._db.now(now)
+        async with self._db.transaction() as tx:
+            cur = await tx.execute(
+                "INSERT INTO attempts (campaign_id, contact_id, number, mode, agent_id, call_id,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (campaign_id, contact_id, number, mode, agent_id, call_id, ts),
+            )
+            attempt_id = cur.lastrowid
+        assert attempt_id is not None
+        return attempt_id
+
+    async def mark_invited(self, attempt_id: int, at: float, call_id: str) -> None:
+        """The INVITE left at ``at`` with this Call-ID."""
+        await self._set(attempt_id, "invite_at = ?, call_id = ?", (at, call_id))
+
+    async def mark_ringing(self, attempt_id: int, at: float) -> None:
+        """First 180/183 at ``at`` (the ring-time floor counts from here)."""
+        await self._set(attempt_id, "ringing_at = ?", (at,))
+
+    async def mark_answered(self, attempt_id: int, at: float) -> None:
+        """200 OK at ``at`` (the 2-second connect deadline counts from here)."""
+        await self._set(attempt_id, "answered_at = ?", (at,))
+
+    async def mark_connected(self, attempt_id: int, at: float, agent_id: str) -> None:
+        """The callee reached ``agent_id`` at ``at``."""
+        await self._set(attempt_id, "connected_at = ?, agent_id = ?", (at, agent_id))
+
+    async def mark_abandoned(
+        self, attempt_id: int, reason: str, *, message_played_at: float | None = None
+    ) -> None:
+        """A person answered and reached nobody (``reason`` says why); the information
+        message started at ``message_played_at`` if it was played."""
+        if message_played_at is None:
+            await self._set(attempt_id, "abandoned = 1, abandon_reason = ?", (reason,))
+        else:
+            await self._set(
+                attempt_id,
+                "abandoned = 1, abandon_reason = ?, message_played_at = ?",
+                (reason, message_played_at),
+            )
+
+    async def mark_opted_out(self, attempt_id: int) -> None:
+        """The callee pressed the opt-out key during the message."""
+        await self._set(attempt_id, "opted_out = 1", ())
+
+    async def mark_trunk_fault(self, attempt_id: int) -> None:
+        """The trunk itself refused the call (503/408 storm): not the contact's fault."""
+        await self._set(attempt_id, "trunk_fault = 1", ())
+
+    async def settle(
+        self,
+        attempt_id: int,
+        outcome: AttemptOutcome,
+        *,
+        ended_at: float,
+        ended_by: str,
+        sip_code: int | None = None,
+    ) -> None:
+        """The call's final outcome: it ended at ``ended_at``, by ``local`` or ``remote``."""
+        check_choice("attempt outcome", outcome, ATTEMPT_OUTCOMES)
+        await self._set(
+            attempt_id,
+            "outcome = ?, ended_at = ?, ended_by = ?, sip_code = ?",
+            (outcome, ended_at, ended_by, sip_code),
+        )
+
+    async def set_disposition(self, attempt_id: int, code: str) -> None:
+        """The agent's wrap-up code for the call."""
+        await self._set(attempt_id, "disposition = ?", (code,))
+
+    async def _set(self, attempt_id: int, assignments: str, params: tuple[object, ...]) -> None:
+        # ``assignments`` is always one of the constants above, never a caller's text.
+        await self._db.update_one(
+            f"UPDATE attempts SET {assignments} WHERE id = ?",
+            (*params, attempt_id),
+            f"attempt {attempt_id} is not in the store",
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    async def get(self, attempt_id: int) -> AttemptRecord | None:
+        row = await self._db.fetchone("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
+        return None if row is None else AttemptRecord.from_row(row)
+
+    async def by_call_id(self, call_id: str) -> AttemptRecord | None:
+        """The attempt whose INVITE had this Call-ID (an agent's disposition names it)."""
+        row = await self._db.fetchone(
+            "SELECT * FROM attempts WHERE call_id = ? ORDER BY id DESC LIMIT 1", (call_id,)
+        )
+        return None if row is None else AttemptRecord.from_row(row)
+
+    async def of_campaign(
+        self, campaign_id: str, since: float, until: float
+    ) -> list[AttemptRecord]:
+        """A campaign's attempts created in ``[since, until)``, oldest first."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM attempts WHERE campaign_id = ? AND created_at >= ? AND created_at < ?"
+            " ORDER BY created_at, id",
+            (campaign_id, since, until),
+        )
+        return [AttemptRecord.from_row(r) for r in rows]
+
+    async def to_number_since(self, number: str, since: float) -> list[AttemptRecord]:
+        """All attempts to ``number`` created at or after ``since`` (any campaign), oldest first.
+
+        For frequency caps and the 72-hour lock-out after an abandoned call.
+        """
+        rows = await self._db.fetchall(
+            "SELECT * FROM attempts WHERE number = ? AND created_at >= ? ORDER BY created_at, id",
+            (number, since),
+        )
+        return [AttemptRecord.from_row(r) for r in rows]
+
+    async def count(self, campaign_id: str) -> int:
+        """How many attempts the campaign has made, in one indexed count."""
+        row = await self._db.fetchone(
+            "SELECT count(*) FROM attempts WHERE campaign_id = ?", (campaign_id,)
+        )
+        return int(row[0]) if row else 0
+
+    async def answered_since(self, campaign_id: str, since: float) -> list[AnsweredAttempt]:
+        """A campaign's attempts answered (or abandoned) after ``since``, five columns
+        each: the governor's seed (:mod:`dialguard.store.answers`)."""
+        return await answered_attempts(self._db, campaign_id, since)
+
+    # ------------------------------------------------------------------ crash recovery
+
+    async def unsettled(self) -> list[AttemptRecord]:
+        """Every attempt with no outcome yet, by id."""
+        rows = await self._db.fetchall("SELECT * FROM attempts WHERE outcome IS NULL ORDER BY id")
+        return [AttemptRecord.from_row(r) for r in rows]
+
+    async def interrupt_unsettled(self, now: float) -> list[int]:
+        """After a crash: close every attempt with no outcome as ``interrupted``; their ids.
+
+        ``ended_at`` is set to ``now`` unless the call had already ended.
+        """
+        async with self._db.transaction() as tx:
+            rows = await self._db.fetchall("SELECT id FROM attempts WHERE outcome IS NULL")
+            ids = [int(r[0]) for r in rows]
+            if ids:
+                await tx.execute(
+                    "UPDATE attempts SET outcome = 'interrupted',"
+                    " ended_at = coalesce(ended_at, ?) WHERE outcome IS NULL",
+                    (now,),
+                )
+        if ids:
+            log.warning("attempts_interrupted", count=len(ids))
+        return ids

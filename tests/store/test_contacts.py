@@ -1,0 +1,187 @@
+"""Contacts: idempotent import, the due query and its index, the named moves."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from dialguard.store import NewContact, Store, UnknownRecord
+from dialguard.store import database as store_database
+from dialguard.store.contacts import DUE_SQL
+from tests.store.helpers import FakeClock, contact
+
+
+async def test_insert_contacts_is_idempotent_and_counts(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_database, "BATCH_ROWS", 3)  # several transactions
+    rows = [contact(f"+4420794600{i:02d}") for i in range(8)]
+    first = await store.contacts.insert("spring", rows)
+    assert (first.inserted, first.already_present) == (8, 0)
+    again = await store.contacts.insert("spring", [*rows[:5], contact("+442079460099")])
+    assert (again.inserted, again.already_present) == (1, 5)
+    assert await store.contacts.count("spring") == 9
+    assert await store.contacts.count("spring", "pending") == 9
+    assert await store.contacts.count("spring", "done") == 0
+
+
+async def test_same_number_may_be_in_two_campaigns(store: Store) -> None:
+    await store.campaigns.upsert("autumn", "Autumn", "{}")
+    await store.contacts.insert("spring", [contact("+442079460000")])
+    counts = await store.contacts.insert("autumn", [contact("+442079460000")])
+    assert counts.inserted == 1
+
+
+async def test_insert_contacts_needs_the_campaign(store: Store) -> None:
+    with pytest.raises(UnknownRecord, match="campaign 'nope'"):
+        await store.contacts.insert("nope", [contact("+442079460000")])
+
+
+async def test_contact_fields_round_trip(store: Store, clock: FakeClock) -> None:
+    await store.contacts.insert(
+        "spring",
+        [
+            NewContact(
+                number="+442079460000",
+                region="GB",
+                timezones=("Europe/London",),
+                name="Zoë O'Brien",
+                priority=5,
+                consent="opt-in 2026-01-02",
+                preferred_channel="voice",
+                preferred_hours={"start": "18:00", "end": "20:00"},
+                custom={"account": "A-1", "note": "x"},
+            )
+        ],
+    )
+    [c] = await store.contacts.due("spring", clock.now, 10)
+    assert c.number == "+442079460000"
+    assert c.timezones == ("Europe/London",)
+    assert c.name == "Zoë O'Brien"
+    assert c.priority == 5
+    assert c.preferred_hours == {"start": "18:00", "end": "20:00"}
+    assert c.custom == {"account": "A-1", "note": "x"}
+    assert (c.status, c.attempts, c.next_attempt_at, c.last_outcome) == ("pending", 0, 0.0, None)
+    assert await store.contacts.get(c.id) == c
+
+
+async def test_due_contacts_by_priority_then_id_only_pending_and_due(store: Store) -> None:
+    await store.campaigns.upsert("other", "Other", "{}")
+    await store.contacts.insert(
+        "spring",
+        [
+            contact("+442079460001", priority=0),
+            contact("+442079460002", priority=9),
+            contact("+442079460003", priority=0),
+            contact("+442079460004", priority=9),  # will be not yet due
+            contact("+442079460005", priority=5),  # will be done
+        ],
+    )
+    await store.contacts.insert("other", [contact("+442079460006", priority=99)])
+    by_number = {c.number: c for c in await store.contacts.due("spring", 0, 100)}
+    await store.contacts.defer(by_number["+442079460004"].id, 500.0)
+    await store.contacts.close(by_number["+442079460005"].id, "done")
+    due = await store.contacts.due("spring", 100.0, 10)
+    assert [c.number for c in due] == ["+442079460002", "+442079460001", "+442079460003"]
+    assert [c.number for c in await store.contacts.due("spring", 100.0, 2)] == [
+        "+442079460002",
+        "+442079460001",
+    ]
+    later = await store.contacts.due("spring", 500.0, 10)
+    assert [c.number for c in later][:2] == ["+442079460002", "+442079460004"]
+
+
+async def test_due_contacts_query_walks_the_index_without_sorting(
+    store: Store, tmp_path: Path
+) -> None:
+    with sqlite3.connect(tmp_path / "store.sqlite3") as db:
+        rows = db.execute(f"EXPLAIN QUERY PLAN {DUE_SQL}", ("spring", 0, 10)).fetchall()
+    plan = " ".join(str(r[3]) for r in rows)
+    assert "contacts_due" in plan
+    assert "TEMP B-TREE" not in plan
+
+
+async def test_contact_moves_set_what_they_name(store: Store) -> None:
+    await store.contacts.insert("spring", [contact("+442079460000")])
+    [c] = await store.contacts.due("spring", 0, 10)
+
+    async def row() -> tuple[str, int, float, str | None]:
+        got = await store.contacts.get(c.id)
+        assert got is not None
+        return (got.status, got.attempts, got.next_attempt_at, got.last_outcome)
+
+    await store.contacts.claim(c.id)
+    assert await row() == ("in_progress", 0, 0.0, None)
+    await store.contacts.release(c.id)
+    assert await row() == ("pending", 0, 0.0, None)
+    await store.contacts.defer(c.id, 50.0)
+    assert await row() == ("pending", 0, 50.0, None)
+    await store.contacts.release(c.id, due_at=60.0)
+    assert await row() == ("pending", 0, 60.0, None)
+    await store.contacts.settle(
+        c.id, "pending", attempts=1, last_outcome="busy", next_attempt_at=90
+    )
+    assert await row() == ("pending", 1, 90.0, "busy")
+    await store.contacts.settle(c.id, "done", attempts=2, last_outcome="connected")
+    assert await row() == ("done", 2, 90.0, "connected")
+    await store.contacts.close(c.id, "dnc")
+    assert await row() == ("dnc", 2, 90.0, "connected")
+
+
+async def test_contact_moves_refuse_unknown_ids_and_statuses(store: Store) -> None:
+    await store.contacts.insert("spring", [contact("+442079460000")])
+    with pytest.raises(UnknownRecord, match="contact 12345"):
+        await store.contacts.claim(12345)
+    with pytest.raises(UnknownRecord, match="contact 12345"):
+        await store.contacts.close(12345, "done")
+    with pytest.raises(ValueError, match="contact status 'gone'"):
+        await store.contacts.close(1, "gone")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="contact status 'gone'"):
+        await store.contacts.settle(1, "gone", attempts=1, last_outcome="busy")  # type: ignore[arg-type]
+    assert (await store.contacts.get(1)).status == "pending"  # type: ignore[union-attr]
+
+
+async def test_count_by_status_names_every_status(store: Store) -> None:
+    await store.contacts.insert("spring", [contact(f"+44207946000{i}") for i in range(3)])
+    await store.contacts.close(1, "done")
+    await store.contacts.claim(2)
+    assert await store.contacts.count_by_status("spring") == {
+        "pending": 1,
+        "in_progress": 1,
+        "done": 1,
+        "exhausted": 0,
+        "dnc": 0,
+    }
+    assert await store.contacts.count_by_status("nope") == dict.fromkeys(
+        ("pending", "in_progress", "done", "exhausted", "dnc"), 0
+    )
+
+
+async def test_zones_by_id_decodes_each_contacts_zones(store: Store) -> None:
+    await store.contacts.insert(
+        "spring",
+        [
+            contact("+442079460000", timezones=("Europe/London",)),
+            contact("+442079460001"),
+        ],
+    )
+    assert await store.contacts.zones_by_id("spring") == {1: ("Europe/London",), 2: ()}
+    assert await store.contacts.zones_by_id("nope") == {}
+
+
+async def test_release_in_progress_keeps_contacts_with_an_open_attempt(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite3")
+    await store.campaigns.upsert("c1", "C1", "{}", state="active")
+    await store.contacts.insert(
+        "c1", [NewContact(number=f"+4420794600{i}", region="GB") for i in range(10, 13)]
+    )
+    for cid in (1, 2, 3):
+        await store.contacts.claim(cid)
+    await store.attempts.open(campaign_id="c1", contact_id=2, number="+442079460011", mode="p")
+    await store.contacts.close(3, "done")
+    assert await store.contacts.release_orphans() == 1
+    statuses = [(await store.contacts.get(i)).status for i in (1, 2, 3)]  # type: ignore[union-attr]
+    assert statuses == ["pending", "in_progress", "done"]
+    await store.close()

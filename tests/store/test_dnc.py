@@ -1,0 +1,66 @@
+"""Do-not-call lists: entries keep when first seen, list dates, listed contacts."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialguard.store import Store
+from tests.store.helpers import FakeClock, contact
+
+
+async def test_suppressions_counts_and_hits(store: Store, clock: FakeClock) -> None:
+    counts = await store.dnc.add(["+442079460000", "+442079460001"], "tps", "2026-11-01")
+    assert (counts.inserted, counts.already_present) == (2, 0)
+    await store.dnc.add([("+442079460000", "pressed 9")], "internal", None)
+    hits = await store.dnc.lookup("+442079460000")
+    assert [(h.source, h.list_date, h.reason) for h in hits] == [
+        ("internal", None, "pressed 9"),
+        ("tps", "2026-11-01", None),
+    ]
+    assert await store.dnc.lookup("+442079469999") == []
+
+
+async def test_refreshed_list_keeps_first_seen_time(store: Store, clock: FakeClock) -> None:
+    await store.dnc.add(["+442079460000"], "tps", "2026-10-01")
+    first_seen = clock.now
+    clock.now += 86400 * 30
+    counts = await store.dnc.add(["+442079460000", "+442079460001"], "tps", "2026-11-01")
+    assert (counts.inserted, counts.already_present) == (1, 1)
+    [hit] = await store.dnc.lookup("+442079460000")
+    assert (hit.list_date, hit.added_at) == ("2026-11-01", first_seen)
+
+
+async def test_suppression_argument_checks(store: Store) -> None:
+    with pytest.raises(ValueError, match="DNC source 'fps' is not one of"):
+        await store.dnc.add(["+442079460000"], "fps", "2026-11-01")
+    with pytest.raises(ValueError, match="a tps list needs its list date"):
+        await store.dnc.add(["+442079460000"], "tps", None)
+    with pytest.raises(ValueError, match="list date '01/11/2026' must be written YYYY-MM-DD"):
+        await store.dnc.add(["+442079460000"], "tps", "01/11/2026")
+    with pytest.raises(ValueError, match="'2026-02-30' is not a real calendar date"):
+        await store.dnc.add(["+442079460000"], "tps", "2026-02-30")
+
+
+async def test_dnc_list_dates_newest_wins(store: Store, clock: FakeClock) -> None:
+    assert await store.dnc.list_dates() == {}
+    await store.dnc.record_list("tps", "2026-11-01", 100)
+    clock.now += 10
+    await store.dnc.record_list("tps", "2026-10-01", 90)  # an older file, imported later
+    await store.dnc.record_list("usdnc", "2026-11-05", 7)
+    dates = await store.dnc.list_dates()
+    assert (dates["tps"].list_date, dates["tps"].rows) == ("2026-11-01", 100)
+    assert dates["usdnc"].list_date == "2026-11-05"
+    clock.now += 10
+    info = await store.dnc.record_list("tps", "2026-11-20", 120)
+    assert (info.list_date, info.rows, info.imported_at) == ("2026-11-20", 120, clock.now)
+
+
+async def test_listed_contacts_counts_by_source(store: Store) -> None:
+    await store.campaigns.upsert("other", "Other", "{}")
+    await store.contacts.insert("spring", [contact(f"+44207946000{i}") for i in range(5)])
+    await store.contacts.insert("other", [contact("+442079460009")])
+    assert await store.dnc.listed_contacts("spring") == {}
+    await store.dnc.add(["+442079460000", "+442079460001"], "tps", "2026-11-01")
+    await store.dnc.add(["+442079460001", "+442079460009"], "internal", None)
+    assert await store.dnc.listed_contacts("spring") == {"internal": 1, "tps": 2}
+    assert await store.dnc.listed_contacts("other") == {"internal": 1}
