@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
+from rich.table import Table
 
 from dialguard.config import ConfigError, EngineConfig, load_engine_config
 
@@ -21,6 +23,19 @@ err_console = Console(stderr=True, soft_wrap=True)
 (``console`` keeps wrapping: the live view renders through it.)"""
 
 DEFAULT_CONFIG = Path("config/dialguard.toml")
+
+
+class BadInput(Exception):
+    """A problem with the command's own input: printed as one line, exit 2."""
+
+
+def compact(table: Table) -> Table:
+    """Tables that fit an 80-column terminal as far as they can: no vertical rules."""
+    table.box = box.SIMPLE_HEAD
+    table.pad_edge = False
+    table.collapse_padding = True
+    table.title_justify = "left"
+    return table
 
 
 def load_config_or_exit(path: Path | None) -> EngineConfig:

@@ -36,6 +36,7 @@ from dialguard.cli._common import (
     EXIT_OK,
     EXIT_PROBLEM,
     EXIT_UNREACHABLE,
+    BadInput,
     console,
     err_console,
     load_config_or_exit,
@@ -74,10 +75,6 @@ Timeout = Annotated[
     float,
     Parameter(help="Seconds to wait for the engine's reply before giving up (exit 3)."),
 ]
-
-
-class _BadInput(Exception):
-    """A problem with the command's own input: one line, exit 2."""
 
 
 # --- list (store only) ----------------------------------------------------------------
@@ -186,78 +183,45 @@ def _state_cell(state: str) -> str:
 # --- start / pause / resume / stop ---------------------------------------------------
 
 
-@app.command
-def start(
-    campaign: str,
-    *,
-    actor: Actor = None,
-    config: Config = None,
-    timeout: Timeout = DEFAULT_TIMEOUT_S,
-) -> int:
-    """Start a paused or stopped campaign: the daemon begins dialling its contacts.
+_CONTROL_HELP: dict[ControlAction, str] = {
+    "start": "Start a paused or stopped campaign: the daemon begins dialling its contacts.",
+    "pause": (
+        "Pause a running campaign: no new dials; calls already ringing or connected\n"
+        "finish normally (an answered call still gets its agent)."
+    ),
+    "resume": "Resume a paused campaign (a stopped one needs `start`).",
+    "stop": (
+        "Stop a campaign: no new dials, calls in progress finish; it stays stopped across\n"
+        "daemon restarts until someone starts it again."
+    ),
+}
+"""One command per control action; they differ only in the action and its help."""
+_CAMPAIGN_PARAMETER = """
 
-    Parameters
-    ----------
-    campaign
-        Campaign ID, as in `dialguard campaign list`.
-    """
-    return _control("start", campaign, actor, config, timeout)
-
-
-@app.command
-def pause(
-    campaign: str,
-    *,
-    actor: Actor = None,
-    config: Config = None,
-    timeout: Timeout = DEFAULT_TIMEOUT_S,
-) -> int:
-    """Pause a running campaign: no new dials; calls already ringing or connected
-    finish normally (an answered call still gets its agent).
-
-    Parameters
-    ----------
-    campaign
-        Campaign ID, as in `dialguard campaign list`.
-    """
-    return _control("pause", campaign, actor, config, timeout)
+Parameters
+----------
+campaign
+    Campaign ID, as in `dialguard campaign list`.
+"""
 
 
-@app.command
-def resume(
-    campaign: str,
-    *,
-    actor: Actor = None,
-    config: Config = None,
-    timeout: Timeout = DEFAULT_TIMEOUT_S,
-) -> int:
-    """Resume a paused campaign (a stopped one needs `start`).
+def _control_command(action: ControlAction) -> Callable[..., int]:
+    def command(
+        campaign: str,
+        *,
+        actor: Actor = None,
+        config: Config = None,
+        timeout: Timeout = DEFAULT_TIMEOUT_S,
+    ) -> int:
+        return _control(action, campaign, actor, config, timeout)
 
-    Parameters
-    ----------
-    campaign
-        Campaign ID, as in `dialguard campaign list`.
-    """
-    return _control("resume", campaign, actor, config, timeout)
+    command.__name__ = command.__qualname__ = action
+    command.__doc__ = _CONTROL_HELP[action] + _CAMPAIGN_PARAMETER
+    return command
 
 
-@app.command
-def stop(
-    campaign: str,
-    *,
-    actor: Actor = None,
-    config: Config = None,
-    timeout: Timeout = DEFAULT_TIMEOUT_S,
-) -> int:
-    """Stop a campaign: no new dials, calls in progress finish; it stays stopped across
-    daemon restarts until someone starts it again.
-
-    Parameters
-    ----------
-    campaign
-        Campaign ID, as in `dialguard campaign list`.
-    """
-    return _control("stop", campaign, actor, config, timeout)
+for _action in _CONTROL_HELP:
+    app.command(_control_command(_action), name=_action)
 
 
 def _control(
@@ -323,7 +287,7 @@ def set_pacing(
             changes["max_dial_ratio"] = max_dial_ratio
         if abandon_window is not None:
             changes["abandon_window"] = abandon_window
-    except _BadInput as e:
+    except BadInput as e:
         _error(str(e))
         return EXIT_BAD_INPUT
     if not changes:
@@ -348,7 +312,7 @@ def _fraction(text: str) -> float:
     try:
         value = float(raw.removesuffix("%").strip())
     except ValueError:
-        raise _BadInput(f"--abandon-cap {text!r}: not a number (write 0.02 or 2%)") from None
+        raise BadInput(f"--abandon-cap {text!r}: not a number (write 0.02 or 2%)") from None
     return value / 100 if percent else value
 
 
@@ -368,10 +332,10 @@ def _request(
     try:
         who = _actor(actor)
         if not _ID.match(campaign):
-            raise _BadInput(f"campaign id {campaign!r}: letters, digits, '_', '.', '-' only")
+            raise BadInput(f"campaign id {campaign!r}: letters, digits, '_', '.', '-' only")
         if not 0 < timeout <= 120:
-            raise _BadInput(f"--timeout {timeout:g}: must be > 0 and ≤ 120 seconds")
-    except _BadInput as e:
+            raise BadInput(f"--timeout {timeout:g}: must be > 0 and ≤ 120 seconds")
+    except BadInput as e:
         _error(str(e))
         return EXIT_BAD_INPUT
     cfg = load_config_or_exit(config)
@@ -435,7 +399,7 @@ def _actor(given: str | None) -> str:
     who = given if given is not None else os.environ.get("USER") or _login()
     who = who.strip()
     if not 1 <= len(who) <= 64:
-        raise _BadInput(f"--actor {who!r}: must be 1 to 64 characters")
+        raise BadInput(f"--actor {who!r}: must be 1 to 64 characters")
     return who
 
 

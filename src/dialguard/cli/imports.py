@@ -39,6 +39,7 @@ from dialguard.cli._common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
     EXIT_PROBLEM,
+    BadInput,
     console,
     err_console,
     load_config_or_exit,
@@ -69,35 +70,31 @@ def _actor() -> str:
         return "cli"
 
 
-class _BadInput(Exception):
-    """A problem with the command's input, printed as one line before exiting 2."""
-
-
 def _setup(config: Path | None, region: str | None) -> tuple[EngineConfig, str]:
     cfg = load_config_or_exit(config)
     configure_logging(cfg.logging.level, cfg.logging.format)
     try:
         default_region = check_region(region or cfg.engine.default_region)
     except InvalidNumber as e:
-        raise _BadInput(f"--region: {e.reason}") from None
+        raise BadInput(f"--region: {e.reason}") from None
     return cfg, default_region
 
 
 def _check_paths(file: Path, rejects: Path | None) -> None:
     """Refuse before touching the store: a missing input, or a rejects file we cannot write."""
     if not file.exists():
-        raise _BadInput(f"{file}: file not found")
+        raise BadInput(f"{file}: file not found")
     if not file.is_file():
-        raise _BadInput(f"{file}: not a file")
+        raise BadInput(f"{file}: not a file")
     if rejects is not None and not rejects.parent.is_dir():
-        raise _BadInput(f"--rejects {rejects}: directory {rejects.parent} does not exist")
+        raise BadInput(f"--rejects {rejects}: directory {rejects.parent} does not exist")
 
 
 def _run(work: Callable[[], int]) -> int:
     """Run a command; turn input and store problems into one clear line and exit 2."""
     try:
         return work()
-    except _BadInput as e:
+    except BadInput as e:
         _error("error", str(e))
     except ColumnError as e:
         _error("error", f"{e}; nothing was imported")
@@ -115,7 +112,7 @@ def _check_encoding(name: str | None) -> None:
         try:
             check_encoding(name)
         except EncodingError as e:
-            raise _BadInput(str(e)) from None
+            raise BadInput(str(e)) from None
 
 
 def _error(kind: str, message: str) -> None:
@@ -224,7 +221,7 @@ async def _ensure_campaign(store: Store, cfg: EngineConfig, campaign_id: str) ->
     except ConfigError as e:
         for p in e.problems:
             _error("config error", p)
-        raise _BadInput(
+        raise BadInput(
             f"campaign {campaign_id!r} is not in the store and {directory} has errors"
         ) from None
     for camp in campaigns:
@@ -237,7 +234,7 @@ async def _ensure_campaign(store: Store, cfg: EngineConfig, campaign_id: str) ->
             )
             return
     known = sorted({c.id for c in await store.campaigns.all()} | {c.id for c in campaigns})
-    raise _BadInput(
+    raise BadInput(
         f"campaign {campaign_id!r} is not in the store nor defined in {directory}"
         f" (known: {', '.join(known) if known else 'none'})"
     )
@@ -361,10 +358,10 @@ def dnc(
         _check_encoding(encoding)
         kind = source.lower()  # TPS, tps: the same list
         if kind not in DNC_SOURCES:
-            raise _BadInput(f"--source {source!r}: must be one of {', '.join(DNC_SOURCES)}")
+            raise BadInput(f"--source {source!r}: must be one of {', '.join(DNC_SOURCES)}")
         own = NATIONAL_LIST_REGION.get(kind)
         if region is not None and own is not None and default_region != own:
-            raise _BadInput(
+            raise BadInput(
                 f"--region {region}: the {kind} list holds {own} numbers; its entries are"
                 f" always read as {own} numbers (leave --region out)"
             )
@@ -372,15 +369,15 @@ def dnc(
         today = dt.datetime.now(dt.UTC).date()
         if date is None:
             if kind != "internal":
-                raise _BadInput(f"--list-date is required for a {kind} list (YYYY-MM-DD)")
+                raise BadInput(f"--list-date is required for a {kind} list (YYYY-MM-DD)")
             date = today.isoformat()
         try:
             check_list_date(date)
         except ValueError as e:
-            raise _BadInput(f"--list-date: {e}") from None
+            raise BadInput(f"--list-date: {e}") from None
         day = dt.date.fromisoformat(date)
         if day > today:
-            raise _BadInput(f"--list-date {date} is in the future")
+            raise BadInput(f"--list-date {date} is in the future")
         _check_paths(file, rejects)
         code = asyncio.run(job(cfg, default_region, kind, date))
         limit = MAX_LIST_AGE_S[kind] // DAY_S if kind in MAX_LIST_AGE_S else None

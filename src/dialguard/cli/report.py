@@ -25,12 +25,11 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from cyclopts import App, Parameter
-from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -38,6 +37,8 @@ from dialguard.cli._common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
     EXIT_PROBLEM,
+    BadInput,
+    compact,
     console,
     err_console,
     load_config_or_exit,
@@ -79,10 +80,6 @@ WIDE_PERIODS = 4
 """Up to this many periods, the compliance table has a column per period."""
 
 
-class _BadInput(Exception):
-    """A problem with the command's input: one line, exit 2."""
-
-
 # --- compliance -----------------------------------------------------------------------
 
 
@@ -122,7 +119,7 @@ def compliance(
         report = asyncio.run(
             _compliance(_require_store(cfg.store.path), campaign, window, start, end)
         )
-    except _BadInput as e:
+    except BadInput as e:
         return _bad(str(e))
     except (StoreError, sqlite3.Error) as e:
         return _bad(f"store error: {e}")
@@ -274,7 +271,7 @@ def _print_report(report: ComplianceReport, start: float, end: float) -> None:
     )
     figures = _figures(report)
     if len(report.periods) <= WIDE_PERIODS:
-        table = _compact(Table(title=title))
+        table = compact(Table(title=title))
         table.add_column("figure")
         table.add_column("rule")
         for p in report.periods:
@@ -282,7 +279,7 @@ def _print_report(report: ComplianceReport, start: float, end: float) -> None:
         for f in figures:
             table.add_row(f.label, f.rule, *(f.value(p) for p in report.periods))
     else:
-        table = _compact(Table(title=title))
+        table = compact(Table(title=title))
         table.add_column("period from", no_wrap=True)
         brief = [f for f in figures if f.short]
         for f in brief:
@@ -304,28 +301,11 @@ def _print_report(report: ComplianceReport, start: float, end: float) -> None:
 # --- attempts -------------------------------------------------------------------------
 
 
-ATTEMPT_FIELDS = (
-    "id",
-    "created_at",
-    "invite_at",
-    "ringing_at",
-    "answered_at",
-    "connected_at",
-    "ended_at",
-    "number",
-    "contact_id",
-    "mode",
-    "agent_id",
-    "call_id",
-    "outcome",
-    "sip_code",
-    "abandoned",
-    "abandon_reason",
-    "ended_by",
-    "disposition",
-    "message_played_at",
-    "opted_out",
+ATTEMPT_FIELDS = tuple(
+    f.name for f in fields(AttemptRecord) if f.name not in {"campaign_id", "trunk_fault"}
 )
+"""The attempt row's columns, in the store record's order (the campaign is the report's
+own argument; the trunk-fault flag is internal to retry accounting)."""
 _TIMES = {f for f in ATTEMPT_FIELDS if f.endswith("_at")}
 
 
@@ -357,7 +337,7 @@ def attempts(
         cfg = load_config_or_exit(config)
         configure_logging(cfg.logging.level, cfg.logging.format)
         rows = asyncio.run(_attempts(_require_store(cfg.store.path), campaign, start, end))
-    except _BadInput as e:
+    except BadInput as e:
         return _bad(str(e))
     except (StoreError, sqlite3.Error) as e:
         return _bad(f"store error: {e}")
@@ -398,7 +378,7 @@ def _print_attempts(campaign: str, rows: list[AttemptRecord], start: float, end:
     )
     short = "%m-%d %H:%M:%S" if len({_day(a.created_at) for a in rows}) > 1 else "%H:%M:%S"
     wide = console.width >= WIDE_TERMINAL
-    table = _compact(Table(title=title))
+    table = compact(Table(title=title))
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("INVITE at", no_wrap=True)  # the zone is in the title
     table.add_column("number", no_wrap=True)
@@ -470,7 +450,7 @@ def audit(
         cfg = load_config_or_exit(config)
         configure_logging(cfg.logging.level, cfg.logging.format)
         events = asyncio.run(_audit(_require_store(cfg.store.path), campaign, start, end))
-    except _BadInput as e:
+    except BadInput as e:
         return _bad(str(e))
     except (StoreError, sqlite3.Error) as e:
         return _bad(f"store error: {e}")
@@ -521,7 +501,7 @@ def _print_audit(campaign: str, events: list[AuditRecord], start: float, end: fl
         f"Changes: campaign {escape(campaign)}, "
         f"{_iso(start, 'seconds')} → {_iso(end, 'seconds')}: {len(events)}"
     )
-    table = _compact(Table(title=title))
+    table = compact(Table(title=title))
     table.add_column("at", no_wrap=True)
     table.add_column("by")
     table.add_column("action", no_wrap=True)
@@ -563,19 +543,10 @@ def _value(v: Any) -> str:
 # --- shared ---------------------------------------------------------------------------
 
 
-def _compact(table: Table) -> Table:
-    """Tables that fit an 80-column terminal as far as they can: no vertical rules."""
-    table.box = box.SIMPLE_HEAD
-    table.pad_edge = False
-    table.collapse_padding = True
-    table.title_justify = "left"
-    return table
-
-
 def _require_store(path: Path) -> Path:
     """A report must not create an empty store where the daemon's should be."""
     if not path.exists():
-        raise _BadInput(f"no store at {path} (import a contact list or run the daemon first)")
+        raise BadInput(f"no store at {path} (import a contact list or run the daemon first)")
     return path
 
 
@@ -583,11 +554,11 @@ async def _campaign_config(store: Store, campaign: str) -> CampaignConfig:
     record = await store.campaigns.get(campaign)
     if record is None:
         known = ", ".join(c.id for c in await store.campaigns.all()) or "none"
-        raise _BadInput(f"campaign {campaign!r} is not in the store {store.path} (known: {known})")
+        raise BadInput(f"campaign {campaign!r} is not in the store {store.path} (known: {known})")
     try:
         return parse_campaign(record.config, f"store campaign {campaign}")
     except ConfigError as e:
-        raise _BadInput("; ".join(e.problems)) from None
+        raise BadInput("; ".join(e.problems)) from None
 
 
 def _span(from_: str | None, to: str | None, length_s: float, now: float) -> tuple[float, float]:
@@ -596,7 +567,7 @@ def _span(from_: str | None, to: str | None, length_s: float, now: float) -> tup
     end = _when(to, "--to") if to is not None else now
     start = _when(from_, "--from") if from_ is not None else end - length_s
     if start >= end:
-        raise _BadInput(f"--from {_iso(start)} is not before --to {_iso(end)}")
+        raise BadInput(f"--from {_iso(start)} is not before --to {_iso(end)}")
     return start, end
 
 
@@ -604,7 +575,7 @@ def _when(text: str, option: str) -> float:
     try:
         when = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise _BadInput(
+        raise BadInput(
             f"{option} {text!r}: not an ISO 8601 time (e.g. 2026-11-22, 2026-11-22T09:00 "
             "or 2026-11-22T09:00+01:00)"
         ) from None

@@ -24,7 +24,6 @@ from typing import Annotated, Literal
 
 import aiomqtt
 from cyclopts import Parameter
-from rich import box
 from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
@@ -35,6 +34,7 @@ from dialguard.cli._common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
     EXIT_UNREACHABLE,
+    compact,
     console,
     err_console,
     load_config_or_exit,
@@ -177,7 +177,7 @@ def render(status: EngineStatus | None, verdict: DaemonVerdict, note: str | None
 def _campaign_table(campaigns: list[CampaignStatus], *, dim: bool) -> RenderableType:
     if not campaigns:
         return Text("no campaigns loaded", style="dim")
-    t = _compact(Table(title="Campaigns", style="dim" if dim else ""))
+    t = compact(Table(title="Campaigns", style="dim" if dim else ""))
     t.add_column("campaign", no_wrap=True)
     t.add_column("state, mode")
     for name in ("dials", "answers", "conn.", "aband.", "in flight"):
@@ -230,15 +230,6 @@ def _blocked_lines(campaigns: list[CampaignStatus], *, dim: bool) -> list[Text]:
     return lines
 
 
-def _compact(table: Table) -> Table:
-    """No vertical rules, so the view fits an 80-column terminal."""
-    table.box = box.SIMPLE_HEAD
-    table.pad_edge = False
-    table.collapse_padding = True
-    table.title_justify = "left"
-    return table
-
-
 def _state(state: str) -> str:
     colour = {"running": "green", "paused": "yellow", "stopped": "red"}.get(state, "cyan")
     return f"[{colour}]{state}[/]"
@@ -267,7 +258,7 @@ def _agents_line(status: EngineStatus, *, dim: bool) -> Text:
 
 
 def _agent_table(status: EngineStatus, *, dim: bool, now: float) -> RenderableType:
-    t = _compact(Table(style="dim" if dim else ""))
+    t = compact(Table(style="dim" if dim else ""))
     t.add_column("agent", no_wrap=True)
     t.add_column("state", no_wrap=True)
     t.add_column("for", justify="right", no_wrap=True)
