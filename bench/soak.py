@@ -110,11 +110,13 @@ async def run(args: argparse.Namespace) -> int:
             proc.kill()
             proc.wait(10)
         await centre.stop()
-    summary = centre.result().summary
+    result = centre.result()
+    summary = result.summary
+    silent = sum(1 for r in result.records if r.silent)
     print(
         f"\n{args.profile} {args.mode}, {args.agents} agents, {args.minutes:g} min: "
         f"{summary.get('attempts')} calls, {summary.get('connected')} connected, "
-        f"{summary.get('abandoned')} abandoned, {summary.get('silent')} silent; "
+        f"{summary.get('abandoned')} abandoned, {silent} silent; "
         f"daemon exit {code} on SIGTERM"
     )
     for key in FIGURES:
