@@ -14,7 +14,7 @@ import pytest
 from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent, main, make_agents
 from dialguard.engine.messages import (
     AgentCallMessage,
-    AgentState,
+    AgentStateMessage,
     ContactCard,
     Disposition,
     Topics,
@@ -54,7 +54,7 @@ class Wire:
     def __init__(self, client: aiomqtt.Client, topics: Topics) -> None:
         self.client = client
         self.topics = topics
-        self.states: list[AgentState] = []
+        self.states: list[AgentStateMessage] = []
         self.dispositions: list[Disposition] = []
         self.task = asyncio.create_task(self._read())
 
@@ -64,7 +64,7 @@ class Wire:
             if match is None or not isinstance(m.payload, bytes) or not m.payload:
                 continue
             if match.kind == "agent_state":
-                self.states.append(parse_payload(AgentState, m.topic.value, m.payload))
+                self.states.append(parse_payload(AgentStateMessage, m.topic.value, m.payload))
             elif match.kind == "agent_disposition":
                 self.dispositions.append(parse_payload(Disposition, m.topic.value, m.payload))
 
@@ -194,7 +194,7 @@ async def test_cancelled_agent_logs_off_instead_of_staying_ready(
         async with asyncio.timeout(3):
             m = await anext(aiter(c.messages))
     assert isinstance(m.payload, bytes) and m.retain
-    assert parse_payload(AgentState, m.topic.value, m.payload).state == "offline"
+    assert parse_payload(AgentStateMessage, m.topic.value, m.payload).state == "offline"
 
 
 async def test_same_agent_id_under_two_prefixes_does_not_collide(

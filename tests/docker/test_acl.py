@@ -305,9 +305,9 @@ async def test_an_agent_account_not_on_the_roster_is_ignored_by_the_engine(stack
     reg = AgentRegistry(30, roster=roster)
     reg.begin_resync()
     reg.resync_complete(0.0)
-    from dialguard.engine.messages import AgentState
+    from dialguard.engine.messages import AgentStateMessage
 
-    msg = AgentState(state="ready", seq=1, ts=1_700_000_000)
+    msg = AgentStateMessage(state="ready", seq=1, ts=1_700_000_000)
     assert isinstance(reg.apply("healthcheck", msg, 0.0), Rejected)
     assert reg.available(0.0) == []
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from dialguard.config import Roster
 from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
-from dialguard.engine.messages import AgentState, AgentStateName
+from dialguard.engine.messages import AgentStateMessage, AgentStateName
 from dialguard.pacing.events import AgentChanged
 
 T0 = 1_800_000_000.0
@@ -16,8 +16,8 @@ T0 = 1_800_000_000.0
 
 def st_(
     state: AgentStateName, seq: int, ts: float = T0, session: str = "s1", group: str = "default"
-) -> AgentState:
-    return AgentState(state=state, seq=seq, ts=ts, session=session, group=group)
+) -> AgentStateMessage:
+    return AgentStateMessage(state=state, seq=seq, ts=ts, session=session, group=group)
 
 
 # The agents these tests use; a, x and y serve "sales", z "support", the rest "default".
@@ -120,7 +120,7 @@ def test_desktop_restart_resets_seq_with_new_session() -> None:
 
 def test_topic_agent_mismatch_is_refused() -> None:
     reg = synced()
-    msg = AgentState(state="ready", seq=1, ts=T0, agent="b")
+    msg = AgentStateMessage(state="ready", seq=1, ts=T0, agent="b")
     with pytest.raises(ValueError, match="does not match topic agent"):
         reg.apply("a", msg, now=0.0)
     assert list(reg.agents()) == []
@@ -278,10 +278,10 @@ def test_changes_map_to_pacer_events_and_snapshot() -> None:
 
 def test_desktop_without_session_id_restarting_is_recognised_by_ts() -> None:
     reg = synced()
-    reg.apply("a", AgentState(state="busy", seq=9, ts=T0), now=0.0)
-    dup = reg.apply("a", AgentState(state="ready", seq=8, ts=T0 - 1), now=1.0)
+    reg.apply("a", AgentStateMessage(state="busy", seq=9, ts=T0), now=0.0)
+    dup = reg.apply("a", AgentStateMessage(state="ready", seq=8, ts=T0 - 1), now=1.0)
     assert isinstance(dup, Rejected) and dup.reason == "stale_seq"  # an old redelivery
-    restarted = reg.apply("a", AgentState(state="ready", seq=0, ts=T0 + 60), now=60.0)
+    restarted = reg.apply("a", AgentStateMessage(state="ready", seq=0, ts=T0 + 60), now=60.0)
     assert isinstance(restarted, AgentChange) and restarted.new == "ready"
     # with a session id the rule is strict: same session, lower seq is stale
     reg.apply("b", st_("busy", 9, ts=T0), now=0.0)

@@ -9,7 +9,7 @@ import pytest
 from dialguard.config import PacingConfig
 from dialguard.engine.messages import (
     AgentCallMessage,
-    AgentState,
+    AgentStateMessage,
     ContactCard,
     ControlReply,
     ControlRequest,
@@ -66,7 +66,7 @@ def test_custom_prefix() -> None:
 
 def test_agent_state_parses() -> None:
     raw = json.dumps({"state": "ready", "seq": 3, "ts": TS, "session": "s1", "group": "sales"})
-    msg = parse_payload(AgentState, "t", raw.encode())
+    msg = parse_payload(AgentStateMessage, "t", raw.encode())
     assert (msg.state, msg.seq, msg.group, msg.session) == ("ready", 3, "sales", "s1")
 
 
@@ -90,14 +90,14 @@ def test_agent_state_parses() -> None:
 def test_bad_agent_state_names_topic_and_problem(payload: bytes, needle: str) -> None:
     topic = "dialguard/agents/a1/state"
     with pytest.raises(PayloadError) as exc:
-        parse_payload(AgentState, topic, payload)
+        parse_payload(AgentStateMessage, topic, payload)
     assert str(exc.value).startswith(topic + ": ")
     assert needle in str(exc.value)
 
 
 def test_oversized_payload_is_refused_before_parsing() -> None:
     with pytest.raises(PayloadError, match="bytes is over"):
-        parse_payload(AgentState, "t", b"{" + b" " * 70_000 + b"}")
+        parse_payload(AgentStateMessage, "t", b"{" + b" " * 70_000 + b"}")
 
 
 def test_encode_round_trips_and_drops_nones() -> None:
@@ -158,5 +158,11 @@ def test_docs_schemas_are_generated_from_the_models() -> None:
     begin = doc.index("-->", doc.index("<!-- schemas:begin")) + len("-->\n")
     end = doc.index("<!-- schemas:end -->")
     assert doc[begin:end] == schema_markdown()
-    for name in ("AgentState", "AgentCallMessage", "Disposition", "ControlReply", "EngineStatus"):
+    for name in (
+        "AgentStateMessage",
+        "AgentCallMessage",
+        "Disposition",
+        "ControlReply",
+        "EngineStatus",
+    ):
         assert f"### {name}" in doc

@@ -21,7 +21,7 @@ from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent
 from dialguard.engine.agents import AgentChange, AgentRegistry
 from dialguard.engine.messages import (
     AgentCallMessage,
-    AgentState,
+    AgentStateMessage,
     ContactCard,
     ControlReply,
     ControlRequest,
@@ -410,7 +410,7 @@ def test_backoff_is_jittered_and_capped() -> None:
 
 
 def test_retained_state_payload_shape_is_what_agents_send() -> None:
-    msg = AgentState(state="ready", seq=1, ts=time.time(), session="x")
+    msg = AgentStateMessage(state="ready", seq=1, ts=time.time(), session="x")
     assert json.loads(encode(msg))["state"] == "ready"
 
 

@@ -18,7 +18,7 @@ import time
 from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
 from dialguard.engine.messages import (
     AgentCallMessage,
-    AgentState,
+    AgentStateMessage,
     AgentStateName,
     ControlReply,
     ControlRequest,
@@ -70,7 +70,7 @@ class FakeLink:
 
     def agent(self, agent: str, state: AgentStateName, group: str = "default") -> None:
         """The agent's desktop publishes a state (a fresh seq each time)."""
-        msg = AgentState(state=state, seq=next(self._seq), ts=time.time(), group=group)
+        msg = AgentStateMessage(state=state, seq=next(self._seq), ts=time.time(), group=group)
         result = self.registry.apply(agent, msg, self.now())
         assert not isinstance(result, Rejected), result
         if result is not None:
@@ -78,7 +78,7 @@ class FakeLink:
 
     def stranger(self, agent: str, state: AgentStateName) -> Rejected:
         """Someone publishes a state the registry must refuse (not on the roster)."""
-        msg = AgentState(state=state, seq=next(self._seq), ts=time.time())
+        msg = AgentStateMessage(state=state, seq=next(self._seq), ts=time.time())
         result = self.registry.apply(agent, msg, self.now())
         assert isinstance(result, Rejected), result
         for handler in self.handlers.on_rejected:

@@ -35,7 +35,7 @@ import aiomqtt
 
 from dialguard.engine.messages import (
     AgentCallMessage,
-    AgentState,
+    AgentStateMessage,
     AgentStateName,
     Disposition,
     PayloadError,
@@ -321,7 +321,7 @@ class SimulatedAgent:
     # --- wire --------------------------------------------------------------------------
 
     def _state_payload(self, state: AgentStateName) -> bytes:
-        msg = AgentState(
+        msg = AgentStateMessage(
             state=state,
             seq=self.seq,
             ts=self.wall(),

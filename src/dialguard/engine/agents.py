@@ -1,7 +1,7 @@
 """Agent registry: who is ready to take a call, as far as the engine can prove it.
 
 Pure state, no I/O and no clock of its own (``now`` is passed in, like the pacing core):
-the broker link feeds it parsed :class:`~dialguard.engine.messages.AgentState` messages
+the broker link feeds it parsed :class:`~dialguard.engine.messages.AgentStateMessage` messages
 and ticks :meth:`AgentRegistry.expire`. Every method that changes what the pacer may
 count returns the :class:`AgentChange` events, which the engine hands to the campaign's
 pacer (:meth:`AgentChange.pacer_event`): the pacer, not the registry, reserves agents.
@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from dialguard.config import Roster, RosterEntry
-from dialguard.engine.messages import AGENT_STATES, AgentState, AgentStateName, AgentStatus
+from dialguard.engine.messages import AGENT_STATES, AgentStateMessage, AgentStateName, AgentStatus
 from dialguard.pacing.events import AgentChanged
 
 ChangeReason = Literal["message", "stale", "link_down", "removed", "wrap_cap"]
@@ -56,7 +56,7 @@ DEFAULT_STALE_AFTER_S: Final = 30.0
 MAX_CLOCK_SKEW_S: Final = 30.0
 """How far ahead of the engine's wall clock an agent message's ``ts`` may be. Desktops
 keep NTP time within a second; a heartbeat period's worth of slack is generous."""
-NO_SESSION: Final = "-"  # AgentState.session when the desktop sends none
+NO_SESSION: Final = "-"  # AgentStateMessage.session when the desktop sends none
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ class Rejected:
 
 @dataclass(slots=True)
 class _Agent:
-    state: AgentState
+    state: AgentStateMessage
     last_seen: float
     stale: bool = False
     seen_since_resync: bool = True
@@ -108,7 +108,13 @@ class AgentRegistry:
     # --- feeding -----------------------------------------------------------------------
 
     def apply(
-        self, agent: str, msg: AgentState, now: float, *, age_s: float = 0.0, skew_s: float = 0.0
+        self,
+        agent: str,
+        msg: AgentStateMessage,
+        now: float,
+        *,
+        age_s: float = 0.0,
+        skew_s: float = 0.0,
     ) -> AgentChange | Rejected | None:
         """Take one state message for ``agent`` (the id from the topic).
 
@@ -313,7 +319,7 @@ class AgentRegistry:
         a = self._agents.get(agent)
         return None if a is None else self._effective(a)
 
-    def reported_state(self, agent: str) -> AgentState | None:
+    def reported_state(self, agent: str) -> AgentStateMessage | None:
         """The last accepted message from the agent, as sent (for status displays)."""
         a = self._agents.get(agent)
         return None if a is None else a.state
@@ -367,7 +373,7 @@ def _label(member: RosterEntry) -> str:
     return ",".join(member.groups)
 
 
-def _order(cur: AgentState, new: AgentState) -> tuple[RejectReason, str] | None:
+def _order(cur: AgentStateMessage, new: AgentStateMessage) -> tuple[RejectReason, str] | None:
     """Apply the ordering table in the module docstring; ``None`` means accept."""
     if new.session == cur.session:
         if new.seq > cur.seq:

@@ -65,7 +65,7 @@ class _Payload(BaseModel):
 # --- agent → engine ------------------------------------------------------------------
 
 
-class AgentState(_Payload):
+class AgentStateMessage(_Payload):
     """An agent desktop's state, retained on ``…/agents/{agent}/state``.
 
     ``session`` is a random id the desktop picks when it starts; ``seq`` counts up from 0
@@ -427,7 +427,7 @@ def encode(model: BaseModel) -> bytes:
 
 
 SCHEMA_MODELS: Final[tuple[type[BaseModel], ...]] = (
-    AgentState,
+    AgentStateMessage,
     AgentCallMessage,
     Disposition,
     ControlRequest,

@@ -42,7 +42,7 @@ from dialguard.config import BrokerConfig
 from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
 from dialguard.engine.messages import (
     AgentCallMessage,
-    AgentState,
+    AgentStateMessage,
     ControlReply,
     ControlRequest,
     Disposition,
@@ -413,7 +413,7 @@ class BrokerLink:
             change = self.registry.remove(agent)
             self._emit([change] if change else [])
             return
-        msg = parse_payload(AgentState, topic, raw)
+        msg = parse_payload(AgentStateMessage, topic, raw)
         if msg.agent is not None and msg.agent != agent:
             raise PayloadError(topic, _mismatch(msg.agent, agent))
         wall = self.wall()

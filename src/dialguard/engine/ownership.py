@@ -45,7 +45,7 @@ from pydantic import ValidationError
 from dialguard.config import PacingConfig
 from dialguard.store import PacingOverride
 
-Outcome = Literal["kept", "agreed", "conflict"]
+SettlementKind = Literal["kept", "agreed", "conflict"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class Settlement:
 
     override: PacingOverride
     file_value: Any
-    outcome: Outcome
+    outcome: SettlementKind
 
     @property
     def winner(self) -> Literal["supervisor", "file"]:

@@ -5,13 +5,13 @@ The engine imports from here and nothing deeper: :class:`Trunk` / :class:`TrunkC
 that speaks SIP to a real trunk or to dialguard's simulator, :mod:`.adapter`).
 """
 
-from dialguard.sip.adapter import CallState, SippyCall, SippyTrunk, TrunkError
+from dialguard.sip.adapter import SipCallState, SippyCall, SippyTrunk, TrunkError
 from dialguard.sip.api import MIN_RING_S, Prompt, Trunk, TrunkCall, TrunkEvent, TrunkEventKind
 
 __all__ = [
     "MIN_RING_S",
-    "CallState",
     "Prompt",
+    "SipCallState",
     "SippyCall",
     "SippyTrunk",
     "Trunk",

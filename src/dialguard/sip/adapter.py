@@ -74,7 +74,7 @@ class TrunkError(RuntimeError):
     """The trunk cannot be used (socket, registration, or stopped)."""
 
 
-class CallState(enum.StrEnum):
+class SipCallState(enum.StrEnum):
     CALLING = "calling"  # INVITE sent, nothing heard
     PROCEEDING = "proceeding"  # 100 Trying, or 18x progress without SDP
     RINGING = "ringing"  # 180, or 183 with SDP (early media)
@@ -83,45 +83,45 @@ class CallState(enum.StrEnum):
     ENDED = "ended"  # answered, then BYE either way
 
 
-TRANSITIONS: dict[CallState, dict[TrunkEventKind, CallState]] = {
-    CallState.CALLING: {
-        K.TRYING: CallState.PROCEEDING,
-        K.PROGRESS: CallState.PROCEEDING,
-        K.RINGING: CallState.RINGING,
-        K.EARLY_MEDIA: CallState.RINGING,
-        K.ANSWERED: CallState.ANSWERED,
-        K.FAILED: CallState.FAILED,
+TRANSITIONS: dict[SipCallState, dict[TrunkEventKind, SipCallState]] = {
+    SipCallState.CALLING: {
+        K.TRYING: SipCallState.PROCEEDING,
+        K.PROGRESS: SipCallState.PROCEEDING,
+        K.RINGING: SipCallState.RINGING,
+        K.EARLY_MEDIA: SipCallState.RINGING,
+        K.ANSWERED: SipCallState.ANSWERED,
+        K.FAILED: SipCallState.FAILED,
     },
-    CallState.PROCEEDING: {
-        K.PROGRESS: CallState.PROCEEDING,
-        K.RINGING: CallState.RINGING,
-        K.EARLY_MEDIA: CallState.RINGING,
-        K.ANSWERED: CallState.ANSWERED,
-        K.FAILED: CallState.FAILED,
+    SipCallState.PROCEEDING: {
+        K.PROGRESS: SipCallState.PROCEEDING,
+        K.RINGING: SipCallState.RINGING,
+        K.EARLY_MEDIA: SipCallState.RINGING,
+        K.ANSWERED: SipCallState.ANSWERED,
+        K.FAILED: SipCallState.FAILED,
     },
-    CallState.RINGING: {
-        K.RINGING: CallState.RINGING,
-        K.EARLY_MEDIA: CallState.RINGING,
-        K.DTMF: CallState.RINGING,
-        K.ANSWERED: CallState.ANSWERED,
-        K.FAILED: CallState.FAILED,
+    SipCallState.RINGING: {
+        K.RINGING: SipCallState.RINGING,
+        K.EARLY_MEDIA: SipCallState.RINGING,
+        K.DTMF: SipCallState.RINGING,
+        K.ANSWERED: SipCallState.ANSWERED,
+        K.FAILED: SipCallState.FAILED,
     },
-    CallState.ANSWERED: {
-        K.DTMF: CallState.ANSWERED,
-        K.FORK_ANSWERED: CallState.ANSWERED,
-        K.TRANSFERRED: CallState.ANSWERED,
-        K.TRANSFER_FAILED: CallState.ANSWERED,
-        K.ENDED: CallState.ENDED,
+    SipCallState.ANSWERED: {
+        K.DTMF: SipCallState.ANSWERED,
+        K.FORK_ANSWERED: SipCallState.ANSWERED,
+        K.TRANSFERRED: SipCallState.ANSWERED,
+        K.TRANSFER_FAILED: SipCallState.ANSWERED,
+        K.ENDED: SipCallState.ENDED,
     },
-    CallState.FAILED: {},
-    CallState.ENDED: {},
+    SipCallState.FAILED: {},
+    SipCallState.ENDED: {},
 }
 """Which event may follow in which state, and where it leads. An event not listed for
 the current state is dropped (and logged at debug): a late 180 after the 200, a BYE
 retransmission, DTMF after the end."""
 
-TERMINAL = frozenset({CallState.FAILED, CallState.ENDED})
-UNANSWERED = frozenset({CallState.CALLING, CallState.PROCEEDING, CallState.RINGING})
+TERMINAL = frozenset({SipCallState.FAILED, SipCallState.ENDED})
+UNANSWERED = frozenset({SipCallState.CALLING, SipCallState.PROCEEDING, SipCallState.RINGING})
 
 
 def _check_number(value: str, what: str) -> str:
@@ -160,7 +160,7 @@ class SippyCall:
         self.number = number
         self.caller_id = caller_id
         self.ring_timeout = ring_timeout
-        self.state = CallState.CALLING
+        self.state = SipCallState.CALLING
         self.history: list[TrunkEvent] = []
         self.invite_at = self._loop.time()
         self.ring_started_at: float | None = None
@@ -214,7 +214,7 @@ class SippyCall:
         floor) if not; returns once the call is over or the CANCEL had time to settle."""
         if self.state in UNANSWERED:
             await self.cancel()
-        if self.state is CallState.ANSWERED:
+        if self.state is SipCallState.ANSWERED:
             self._send_cancel_or_bye("hangup requested")
             await self.wait_finished(CANCEL_SETTLE_S)
 
@@ -223,7 +223,7 @@ class SippyCall:
         sipfrag (RFC 3515). Returns the TRANSFERRED or TRANSFER_FAILED event (also sent
         to ``events()``). The call stays up: hang up afterwards if the peer does not."""
         _check_sip_uri(target_uri)
-        if self.state is not CallState.ANSWERED:
+        if self.state is not SipCallState.ANSWERED:
             raise RuntimeError(f"cannot transfer call {self.call_id}: it is {self.state}")
         if self._transfer is not None and not self._transfer.done():
             raise RuntimeError(f"call {self.call_id} already has a transfer in progress")
@@ -248,7 +248,7 @@ class SippyCall:
         """Send ``prompt`` over RTP at 20 ms a frame; returns when done or the call ends."""
         if self._rtp is None:
             raise RuntimeError("this trunk runs without media (media=False): cannot play")
-        if self.state is not CallState.ANSWERED:
+        if self.state is not SipCallState.ANSWERED:
             raise RuntimeError(f"cannot play on call {self.call_id}: it is {self.state}")
         if self._rtp.remote is None:
             raise RuntimeError(f"call {self.call_id}: the callee's SDP gave no usable audio")
