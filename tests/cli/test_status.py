@@ -309,7 +309,7 @@ def test_a_running_campaign_that_dials_nothing_says_why() -> None:
 
 def test_reserved_agents_time_in_state_dial_rate_and_contacts_left() -> None:
     """issue 12 item 5: agents held for ringing calls were shown `ready`; the view had no
-    dial rate, contacts left or time in state."""
+    dial rate, contacts left, time in state or call per agent."""
     campaign = CampaignStatus(
         id="spring", state="running", mode="progressive", dials=9, in_flight=1,
         dials_last_min=4, contacts_left=12,
@@ -318,7 +318,7 @@ def test_reserved_agents_time_in_state_dial_rate_and_contacts_left() -> None:
         AgentStatus(agent="agent-001", state="ready", group="default", stale=False,
                     reserved=True, campaign="spring", since=NOW - 7),
         AgentStatus(agent="agent-002", state="busy", group="default", stale=False,
-                    campaign="spring", since=NOW - 150),
+                    campaign="spring", since=NOW - 150, call="+*********123"),
     ]  # fmt: skip
     status = snapshot(ts=NOW).model_copy(
         update={
@@ -336,3 +336,4 @@ def test_reserved_agents_time_in_state_dial_rate_and_contacts_left() -> None:
     assert "reserved" in row1 and "7 s" in row1 and "held for a call that is ringing" in row1
     row2 = next(line for line in text.splitlines() if "agent-002" in line)
     assert "busy" in row2 and "2 min" in row2 and "spring" in row2
+    assert "on call +*********123" in row2  # the call per agent, masked by the engine

@@ -110,6 +110,9 @@ async def test_a_start_from_a_supervisor_dials_for_a_ready_agent_and_transfers_t
         assert call.transfers[0][1] == "sip:a1@127.0.0.1:5070"
         told = lambda: [m.event for _, m in r.link.calls][:2]  # noqa: E731
         await until(lambda: told() == ["offer", "connected"], 3.0, "desktop told")
+        (a1,) = [a for a in r.engine.status().agents if a.agent == "a1"]
+        assert a1.call is not None and a1.call.endswith(call.number[-3:])  # the call it is on
+        assert call.number not in a1.call and "*" in a1.call  # masked
         r.link.agent("a1", "busy")
         call.end()
         await r.stop()

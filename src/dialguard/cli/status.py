@@ -270,6 +270,8 @@ def _agent_table(status: EngineStatus, *, dim: bool, now: float) -> RenderableTy
         note = ""
         if a.reserved and a.state == "ready":
             state, note = "[cyan]reserved[/]", "held for a call that is ringing"
+        elif a.call is not None:
+            note = f"on call {escape(a.call)}"  # masked by the engine
         if a.stale:
             note = "[yellow]stale: no heartbeat, treated as offline[/]"
         since = "" if a.since is None else _age(now - a.since)

@@ -71,7 +71,7 @@ from dialguard.engine.ownership import after_live_change, resolve
 from dialguard.engine.runner import CampaignRunner, RunnerDeps
 from dialguard.engine.trunk_health import TrunkBreaker
 from dialguard.engine.writes import StoreWrites
-from dialguard.logs import get_logger
+from dialguard.logs import get_logger, mask_number
 from dialguard.pacing.events import AgentChanged
 from dialguard.sip.api import Prompt, Trunk
 from dialguard.store import CampaignState, Store
@@ -687,8 +687,15 @@ class Engine:
     def _agents_view(self) -> list[AgentStatus]:
         """The registry's agents, with what only the pacers know: who is held for a call
         that is ringing (``ready`` in the registry, not free), which campaign each works
-        for, and since when it is in its state (as seen by this snapshot, to a second)."""
+        for, the call each is on or held for (number masked), and since when it is in its
+        state (as seen by this snapshot, to a second)."""
         reserved = {a for r in self.runners.values() for a in r.pacer.reservations()}
+        calls = {
+            who: mask_number(job.contact.number)
+            for r in self.runners.values()
+            for job in r.jobs.values()
+            if job.outcome is None and (who := job.connected_agent or job.agent) is not None
+        }
         now = self.wall()
         out = []
         for a in self.registry.snapshot():
@@ -703,6 +710,7 @@ class Engine:
                         "reserved": held,
                         "campaign": self._owner.get(a.agent),
                         "since": last[1],
+                        "call": calls.get(a.agent),
                     }
                 )
             )

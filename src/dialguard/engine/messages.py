@@ -240,6 +240,11 @@ class AgentStatus(_Payload):
     )
     campaign: CampaignId | None = Field(default=None, description="the campaign it works for")
     since: Epoch | None = Field(default=None, description="when it entered this state")
+    call: Annotated[str, Field(max_length=32)] | None = Field(
+        default=None,
+        description="the number of the call it is on, connecting or reserved for, masked "
+        "(+*********123): enough to find it in a report, not enough to call",
+    )
 
 
 class EngineStatus(_Payload):
