@@ -4,22 +4,20 @@ this process, and `dialguard run` as a real subprocess configured to join it."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from dialguard.demo.broker import free_loopback_port
 from dialguard.demo.centre import EXAMPLE_MESSAGE, LocalCentre
+from dialguard.demo.daemon import engine_toml, roster_toml
 
 
 def write_config(
     centre: LocalCentre, work: Path, mode: str, *, metrics_port: int | None = None
 ) -> Path:
     """Engine and campaign files for a daemon that joins ``centre``; the engine file."""
-    cfg = centre.engine_config()
     sip_port = free_loopback_port()  # fixed across restarts: answers to calls placed
     # before a kill reach the next daemon, which ends them (docs/operator.md)
     campaigns = work / "campaigns"
@@ -37,49 +35,20 @@ ring_timeout_s = 20
 regime = "none"
 """
     )
-    metrics = (
-        f'enabled = true\nhost = "127.0.0.1"\nport = {metrics_port}'
-        if metrics_port is not None
-        else "enabled = false"
-    )
     # the daemon believes only agents on its roster: the centre's desktops
     roster = work / "agents.toml"
-    roster.write_text("".join(f'[[agent]]\nid = "{a.agent_id}"\n\n' for a in centre.agents))
+    roster.write_text(roster_toml(centre))
     config = work / "dialguard.toml"
     config.write_text(
-        f"""
-[broker]
-url = "{cfg.broker.url}"
-topic_prefix = "{cfg.broker.topic_prefix}"
-client_id = "{cfg.broker.client_id}"
-[trunk]
-host = "127.0.0.1"
-port = {cfg.trunk.port}
-agent_uri_template = "{cfg.trunk.agent_uri_template}"
-local_port = {sip_port}
-[store]
-path = "{cfg.store.path}"
-[metrics]
-{metrics}
-[logging]
-format = "json"
-[engine]
-campaigns_dir = "{campaigns}"
-agents_file = "{roster}"
-shutdown_grace_s = 5
-use_uvloop = false
-"""
+        engine_toml(
+            centre,
+            campaigns_dir=campaigns,
+            agents_file=roster,
+            metrics_port=metrics_port,
+            local_port=sip_port,
+        )
     )
     return config
-
-
-def start_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "dialguard", "run", "--config", str(config)],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "DIALGUARD_ENGINE__USE_UVLOOP": "false"},
-    )
 
 
 async def until(pred: Callable[[], object], within: float) -> bool:

@@ -40,8 +40,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from _daemon import start_campaign, start_daemon, until, write_config
+from _daemon import start_campaign, until, write_config
 from dialguard.demo.centre import CentreOptions, LocalCentre
+from dialguard.demo.daemon import start_daemon
 from dialguard.sip.simulator.records import CallRecord
 from dialguard.store import Store
 

@@ -28,9 +28,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _daemon import start_campaign, start_daemon, until, write_config
+from _daemon import start_campaign, until, write_config
 from dialguard.demo.broker import free_loopback_port
 from dialguard.demo.centre import CentreOptions, LocalCentre
+from dialguard.demo.daemon import start_daemon
 
 FIGURES = {
     "rss_mb": ("process_resident_memory_bytes", 1 / 2**20),

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from dialguard.demo import daemon
 from dialguard.demo.centre import LocalCentre
 
 CAMPAIGN_TOML = """
@@ -26,59 +24,21 @@ regime = "none"
 
 def engine_toml(centre: LocalCentre, *, metrics_port: int | None = None) -> str:
     """The engine config file for a daemon that joins ``centre``'s broker and trunk."""
-    cfg = centre.engine_config()
-    metrics = (
-        f'enabled = true\nhost = "127.0.0.1"\nport = {metrics_port}'
-        if metrics_port is not None
-        else "enabled = false"
+    return daemon.engine_toml(
+        centre, campaigns_dir="campaigns", agents_file="agents.toml", metrics_port=metrics_port
     )
-    return f"""
-[broker]
-url = "{cfg.broker.url}"
-topic_prefix = "{cfg.broker.topic_prefix}"
-client_id = "{cfg.broker.client_id}"
-[trunk]
-host = "127.0.0.1"
-port = {cfg.trunk.port}
-agent_uri_template = "{cfg.trunk.agent_uri_template}"
-[store]
-path = "{cfg.store.path}"
-[metrics]
-{metrics}
-[logging]
-format = "json"
-[engine]
-campaigns_dir = "campaigns"
-agents_file = "agents.toml"
-shutdown_grace_s = 5
-"""
-
-
-def roster_toml(centre: LocalCentre) -> str:
-    """The roster of ``centre``'s desktops (a daemon believes nobody else)."""
-    return "".join(f'[[agent]]\nid = "{a.agent_id}"\n\n' for a in centre.agents)
 
 
 def write_config(centre: LocalCentre, where: Path, *, metrics_port: int | None = None) -> Path:
     (where / "campaigns").mkdir(exist_ok=True)
     (where / "campaigns" / "demo.toml").write_text(CAMPAIGN_TOML)
-    (where / "agents.toml").write_text(roster_toml(centre))
+    (where / "agents.toml").write_text(daemon.roster_toml(centre))
     config = where / "dialguard.toml"
     config.write_text(engine_toml(centre, metrics_port=metrics_port))
     return config
 
 
-def start_daemon(
-    config: Path, log: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    """``env``: extra variables for the daemon only (set in the test process, they
-    would also override the EngineConfig the centre builds)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "dialguard", "run", "--config", str(config)],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "DIALGUARD_ENGINE__USE_UVLOOP": "false", **(env or {})},
-    )
+start_daemon = daemon.start_daemon
 
 
 async def until(pred: Callable[[], object], within: float, what: str) -> None:
