@@ -311,7 +311,14 @@ async def test_store_on_a_full_disk_loses_no_call_and_resumes_by_itself(
         pytest.skip(f"cannot mount a tmpfs here: {problem}")
     filler = fs / "filler"
     centre = LocalCentre(
-        centre_options(broker_url, fs / "c", agents=3, contacts=150, campaign_overrides=ANY_HOUR)
+        centre_options(
+            broker_url,
+            tmp_path / "c",
+            store_dir=fs,  # only the store on the disk that fills: the callee's is not ours
+            agents=3,
+            contacts=150,
+            campaign_overrides=ANY_HOUR,
+        )
     )
     try:
         await centre.start()

@@ -76,6 +76,10 @@ class CentreOptions:
     ring_timeout_s: float = 20.0
     drain_s: float = 30.0
     workdir: Path | None = None
+    # where the engine's store lives (default: the workdir). A disk fault test puts only
+    # the store on a small file system it fills: the callees' records (the simulator's
+    # calls.jsonl) are the witness and must not share the engine's full disk.
+    store_dir: Path | None = None
     numbers: list[str] | None = None  # exact numbers to load instead of a sample list
     start_engine: bool = True  # False: the test runs the engine itself (e.g. a subprocess)
     campaign_overrides: dict[str, Any] = field(default_factory=dict)
@@ -186,7 +190,7 @@ class LocalCentre:
         else:
             self.workdir = opts.workdir
             self.workdir.mkdir(parents=True, exist_ok=True)
-        self.store_path = self.workdir / "dialguard.sqlite3"
+        self.store_path = (opts.store_dir or self.workdir) / "dialguard.sqlite3"
         self.broker = await find_or_start_broker(
             opts.broker_host, opts.broker_port, workdir=self.workdir / "mqtt"
         )
