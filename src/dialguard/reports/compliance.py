@@ -151,12 +151,16 @@ async def compliance_report(
 async def _worst_span(
     store: Store, campaign_id: str, span: float, start: float, end: float
 ) -> RateSpan | None:
-    answers = [
-        LiveAnswer(at, abandoned)
-        for at, abandoned in await store.attempts.live_answer_times(campaign_id, start, end)
-    ]
-    # CPU-bound over every live answer; the GIL is free while SQLite runs the periods.
-    return await asyncio.to_thread(worst_span, answers, span, start, end)
+    answers = await store.attempts.live_answer_times(campaign_id, start, end)
+    # CPU-bound over every live answer: in a thread, while SQLite (which lets go of the
+    # GIL) sums the periods on the store's.
+    return await asyncio.to_thread(_worst_of, answers, span, start, end)
+
+
+def _worst_of(
+    answers: list[tuple[float, bool]], span: float, start: float, end: float
+) -> RateSpan | None:
+    return worst_span((LiveAnswer(at, ab) for at, ab in answers), span, start, end)
 
 
 def _add(p: PeriodFigures, g: PeriodGroup) -> None:
