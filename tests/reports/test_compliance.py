@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dialguard.config import parse_campaign
-from dialguard.reports.compliance import compliance_report
-from dialguard.store import NewContact, Store
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dialguard.config import CampaignConfig, parse_campaign
+from dialguard.reports.compliance import PeriodFigures, compliance_report
+from dialguard.rules import CallingWindow, window_allows
+from dialguard.rules.abandoned import RateSpan, live_answer, worst_span
+from dialguard.store import ATTEMPT_OUTCOMES, AttemptRecord, NewContact, Store
 from tests.support.attempts import play_attempt
 
 # Monday 2026-11-16 15:00 UTC = 10:00 in New York (inside TCPA 08:00–21:00).
@@ -232,3 +239,203 @@ async def test_a_bad_24_hours_straddling_two_periods_is_found_and_named(tmp_path
     [breach] = rep.breaches
     assert "worst rolling 24h span" in breach and "abandon rate 100.00% over cap 3.00%" in breach
     assert rep.to_dict()["worst_rolling_span"]["abandon_rate"] == 1.0
+
+
+# --- the database's sums against a straightforward recount ------------------------------
+
+
+FRANCE = parse_campaign(
+    {
+        "id": "c1",
+        "name": "C1",
+        "caller_id": "+33144556677",
+        "calling_window": {"regime": "france"},
+        "dnc": {"lists": ["usdnc"]},
+    }
+)
+ZONE_SETS = (
+    ("America/New_York",),
+    ("America/Los_Angeles",),
+    ("America/New_York", "America/Los_Angeles"),
+    (),
+    ("Asia/Kolkata",),  # +05:30: the window's edges fall mid-hour in UTC
+    ("Europe/Paris",),
+)
+NUMBERS = [f"+1202555{n:04d}" for n in range(len(ZONE_SETS))] + ["+12025559999"]
+SPAN_S = 2.5 * 86400
+
+
+def _reference(
+    campaign: CampaignConfig,
+    rows: list[AttemptRecord],
+    zones_of: dict[int, tuple[str, ...]],
+    listed: dict[str, list[tuple[str, float]]],
+    start: float,
+    end: float,
+) -> tuple[list[PeriodFigures], RateSpan | None]:
+    """The report as first written: every row through the rules in Python."""
+    periods, t = [], start
+    while t < end:
+        periods.append(PeriodFigures(start=t, end=min(t + 86400.0, end)))
+        t += 86400.0
+    window = CallingWindow.from_config(campaign.calling_window)
+    honoured = {"internal", *campaign.dnc.lists}
+    answers = []
+    for a in rows:
+        [p] = [p for p in periods if p.start <= a.created_at < p.end]
+        p.attempts += 1
+        answer = live_answer(
+            flagged=a.abandoned,
+            outcome=a.outcome,
+            created_at=a.created_at,
+            answered_at=a.answered_at,
+            connected_at=a.connected_at,
+        )
+        if answer is None:
+            p.machine_answers += a.answered_at is not None
+        else:
+            answers.append(answer)
+            p.live_answers += 1
+            p.connects += a.connected_at is not None
+            if a.connected_at is not None and a.answered_at is not None:
+                wait = a.connected_at - a.answered_at
+                if p.max_answer_to_agent_s is None or wait > p.max_answer_to_agent_s:
+                    p.max_answer_to_agent_s = wait
+            if answer.abandoned:
+                p.abandoned += 1
+                late = not a.abandoned and a.outcome != "abandoned"
+                reason = a.abandon_reason or ("late_connect" if late else "unknown")
+                p.abandoned_by_reason[reason] = p.abandoned_by_reason.get(reason, 0) + 1
+        p.messages_played += a.message_played_at is not None
+        p.opt_outs += a.opted_out
+        rang_from = a.ringing_at if a.ringing_at is not None else a.invite_at
+        p.cancelled_before_15s += (
+            a.answered_at is None
+            and a.ended_by == "local"
+            and a.ended_at is not None
+            and a.outcome != "interrupted"
+            and rang_from is not None
+            and a.ended_at - rang_from < 15.0
+        )
+        dialled = a.invite_at if a.invite_at is not None else a.created_at
+        hits = listed.get(a.number, ())
+        p.dnc_hits += any(s in honoured and added <= dialled for s, added in hits)
+        names = zones_of.get(a.contact_id, ()) if a.contact_id is not None else ()
+        p.outside_window += not window_allows(names, window, dialled)
+    for p in periods:
+        p.abandoned_by_reason = dict(sorted(p.abandoned_by_reason.items()))
+    return periods, worst_span(answers, 86400.0, start, end)
+
+
+# Many in the first hour: 21:00 in Kolkata is 15:30 UTC, an edge inside an hour.
+_times = (
+    st.floats(0, 3600, allow_nan=False)
+    | st.floats(0, SPAN_S, allow_nan=False)
+    | st.sampled_from([0.0, 1800.0, 3600.0, 86400.0 - 1e-3])
+)
+_attempt_rows = st.fixed_dictionaries(
+    {
+        "contact": st.none() | st.integers(0, len(ZONE_SETS) - 1),
+        "created": _times,
+        "invite": st.none() | st.floats(0, 5400, allow_nan=False),
+        "ring": st.none() | st.floats(0, 30, allow_nan=False),
+        "answer": st.none() | st.floats(0, 40, allow_nan=False),
+        "connect": st.none() | st.sampled_from([2.0, 2.01]) | st.floats(0, 4, allow_nan=False),
+        "flagged": st.booleans(),
+        "reason": st.sampled_from(["no_agent", "agent_lost", "amd_false_positive"]),
+        "outcome": st.none() | st.sampled_from(ATTEMPT_OUTCOMES),
+        "ended": st.none() | st.floats(0, 60, allow_nan=False),
+        "ended_by": st.sampled_from(["local", "remote"]),
+        "played": st.booleans(),
+        "opted_out": st.booleans(),
+    }
+)
+_listings = st.lists(
+    st.tuples(
+        st.integers(0, len(NUMBERS) - 1),
+        st.sampled_from(["usdnc", "tps", "internal"]),
+        st.floats(-86400, SPAN_S, allow_nan=False),
+    ),
+    max_size=6,
+)
+
+
+async def _play(rows: list[dict[str, Any]], listings: list[tuple[int, str, float]]) -> Store:
+    store = await Store.open(":memory:")
+    await store.campaigns.upsert("c1", "C1", CAMPAIGN.model_dump_json(), state="active")
+    contacts = [
+        NewContact(number=n, region="US", timezones=z)
+        for n, z in zip(NUMBERS[:-1], ZONE_SETS, strict=True)
+    ]
+    await store.contacts.insert("c1", contacts, now=DAY0)
+    ids = {c.number: c.id for c in await store.contacts.due("c1", DAY0 + 1, 100)}
+    for i, source, at in listings:
+        date = None if source == "internal" else "2026-11-10"
+        await store.dnc.add([NUMBERS[i]], source, date, now=DAY0 + at)  # type: ignore[arg-type]
+    for r in rows:
+        t = DAY0 + r["created"]
+        number = NUMBERS[-1] if r["contact"] is None else NUMBERS[r["contact"]]
+        aid = await store.attempts.open(
+            campaign_id="c1",
+            contact_id=None if r["contact"] is None else ids[number],
+            number=number,
+            mode="progressive",
+            now=t,
+        )
+        invite = None if r["invite"] is None else t + r["invite"]
+        ring = None if r["ring"] is None or invite is None else invite + r["ring"]
+        answer = None if r["answer"] is None or invite is None else invite + 1 + r["answer"]
+        connect = None if r["connect"] is None or answer is None else answer + r["connect"]
+        last = max(x for x in (t, invite, ring, answer, connect) if x is not None)
+        await play_attempt(
+            store,
+            aid,
+            invite_at=invite,
+            ringing_at=ring,
+            answered_at=answer,
+            connected_at=connect,
+            abandoned=r["flagged"],
+            abandon_reason=r["reason"],
+            message_played_at=last + 0.5 if r["played"] and r["flagged"] else None,
+            opted_out=r["opted_out"],
+            outcome=r["outcome"],
+            ended_at=None if r["ended"] is None else last + r["ended"],
+            ended_by=r["ended_by"],
+        )
+    return store
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_attempt_rows, max_size=40),
+    _listings,
+    st.sampled_from([CAMPAIGN, FRANCE]),
+    st.sampled_from([0.0, -1800.0, 1234.5]),
+)
+def test_the_databases_sums_equal_a_recount_row_by_row(
+    rows: list[dict[str, Any]],
+    listings: list[tuple[int, str, float]],
+    campaign: CampaignConfig,
+    shift: float,
+) -> None:
+    """Every figure of every period and the worst rolling span, as a recount of the
+    rows through rules.abandoned and rules.window_allows says: periods of 24 h and a
+    last short one, rolling spans across them, dials an hour and a half after their
+    row, window edges mid-hour (Kolkata), holidays (France), attempts without contact,
+    DNC entries before and after the dial, on honoured lists and not."""
+
+    async def both() -> tuple[Any, Any]:
+        store = await _play(rows, listings)
+        start, end = DAY0 + shift, DAY0 + shift + SPAN_S
+        try:
+            rep = await compliance_report(store, campaign, "24h", start, end)
+            records = await store.attempts.of_campaign("c1", start, end)
+            zones = await store.contacts.zones_by_id("c1")
+            listed = await store.dnc.listings_of_dialled("c1", start, end)
+        finally:
+            await store.close()
+        return (rep.periods, rep.worst), _reference(campaign, records, zones, listed, start, end)
+
+    (periods, worst), (expected, expected_worst) = asyncio.run(both())
+    assert [asdict(p) for p in periods] == [asdict(p) for p in expected]
+    assert worst == expected_worst

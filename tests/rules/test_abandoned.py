@@ -60,3 +60,49 @@ def test_no_span_of_the_window_length_is_worse_than_the_worst_span(
         span = [a for a in answers if s <= a.at < s + window]
         if span:
             assert sum(a.abandoned for a in span) / len(span) <= w.rate + 1e-12
+
+
+def _worst_by_bisection(
+    answers: list[LiveAnswer], window: float, since: float, until: float
+) -> tuple[float, int, int] | None:
+    """The search as first written (two bisections per candidate start), kept as the
+    reference for the two-pointer sweep: (start, answered, abandoned) of the worst."""
+    import bisect
+
+    ordered = sorted(answers, key=lambda a: a.at)
+    times = [a.at for a in ordered]
+    if not any(a.abandoned for a in ordered):
+        return None
+    if until - window <= since:
+        inside = [a for a in ordered if since <= a.at < until]
+        return since, len(inside), sum(a.abandoned for a in inside)
+    starts = {since, until - window}
+    starts.update(b for t in times for b in (t - window, t) if since <= b <= until - window)
+    best: tuple[float, int, float, int, int] | None = None
+    for s in sorted(starts):
+        lo, hi = bisect.bisect_left(times, s), bisect.bisect_left(times, s + window)
+        n, ab = hi - lo, sum(a.abandoned for a in ordered[lo:hi])
+        rate = ab / n if n else 0.0
+        if best is None or (rate, ab) > (best[0], best[1]):
+            best = (rate, ab, s, n, ab)
+    assert best is not None
+    return best[2], best[3], best[4]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(-50, 1300, allow_nan=False), st.booleans()), min_size=0, max_size=60
+    ),
+    st.floats(1, 1500, allow_nan=False),
+)
+def test_the_sweep_picks_the_span_the_bisection_picked(
+    raw: list[tuple[float, bool]], window: float
+) -> None:
+    """Same span (the earliest of equal rate and abandons), same counts, ties included:
+    answers at equal instants, at span edges, outside the range."""
+    answers = [LiveAnswer(t, a) for t, a in raw]
+    w = worst_span(answers, window, 0.0, 1200.0)
+    expected = _worst_by_bisection(answers, window, 0.0, 1200.0)
+    got = None if w is None else (w.start, w.answered, w.abandoned)
+    assert got == expected

@@ -42,6 +42,7 @@ from dialguard.law import NATIONAL_LIST_REGION
 from dialguard.logs import get_logger
 from dialguard.phone import InvalidNumber, check_region, in_country, normalise_number
 from dialguard.store import BATCH_ROWS, DNC_SOURCES, DncSource, Store, check_list_date
+from dialguard.store.dnc import DncImport
 
 __all__ = ["import_dnc", "list_region"]
 
@@ -74,7 +75,12 @@ def _header_layout(first: Record) -> _Layout | None:
 
 @dataclass
 class _Batch:
-    entries: list[tuple[str, str | None]]
+    """A batch of entries ``(line, E.164 number, reason)``, the lines they were read
+    from (to quote a repeated number's line), and the rows rejected among them."""
+
+    entries: list[tuple[int, str, str | None]]
+    raw: dict[int, str]
+    rejects: list[Reject]
     bytes_read: int
 
 
@@ -94,9 +100,10 @@ def _batches(
     report: ImportReport,
     batch_rows: int,
 ) -> Iterator[_Batch]:
+    """The file's entries in batches, read and checked; a number repeated in the file is
+    found by the store (:class:`~dialguard.store.DncImport`), so memory stays one batch."""
     layout: _Layout | None = None
-    first_line: dict[str, int] = {}
-    batch: list[tuple[str, str | None]] = []
+    batch = _Batch([], {}, [], 0)
     for rec in records:
         if layout is None:
             header = _header_layout(rec) if isinstance(rec, Record) else None
@@ -105,35 +112,65 @@ def _batches(
                 continue
         report.read += 1
         if isinstance(rec, BadRecord):
-            report.rejects.append(Reject(rec.line, rec.reason, rec.raw))
+            batch.rejects.append(Reject(rec.line, rec.reason, rec.raw))
             continue
         if layout.number >= len(rec.fields):
-            report.rejects.append(Reject(rec.line, "no number (the line is too short)", rec.raw))
+            batch.rejects.append(Reject(rec.line, "no number (the line is too short)", rec.raw))
             continue
         raw_number = rec.fields[layout.number]
         try:
             number = normalise_number(raw_number, region)
         except InvalidNumber as e:
             reason = "no number" if e.reason == "empty" else f"bad number: {e.reason}"
-            report.rejects.append(Reject(rec.line, reason, rec.raw))
+            batch.rejects.append(Reject(rec.line, reason, rec.raw))
             continue
         if national and not in_country(number, region):
             reason = f"not a {region} number ({number}); this list holds {region} numbers only"
-            report.rejects.append(Reject(rec.line, reason, rec.raw))
-            continue
-        earlier = first_line.setdefault(number, rec.line)
-        if earlier != rec.line:
-            reason = f"duplicate number (line {rec.line} duplicates line {earlier})"
-            report.rejects.append(Reject(rec.line, reason, rec.raw))
+            batch.rejects.append(Reject(rec.line, reason, rec.raw))
             continue
         why = None
         if layout.reason is not None and layout.reason < len(rec.fields):
             why = rec.fields[layout.reason].strip() or None
-        batch.append((number, why))
-        if len(batch) >= batch_rows:
-            yield _Batch(batch, records.bytes_read)
-            batch = []
-    yield _Batch(batch, records.bytes_read)
+        batch.entries.append((rec.line, number, why))
+        batch.raw[rec.line] = rec.raw
+        if len(batch.entries) >= batch_rows:
+            batch.bytes_read = records.bytes_read
+            yield batch
+            batch = _Batch([], {}, [], 0)
+    batch.bytes_read = records.bytes_read
+    yield batch
+
+
+async def _store_batches(
+    batches: Iterator[_Batch],
+    listing: DncImport,
+    report: ImportReport,
+    total: int | None,
+    on_progress: Progress | None,
+) -> None:
+    """Store each batch while the next is read and parsed in a thread: parsing is
+    Python (about half the time), storing mostly SQLite, which lets go of the GIL, so on
+    two cores the two overlap."""
+    reading = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+    try:
+        while (batch := await reading) is not None:
+            reading = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+            done = await listing.add(batch.entries)
+            report.imported += done.inserted
+            report.duplicates_in_store += done.already_present
+            for line, first in done.repeats:
+                reason = f"duplicate number (line {line} duplicates line {first})"
+                batch.rejects.append(Reject(line, reason, batch.raw[line]))
+            report.rejects.extend(sorted(batch.rejects, key=lambda r: r.line))
+            if on_progress is not None:
+                on_progress(batch.bytes_read, total)
+    finally:
+        # The reader thread must be done with the file before it is closed.
+        if not reading.done():
+            try:
+                await reading
+            except Exception as e:  # the import already failed; this is only the read-ahead
+                log.warning("dnc_read_ahead_failed", error=repr(e))
 
 
 async def import_dnc(
@@ -175,13 +212,8 @@ async def import_dnc(
     with opened(source) as (lines, total):
         records = CsvRecords(lines, encoding=chosen.name)
         batches = _batches(records, region, national, report, batch_rows)
-        while (batch := await asyncio.to_thread(next, batches, None)) is not None:
-            if batch.entries:
-                counts = await store.dnc.add(batch.entries, listed_on, list_date)
-                report.imported += counts.inserted
-                report.duplicates_in_store += counts.already_present
-            if on_progress is not None:
-                on_progress(batch.bytes_read, total)
+        async with store.dnc.importing(listed_on, list_date) as listing:
+            await _store_batches(batches, listing, report, total, on_progress)
     if list_date is not None:
         await store.dnc.record_list(
             listed_on, list_date, report.imported + report.duplicates_in_store

@@ -15,15 +15,17 @@ defines them — the same definition the gate's 72 h lock-out and the governor u
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dialguard.config import CampaignConfig
-from dialguard.law import MIN_RING_TIMEOUT_S
-from dialguard.rules import CallingWindow, window_allows
-from dialguard.rules.abandoned import LiveAnswer, RateSpan, live_answer, worst_span
-from dialguard.store import AttemptRecord, Store
+from dialguard.rules import CallingWindow, resolve_zones, window_allows
+from dialguard.rules.abandoned import LiveAnswer, RateSpan, worst_span
+from dialguard.store import Store
+from dialguard.store.period_figures import BUCKET_S, DialSpan, PeriodGroup, zones_of
 
 WINDOW_SECONDS = {"24h": 86400.0, "30d": 30 * 86400.0}
 
@@ -111,7 +113,11 @@ async def compliance_report(
 
     Every attempt is re-checked against the rules as they stood: the calling window in
     the callee's zones at the moment of the INVITE, and the DNC lists the campaign must
-    honour as they were then (entries added later do not count against it).
+    honour as they were then (entries added later do not count against it). An attempt
+    belongs to the period whose ``[start, end)`` holds its creation.
+
+    The database sums each period by abandon reason and dial hour; the rolling worst
+    span is computed (in a thread) while it does.
     """
     span = WINDOW_SECONDS[window]
     periods: list[PeriodFigures] = []
@@ -121,69 +127,195 @@ async def compliance_report(
         t += span
     if not periods:
         periods.append(PeriodFigures(start=start, end=end))
-    calling_window = CallingWindow.from_config(campaign.calling_window)
-    honoured = {"internal", *campaign.dnc.lists}
-    zones_of = await store.contacts.zones_by_id(campaign.id)
-    listed = await store.dnc.listings_of_dialled(campaign.id, start, end)
-    answers: list[LiveAnswer] = []
-    for a in await store.attempts.of_campaign(campaign.id, start, end):
-        answer = _as_answer(a)
-        if answer is not None:
-            answers.append(answer)
-        p = periods[min(int((a.created_at - start) // span), len(periods) - 1)]
-        p.attempts += 1
-        _count_answer(p, a)
-        if answer is not None and answer.abandoned:
-            p.abandoned += 1
-            late = not a.abandoned and a.outcome != "abandoned"
-            reason = a.abandon_reason or ("late_connect" if late else "unknown")
-            p.abandoned_by_reason[reason] = p.abandoned_by_reason.get(reason, 0) + 1
-        if a.message_played_at is not None:
-            p.messages_played += 1
-        if a.opted_out:
-            p.opt_outs += 1
-        if _cancelled_early(a):
-            p.cancelled_before_15s += 1
-        dialled_at = a.invite_at if a.invite_at is not None else a.created_at
-        hits = listed.get(a.number, ())
-        if any(source in honoured and added_at <= dialled_at for source, added_at in hits):
-            p.dnc_hits += 1
-        names = zones_of.get(a.contact_id, ()) if a.contact_id is not None else ()
-        if not window_allows(names, calling_window, dialled_at):
-            p.outside_window += 1
-    worst = worst_span(answers, span, start, end)
-    return ComplianceReport(campaign.id, window, campaign.pacing.abandon_cap, periods, worst)
-
-
-def _as_answer(r: AttemptRecord) -> LiveAnswer | None:
-    return live_answer(
-        flagged=r.abandoned,
-        outcome=r.outcome,
-        created_at=r.created_at,
-        answered_at=r.answered_at,
-        connected_at=r.connected_at,
+    honoured = ("internal", *campaign.dnc.lists)
+    async with asyncio.TaskGroup() as tg:
+        rolling = tg.create_task(_worst_span(store, campaign.id, span, start, end))
+        hours: list[tuple[PeriodFigures, list[_Hour]]] = []
+        for p in periods:
+            groups = await store.attempts.period_groups(campaign.id, p.start, p.end, honoured)
+            for g in groups:
+                _add(p, g)
+            hours.append((p, _hours(groups)))
+        calls = _CallingWindowCheck(
+            CallingWindow.from_config(campaign.calling_window),
+            await store.attempts.zone_sets(campaign.id),
+            _dial_range(hours),
+        )
+        for p, of_period in hours:
+            p.outside_window = await calls.outside(store, campaign.id, p, of_period)
+    return ComplianceReport(
+        campaign.id, window, campaign.pacing.abandon_cap, periods, rolling.result()
     )
 
 
-def _count_answer(p: PeriodFigures, r: AttemptRecord) -> None:
-    if _as_answer(r) is None:
-        if r.answered_at is not None:
-            p.machine_answers += 1
-        return
-    p.live_answers += 1
-    if r.connected_at is not None:
-        p.connects += 1
-    if r.connected_at is not None and r.answered_at is not None:
-        wait = r.connected_at - r.answered_at
-        if p.max_answer_to_agent_s is None or wait > p.max_answer_to_agent_s:
-            p.max_answer_to_agent_s = wait
+async def _worst_span(
+    store: Store, campaign_id: str, span: float, start: float, end: float
+) -> RateSpan | None:
+    answers = await store.attempts.live_answer_times(campaign_id, start, end)
+    # CPU-bound over every live answer: in a thread, while SQLite (which lets go of the
+    # GIL) sums the periods on the store's.
+    return await asyncio.to_thread(_worst_of, answers, span, start, end)
 
 
-def _cancelled_early(r: AttemptRecord) -> bool:
-    """We ended an unanswered call that had rung (from 180/183) less than 15 s."""
-    if r.answered_at is not None or r.ended_by != "local" or r.ended_at is None:
-        return False
-    if r.outcome == "interrupted":
-        return False  # the engine died; nobody chose to cut the ring short
-    rang_from = r.ringing_at if r.ringing_at is not None else r.invite_at
-    return rang_from is not None and r.ended_at - rang_from < MIN_RING_TIMEOUT_S
+def _worst_of(
+    answers: list[tuple[float, bool]], span: float, start: float, end: float
+) -> RateSpan | None:
+    return worst_span((LiveAnswer(at, ab) for at, ab in answers), span, start, end)
+
+
+def _add(p: PeriodFigures, g: PeriodGroup) -> None:
+    """Sum one group of the database's into its period."""
+    p.attempts += g.attempts
+    p.live_answers += g.live_answers
+    p.machine_answers += g.machine_answers
+    p.connects += g.connects
+    if g.reason is not None and g.abandoned:
+        p.abandoned += g.abandoned
+        by_reason = dict(p.abandoned_by_reason)
+        by_reason[g.reason] = by_reason.get(g.reason, 0) + g.abandoned
+        p.abandoned_by_reason = dict(sorted(by_reason.items()))
+    p.cancelled_before_15s += g.cancelled_before_15s
+    p.dnc_hits += g.dnc_hits
+    p.opt_outs += g.opt_outs
+    p.messages_played += g.messages_played
+    wait = g.max_answer_to_agent_s
+    if wait is not None and (p.max_answer_to_agent_s is None or wait > p.max_answer_to_agent_s):
+        p.max_answer_to_agent_s = wait
+
+
+@dataclass(frozen=True, slots=True)
+class _Hour:
+    """One dial hour of a period, all abandon reasons together: the dial spans of its
+    attempts with a contact and of those without."""
+
+    with_contact: DialSpan | None
+    without_contact: DialSpan | None
+
+
+def _merge(a: DialSpan | None, b: DialSpan | None) -> DialSpan | None:
+    if a is None or b is None:
+        return a or b
+    return DialSpan(a.attempts + b.attempts, min(a.first, b.first), max(a.last, b.last))
+
+
+def _hours(groups: list[PeriodGroup]) -> list[_Hour]:
+    """The groups of one period merged across reasons, in dial order."""
+    merged: dict[int, _Hour] = {}
+    for g in groups:
+        some = g.with_contact or g.without_contact
+        assert some is not None  # a group has at least one attempt
+        key = int(some.first // BUCKET_S)
+        seen = merged.get(key, _Hour(None, None))
+        merged[key] = _Hour(
+            _merge(seen.with_contact, g.with_contact),
+            _merge(seen.without_contact, g.without_contact),
+        )
+    return [merged[k] for k in sorted(merged)]
+
+
+def _dial_range(hours: list[tuple[PeriodFigures, list[_Hour]]]) -> tuple[float, float]:
+    spans = [s for _, hs in hours for h in hs for s in (h.with_contact, h.without_contact) if s]
+    if not spans:
+        return (0.0, 0.0)
+    return min(s.first for s in spans), max(s.last for s in spans)
+
+
+@dataclass(frozen=True)
+class _ZoneCheck:
+    """Whether a dial to one zone set was outside the calling window, and the instants
+    where that answer can change.
+
+    The answer is :func:`dialguard.rules.window_allows`'s. It is constant between two
+    consecutive edges of the window's open intervals in any of the zones (holidays
+    included: a holiday is a day without intervals; unknown or no zones: no edges,
+    always outside), so dials with no edge in ``(first, last]`` are all inside or all
+    outside, and one call decides for them all."""
+
+    names: tuple[str, ...]
+    window: CallingWindow
+    edges: list[float]
+
+    @classmethod
+    def of(cls, window: CallingWindow, zones_key: str, lo: float, hi: float) -> _ZoneCheck:
+        names = zones_of(zones_key)
+        zones, known = resolve_zones(names, window)
+        edges: set[float] = set()
+        if known.allowed and window.needs_zone:
+            for z in zones:
+                for a, b in window.intervals(z, lo, hi + 1.0):
+                    edges.update((a, b))
+        return cls(names, window, sorted(edges))
+
+    def constant_over(self, span: DialSpan) -> bool:
+        return bisect.bisect_right(self.edges, span.first) == bisect.bisect_right(
+            self.edges, span.last
+        )
+
+    def outside(self, t: float) -> int:
+        """1 if a dial at ``t`` was outside the window, else 0."""
+        return 0 if window_allows(self.names, self.window, t) else 1
+
+
+class _CallingWindowCheck:
+    """Counts a period's dials outside the calling window, asking the database for the
+    callees' zones only in the hours where the campaign's zone sets disagree.
+
+    An hour in which every zone set among the campaign's contacts is inside the window
+    all along (or every one outside) needs no zones: all its dials with a contact are
+    inside (or outside); a dial without a contact has no zones. Only the other hours
+    are counted per zone set (:meth:`Attempts.zone_slots`), and only a zone set's hour
+    that holds a window edge dial by dial."""
+
+    def __init__(self, window: CallingWindow, zone_sets: list[str], dials: tuple[float, float]):
+        self._window = window
+        self._range = dials
+        self._checks = {key: _ZoneCheck.of(window, key, *dials) for key in zone_sets}
+        self._none = _ZoneCheck.of(window, "[]", *dials)
+
+    def _check(self, zones_key: str) -> _ZoneCheck:
+        check = self._checks.get(zones_key)
+        if check is None:  # a contact's zones not seen among the campaign's: check anyway
+            check = self._checks[zones_key] = _ZoneCheck.of(self._window, zones_key, *self._range)
+        return check
+
+    def _uniform(self, span: DialSpan) -> int | None:
+        """1 or 0 per dial if every zone set agrees over ``span``; None if they do not."""
+        answers = {
+            c.outside(span.first) if c.constant_over(span) else -1 for c in self._checks.values()
+        }
+        return answers.pop() if len(answers) == 1 and -1 not in answers else None
+
+    async def outside(
+        self, store: Store, campaign_id: str, p: PeriodFigures, hours: list[_Hour]
+    ) -> int:
+        total = 0
+        mixed: list[DialSpan] = []  # consecutive hours the zone sets disagree on, merged
+        run: DialSpan | None = None
+        for h in hours:
+            if h.without_contact is not None:  # no zones: the same answer all along
+                total += h.without_contact.attempts * self._none.outside(h.without_contact.first)
+            if h.with_contact is None:
+                continue
+            uniform = self._uniform(h.with_contact)
+            if uniform is None:
+                run = _merge(run, h.with_contact)
+                continue
+            total += h.with_contact.attempts * uniform
+            if run is not None:
+                mixed.append(run)
+                run = None
+        if run is not None:
+            mixed.append(run)
+        for m in mixed:
+            for slot in await store.attempts.zone_slots(
+                campaign_id, p.start, p.end, m.first, m.last
+            ):
+                check = self._check(slot.zones_key)
+                if check.constant_over(slot.span):
+                    total += slot.span.attempts * check.outside(slot.span.first)
+                    continue
+                times = await store.attempts.dialled_times(
+                    campaign_id, p.start, p.end, slot.zones_key, slot.span.first, slot.span.last
+                )
+                total += sum(check.outside(t) for t in times)
+        return total

@@ -110,9 +110,21 @@ def worst_span(
     # breakpoints, so the breakpoints and the range's ends are every span there is.
     starts = {since, last_start}
     starts.update(b for t in times for b in (t - window_s, t) if since <= b <= last_start)
-    best: RateSpan | None = None
+    # The spans in start order: both ends only move forward, so two pointers replace
+    # two bisections per span (a month of a big campaign has ~10^6 candidate spans).
+    n = len(times)
+    lo = hi = 0
+    best: tuple[float, int, float] | None = None  # (rate, abandoned, start)
     for s in sorted(starts):
-        span = _span(times, prefix, s, s + window_s)
-        if best is None or (span.rate, span.abandoned) > (best.rate, best.abandoned):
-            best = span
-    return best
+        e = s + window_s
+        while lo < n and times[lo] < s:
+            lo += 1
+        while hi < n and times[hi] < e:
+            hi += 1
+        answered = hi - lo
+        abandoned = prefix[hi] - prefix[lo]
+        rate = abandoned / answered if answered else 0.0
+        if best is None or (rate, abandoned) > (best[0], best[1]):
+            best = (rate, abandoned, s)
+    assert best is not None  # ``starts`` holds ``since`` at least
+    return _span(times, prefix, best[2], best[2] + window_s)

@@ -15,9 +15,20 @@ rows are exactly the calls whose fate is unknown (:meth:`Attempts.interrupt_unse
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dialguard.logs import get_logger
 from dialguard.store.answers import AnsweredAttempt, answered_attempts
 from dialguard.store.database import Database, check_choice
+from dialguard.store.period_figures import (
+    PeriodGroup,
+    ZoneSlot,
+    dialled_times,
+    live_answer_times,
+    period_groups,
+    zone_sets,
+    zone_slots,
+)
 from dialguard.store.records import ATTEMPT_OUTCOMES, AttemptOutcome, AttemptRecord
 
 __all__ = ["Attempts"]
@@ -169,6 +180,48 @@ class Attempts:
         """A campaign's attempts answered (or abandoned) after ``since``, five columns
         each: the governor's seed (:mod:`dialguard.store.answers`)."""
         return await answered_attempts(self._db, campaign_id, since)
+
+    # ------------------------------------------------------------------ the report
+
+    async def period_groups(
+        self, campaign_id: str, since: float, until: float, honoured: Sequence[str]
+    ) -> list[PeriodGroup]:
+        """The compliance figures of the attempts created in ``[since, until)``, summed
+        by the database per abandon reason and dial hour
+        (:mod:`dialguard.store.period_figures`)."""
+        return await period_groups(self._db, campaign_id, since, until, honoured)
+
+    async def live_answer_times(
+        self, campaign_id: str, since: float, until: float
+    ) -> list[tuple[float, bool]]:
+        """(instant, abandoned?) of every live answer among the attempts created in
+        ``[since, until)``: the rolling abandon rate's input."""
+        return await live_answer_times(self._db, campaign_id, since, until)
+
+    async def zone_slots(
+        self, campaign_id: str, since: float, until: float, first: float, last: float
+    ) -> list[ZoneSlot]:
+        """The attempts created in ``[since, until)`` with a contact, dialled in
+        ``[first, last]``, counted by the contact's zone set and dial hour."""
+        return await zone_slots(self._db, campaign_id, since, until, first, last)
+
+    async def zone_sets(self, campaign_id: str) -> list[str]:
+        """Every zone set among the campaign's contacts, as stored (JSON lists)."""
+        return await zone_sets(self._db, campaign_id)
+
+    async def dialled_times(
+        self,
+        campaign_id: str,
+        since: float,
+        until: float,
+        zones_key: str,
+        first: float,
+        last: float,
+    ) -> list[float]:
+        """The dial instants between ``first`` and ``last`` (inclusive) of the attempts
+        created in ``[since, until)`` to contacts of the zone set ``zones_key``: for a
+        :class:`ZoneSlot` whose hour holds a calling-window edge."""
+        return await dialled_times(self._db, campaign_id, since, until, zones_key, first, last)
 
     # ------------------------------------------------------------------ crash recovery
 

@@ -9,11 +9,14 @@ older file after a newer one does not make the store look staler than it is.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-from dialguard.store.database import Database, check_choice
+from dialguard.store.database import BATCH_ROWS, Database, check_choice
 from dialguard.store.records import (
     DNC_SOURCES,
     DncListInfo,
@@ -22,19 +25,97 @@ from dialguard.store.records import (
     SuppressionHit,
 )
 
-__all__ = ["DncLists", "check_list_date"]
+__all__ = ["BatchResult", "DncImport", "DncLists", "check_list_date"]
 
 _LIST_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-_INSERT = """
+# A streaming import (:class:`DncImport`) goes set-based, one batch at a time, through
+# two temporary tables of the import's connection: ``dnc_batch`` holds the batch, and
+# ``dnc_seen`` the first line of every number the import has met, so a number repeated
+# anywhere in a 20M-line file is reported with the line it repeats, in bounded memory
+# (a temporary table lives on disk, not in the process). Plain SQL that PostgreSQL runs
+# as is (CREATE TEMP TABLE, INSERT … SELECT … ON CONFLICT); "WHERE true" keeps SQLite
+# from reading ON CONFLICT as a join's ON.
+_CREATE_BATCH = """
+CREATE TEMP TABLE IF NOT EXISTS dnc_batch (
+    number TEXT NOT NULL,
+    line   INTEGER NOT NULL,
+    reason TEXT
+)
+"""
+_CREATE_SEEN = """
+CREATE TEMP TABLE IF NOT EXISTS dnc_seen (
+    number TEXT PRIMARY KEY,
+    line   INTEGER NOT NULL
+)
+"""
+_CLEAR_BATCH = "DELETE FROM dnc_batch"
+_CLEAR_SEEN = "DELETE FROM dnc_seen"
+_DROP_BATCH = "DROP TABLE IF EXISTS dnc_batch"
+_DROP_SEEN = "DROP TABLE IF EXISTS dnc_seen"
+_FILL_BATCH = "INSERT INTO dnc_batch (number, line, reason) VALUES (?, ?, ?)"
+_MARK_SEEN = """
+INSERT INTO dnc_seen (number, line)
+SELECT number, min(line) FROM dnc_batch WHERE true GROUP BY number
+ON CONFLICT (number) DO NOTHING
+"""
+_REPEATS = """
+SELECT b.line, s.line FROM dnc_batch b JOIN dnc_seen s ON s.number = b.number
+WHERE b.line <> s.line ORDER BY b.line
+"""
+_DROP_REPEATS = """
+DELETE FROM dnc_batch WHERE NOT EXISTS (
+    SELECT 1 FROM dnc_seen s WHERE s.number = dnc_batch.number AND s.line = dnc_batch.line)
+"""
+_PRESENT = """
+SELECT count(*) FROM dnc_batch b JOIN suppressions s ON s.number = b.number AND s.source = ?
+"""
+# One upsert per row: a new number keeps this import's time as ``added_at`` for good; a
+# number already listed takes the newer list date and, if this file gives one, reason.
+_UPSERT = """
 INSERT INTO suppressions (number, source, list_date, reason, added_at)
-VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (number, source) DO NOTHING
+SELECT number, ?, ?, reason, ? FROM dnc_batch WHERE true ORDER BY number
+ON CONFLICT (number, source) DO UPDATE SET
+    list_date = excluded.list_date, reason = coalesce(excluded.reason, suppressions.reason)
 """
-_REFRESH = """
-UPDATE suppressions SET list_date = ?, reason = coalesce(?, reason)
-WHERE number = ? AND source = ?
-"""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one batch did: numbers new to the list, numbers already on it (they took
+    this list's date), and ``(line, first line)`` of each number the import had met."""
+
+    inserted: int
+    already_present: int
+    repeats: list[tuple[int, int]]
+
+
+class DncImport:
+    """One import into one list, fed batch by batch (:meth:`DncLists.importing`)."""
+
+    def __init__(self, db: Database, source: DncSource, list_date: str | None, ts: float) -> None:
+        self._db = db
+        self._params = (source, list_date, ts)
+
+    async def add(self, entries: Sequence[tuple[int, str, str | None]]) -> BatchResult:
+        """Store ``(line, E.164 number, reason)`` entries in one transaction."""
+        if not entries:
+            return BatchResult(0, 0, [])
+        async with self._db.transaction() as tx:
+            await tx.execute(_CLEAR_BATCH)
+            await tx.executemany(_FILL_BATCH, [(n, line, why) for line, n, why in entries])
+            cur = await tx.execute(_MARK_SEEN)
+            fresh = cur.rowcount
+            repeats: list[tuple[int, int]] = []
+            if fresh < len(entries):
+                async with tx.execute(_REPEATS) as rows:
+                    repeats = [(int(r[0]), int(r[1])) for r in await rows.fetchall()]
+                await tx.execute(_DROP_REPEATS)
+            async with tx.execute(_PRESENT, (self._params[0],)) as rows:
+                row = await rows.fetchone()
+            present = int(row[0]) if row else 0
+            await tx.execute(_UPSERT, self._params)
+        return BatchResult(len(entries) - len(repeats) - present, present, repeats)
 
 
 def check_list_date(value: str) -> str:
@@ -53,6 +134,7 @@ class DncLists:
 
     def __init__(self, database: Database) -> None:
         self._db = database
+        self._import_lock = asyncio.Lock()
 
     async def add(
         self,
@@ -64,25 +146,48 @@ class DncLists:
     ) -> InsertCounts:
         """Put E.164 numbers on a do-not-call list (``(number, reason)`` pairs allowed).
 
-        ``inserted`` counts numbers new to that list; ``already_present`` the rest, which
-        take the newer list date and reason. National lists need ``list_date``; internal
-        entries may leave it None.
+        ``inserted`` counts numbers new to that list; ``already_present`` the rest (a
+        number given twice counts once as each), which take the newer list date and
+        reason. National lists need ``list_date``; internal entries may leave it None.
         """
+        inserted = present = 0
+        async with self.importing(source, list_date, now=now) as imp:
+            batch: list[tuple[int, str, str | None]] = []
+            for line, item in enumerate(numbers, 1):
+                batch.append((line, item, None) if isinstance(item, str) else (line, *item))
+                if len(batch) >= BATCH_ROWS:
+                    done = await imp.add(batch)
+                    inserted += done.inserted
+                    present += done.already_present + len(done.repeats)
+                    batch = []
+            done = await imp.add(batch)
+        inserted += done.inserted
+        present += done.already_present + len(done.repeats)
+        return InsertCounts(inserted=inserted, already_present=present)
+
+    @asynccontextmanager
+    async def importing(
+        self, source: DncSource, list_date: str | None, *, now: float | None = None
+    ) -> AsyncIterator[DncImport]:
+        """A streaming import into the ``source`` list: feed it batches with
+        :meth:`DncImport.add`. One import at a time per store (they share the
+        connection's temporary tables); its numbers all get ``now`` as first seen."""
         check_choice("DNC source", source, DNC_SOURCES)
         if list_date is not None:
             check_list_date(list_date)
         elif source != "internal":
             raise ValueError(f"a {source} list needs its list date (YYYY-MM-DD)")
         ts = self._db.now(now)
-        params = (
-            (item, source, list_date, None, ts)
-            if isinstance(item, str)
-            else (item[0], source, list_date, item[1], ts)
-            for item in numbers
-        )
-        return await self._db.insert_in_batches(
-            _INSERT, params, refresh=(_REFRESH, lambda num, src, d, r, _ts: (d, r, num, src))
-        )
+        async with self._import_lock:
+            async with self._db.transaction() as tx:
+                for sql in (_CREATE_BATCH, _CREATE_SEEN, _CLEAR_BATCH, _CLEAR_SEEN):
+                    await tx.execute(sql)
+            try:
+                yield DncImport(self._db, source, list_date, ts)
+            finally:
+                async with self._db.transaction() as tx:
+                    await tx.execute(_DROP_BATCH)
+                    await tx.execute(_DROP_SEEN)
 
     async def record_list(
         self, source: DncSource, list_date: str, rows: int, *, now: float | None = None
