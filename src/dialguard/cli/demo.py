@@ -207,9 +207,15 @@ async def _with_console(
     ``demo`` supervisor with a password made for this run, printed once, never fixed."""
     if port is None:
         return await centre.run(on_tick)
-    from dialguard.console.app import ConsoleState
-    from dialguard.console.auth import UserFile
-    from dialguard.console.server import ConsoleServer
+    try:
+        from dialguard.console.app import ConsoleState
+        from dialguard.console.auth import UserFile
+        from dialguard.console.server import ConsoleServer
+    except ImportError as e:  # installed without the console extra: the demo runs on
+        err_console.print(
+            f"web console not started ({e}): pip install 'dialguard[console]'", highlight=False
+        )
+        return await centre.run(on_tick)
 
     servers: list[ConsoleServer] = []
 
