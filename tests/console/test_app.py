@@ -97,6 +97,9 @@ def test_session_cookie_is_http_only_and_same_site(client: TestClient) -> None:
     )
     cookie = r.headers["set-cookie"].lower()
     assert "dg_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    page = client.get("/")
+    assert page.headers["x-frame-options"] == "DENY"  # the controls cannot be framed
+    assert page.headers["x-content-type-options"] == "nosniff"
 
 
 def test_every_change_needs_the_csrf_token(client: TestClient) -> None:

@@ -116,6 +116,19 @@ def test_floor_follows_the_running_campaign(browser: Any, floor: Floor) -> None:
         return len(seen) > len(agents) and field(browser, "demo", "dials") > first
 
     until(agent_states, 60, "agents to change state and dials to rise, without a reload")
+    # how far behind the engine the page is: snapshot time → shown, per update
+    lags: list[float] = []
+
+    def lag() -> bool:
+        value = browser.find_element(By.ID, "floor").get_attribute("data-lag")
+        if value:
+            lags.append(float(value))
+        return len(lags) >= 10
+
+    until(lag, 30, "ten updates of the floor")
+    lags.sort()
+    print(f"floor lag behind the engine: median {lags[5]:.3f} s, worst {lags[-1]:.3f} s")
+    assert lags[5] <= 1.0, lags  # the engine publishes every second; we add ≤ 0.2 s
     assert field(browser, "demo", "connects") >= 1 or field(browser, "demo", "in_flight") >= 1
     assert "LIVE" in browser.find_element(By.ID, "verdict").text
     assert browser.find_elements(By.CSS_SELECTOR, "#campaign-demo meter")  # the cap gauge

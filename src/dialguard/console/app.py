@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import (
     PlainTextResponse,
@@ -41,11 +43,12 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dialguard.cli import report as cli_report
 from dialguard.cli._common import BadInput
 from dialguard.cli.campaign import control_request, pacing_changes, pacing_request
-from dialguard.cli.status import _Watch
+from dialguard.cli.status import StatusWatch
 from dialguard.config import EngineConfig
 from dialguard.console import reports, whatif
 from dialguard.console.auth import (
@@ -74,6 +77,7 @@ STREAM_POLL_S = 0.2
 """How often the event stream looks for a new snapshot: the page is at most this much
 behind the broker (the engine publishes every second)."""
 ACTIONS = ("start", "pause", "resume", "stop")
+_ID = re.compile(ID_PATTERN)
 
 
 @dataclass
@@ -84,13 +88,13 @@ class ConsoleState:
     users: UserFile
     clock: Clock = time.time
     stale_after_s: float = CONSOLE_STALE_AFTER_S
-    watch: _Watch = field(init=False)
+    watch: StatusWatch = field(init=False)
     sessions: Sessions = field(init=False)
     lockout: LockOut = field(init=False)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self.watch = _Watch(self.config.broker)
+        self.watch = StatusWatch(self.config.broker)
         self.sessions = Sessions(self.clock)
         self.lockout = LockOut(self.clock)
 
@@ -123,9 +127,36 @@ def make_app(state: ConsoleState) -> Starlette:
         Mount("/static/plotly", StaticFiles(directory=str(plotly_js)), name="plotly"),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
     app.state.console = state
     return app
+
+
+_SECURITY_HEADERS: Final = [
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class _SecurityHeaders:
+    """No framing (clickjacking of the controls), no MIME sniffing, no referrer leaving
+    the console. Plain ASGI, so the floor's event stream passes through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -290,10 +321,8 @@ async def _floor_stream(request: Request) -> Response:
 
 
 def _campaign_id(request: Request) -> str:
-    import re
-
     campaign = str(request.path_params["campaign"])
-    if not re.match(ID_PATTERN, campaign):
+    if not _ID.match(campaign):
         raise HTTPException(400, f"campaign id {campaign!r}: letters, digits, '_', '.', '-' only")
     return campaign
 

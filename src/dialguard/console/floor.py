@@ -2,7 +2,7 @@
 
 The console learns the floor the way ``dialguard status`` does: the snapshot the engine
 publishes on ``{prefix}/engine/status`` every second, followed by the same watcher
-(:class:`dialguard.cli.status._Watch`) and judged live or stale by the same
+(:class:`dialguard.cli.status.StatusWatch`) and judged live or stale by the same
 :func:`~dialguard.cli.status.judge`. This module turns that into rows of text for the
 template: numbers already formatted with their units, and every state and warning as
 words (colour is added by the page as a second signal, never the only one).
@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from dialguard.cli.status import _age, agent_counts, judge
+from dialguard.cli.status import age_text, agent_counts, judge
 from dialguard.engine.messages import CampaignStatus, EngineStatus
 
 CONSOLE_STALE_AFTER_S = 3.0
@@ -64,6 +64,8 @@ class Floor:
     agent_counts: dict[str, int]
     totals: dict[str, int]
     note: str | None
+    ts: float | None = None
+    """When the engine took the snapshot (epoch s): the page reports its own lag with it."""
 
     @property
     def live(self) -> bool:
@@ -81,7 +83,7 @@ def floor_view(
     now = time.time() if now is None else now
     verdict = judge(status, now, stale_after_s=stale_after_s)
     if status is None:
-        return Floor(verdict.health, verdict.message, "—", [], [], {}, {}, note)
+        return Floor(verdict.health, verdict.message, "—", [], [], {}, {}, note, None)
     campaigns = [_campaign(c) for c in status.campaigns]
     totals = {
         k: sum(getattr(c, k) for c in status.campaigns)
@@ -91,7 +93,7 @@ def floor_view(
         AgentRow(
             a.agent,
             "reserved" if a.reserved and a.state == "ready" else str(a.state),
-            "" if a.since is None else _age(status.ts - a.since),
+            "" if a.since is None else age_text(status.ts - a.since),
             a.campaign or "",
             a.call or "",  # masked by the engine (+*********123)
             "stale: no heartbeat, treated as offline"
@@ -103,12 +105,13 @@ def floor_view(
     return Floor(
         verdict.health,
         verdict.message,
-        f"{_age(now - status.ts)} ago" if now >= status.ts else "ahead of this clock",
+        f"{age_text(now - status.ts)} ago" if now >= status.ts else "ahead of this clock",
         campaigns,
         agents,
         agent_counts(status),
         totals,
         note,
+        status.ts,
     )
 
 

@@ -10,6 +10,9 @@
   source.onmessage = function (event) {
     floor.innerHTML = JSON.parse(event.data).html;
     lastHeard = Date.now();
+    // How far behind the engine this page is: snapshot time to now (for the tests).
+    var ts = parseFloat(document.getElementById("verdict").dataset.ts);
+    if (ts) { floor.dataset.lag = (lastHeard / 1000 - ts).toFixed(3); }
   };
   source.addEventListener("expired", function () { window.location.assign("/login"); });
   function markStale(why) {
