@@ -11,6 +11,7 @@ never stall the simulator that must keep answering the daemon.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -121,6 +122,12 @@ def floor(broker_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         downloads.mkdir()
         yield Floor(f"http://127.0.0.1:{port}", centre, loop, work, downloads)
     finally:
+        if daemon is not None and daemon.poll() is None:
+            # pause and let calls end before SIGTERM, as a supervisor would (a test that
+            # failed before its pause leaves the campaign dialling)
+            with contextlib.suppress(Exception):
+                loop.run(centre.control("pause"), timeout=20)
+                loop.run(centre.drain(25, None), timeout=40)
         for proc in (web, daemon):
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

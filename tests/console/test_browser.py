@@ -55,16 +55,35 @@ def log_in(browser: Any, floor: Floor, user: tuple[str, str]) -> None:
     until(lambda: by_id(browser, "floor"), 10, "the floor page")
 
 
-def field(browser: Any, campaign: str, name: str) -> int:
-    """A number from the live campaign row ("12", "7 /min" → 12, 7)."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.by import By
+def state_of(browser: Any, element_id: str) -> str | None:
+    """An element's data-state, read in one step in the page: the floor replaces its
+    rows on every snapshot, so a found element may be gone before it is asked."""
+    state: str | None = browser.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.dataset.state : null;",
+        element_id,
+    )
+    return state
 
+
+def field(browser: Any, campaign: str, name: str) -> int:
+    """A number from the live campaign row ("12", "7 /min" → 12, 7; -1: not shown)."""
+    text: str | None = browser.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+        f"#campaign-{campaign} [data-field='{name}']",
+    )
     try:
-        cell = browser.find_element(By.CSS_SELECTOR, f"#campaign-{campaign} [data-field='{name}']")
-        return int(cell.text.split()[0])
-    except (StaleElementReferenceException, ValueError):  # replaced mid-read: ask again
+        return int((text or "").split()[0])
+    except (IndexError, ValueError):
         return -1
+
+
+def agent_states(browser: Any) -> list[str]:
+    """``agent=state`` for every agent row, read at one instant."""
+    rows: list[str] = browser.execute_script(
+        "return Array.from(document.querySelectorAll('table.agents tbody tr'))"
+        ".map(r => r.id + '=' + r.dataset.state);"
+    )
+    return rows
 
 
 def post_from_page(browser: Any, path: str, body: str) -> int:
@@ -93,8 +112,14 @@ def test_wrong_password_refused_then_login(browser: Any, floor: Floor) -> None:
     )
     log_in(browser, floor, SUPERVISOR)
     assert "sue (supervisor)" in browser.page_source
-    verdict = until(lambda: by_id(browser, "verdict"), 10, "the verdict")
-    until(lambda: "LIVE" in verdict.text or None, 10, "the floor to be live")
+    until(
+        lambda: (
+            "LIVE"
+            in browser.execute_script("return document.getElementById('verdict').textContent")
+        ),
+        10,
+        "the floor to be live",
+    )
 
 
 def test_floor_follows_the_running_campaign(browser: Any, floor: Floor) -> None:
@@ -105,22 +130,18 @@ def test_floor_follows_the_running_campaign(browser: Any, floor: Floor) -> None:
     first = field(browser, "demo", "dials")
     seen: set[str] = set()
 
-    def agent_states() -> bool:
-        rows = browser.find_elements(By.CSS_SELECTOR, "table.agents tbody tr")
-        try:
-            seen.update(f"{r.get_attribute('id')}={r.get_attribute('data-state')}" for r in rows)
-        except Exception:  # a row replaced by the next snapshot while read
-            return False
+    def changed() -> bool:
+        seen.update(agent_states(browser))
         agents = {s.split("=")[0] for s in seen}
         # some agent was seen in two states: the page changed without a reload
         return len(seen) > len(agents) and field(browser, "demo", "dials") > first
 
-    until(agent_states, 60, "agents to change state and dials to rise, without a reload")
+    until(changed, 60, "agents to change state and dials to rise, without a reload")
     # how far behind the engine the page is: snapshot time → shown, per update
     lags: list[float] = []
 
     def lag() -> bool:
-        value = browser.find_element(By.ID, "floor").get_attribute("data-lag")
+        value = browser.execute_script("return document.getElementById('floor').dataset.lag")
         if value:
             lags.append(float(value))
         return len(lags) >= 10
@@ -130,7 +151,7 @@ def test_floor_follows_the_running_campaign(browser: Any, floor: Floor) -> None:
     print(f"floor lag behind the engine: median {lags[5]:.3f} s, worst {lags[-1]:.3f} s")
     assert lags[5] <= 1.0, lags  # the engine publishes every second; we add ≤ 0.2 s
     assert field(browser, "demo", "connects") >= 1 or field(browser, "demo", "in_flight") >= 1
-    assert "LIVE" in browser.find_element(By.ID, "verdict").text
+    assert "LIVE" in browser.execute_script("return document.getElementById('verdict').textContent")
     assert browser.find_elements(By.CSS_SELECTOR, "#campaign-demo meter")  # the cap gauge
     browser.save_screenshot(str(DOCS / "console-floor.png"))
 
@@ -179,19 +200,16 @@ def test_viewer_sees_no_controls_and_the_endpoint_refuses(browser: Any, floor: F
     assert post_from_page(browser, "/campaigns/demo/control", f"action=pause&csrf={token}") == 403
     assert post_from_page(browser, "/campaigns/demo/pacing", f"mode=predictive&csrf={token}") == 403
     time.sleep(1.5)
-    row = browser.find_element(By.ID, "campaign-demo")
-    assert row.get_attribute("data-state") in ("running", "blocked")  # nothing changed
+    assert state_of(browser, "campaign-demo") in ("running", "blocked")  # nothing changed
 
 
 def test_post_without_csrf_token_is_refused(browser: Any, floor: Floor) -> None:
-    from selenium.webdriver.common.by import By
 
     log_in(browser, floor, SUPERVISOR)
     assert post_from_page(browser, "/campaigns/demo/control", "action=pause") == 403
     assert post_from_page(browser, "/campaigns/demo/control", "action=pause&csrf=forged") == 403
     time.sleep(1.5)
-    row = browser.find_element(By.ID, "campaign-demo")
-    assert row.get_attribute("data-state") in ("running", "blocked")
+    assert state_of(browser, "campaign-demo") in ("running", "blocked")
 
 
 def test_pause_shows_the_engines_acceptance_and_the_audit_row(browser: Any, floor: Floor) -> None:
@@ -202,9 +220,7 @@ def test_pause_shows_the_engines_acceptance_and_the_audit_row(browser: Any, floo
     answer = until(lambda: by_id(browser, "answers"), 15, "the engine's answer").text
     assert "campaign demo: pause accepted (by sue)" in answer, answer
     until(
-        lambda: (
-            browser.find_element(By.ID, "campaign-demo").get_attribute("data-state") == "paused"
-        ),
+        lambda: state_of(browser, "campaign-demo") == "paused",
         10,
         "the floor to show the campaign paused",
     )
