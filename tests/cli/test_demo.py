@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Any
@@ -51,6 +52,10 @@ def test_demo_json_summary_shows_no_abandoned_calls(broker_url: str) -> None:
         f"{u.hostname}:{u.port}",
     )
     assert out.returncode == 0, out.stderr[-3000:]
+    # the web console ran beside it, with a password made for this run
+    assert re.search(
+        r"web console: http://127\.0\.0\.1:\d+/ +user demo, password \S{12,} ", out.stderr
+    )
     summary = json.loads(out.stdout)
     assert set(summary) >= REQUIRED
     assert summary["attempts"] >= 4

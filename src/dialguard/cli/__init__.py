@@ -54,6 +54,11 @@ app.command("dialguard.cli.trunk:app", name="trunk", help="Check a SIP trunk (te
 app.command(
     "dialguard.cli.sim_trunk:sim_trunk", name="sim-trunk", help="Run the SIP trunk simulator."
 )
+app.command(
+    "dialguard.cli.console:app",
+    name="console",
+    help="The supervisor web console: floor, controls, reports (add-user creates users).",
+)
 app.command("dialguard.cli.config_cmd:app", name="config", help="Validate configuration files.")
 
 

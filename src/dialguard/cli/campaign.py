@@ -227,12 +227,17 @@ for _action in _CONTROL_HELP:
 def _control(
     action: ControlAction, campaign: str, actor: str | None, config: Path | None, timeout: float
 ) -> int:
-    def make(who: str) -> ControlRequest:
-        return ControlRequest(
-            request_id=secrets.token_hex(8), actor=who, action=action, ts=time.time()
-        )
+    return _request(
+        campaign, actor, config, timeout, lambda who: control_request(action, who), what=action
+    )
 
-    return _request(campaign, actor, config, timeout, make, what=action)
+
+def control_request(action: ControlAction, actor: str) -> ControlRequest:
+    """The request a supervisor's tool sends to start, pause, resume or stop (this
+    command and the web console build it here, so both send the same message)."""
+    return ControlRequest(
+        request_id=secrets.token_hex(8), actor=actor, action=action, ts=time.time()
+    )
 
 
 # --- set-pacing -----------------------------------------------------------------------
@@ -275,34 +280,65 @@ def set_pacing(
     abandon_window
         Period the abandon rate is measured over: 24h (Ofcom) or 30d (TCPA).
     """
-    changes: dict[str, Any] = {}
     try:
-        if mode is not None:
-            changes["mode"] = mode
-        if abandon_cap is not None:
-            changes["abandon_cap"] = _fraction(abandon_cap)
-        if ring_timeout is not None:
-            changes["ring_timeout_s"] = ring_timeout
-        if max_dial_ratio is not None:
-            changes["max_dial_ratio"] = max_dial_ratio
-        if abandon_window is not None:
-            changes["abandon_window"] = abandon_window
+        changes = pacing_changes(
+            mode=mode,
+            abandon_cap=abandon_cap,
+            ring_timeout_s=ring_timeout,
+            max_dial_ratio=max_dial_ratio,
+            abandon_window=abandon_window,
+        )
     except BadInput as e:
         _error(str(e))
         return EXIT_BAD_INPUT
+    return _request(
+        campaign,
+        actor,
+        config,
+        timeout,
+        lambda who: pacing_request(changes, who),
+        what="pacing change",
+    )
+
+
+PACING_FIELDS = ("mode", "abandon_cap", "ring_timeout_s", "max_dial_ratio", "abandon_window")
+"""The pacing fields a supervisor may change live, as the engine names them."""
+
+
+def pacing_changes(
+    *,
+    mode: str | None = None,
+    abandon_cap: str | None = None,
+    ring_timeout_s: float | None = None,
+    max_dial_ratio: float | None = None,
+    abandon_window: str | None = None,
+) -> dict[str, Any]:
+    """The ``changes`` of a pacing request from what a supervisor gave (None = keep).
+
+    Only the form of each value is checked here (a cap is a number or a percentage);
+    whether it is lawful is the engine's to judge, with the same rules as a campaign
+    file. Raises :class:`BadInput` naming the field."""
+    given: dict[str, Any] = {
+        "mode": mode,
+        "abandon_cap": None if abandon_cap is None else _fraction(abandon_cap),
+        "ring_timeout_s": ring_timeout_s,
+        "max_dial_ratio": max_dial_ratio,
+        "abandon_window": abandon_window,
+    }
+    changes = {k: v for k, v in given.items() if v is not None}
     if not changes:
-        _error(
+        raise BadInput(
             "nothing to change: give at least one of --mode, --abandon-cap, --ring-timeout, "
             "--max-dial-ratio, --abandon-window"
         )
-        return EXIT_BAD_INPUT
+    return changes
 
-    def make(who: str) -> PacingChangeRequest:
-        return PacingChangeRequest(
-            request_id=secrets.token_hex(8), actor=who, changes=changes, ts=time.time()
-        )
 
-    return _request(campaign, actor, config, timeout, make, what="pacing change")
+def pacing_request(changes: dict[str, Any], actor: str) -> PacingChangeRequest:
+    """The request that asks the engine to change a campaign's pacing live."""
+    return PacingChangeRequest(
+        request_id=secrets.token_hex(8), actor=actor, changes=changes, ts=time.time()
+    )
 
 
 def _fraction(text: str) -> float:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from cyclopts import Parameter
@@ -21,12 +23,14 @@ from dialguard.demo.centre import CentreOptions, CentreResult, LocalCentre, Tick
 from dialguard.logs import configure_logging
 
 
-def _live_table(t: Tick, cap: float) -> Table:
+def _live_table(t: Tick, cap: float, web: str | None = None) -> Table:
     paused = any(c.state != "running" for c in t.status.campaigns)
     phase = "campaign paused, calls in progress finishing" if paused else "dialling"
     table = Table(title=f"dialguard demo — {t.elapsed_s:4.0f} s, {phase}", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
+    if web:
+        table.add_row("web console", web)
     agents = ", ".join(f"{k} {v}" for k, v in agent_counts(t.status).items() if v)
     table.add_row("agents", agents or "none yet")
     for c in t.status.campaigns:
@@ -91,6 +95,8 @@ def demo(
     seed: int = 1,
     broker: str = "127.0.0.1:1883",
     json_output: Annotated[bool, Parameter(name="--json")] = False,
+    console_port: int = 0,
+    no_console: Annotated[bool, Parameter(negative="")] = False,
 ) -> int:
     """Run a whole contact centre on this machine for a few minutes.
 
@@ -115,6 +121,11 @@ def demo(
         HOST:PORT of an MQTT broker to use if one answers there.
     json_output
         Print the final summary as one JSON object instead of tables.
+    console_port
+        Port of the web console on 127.0.0.1 (0: a free one). Its address and a
+        one-time password for the user "demo" are printed when it starts.
+    no_console
+        Do not start the web console.
     """
     if minutes <= 0 or minutes > 120:
         err_console.print("--minutes must be > 0 and ≤ 120")
@@ -139,8 +150,12 @@ def demo(
         broker_host=host,
         broker_port=int(port),
     )
+    if not 0 <= console_port <= 65535:
+        err_console.print(f"--console-port {console_port}: must be 0 to 65535")
+        return 2
+    web = None if no_console else console_port
     try:
-        result = _run(opts, live=not json_output and console.is_terminal)
+        result = _run(opts, live=not json_output and console.is_terminal, console_port=web)
     except Exception as e:
         err_console.print(f"[red]demo failed:[/] {e}")
         return EXIT_PROBLEM
@@ -160,8 +175,9 @@ def _range(name: str, v: int, lo: int, hi: int) -> None:
         raise ValueError(f"--{name} must be between {lo} and {hi}")
 
 
-def _run(opts: CentreOptions, *, live: bool) -> CentreResult:
+def _run(opts: CentreOptions, *, live: bool, console_port: int | None) -> CentreResult:
     centre = LocalCentre(opts)
+    web: list[str] = []  # the console's address line, once it is up
     if not live:
         last = [0.0]
 
@@ -175,10 +191,46 @@ def _run(opts: CentreOptions, *, live: bool) -> CentreResult:
                     highlight=False,
                 )
 
-        return asyncio.run(centre.run(progress))
+        return asyncio.run(_with_console(centre, progress, console_port, web))
     with Live(console=console, refresh_per_second=2) as view:
 
         def show(t: Tick) -> None:
-            view.update(_live_table(t, opts.abandon_cap))
+            view.update(_live_table(t, opts.abandon_cap, web[0] if web else None))
 
-        return asyncio.run(centre.run(show))
+        return asyncio.run(_with_console(centre, show, console_port, web))
+
+
+async def _with_console(
+    centre: LocalCentre, on_tick: Callable[[Tick], None], port: int | None, web: list[str]
+) -> CentreResult:
+    """Run the centre with the web console beside it (unless ``port`` is None): a
+    ``demo`` supervisor with a password made for this run, printed once, never fixed."""
+    if port is None:
+        return await centre.run(on_tick)
+    try:
+        from dialguard.console.app import ConsoleState
+        from dialguard.console.auth import UserFile
+        from dialguard.console.server import ConsoleServer
+    except ImportError as e:  # installed without the console extra: the demo runs on
+        err_console.print(
+            f"web console not started ({e}): pip install 'dialguard[console]'", highlight=False
+        )
+        return await centre.run(on_tick)
+
+    servers: list[ConsoleServer] = []
+
+    async def start_console() -> None:
+        users = UserFile(centre.workdir / "console-users.json")
+        password = secrets.token_urlsafe(12)
+        users.add("demo", "supervisor", password)
+        server = ConsoleServer(ConsoleState(centre.engine_config(), users), port=port)
+        servers.append(server)
+        url = await server.start()
+        web.append(f"{url}  user demo, password {password} (this run only)")
+        err_console.print(f"web console: {web[0]}", highlight=False)
+
+    try:
+        return await centre.run(on_tick, on_started=start_console)
+    finally:
+        for server in servers:
+            await server.stop()

@@ -345,12 +345,7 @@ def attempts(
         data = [_attempt_dict(a) for a in rows]
         print(json.dumps(data, indent=2, ensure_ascii=False))
     elif format == "csv":
-        out = io.StringIO()
-        w = SafeDictWriter(out, ATTEMPT_FIELDS, lineterminator="\n")
-        w.writeheader()
-        for a in rows:
-            w.writerow({k: "" if v is None else v for k, v in _attempt_dict(a).items()})
-        print(out.getvalue(), end="")
+        print(_attempts_csv(rows), end="")
     else:
         _print_attempts(campaign, rows, start, end)
     return EXIT_OK
@@ -360,6 +355,16 @@ async def _attempts(path: Path, campaign: str, start: float, end: float) -> list
     async with await Store.open(path) as store:
         await _campaign_config(store, campaign)  # an unknown id is an error, not "0 rows"
         return await store.attempts.of_campaign(campaign, start, end)
+
+
+def _attempts_csv(rows: list[AttemptRecord]) -> str:
+    """Every attempt, every field, as CSV (also the web console's download)."""
+    out = io.StringIO()
+    w = SafeDictWriter(out, ATTEMPT_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for a in rows:
+        w.writerow({k: "" if v is None else v for k, v in _attempt_dict(a).items()})
+    return out.getvalue()
 
 
 def _attempt_dict(a: AttemptRecord) -> dict[str, Any]:
@@ -454,7 +459,20 @@ def audit(
         return _bad(str(e))
     except (StoreError, sqlite3.Error) as e:
         return _bad(f"store error: {e}")
-    rows = [
+    if format == "json":
+        print(json.dumps(_audit_rows(events), indent=2, ensure_ascii=False))
+    elif format == "csv":
+        print(_audit_csv(events), end="")
+    else:
+        _print_audit(campaign, events, start, end)
+    return EXIT_OK
+
+
+AUDIT_FIELDS = ("ts", "actor", "action", "campaign_id", "old", "new", "detail")
+
+
+def _audit_rows(events: list[AuditRecord]) -> list[dict[str, Any]]:
+    return [
         {
             "ts": _iso(e.ts),
             "actor": e.actor,
@@ -466,28 +484,23 @@ def audit(
         }
         for e in events
     ]
-    if format == "json":
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    elif format == "csv":
-        out = io.StringIO()
-        w = SafeDictWriter(out, AUDIT_FIELDS, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow(
-                {
-                    **r,
-                    "old": "" if r["old"] is None else json.dumps(r["old"], sort_keys=True),
-                    "new": "" if r["new"] is None else json.dumps(r["new"], sort_keys=True),
-                    "detail": r["detail"] or "",
-                }
-            )
-        print(out.getvalue(), end="")
-    else:
-        _print_audit(campaign, events, start, end)
-    return EXIT_OK
 
 
-AUDIT_FIELDS = ("ts", "actor", "action", "campaign_id", "old", "new", "detail")
+def _audit_csv(events: list[AuditRecord]) -> str:
+    """The audit trail as CSV (also the web console's download), old and new as JSON."""
+    out = io.StringIO()
+    w = SafeDictWriter(out, AUDIT_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in _audit_rows(events):
+        w.writerow(
+            {
+                **r,
+                "old": "" if r["old"] is None else json.dumps(r["old"], sort_keys=True),
+                "new": "" if r["new"] is None else json.dumps(r["new"], sort_keys=True),
+                "detail": r["detail"] or "",
+            }
+        )
+    return out.getvalue()
 
 
 async def _audit(path: Path, campaign: str, start: float, end: float) -> list[AuditRecord]:

@@ -104,14 +104,14 @@ def judge(
     if age > stale_after_s:
         return DaemonVerdict(
             "stale",
-            f"{NOT_RUNNING}: engine {status.engine_id}'s last status is {_age(age)} old "
+            f"{NOT_RUNNING}: engine {status.engine_id}'s last status is {age_text(age)} old "
             f"(it sends one every second)",
             age,
         )
     if age < -stale_after_s:
         return DaemonVerdict(
             "stale",
-            f"engine {status.engine_id}'s clock is {_age(-age)} ahead of this machine's",
+            f"engine {status.engine_id}'s clock is {age_text(-age)} ahead of this machine's",
             age,
         )
     if not status.agents_synced:
@@ -138,7 +138,7 @@ def judge(
     return DaemonVerdict("live", f"engine {status.engine_id} up, agent state synchronised", age)
 
 
-def _age(seconds: float) -> str:
+def age_text(seconds: float) -> str:
     seconds = max(0.0, seconds)
     if seconds < 120:
         return f"{seconds:.0f} s"
@@ -274,7 +274,7 @@ def _agent_table(status: EngineStatus, *, dim: bool, now: float) -> RenderableTy
             note = f"on call {escape(a.call)}"  # masked by the engine
         if a.stale:
             note = "[yellow]stale: no heartbeat, treated as offline[/]"
-        since = "" if a.since is None else _age(now - a.since)
+        since = "" if a.since is None else age_text(now - a.since)
         t.add_row(escape(a.agent), state, since, escape(a.group), escape(a.campaign or ""), note)
     more = len(status.agents) - AGENT_ROWS
     if more > 0:
@@ -361,8 +361,9 @@ def _where(broker: BrokerConfig) -> str:
     return f"{Topics(broker.topic_prefix).engine_status} at {broker.url}"
 
 
-class _Watch:
-    """The newest snapshot and any broker trouble, kept up to date by :meth:`follow`."""
+class StatusWatch:
+    """The newest snapshot and any broker trouble, kept up to date by :meth:`follow`
+    (the live view here and the web console's floor both follow the engine with it)."""
 
     def __init__(self, broker: BrokerConfig) -> None:
         self.broker = broker
@@ -395,7 +396,7 @@ class _Watch:
 
 
 async def _watch(broker: BrokerConfig, stale_after_s: float, seconds: float | None) -> None:
-    watch = _Watch(broker)
+    watch = StatusWatch(broker)
     follower = asyncio.create_task(watch.follow(), name="status-follow")
 
     def view() -> Group:

@@ -18,7 +18,7 @@ import datetime as dt
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -169,10 +169,19 @@ class LocalCentre:
         self.workdir = Path(".")
         self.store_path = Path("dialguard.sqlite3")
 
-    async def run(self, on_tick: Callable[[Tick], None] | None = None) -> CentreResult:
-        """Start, dial for ``minutes``, pause, let calls finish, stop; the result."""
+    async def run(
+        self,
+        on_tick: Callable[[Tick], None] | None = None,
+        on_started: Callable[[], Awaitable[None]] | None = None,
+    ) -> CentreResult:
+        """Start, dial for ``minutes``, pause, let calls finish, stop; the result.
+
+        ``on_started`` runs once everything is up, before the campaign starts (the demo
+        starts its web console there, on this centre's broker and store)."""
         try:
             await self.start()
+            if on_started is not None:
+                await on_started()
             await self.control("start")
             await self._watch(self.opts.minutes * 60, on_tick)
             await self.control("pause")
