@@ -25,6 +25,7 @@ from typing import Self
 from dialguard.store.attempts import Attempts
 from dialguard.store.audit import AuditLog, Skips
 from dialguard.store.campaigns import Campaigns
+from dialguard.store.claims import Claims
 from dialguard.store.contacts import Contacts
 from dialguard.store.database import Clock, Database, SqliteDatabase
 from dialguard.store.dnc import DncLists
@@ -52,6 +53,7 @@ class Store:
         self._database = database
         self.campaigns = Campaigns(database)
         self.contacts = Contacts(database)
+        self.claims = Claims(database)
         self.dnc = DncLists(database)
         self.attempts = Attempts(database)
         self.skips = Skips(database)
