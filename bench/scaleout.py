@@ -284,6 +284,12 @@ async def scenario(args: argparse.Namespace, nodes: int) -> Outcome:
             ]
     invites = Counter(r.number for r in records)
     rows = Counter(a.number for a in attempts)
+    for a in attempts:
+        if a.outcome is None:  # say which, so it can be traced in the nodes' logs
+            times = {
+                k: getattr(a, k) for k in ("created_at", "invite_at", "answered_at", "ended_at")
+            }
+            print(f"  left open: attempt {a.id} of {a.campaign_id} {times}; logs in {work}")
     return Outcome(
         nodes=nodes,
         per_s=per_s,

@@ -96,7 +96,9 @@ async def seed(url: str, cids: list[str]) -> None:
             await store.contacts.insert(cid, [NewContact(number=n, region="GB") for n in NUMBERS])
 
 
-async def test_two_nodes_share_the_campaigns_one_each(pg_url: str) -> None:
+async def test_two_nodes_share_the_campaigns_one_each_and_only_the_holder_answers(
+    pg_url: str,
+) -> None:
     await seed(pg_url, ["c1", "c2"])
     async with node(pg_url, "node-a", ["c1", "c2"]) as a:
         await until(lambda: set(a.engine.runners) == {"c1", "c2"}, 5.0, "a alone takes both")
@@ -107,6 +109,10 @@ async def test_two_nodes_share_the_campaigns_one_each(pg_url: str) -> None:
                 "one campaign each",
             )
             assert set(a.engine.runners) | set(b.engine.runners) == {"c1", "c2"}
+            (on_b,) = b.engine.runners
+            assert await a.link.control(on_b, "pause") is None, "only the holder answers"
+            reply = await b.link.control(on_b, "pause")
+            assert reply is not None and reply.accepted, reply
 
 
 async def test_a_node_that_stops_renewing_is_taken_over_and_fenced_off(pg_url: str) -> None:

@@ -493,7 +493,7 @@ class Engine:
         assert self._tg is not None
         self._tg.create_task(self._run_leased(runner, lease))
         log.info(
-            "campaign_taken", campaign=cid, node=self.engine_id, token=lease.token,
+            "campaign_taken", campaign=cid, node=self.engine_id, fence=lease.token,
             state=state, recovered=len(recovered),
         )  # fmt: skip
         for a in self.registry.snapshot():
@@ -682,7 +682,14 @@ class Engine:
 
     # --- supervisor requests ----------------------------------------------------------
 
-    async def _on_control(self, campaign: str, req: ControlRequest) -> ControlReply:
+    def _held_elsewhere(self, campaign: str) -> bool:
+        """A campaign of the shared store that this node does not run now: the node
+        holding its lease answers the supervisor, not this one."""
+        return self._shared and campaign in self._settled and campaign not in self.runners
+
+    async def _on_control(self, campaign: str, req: ControlRequest) -> ControlReply | None:
+        if self._held_elsewhere(campaign):
+            return None
         runner = self.runners.get(campaign)
         if runner is None:
             return self._reply(req, "control", False, f"unknown campaign {campaign!r}")
@@ -709,7 +716,9 @@ class Engine:
         reply = self._reply(req, "control", True, "", {"state": old}, {"state": new})
         return reply.model_copy(update={"warnings": warnings})
 
-    async def _on_pacing(self, campaign: str, req: PacingChangeRequest) -> ControlReply:
+    async def _on_pacing(self, campaign: str, req: PacingChangeRequest) -> ControlReply | None:
+        if self._held_elsewhere(campaign):
+            return None
         runner = self.runners.get(campaign)
         if runner is None:
             return self._reply(req, "pacing", False, f"unknown campaign {campaign!r}")
