@@ -33,6 +33,7 @@ if [ "${1:-}" = "--new-env" ]; then
     echo "DIALGUARD_SUPERVISOR_MQTT_PASSWORD=$(random_pw)"
     echo "DIALGUARD_AGENT_PASSWORD=$(random_pw)"
     echo "DIALGUARD_HEALTHCHECK_MQTT_PASSWORD=$(random_pw)"
+    echo "DIALGUARD_POSTGRES_PASSWORD=$(random_pw)"
     echo "DIALGUARD_AGENTS=${DIALGUARD_AGENTS:-5}"
   } > "$env_file"
   echo "make-passwords: random passwords written to $env_file"

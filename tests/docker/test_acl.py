@@ -354,7 +354,7 @@ def test_new_env_has_random_distinct_passwords_that_make_passwords_accepts(
     assert a != b and (tmp_path / "a.env").stat().st_mode & 0o077 == 0
     values = dict(ln.split("=", 1) for ln in a.splitlines() if "=" in ln and ln[0] != "#")
     pws = [v for k, v in values.items() if k.endswith("PASSWORD")]
-    assert len(pws) == 4 and len(set(pws)) == 4 and all(len(p) >= 16 for p in pws)
+    assert len(pws) == 5 and len(set(pws)) == 5 and all(len(p) >= 16 for p in pws)  # + PostgreSQL
     again = subprocess.run(["sh", script, "--new-env", str(tmp_path / "a.env")])
     assert again.returncode != 0  # never overwrites
     r = run_make_passwords(tmp_path, **values)

@@ -23,8 +23,10 @@ SECRETS_ENV = {
     "DIALGUARD_SUPERVISOR_MQTT_PASSWORD": "x2",
     "DIALGUARD_AGENT_PASSWORD": "x3",
     "DIALGUARD_HEALTHCHECK_MQTT_PASSWORD": "x4",
+    "DIALGUARD_POSTGRES_PASSWORD": "x5",
 }
 SERVICES = {"certs", "passwd", "mosquitto", "engine", "sim-trunk", "agents", "supervisor"}
+PG_SERVICES = {"postgres", "engine-pg-1", "engine-pg-2"}
 
 
 def compose_plugin() -> bool:
@@ -68,7 +70,19 @@ def test_docker_compose_config_accepts_the_file() -> None:
 def test_compose_structure() -> None:
     data = load_compose()
     services = data["services"]
-    assert set(services) == SERVICES
+    assert set(services) == SERVICES | PG_SERVICES
+    for name in PG_SERVICES:
+        assert services[name]["profiles"] == ["postgres"], f"{name}: only with --profile postgres"
+    ids = {
+        services[n]["environment"]["DIALGUARD_BROKER__CLIENT_ID"]
+        for n in PG_SERVICES - {"postgres"}
+    }
+    assert len(ids) == 2, "each engine on the shared store needs its own client id"
+    for name in PG_SERVICES - {"postgres"}:
+        env = services[name]["environment"]
+        assert env["DIALGUARD_STORE__URL"].startswith("postgresql://postgres:")
+        assert "@" not in env["DIALGUARD_STORE__URL"], "the password never goes in the URL"
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name, svc in services.items():
         for port in svc.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name}: port {port} not loopback-only"

@@ -88,6 +88,7 @@ async def test_attempt_writes_refuse_unknown_ids_and_outcomes(store: Store) -> N
     assert (await store.attempts.get(aid)).outcome is None  # type: ignore[union-attr]
 
 
+@pytest.mark.sqlite_only
 async def test_close_open_attempts_as_interrupted(
     store: Store, clock: FakeClock, tmp_path: Path
 ) -> None:

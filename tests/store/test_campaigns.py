@@ -61,6 +61,7 @@ async def test_set_campaign_state_audits_who(store: Store) -> None:
         await store.campaigns.set_state("spring", "go", actor="x")
 
 
+@pytest.mark.sqlite_only
 async def test_state_check_constraint_holds_at_sql_level(store: Store, tmp_path: Path) -> None:
     with (
         sqlite3.connect(tmp_path / "store.sqlite3") as db,

@@ -93,6 +93,7 @@ async def test_due_contacts_by_priority_then_id_only_pending_and_due(store: Stor
     assert [c.number for c in later][:2] == ["+442079460002", "+442079460004"]
 
 
+@pytest.mark.sqlite_only
 async def test_due_contacts_query_walks_the_index_without_sorting(
     store: Store, tmp_path: Path
 ) -> None:

@@ -39,12 +39,14 @@ async def test_concurrent_writers_do_not_share_a_transaction(store: Store) -> No
     assert len(await store.attempts.of_campaign("spring", 0, 100)) == 50
 
 
+@pytest.mark.sqlite_only
 async def test_second_connection_sees_committed_writes(store: Store, tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "store.sqlite3") as other:
         await other.contacts.insert("spring", [contact("+442079460000")])
     assert await store.contacts.count("spring") == 1
 
 
+@pytest.mark.sqlite_only
 async def test_writer_waits_for_another_process_instead_of_failing(
     store: Store, tmp_path: Path
 ) -> None:

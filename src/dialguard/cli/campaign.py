@@ -41,7 +41,7 @@ from dialguard.cli._common import (
     err_console,
     load_config_or_exit,
 )
-from dialguard.config import ConfigError, parse_campaign
+from dialguard.config import ConfigError, StoreConfig, parse_campaign
 from dialguard.engine.messages import (
     ID_PATTERN,
     ControlAction,
@@ -101,12 +101,11 @@ def list_campaigns(
     """
     cfg = load_config_or_exit(config)
     configure_logging(cfg.logging.level, cfg.logging.format)
-    path = cfg.store.path
-    if not path.exists():
-        _error(f"no store at {path} (import a contact list or run the daemon first)")
+    if cfg.store.url is None and not cfg.store.path.exists():
+        _error(f"no store at {cfg.store.path} (import a contact list or run the daemon first)")
         return EXIT_BAD_INPUT
     try:
-        rows = asyncio.run(_campaign_rows(path))
+        rows = asyncio.run(_campaign_rows(cfg.store))
     except (StoreError, sqlite3.Error) as e:
         _error(f"store error: {e}")
         return EXIT_BAD_INPUT
@@ -114,10 +113,10 @@ def list_campaigns(
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     if not rows:
-        console.print(f"no campaigns in {path}")
+        console.print(f"no campaigns in {cfg.store.location}")
         return EXIT_OK
     table = Table(
-        title=f"Campaigns in {path.name}",
+        title=f"Campaigns in {cfg.store.path.name if cfg.store.url is None else cfg.store.url}",
         caption=_LIST_CAPTION,
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -149,10 +148,10 @@ _LIST_CAPTION = (
 )
 
 
-async def _campaign_rows(path: Path) -> list[dict[str, Any]]:
+async def _campaign_rows(where: StoreConfig) -> list[dict[str, Any]]:
     """One dict per campaign; counts are the store's grouped counts, not rows loaded in
     Python, so a campaign with millions of attempts lists as fast as an empty one."""
-    async with await Store.open(path) as store:
+    async with await Store.open(where.location, password=where.secret) as store:
         rows = []
         for rec in await store.campaigns.all():
             contacts = await store.contacts.count_by_status(rec.id)

@@ -276,7 +276,7 @@ def contacts(
     """
 
     async def job(cfg: EngineConfig, default_region: str) -> int:
-        async with await Store.open(cfg.store.path) as store:
+        async with await Store.open(cfg.store.location, password=cfg.store.secret) as store:
             await _ensure_campaign(store, cfg, campaign)
             bar, update = _progress_bar()
             if bar is not None:
@@ -393,7 +393,7 @@ def dnc(
         return code
 
     async def job(cfg: EngineConfig, default_region: str, kind: str, date: str) -> int:
-        async with await Store.open(cfg.store.path) as store:
+        async with await Store.open(cfg.store.location, password=cfg.store.secret) as store:
             bar, update = _progress_bar()
             if bar is not None:
                 with _showing(bar, cfg.logging.level):

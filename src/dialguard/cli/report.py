@@ -43,7 +43,7 @@ from dialguard.cli._common import (
     err_console,
     load_config_or_exit,
 )
-from dialguard.config import CampaignConfig, ConfigError, parse_campaign
+from dialguard.config import CampaignConfig, ConfigError, StoreConfig, parse_campaign
 from dialguard.logs import configure_logging
 from dialguard.reports.compliance import (
     WINDOW_SECONDS,
@@ -116,9 +116,7 @@ def compliance(
         start, end = _span(from_, to, WINDOW_SECONDS[window], time.time())
         cfg = load_config_or_exit(config)
         configure_logging(cfg.logging.level, cfg.logging.format)
-        report = asyncio.run(
-            _compliance(_require_store(cfg.store.path), campaign, window, start, end)
-        )
+        report = asyncio.run(_compliance(_require_store(cfg.store), campaign, window, start, end))
     except BadInput as e:
         return _bad(str(e))
     except (StoreError, sqlite3.Error) as e:
@@ -138,9 +136,9 @@ def compliance(
 
 
 async def _compliance(
-    path: Path, campaign: str, window: str, start: float, end: float
+    where: StoreConfig, campaign: str, window: str, start: float, end: float
 ) -> ComplianceReport:
-    async with await Store.open(path) as store:
+    async with await Store.open(where.location, password=where.secret) as store:
         config = await _campaign_config(store, campaign)
         return await compliance_report(store, config, window, start, end)
 
@@ -336,7 +334,7 @@ def attempts(
         start, end = _span(from_, to, 86400.0, time.time())
         cfg = load_config_or_exit(config)
         configure_logging(cfg.logging.level, cfg.logging.format)
-        rows = asyncio.run(_attempts(_require_store(cfg.store.path), campaign, start, end))
+        rows = asyncio.run(_attempts(_require_store(cfg.store), campaign, start, end))
     except BadInput as e:
         return _bad(str(e))
     except (StoreError, sqlite3.Error) as e:
@@ -351,8 +349,10 @@ def attempts(
     return EXIT_OK
 
 
-async def _attempts(path: Path, campaign: str, start: float, end: float) -> list[AttemptRecord]:
-    async with await Store.open(path) as store:
+async def _attempts(
+    where: StoreConfig, campaign: str, start: float, end: float
+) -> list[AttemptRecord]:
+    async with await Store.open(where.location, password=where.secret) as store:
         await _campaign_config(store, campaign)  # an unknown id is an error, not "0 rows"
         return await store.attempts.of_campaign(campaign, start, end)
 
@@ -454,7 +454,7 @@ def audit(
         start, end = _span(from_, to, 30 * 86400.0, time.time())
         cfg = load_config_or_exit(config)
         configure_logging(cfg.logging.level, cfg.logging.format)
-        events = asyncio.run(_audit(_require_store(cfg.store.path), campaign, start, end))
+        events = asyncio.run(_audit(_require_store(cfg.store), campaign, start, end))
     except BadInput as e:
         return _bad(str(e))
     except (StoreError, sqlite3.Error) as e:
@@ -503,8 +503,8 @@ def _audit_csv(events: list[AuditRecord]) -> str:
     return out.getvalue()
 
 
-async def _audit(path: Path, campaign: str, start: float, end: float) -> list[AuditRecord]:
-    async with await Store.open(path) as store:
+async def _audit(where: StoreConfig, campaign: str, start: float, end: float) -> list[AuditRecord]:
+    async with await Store.open(where.location, password=where.secret) as store:
         await _campaign_config(store, campaign)
         return [e for e in await store.audit.events(campaign, start) if e.ts < end]
 
@@ -556,11 +556,12 @@ def _value(v: Any) -> str:
 # --- shared ---------------------------------------------------------------------------
 
 
-def _require_store(path: Path) -> Path:
-    """A report must not create an empty store where the daemon's should be."""
-    if not path.exists():
-        raise BadInput(f"no store at {path} (import a contact list or run the daemon first)")
-    return path
+def _require_store(where: StoreConfig) -> StoreConfig:
+    """A report must not create an empty store file where the daemon's should be (a
+    PostgreSQL store is the database the operator named: it is opened as it is)."""
+    if where.url is None and not where.path.exists():
+        raise BadInput(f"no store at {where.path} (import a contact list or run the daemon first)")
+    return where
 
 
 async def _campaign_config(store: Store, campaign: str) -> CampaignConfig:

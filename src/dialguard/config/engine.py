@@ -160,9 +160,56 @@ class TrunkConfig(_Section):
 
 
 class StoreConfig(_Section):
-    """Where records live. SQLite in WAL mode is the embedded default."""
+    """Where records live. SQLite in WAL mode is the embedded default (``path``); a
+    ``url`` (``postgresql://HOST:PORT/DB``) puts them in PostgreSQL instead, where several
+    engines may share them, each campaign leased to one of them."""
 
     path: Path = Path("var/dialguard.sqlite3")
+    url: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    lease_ttl_s: float = Field(
+        default=10.0,
+        ge=2.0,
+        le=300.0,
+        description="PostgreSQL: how long a campaign's lease outlives its node's last renewal",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        parts = urlsplit(v)
+        if parts.password is not None:
+            # Never taken from here: a URL is logged and shown, a password must not be.
+            raise ValueError(
+                "a password in the URL is not accepted: set it as DIALGUARD_STORE__PASSWORD"
+            )
+        if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+            raise ValueError("must look like postgresql://HOST:PORT/DATABASE")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError as e:
+            raise ValueError(f"bad port ({e})") from None
+        if parts.path in ("", "/"):
+            raise ValueError("must name the database: postgresql://HOST:PORT/DATABASE")
+        return v
+
+    @property
+    def location(self) -> Path | str:
+        """What :meth:`dialguard.store.Store.open` takes: the URL if set, else the file."""
+        if self.url is None:
+            return self.path
+        if self.username is None or urlsplit(self.url).username is not None:
+            return self.url
+        scheme, rest = self.url.split("://", 1)
+        return f"{scheme}://{self.username}@{rest}"
+
+    @property
+    def secret(self) -> str | None:
+        """The PostgreSQL password, passed to the driver apart from the URL."""
+        return None if self.password is None else self.password.get_secret_value()
 
 
 class LoggingConfig(_Section):

@@ -10,6 +10,17 @@ closed as ``interrupted`` and its contact waits the ``interrupted`` retry delay,
 restart never dials anyone twice by accident; contacts left ``in_progress`` with no
 attempt (a crash between picking and writing) go back to ``pending``.
 
+Several nodes on one PostgreSQL store (``store.url``): each campaign runs on the one
+node holding its lease (:mod:`dialguard.store.leases`). A lease keeper renews this node's
+leases every third of their lifetime, takes its fair share of the free or expired ones
+(:mod:`dialguard.engine.leasing`) and drains the ones it must hand over. A campaign
+taken is reconciled first — its open attempts (left by the node that died) closed as
+``interrupted``, its orphaned claims released — and only that campaign: recovery never
+touches another node's calls. Its runner writes through a fenced store, so once another
+node holds the lease nothing this node writes for it (the attempt row before an INVITE
+included) lands. An agent is served by the node holding its home campaign. On SQLite
+the engine runs every campaign, under the file's engine lock.
+
 Agents and campaigns: only agents on the roster (``engine.agents_file``, or the
 ``roster`` given) are believed, and the roster says which campaigns each may serve (by
 campaign id or ``agent_group``) and where its calls are transferred. An agent belongs to
@@ -56,6 +67,7 @@ from dialguard.config import (
 )
 from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
 from dialguard.engine.calls import AbandonReason
+from dialguard.engine.leasing import home_campaign, plan
 from dialguard.engine.messages import (
     AgentCallMessage,
     AgentStatus,
@@ -76,6 +88,8 @@ from dialguard.pacing.events import AgentChanged
 from dialguard.sip.api import Prompt, Trunk
 from dialguard.store import CampaignState, Store
 from dialguard.store.engine_lock import EngineLock
+from dialguard.store.leases import Lease, LeaseLost
+from dialguard.store.store import is_postgres_url
 
 log = get_logger(__name__)
 
@@ -183,6 +197,12 @@ class Engine:
         self.crashed: str | None = None
         self.recovered: list[int] = []
         self._lock: EngineLock | None = None
+        # A shared (PostgreSQL) store: the campaigns this node holds and how it sees all.
+        self._shared = False
+        self._leases: dict[str, Lease] = {}
+        self._lease_view: list[Lease] = []
+        self._settled: dict[str, tuple[CampaignConfig, CampaignState]] = {}
+        self._handovers: set[str] = set()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -193,17 +213,22 @@ class Engine:
         """Start everything, run until asked to stop, then shut down gracefully.
 
         Raises if a part of the engine crashed (after hanging up what was still up)."""
-        # One engine per store file (raises StoreInUse naming the holder): two would
-        # dial the same contacts and recover each other's live calls.
-        self._lock = EngineLock.acquire(self.cfg.store.path, self.engine_id)
+        location = self.cfg.store.location
+        if not is_postgres_url(location):
+            # One engine per store file (raises StoreInUse naming the holder): two would
+            # dial the same contacts and recover each other's live calls.
+            self._lock = EngineLock.acquire(self.cfg.store.path, self.engine_id)
         try:
-            self.store = await Store.open(self.cfg.store.path)
+            self.store = await Store.open(location, password=self.cfg.store.secret)
         except BaseException:
-            self._lock.release()
+            if self._lock is not None:
+                self._lock.release()
             raise
+        self._shared = self.store.shared
         try:
             await self._register_campaigns()
-            await self._recover()
+            if not self._shared:
+                await self._recover()
             self.trunk.on_orphan_answer(self._orphan_answered)
             await self.trunk.start()
             if self._metrics_enabled:
@@ -218,13 +243,15 @@ class Engine:
                     tg.create_task(self._part("store-writes", self.writes.run())),
                     tg.create_task(self._part("status", self._publish_status())),
                 ]
+                if self._shared:
+                    forever.append(tg.create_task(self._part("leases", self._keep_leases())))
                 for runner in self.runners.values():
                     tg.create_task(self._part(f"campaign-{runner.campaign.id}", runner.run()))
                 log.info(
                     "engine started",
                     engine=self.engine_id,
                     campaigns=[f"{r.campaign.id}:{r.state}" for r in self.runners.values()],
-                    store=str(self.cfg.store.path),
+                    store=str(self._store.path),
                 )
                 self.started.set()
                 await self._stop.wait()
@@ -274,6 +301,11 @@ class Engine:
         if self.metrics_server is not None:
             await self.metrics_server.stop()
         if self.store is not None:
+            if self._shared:
+                try:
+                    await self.store.leases.leave(self.engine_id)
+                except Exception as e:  # the others see our heartbeat expire instead
+                    log.warning("node_leave_unrecorded", error=repr(e))
             await self.store.close()
         if self._lock is not None:
             self._lock.release()
@@ -289,21 +321,27 @@ class Engine:
         campaign's own retry policy; contacts of campaigns no longer configured go back to
         pending, and the retry rule on their history still holds them back.
         """
-        store = self._store
+        self.recovered = await self._reconcile(self._store, None)
+
+    async def _reconcile(self, store: Store, campaign_id: str | None) -> list[int]:
+        """Close the open attempts (of one campaign, or all) as ``interrupted``, settle
+        their contacts by their campaign's retry policy, release orphaned claims."""
         now = self.wall()
-        open_before = await store.attempts.unsettled()
-        self.recovered = await store.attempts.interrupt_unsettled(now)
+        open_before = await store.attempts.unsettled(campaign_id)
+        recovered = await store.attempts.interrupt_unsettled(now, campaign_id)
         for a in open_before:
             runner = self.runners.get(a.campaign_id)
             if a.contact_id is not None and runner is not None:
                 await runner.picker.settle(a.contact_id, "interrupted", now)
-        released = await store.contacts.release_orphans()
-        if self.recovered or released:
+        released = await store.contacts.release_orphans(campaign_id)
+        if recovered or released:
             log.warning(
                 "recovered interrupted attempts",
-                count=len(self.recovered),
+                campaign=campaign_id or "all",
+                count=len(recovered),
                 contacts_released=released,
             )
+        return recovered
 
     async def _settle(self, cfg: CampaignConfig) -> CampaignConfig:
         """The campaign as it runs: the file, with the pacing fields a supervisor set live
@@ -363,20 +401,137 @@ class Engine:
             state: CampaignState = record.state  # type: ignore[assignment]
             if not cfg.enabled:
                 state = "stopped"
-            deps = RunnerDeps(
-                store=store,
-                trunk=self.trunk,
-                metrics=self.metrics,
-                publish_agent=self._publish_call,
-                agent_uri=self._agent_uri,
-                prompt=_load_prompt(cfg),
-                writes=self.writes,
-                trunk_health=self.trunk_health,
-                dialling_allowed=lambda: self.link.dialling_allowed,
-                agent_available=self._agent_available,
-                wall=self.wall,
-            )
-            self.runners[cid] = CampaignRunner(deps, cfg, state)
+            if self._shared:
+                self._settled[cid] = (cfg, state)  # a runner starts when its lease is ours
+                continue
+            self.runners[cid] = self._new_runner(cfg, state, store)
+
+    def _new_runner(
+        self, cfg: CampaignConfig, state: CampaignState, store: Store
+    ) -> CampaignRunner:
+        deps = RunnerDeps(
+            store=store,
+            trunk=self.trunk,
+            metrics=self.metrics,
+            publish_agent=self._publish_call,
+            agent_uri=self._agent_uri,
+            prompt=_load_prompt(cfg),
+            writes=self.writes,
+            trunk_health=self.trunk_health,
+            dialling_allowed=lambda: self.link.dialling_allowed,
+            agent_available=self._agent_available,
+            wall=self.wall,
+        )
+        return CampaignRunner(deps, cfg, state)
+
+    # --- leases (a shared store) ----------------------------------------------------
+
+    async def _keep_leases(self) -> None:
+        """Renew, take and hand over campaign leases every third of their lifetime."""
+        ttl = self.cfg.store.lease_ttl_s
+        while True:
+            try:
+                await self._lease_turn(ttl)
+            except Exception as e:  # the store is unreachable: leases run out on their own
+                log.warning("lease_turn_failed", error=repr(e))
+                now = self.wall()
+                for cid, lease in list(self._leases.items()):
+                    if lease.expires_at <= now:
+                        self._lose(cid, "not renewed before its expiry")
+            await asyncio.sleep(ttl / 3)
+
+    async def _lease_turn(self, ttl: float) -> None:
+        store = self._store
+        await store.leases.heartbeat(self.engine_id, ttl)
+        for cid, lease in list(self._leases.items()):
+            try:
+                self._leases[cid] = await store.leases.renew(lease, ttl)
+            except LeaseLost as e:
+                self._lose(cid, str(e))
+        if self._stop.is_set():
+            return
+        self._lease_view = await store.leases.all()
+        todo = plan(
+            sorted(self._settled),
+            set(self._leases),
+            self._lease_view,
+            await store.leases.live_nodes(),
+            self.engine_id,
+            self.wall(),
+        )
+        for cid in todo.give_up:
+            runner = self.runners.get(cid)
+            if runner is not None and cid not in self._handovers and self._tg is not None:
+                self._handovers.add(cid)
+                log.info("campaign_handing_over", campaign=cid, node=self.engine_id)
+                self._tg.create_task(runner.stop(self.cfg.engine.shutdown_grace_s))
+        for cid in todo.take:
+            taken = await store.leases.acquire(cid, self.engine_id, ttl)
+            if taken is not None:
+                await self._take(taken)
+
+    async def _take(self, lease: Lease) -> None:
+        """Run a campaign whose lease this node just acquired: reconcile what the last
+        holder left open, then start its runner on a store fenced by the lease."""
+        cid = lease.campaign_id
+        cfg, state = self._settled[cid]
+        fenced = self._store.fenced(lease)
+        record = await fenced.campaigns.get(cid)
+        if record is not None and cfg.enabled:
+            state = record.state  # type: ignore[assignment]  # a supervisor's, on any node
+        runner = self._new_runner(cfg, state, fenced)
+        self._leases[cid] = lease
+        self.runners[cid] = runner
+        self._lease_view = [x for x in self._lease_view if x.campaign_id != cid] + [lease]
+        try:
+            recovered = await self._reconcile(fenced, cid)
+        except BaseException:
+            del self.runners[cid]
+            self._leases.pop(cid, None)  # it runs out; the next holder reconciles
+            raise
+        self.recovered.extend(recovered)
+        assert self._tg is not None
+        self._tg.create_task(self._run_leased(runner, lease))
+        log.info(
+            "campaign_taken", campaign=cid, node=self.engine_id, fence=lease.token,
+            state=state, recovered=len(recovered),
+        )  # fmt: skip
+        for a in self.registry.snapshot():
+            agent_state = self.registry.effective_state(a.agent)
+            if (
+                agent_state is not None
+                and a.agent not in self._owner
+                and self._runner_for(a.agent) is runner
+            ):
+                runner.report(AgentChanged(a.agent, agent_state))
+
+    def _lose(self, cid: str, why: str) -> None:
+        """The lease is gone (another node took it, or it ran out): stop dialling at once
+        and hang up; the records this node can no longer write are the new holder's to
+        reconcile."""
+        self._leases.pop(cid, None)
+        runner = self.runners.get(cid)
+        log.error("campaign_lease_lost", campaign=cid, node=self.engine_id, why=why)
+        if runner is not None and self._tg is not None:
+            self._tg.create_task(runner.stop(0.0))
+
+    async def _run_leased(self, runner: CampaignRunner, lease: Lease) -> None:
+        cid = runner.campaign.id
+        try:
+            await self._part(f"campaign-{cid}", runner.run())
+        finally:
+            if self.runners.get(cid) is runner:
+                del self.runners[cid]
+            for agent in [a for a, owner in self._owner.items() if owner == cid]:
+                del self._owner[agent]
+            self._handovers.discard(cid)
+            held = self._leases.pop(cid, None)
+            if held is not None and held.token == lease.token:
+                try:
+                    await self._store.leases.release(held)
+                    log.info("campaign_released", campaign=cid, node=self.engine_id)
+                except Exception as e:  # it expires by itself
+                    log.warning("lease_release_failed", campaign=cid, error=repr(e))
 
     @property
     def _store(self) -> Store:
@@ -494,6 +649,16 @@ class Engine:
             for r in self.runners.values()
             if member.may_serve(r.campaign.id, r.campaign.agent_group) and r.state != "stopped"
         ]
+        if self._shared:  # served only by the node holding the agent's home campaign
+            home = home_campaign(
+                lambda c: (
+                    c in self.campaign_configs
+                    and member.may_serve(c, self.campaign_configs[c].agent_group)
+                ),
+                self._lease_view,
+                self.wall(),
+            )
+            candidates = [r for r in candidates if r.campaign.id == home]
         if not candidates:
             return None
         load = {r.campaign.id: 0 for r in candidates}
@@ -517,7 +682,14 @@ class Engine:
 
     # --- supervisor requests ----------------------------------------------------------
 
-    async def _on_control(self, campaign: str, req: ControlRequest) -> ControlReply:
+    def _held_elsewhere(self, campaign: str) -> bool:
+        """A campaign of the shared store that this node does not run now: the node
+        holding its lease answers the supervisor, not this one."""
+        return self._shared and campaign in self._settled and campaign not in self.runners
+
+    async def _on_control(self, campaign: str, req: ControlRequest) -> ControlReply | None:
+        if self._held_elsewhere(campaign):
+            return None
         runner = self.runners.get(campaign)
         if runner is None:
             return self._reply(req, "control", False, f"unknown campaign {campaign!r}")
@@ -544,7 +716,9 @@ class Engine:
         reply = self._reply(req, "control", True, "", {"state": old}, {"state": new})
         return reply.model_copy(update={"warnings": warnings})
 
-    async def _on_pacing(self, campaign: str, req: PacingChangeRequest) -> ControlReply:
+    async def _on_pacing(self, campaign: str, req: PacingChangeRequest) -> ControlReply | None:
+        if self._held_elsewhere(campaign):
+            return None
         runner = self.runners.get(campaign)
         if runner is None:
             return self._reply(req, "pacing", False, f"unknown campaign {campaign!r}")

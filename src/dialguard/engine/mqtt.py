@@ -57,8 +57,10 @@ from dialguard.logs import get_logger
 
 log = get_logger("dialguard.engine.mqtt")
 
-ControlHandler = Callable[[str, ControlRequest], Awaitable[ControlReply]]
-PacingHandler = Callable[[str, PacingChangeRequest], Awaitable[ControlReply]]
+# A handler returns None for a campaign another engine runs (a shared store): that
+# engine answers, this one stays silent rather than refuse what it does not hold.
+ControlHandler = Callable[[str, ControlRequest], Awaitable[ControlReply | None]]
+PacingHandler = Callable[[str, PacingChangeRequest], Awaitable[ControlReply | None]]
 DispositionHandler = Callable[[str, Disposition], Awaitable[None]]
 AgentChangeHandler = Callable[[list[AgentChange]], None]
 RejectedHandler = Callable[[Rejected], None]
@@ -476,8 +478,11 @@ class BrokerLink:
         key = (campaign, kind, request_id)
         reply = self._replies.get(key)
         if reply is None:
-            reply = await self._answer(campaign, req)
-            self._replies[key] = reply
+            answer = await self._answer(campaign, req)
+            if answer is None:
+                log.debug("request for a campaign another engine runs", campaign=campaign)
+                return
+            reply = self._replies[key] = answer
             if len(self._replies) > _REPLY_CACHE_SIZE:
                 self._replies.popitem(last=False)
         else:
@@ -496,7 +501,7 @@ class BrokerLink:
 
     async def _answer(
         self, campaign: str, req: ControlRequest | PacingChangeRequest
-    ) -> ControlReply:
+    ) -> ControlReply | None:
         kind: Any = "control" if isinstance(req, ControlRequest) else "pacing"
         try:
             # A hung handler must not hold up agent state (that would fail closed, but

@@ -60,12 +60,12 @@ class Attempts:
         async with self._db.transaction() as tx:
             cur = await tx.execute(
                 "INSERT INTO attempts (campaign_id, contact_id, number, mode, agent_id, call_id,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (campaign_id, contact_id, number, mode, agent_id, call_id, ts),
             )
-            attempt_id = cur.lastrowid
-        assert attempt_id is not None
-        return attempt_id
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
 
     async def mark_invited(self, attempt_id: int, at: float, call_id: str) -> None:
         """The INVITE left at ``at`` with this Call-ID."""
@@ -225,24 +225,38 @@ class Attempts:
 
     # ------------------------------------------------------------------ crash recovery
 
-    async def unsettled(self) -> list[AttemptRecord]:
-        """Every attempt with no outcome yet, by id."""
-        rows = await self._db.fetchall("SELECT * FROM attempts WHERE outcome IS NULL ORDER BY id")
+    async def unsettled(self, campaign_id: str | None = None) -> list[AttemptRecord]:
+        """Every attempt with no outcome yet (of one campaign, if given), by id."""
+        if campaign_id is None:
+            rows = await self._db.fetchall(
+                "SELECT * FROM attempts WHERE outcome IS NULL ORDER BY id"
+            )
+        else:
+            rows = await self._db.fetchall(
+                "SELECT * FROM attempts WHERE outcome IS NULL AND campaign_id = ? ORDER BY id",
+                (campaign_id,),
+            )
         return [AttemptRecord.from_row(r) for r in rows]
 
-    async def interrupt_unsettled(self, now: float) -> list[int]:
-        """After a crash: close every attempt with no outcome as ``interrupted``; their ids.
+    async def interrupt_unsettled(self, now: float, campaign_id: str | None = None) -> list[int]:
+        """After a crash: close every attempt with no outcome (of one campaign, if given:
+        the campaign a node just took over) as ``interrupted``; their ids.
 
         ``ended_at`` is set to ``now`` unless the call had already ended.
         """
+        scope, params = (
+            ("", ()) if campaign_id is None else (" AND campaign_id = ?", (campaign_id,))
+        )
         async with self._db.transaction() as tx:
-            rows = await self._db.fetchall("SELECT id FROM attempts WHERE outcome IS NULL")
+            rows = await self._db.fetchall(
+                "SELECT id FROM attempts WHERE outcome IS NULL" + scope, params
+            )
             ids = [int(r[0]) for r in rows]
             if ids:
                 await tx.execute(
                     "UPDATE attempts SET outcome = 'interrupted',"
-                    " ended_at = coalesce(ended_at, ?) WHERE outcome IS NULL",
-                    (now,),
+                    " ended_at = coalesce(ended_at, ?) WHERE outcome IS NULL" + scope,
+                    (now, *params),
                 )
         if ids:
             log.warning("attempts_interrupted", count=len(ids))

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
-
-from dialguard.store.database import Database, dumps
+from dialguard.store.database import Database, Tx, dumps
 from dialguard.store.records import AuditRecord, SkipRecord
 
 __all__ = ["AuditLog", "Skips"]
 
 _INSERT_AUDIT = (
     "INSERT INTO audit (ts, actor, action, campaign_id, old, new, detail)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 
 
@@ -47,7 +45,7 @@ class AuditLog:
 
     @staticmethod
     async def write(
-        tx: aiosqlite.Connection,
+        tx: Tx,
         ts: float,
         actor: str,
         action: str,
@@ -69,9 +67,9 @@ class AuditLog:
                 detail,
             ),
         )
-        audit_id = cur.lastrowid
-        assert audit_id is not None
-        return audit_id
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
 
     async def events(self, campaign_id: str | None = None, since: float = 0.0) -> list[AuditRecord]:
         """Entries at or after ``since`` (of one campaign, or all), oldest first."""
@@ -107,12 +105,12 @@ class Skips:
         async with self._db.transaction() as tx:
             cur = await tx.execute(
                 "INSERT INTO skips (ts, campaign_id, contact_id, rule, reason)"
-                " VALUES (?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (ts, campaign_id, contact_id, rule, reason),
             )
-            skip_id = cur.lastrowid
-        assert skip_id is not None
-        return skip_id
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
 
     async def between(self, campaign_id: str, since: float, until: float) -> list[SkipRecord]:
         """A campaign's skips in ``[since, until)``, oldest first."""

@@ -100,7 +100,7 @@ class Contacts:
         (the rule of its latest skip): what ``status`` and ``config check`` say when a
         running campaign dials nothing."""
         row = await self._db.fetchone(
-            "SELECT count(*), sum(next_attempt_at <= ?) FROM contacts"
+            "SELECT count(*), count(*) FILTER (WHERE next_attempt_at <= ?) FROM contacts"
             " WHERE campaign_id = ? AND status = 'pending'",
             (now, campaign_id),
         )
@@ -206,15 +206,20 @@ class Contacts:
                 (status, attempts, last_outcome, next_attempt_at),
             )
 
-    async def release_orphans(self) -> int:
-        """After a crash: contacts marked ``in_progress`` whose attempt row was never
-        written go back to ``pending``; the count. No INVITE can have left for them
-        (the row is written first), so they may be dialled again at once."""
+    async def release_orphans(self, campaign_id: str | None = None) -> int:
+        """After a crash: contacts marked ``in_progress`` (of one campaign, if given)
+        whose attempt row was never written go back to ``pending``; the count. No INVITE
+        can have left for them (the row is written first), so they may be dialled again
+        at once."""
+        scope, params = (
+            ("", ()) if campaign_id is None else (" AND campaign_id = ?", (campaign_id,))
+        )
         async with self._db.transaction() as tx:
             cur = await tx.execute(
                 "UPDATE contacts SET status = 'pending' WHERE status = 'in_progress'"
                 " AND id NOT IN (SELECT contact_id FROM attempts"
-                " WHERE outcome IS NULL AND contact_id IS NOT NULL)"
+                " WHERE outcome IS NULL AND contact_id IS NOT NULL)" + scope,
+                params,
             )
             return int(cur.rowcount)
 

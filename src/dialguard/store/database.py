@@ -1,4 +1,12 @@
-"""The database: one SQLite file, one connection, its transactions and its schema.
+"""The database: the interface every repository runs its SQL through, and its SQLite
+implementation (one file, one connection, its transactions and its schema).
+
+:class:`Database` is what repositories see; :class:`SqliteDatabase` (here) and
+:class:`~dialguard.store.postgres.PostgresDatabase` implement it, and
+:class:`~dialguard.store.fencing.FencedDatabase` wraps either with a campaign lease's
+fencing check. Repository SQL is written once, with ``?`` placeholders, in the subset
+both databases speak (``ON CONFLICT``, ``RETURNING``, ``FILTER``); what differs by
+dialect lives in :class:`Dialect`.
 
 Every repository of the store (:mod:`~dialguard.store.campaigns`,
 :mod:`~dialguard.store.contacts`, ...) runs its SQL through one :class:`Database`; none
@@ -27,10 +35,12 @@ import asyncio
 import itertools
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import aiosqlite
 
@@ -39,7 +49,19 @@ from dialguard.store.errors import SchemaTooNew, StoreError, UnknownRecord
 from dialguard.store.migrations import BOOTSTRAP_SQL, MIGRATIONS, SCHEMA_VERSION
 from dialguard.store.records import InsertCounts
 
-__all__ = ["BATCH_ROWS", "Clock", "Database", "check_choice", "dumps"]
+__all__ = [
+    "BATCH_ROWS",
+    "SQLITE",
+    "Clock",
+    "Cursor",
+    "Database",
+    "Dialect",
+    "Row",
+    "SqliteDatabase",
+    "Tx",
+    "check_choice",
+    "dumps",
+]
 
 log = get_logger(__name__)
 
@@ -48,6 +70,52 @@ Clock = Callable[[], float]
 # Rows per transaction in batch inserts: big enough to amortise the commit, small
 # enough that the engine never waits long for the write lock behind an import.
 BATCH_ROWS = 5000
+
+
+Row = Any
+"""A result row: by index (``row[0]``), by column name (``row["id"]``) and ``row.keys()``
+(``sqlite3.Row``, or :class:`~dialguard.store.postgres.PgRow`)."""
+
+
+class Cursor(Protocol):
+    """What a statement run inside a transaction gives back."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    async def fetchone(self) -> Row | None: ...
+
+    async def fetchall(self) -> Iterable[Row]: ...
+
+    async def close(self) -> None: ...
+
+
+class Tx(Protocol):
+    """The handle :meth:`Database.transaction` yields: statements on its connection."""
+
+    def execute(self, sql: str, parameters: Iterable[Any] | None = ..., /) -> Awaitable[Cursor]: ...
+
+    def executemany(
+        self, sql: str, parameters: Iterable[Iterable[Any]], /
+    ) -> Awaitable[Cursor]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The few things the two databases say differently, in one place.
+
+    ``lock_rows``: appended to a SELECT whose rows the transaction is about to change, so
+    a concurrent transaction on another node skips them (PostgreSQL) or, where the whole
+    database is locked by ``BEGIN IMMEDIATE`` anyway (SQLite), nothing.
+    ``share_row``: appended to a SELECT of a row that must not change until commit (the
+    fencing check reads its lease this way)."""
+
+    name: str
+    lock_rows: str
+    share_row: str
+
+
+SQLITE = Dialect("sqlite", lock_rows="", share_row="")
 
 
 def check_choice(what: str, value: str, allowed: Sequence[str]) -> None:
@@ -64,13 +132,83 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-class Database:
-    """One open SQLite store file. Create with ``await Database.open(path)``."""
+class Database(ABC):
+    """What the repositories run their SQL through (one per open store).
 
-    def __init__(self, db: aiosqlite.Connection, path: str, clock: Clock) -> None:
-        self._db = db
+    ``path`` names the store in messages (a file, or a URL without its password)."""
+
+    path: str
+    dialect: Dialect
+
+    def __init__(self, path: str, clock: Clock) -> None:
         self.path = path
         self._clock = clock
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Tx]:
+        """One write transaction (``BEGIN`` … ``COMMIT``, ``ROLLBACK`` if the block
+        raises); reads through :meth:`fetchone` / :meth:`fetchall` inside the block see
+        its writes."""
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def schema_version(self) -> int:
+        """The newest migration applied to the store (0 for a store with none)."""
+        row = await self.fetchone("SELECT max(version) FROM schema_version")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def now(self, now: float | None = None) -> float:
+        """``now`` if the caller gave one, else the store's clock."""
+        return self._clock() if now is None else now
+
+    async def update_one(self, sql: str, params: Sequence[Any], missing: str) -> None:
+        """Run an UPDATE of one row by id; :class:`UnknownRecord` ``missing`` if none."""
+        async with self.transaction() as tx:
+            cur = await tx.execute(sql, params)
+            if cur.rowcount == 0:
+                raise UnknownRecord(missing)
+
+    async def insert_in_batches(
+        self,
+        insert_sql: str,
+        params: Iterable[tuple[Any, ...]],
+        *,
+        refresh: tuple[str, Callable[..., tuple[Any, ...]]] | None = None,
+    ) -> InsertCounts:
+        """INSERT … ON CONFLICT DO NOTHING ``params`` in transactions of BATCH_ROWS rows,
+        counting rows new and already present; ``refresh`` (SQL, row → its parameters)
+        then updates the rows of each batch that were already there."""
+        inserted = present = 0
+        it = iter(params)
+        while batch := list(itertools.islice(it, BATCH_ROWS)):
+            async with self.transaction() as db:
+                cur = await db.executemany(insert_sql, batch)
+                n = cur.rowcount
+                await cur.close()
+                if refresh is not None:
+                    sql, of = refresh
+                    cur = await db.executemany(sql, [of(*row) for row in batch])
+                    await cur.close()
+            inserted += n
+            present += len(batch) - n
+        return InsertCounts(inserted=inserted, already_present=present)
+
+
+class SqliteDatabase(Database):
+    """One open SQLite store file. Create with ``await SqliteDatabase.open(path)``."""
+
+    dialect = SQLITE
+
+    def __init__(self, db: aiosqlite.Connection, path: str, clock: Clock) -> None:
+        super().__init__(path, clock)
+        self._db = db
         self._write_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -118,11 +256,6 @@ class Database:
         # power loss can lose the last transactions, and it never corrupts the file.
         await db.execute("PRAGMA synchronous = NORMAL")
 
-    async def schema_version(self) -> int:
-        """The newest migration applied to the file (0 for a file with none)."""
-        row = await self.fetchone("SELECT max(version) FROM schema_version")
-        return int(row[0]) if row and row[0] is not None else 0
-
     async def _migrate(self) -> None:
         db = self._db
         await db.executescript(BOOTSTRAP_SQL)
@@ -158,16 +291,10 @@ class Database:
     async def close(self) -> None:
         await self._db.close()
 
-    # ------------------------------------------------------------------ time
-
-    def now(self, now: float | None = None) -> float:
-        """``now`` if the caller gave one, else the store's clock."""
-        return self._clock() if now is None else now
-
     # ------------------------------------------------------------------ statements
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Tx]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` if the block raises.
 
         Yields the connection to run the block's statements on; reads through
@@ -189,38 +316,6 @@ class Database:
         async with self._db.execute(sql, params) as cur:
             row: sqlite3.Row | None = await cur.fetchone()
             return row
-
-    async def update_one(self, sql: str, params: Sequence[Any], missing: str) -> None:
-        """Run an UPDATE of one row by id; :class:`UnknownRecord` ``missing`` if none."""
-        async with self.transaction() as db:
-            cur = await db.execute(sql, params)
-            if cur.rowcount == 0:
-                raise UnknownRecord(missing)
-
-    async def insert_in_batches(
-        self,
-        insert_sql: str,
-        params: Iterable[tuple[Any, ...]],
-        *,
-        refresh: tuple[str, Callable[..., tuple[Any, ...]]] | None = None,
-    ) -> InsertCounts:
-        """INSERT OR IGNORE ``params`` in transactions of BATCH_ROWS rows, counting rows
-        new and already present; ``refresh`` (SQL, row → its parameters) then updates
-        the rows of each batch that were already there."""
-        inserted = present = 0
-        it = iter(params)
-        while batch := list(itertools.islice(it, BATCH_ROWS)):
-            async with self.transaction() as db:
-                cur = await db.executemany(insert_sql, batch)
-                n = cur.rowcount
-                await cur.close()
-                if refresh is not None:
-                    sql, of = refresh
-                    cur = await db.executemany(sql, [of(*row) for row in batch])
-                    await cur.close()
-            inserted += n
-            present += len(batch) - n
-        return InsertCounts(inserted=inserted, already_present=present)
 
 
 def _sql_literal(text: str) -> str:
