@@ -250,7 +250,7 @@ async def run(args: argparse.Namespace) -> int:
             med["agents"] = n
             print(line(med))
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        await asyncio.to_thread(Path(args.json).write_text, json.dumps(results, indent=2))
     if args.sip_rate:
         bare = await asyncio.to_thread(sip_capacity, args.sip_rate, 10)
         if bare is not None:
@@ -266,7 +266,7 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--agents", default="50,200", help="comma-separated sizes (e.g. 50,200,500,1000)")
+    ap.add_argument("--agents", default="50,200", help="comma-separated, e.g. 50,200,500,1000")
     ap.add_argument("--seconds", type=float, default=20.0, help="measured window per size")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds before the window")
     ap.add_argument("--repeat", type=int, default=1)

@@ -378,8 +378,12 @@ class Pacer:
         del self.calls[c.id]
 
     # ---------------------------------------------------------------- poll
-    def poll(self, now: float) -> list[Decision]:
-        """Decide what to do now; act on every decision, in order."""
+    def poll(self, now: float, *, launch_limit: int | None = None) -> list[Decision]:
+        """Decide what to do now; act on every decision, in order.
+
+        ``launch_limit``: at most this many new dials (the engine's admission control,
+        :mod:`dialguard.engine.admission`); agents left free are dialled for at a later
+        poll. Connects, messages and reservations are never limited."""
         self._last_now = max(self._last_now, now)
         hold = self.params.hold_s
         # 0. the backstop: connects not confirmed by the connect deadline
@@ -426,7 +430,10 @@ class Pacer:
         if mode != "preview" and self._gate_open and now >= self._no_launch_until:
             over_dial = mode == "predictive" and self._over_dial_open(now)
             guaranteed = not over_dial
+            room = len(self.calls) + (launch_limit if launch_limit is not None else 1 << 30)
             for agent_id in list(self._free):
+                if len(self.calls) >= room:
+                    break
                 self._launch(self.agents[agent_id], now, guaranteed=guaranteed)
             cap = self.params.wrap_up_cap_s
             if self.params.dial_ahead_wrap and self._wrapping and cap is not None:
@@ -434,10 +441,12 @@ class Pacer:
                 if lead > 0:
                     edge = cap - lead
                     for agent_id, since in list(self._wrapping.items()):
+                        if len(self.calls) >= room:
+                            break
                         if now >= since + edge:
                             self._launch(self.agents[agent_id], now, guaranteed=guaranteed)
-            if over_dial:
-                self._over_dial(now)
+            if over_dial and len(self.calls) < room:
+                self._over_dial(now, room - len(self.calls))
             else:
                 self._allowance = 0
         out, self._out = self._out, []
@@ -474,7 +483,7 @@ class Pacer:
             and self.stats.warm
         )
 
-    def _over_dial(self, now: float) -> None:
+    def _over_dial(self, now: float, limit: int) -> None:
         if now < self._last_plan + (_REPLAN_S if not self._plan_dirty else _MIN_REPLAN_S):
             return
         self._plan_dirty = False
@@ -521,6 +530,7 @@ class Pacer:
         z = self.controller.z + _BRAKE * (1 - allowed / self.budget.target_rate)
         n = dials_allowed(mean, var, stats.answer_rate, supply, z, ceiling)
         self._allowance = n
+        n = min(n, limit)
         for _ in range(n):
             c = self._new_call(None, now, guaranteed=False)
             c.lost_reason = "over_dial"
