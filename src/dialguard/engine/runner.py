@@ -182,8 +182,15 @@ class CampaignRunner:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), 0.2)
                     self._wake.clear()
+                self._give_back_prefetched()  # a last launch may have refilled it
             finally:
                 self._tg = None
+
+    def _give_back_prefetched(self) -> None:
+        """Contacts claimed for launches that will not happen go back to pending."""
+        self.deps.writes.submit(
+            f"give back prefetched contacts of {self.campaign.id}", self.picker.release_prefetched
+        )
 
     async def _seed_governor(self) -> None:
         """Give the pacer's abandon budget the window's answers from the store (wall
@@ -240,6 +247,7 @@ class CampaignRunner:
             log.info("dialling_resumed", campaign=self.campaign.id, was=self._held_why)
         else:
             log.info("dialling_held", campaign=self.campaign.id, why=why)
+            self._give_back_prefetched()
         self._held_why = why
         self.pacer.handle(pe.LaunchGate(open=why is None), now)
 

@@ -15,6 +15,8 @@ rows are exactly the calls whose fate is unknown (:meth:`Attempts.interrupt_unse
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dialguard.logs import get_logger
 from dialguard.store.answers import AnsweredAttempt, answered_attempts
 from dialguard.store.database import Database, check_choice
@@ -157,6 +159,22 @@ class Attempts:
             (number, since),
         )
         return [AttemptRecord.from_row(r) for r in rows]
+
+    async def to_numbers(self, numbers: Sequence[str]) -> dict[str, list[AttemptRecord]]:
+        """:meth:`to_number_since` (from the start) for many numbers in one query: the
+        contact picker checks a claimed batch at once. Numbers never called are absent."""
+        found: dict[str, list[AttemptRecord]] = {}
+        if not numbers:
+            return found
+        marks = ",".join("?" * len(numbers))
+        rows = await self._db.fetchall(
+            f"SELECT * FROM attempts WHERE number IN ({marks}) ORDER BY created_at, id",
+            list(numbers),
+        )
+        for r in rows:
+            a = AttemptRecord.from_row(r)
+            found.setdefault(a.number, []).append(a)
+        return found
 
     async def count(self, campaign_id: str) -> int:
         """How many attempts the campaign has made, in one indexed count."""
