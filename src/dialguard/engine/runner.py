@@ -56,6 +56,10 @@ REASONS_EVERY_S = 2.0
 """How often a runner re-reads from the store why it may be blocked (lists, contacts):
 two indexed queries, so a list imported or a window opening shows within seconds."""
 
+GAUGES_EVERY_S = 0.25
+"""The pacing gauges are set at most this often (a step runs per event: hundreds a
+second at load; a scrape every few seconds needs no more)."""
+
 CHECK_INVARIANTS = os.environ.get("DIALGUARD_CHECK_INVARIANTS", "") == "1"
 """Tests and soak runs set DIALGUARD_CHECK_INVARIANTS=1: the pacer's ledgers are checked
 after every poll, so every end-to-end run also proves them."""
@@ -112,6 +116,7 @@ class CampaignRunner:
         self._dial_times: collections.deque[float] = collections.deque()  # the last minute's
         self._reseed = False  # the abandon window changed: seed it again from the store
         self._admission_stopped = False  # logged once per stop and resume
+        self._gauges_at = float("-inf")
         self._ctx = CallContext(
             store=deps.store,
             writes=deps.writes,
@@ -226,6 +231,9 @@ class CampaignRunner:
         if self.check_invariants:
             self.pacer.check_invariants()
         self._keep_reasons_fresh(now)
+        if now - self._gauges_at < GAUGES_EVERY_S:
+            return
+        self._gauges_at = now
         c = self.pacer.counters(now)
         cid = self.campaign.id
         m = self.deps.metrics
