@@ -12,7 +12,10 @@ mode and prints, measured from the callee's side wherever the wire allows:
 * CPU per attempt: the daemon's user+system CPU (``/proc/PID/stat``) over the window,
   per INVITE;
 * ready→INVITE p50/p99: a desktop going ready (after a wrap-up, in the window) to the
-  INVITE of the next call it is offered (simulator's arrival time, ms resolution);
+  INVITE of the next call it is offered (simulator's arrival time, ms resolution). The
+  simulator cannot tell which agent a call was placed for, so a busy or unanswered call
+  placed for that agent first stretches the figure: its tail is the time to the next
+  *answered* call, an upper bound on the engine's own ready→INVITE;
 * answer→REFER p50/p99: the simulator's 200 OK to the REFER it received;
 * abandoned (the simulator's verdict: a live answer with no agent within 2 s), silent,
   and late connects (agent reached more than 2 s after the answer).
