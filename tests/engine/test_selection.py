@@ -140,3 +140,35 @@ async def test_a_number_on_the_us_registry_is_never_picked_with_a_gb_default_reg
     assert contact is not None and contact.status == "dnc"
     assert [s.rule for s in await store.skips.between("c1", 0, NOW + 1)] == ["dnc_usdnc"]
     await store.close()
+
+
+async def test_a_batch_is_claimed_and_checked_at_once_and_the_rest_given_back(
+    tmp_path: Path,
+) -> None:
+    numbers = [f"+120255501{n:02d}" for n in range(8)]
+    store = await make_store(
+        tmp_path, [NewContact(number=n, region="US", timezones=NY) for n in numbers]
+    )
+    await store.dnc.add([numbers[1]], "internal", None, now=NOW - 100)
+    picker = ContactPicker(store, campaign())
+    # four launches at once: one refill claims a batch for all of them
+    got = await asyncio.gather(*(picker.next_contact("progressive", NOW) for _ in range(4)))
+    picked = [g.number for g in got if g is not None and not isinstance(g, Blocked)]
+    assert len(set(picked)) == 4 and numbers[1] not in picked
+    assert picker.prefetched >= 1  # claimed and allowed, waiting for the next launch
+    waiting = picker.prefetched
+    in_progress = await store.contacts.count("c1", "in_progress")
+    assert in_progress == 4 + waiting
+    # a pause gives the prefetched ones back
+    await picker.release_prefetched()
+    assert picker.prefetched == 0
+    assert await store.contacts.count("c1", "in_progress") == 4
+    # a prefetched contact older than its check is given back, not dialled
+    more = await picker.next_contact("progressive", NOW)
+    assert more is not None and not isinstance(more, Blocked)
+    assert picker.prefetched == 1  # one launch waiting: a batch of two
+    later = await picker.next_contact("progressive", NOW + 60)
+    assert later is not None and not isinstance(later, Blocked) and later.id != more.id
+    # the stale one went back to pending (and may have been claimed afresh): nothing leaks
+    assert await store.contacts.count("c1", "in_progress") == 6 + picker.prefetched
+    await store.close()

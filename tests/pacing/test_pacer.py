@@ -47,6 +47,25 @@ def test_progressive_dials_once_per_free_agent_and_reserves_it() -> None:
     assert p.poll(1.0) == []  # nobody free: nothing more
 
 
+def test_a_launch_limit_dials_for_that_many_agents_and_the_rest_at_a_later_poll() -> None:
+    p = Pacer(PacingParams())
+    ready(p, "a1", "a2", "a3")
+    first = launches(p.poll(0.0, launch_limit=2))
+    assert [d.agent for d in first] == ["a1", "a2"]
+    assert launches(p.poll(0.1, launch_limit=0)) == []
+    assert [d.agent for d in launches(p.poll(0.2, launch_limit=5))] == ["a3"]
+    p.check_invariants()
+
+
+def test_a_launch_limit_never_holds_back_a_connect() -> None:
+    p = Pacer(PacingParams())
+    ready(p, "a1", "a2")
+    (launch, _) = launches(p.poll(0.0))
+    p.handle(Launched(launch.call), 0.1)
+    p.handle(Answered(launch.call), 1.0)
+    assert p.poll(1.0, launch_limit=0) == [Connect(launch.call, "a1")]
+
+
 def test_answered_call_connects_to_its_reserved_agent_in_the_same_poll() -> None:
     p = Pacer(PacingParams())
     ready(p, "a1")

@@ -186,3 +186,26 @@ async def test_release_in_progress_keeps_contacts_with_an_open_attempt(tmp_path:
     statuses = [(await store.contacts.get(i)).status for i in (1, 2, 3)]  # type: ignore[union-attr]
     assert statuses == ["pending", "in_progress", "done"]
     await store.close()
+
+
+async def test_claim_due_marks_a_batch_in_due_order_and_never_twice(store: Store) -> None:
+    await store.contacts.insert(
+        "spring",
+        [contact(f"+4420794601{n:02d}", priority=n % 3) for n in range(6)],
+    )
+    due = [c.id for c in await store.contacts.due("spring", 100.0, 4)]
+    first = await store.contacts.claim_due("spring", 100.0, 4)
+    assert [c.id for c in first] == due  # the due query's order, whatever it is
+    assert {c.status for c in first} == {"in_progress"}
+    for c in first:
+        got = await store.contacts.get(c.id)
+        assert got is not None and got.status == "in_progress"
+    rest = await store.contacts.claim_due("spring", 100.0, 10)
+    assert len(rest) == 2 and not {c.id for c in rest} & set(due)
+    assert await store.contacts.claim_due("spring", 100.0, 10) == []
+    # given back: pending and due again; a contact no longer in progress is not touched
+    await store.contacts.close(rest[0].id, "done")
+    assert await store.contacts.release_many([*due, rest[0].id]) == 4
+    assert sorted(c.id for c in await store.contacts.due("spring", 100.0, 10)) == sorted(
+        [*due, rest[1].id][:4]
+    )

@@ -127,7 +127,7 @@ class TrunkConfig(_Section):
     password: SecretStr | None = None
     registration: bool = Field(default=False, description="REGISTER with the trunk first")
     agent_uri_template: str = "sip:{agent}@127.0.0.1:5070"
-    rtp_port_range: tuple[int, int] = (20000, 20999)
+    rtp_port_range: tuple[int, int] = (20000, 29999)
 
     @field_validator("agent_uri_template")
     @classmethod

@@ -150,6 +150,9 @@ class CallContext:
     connect_deadline_s: float = CONNECT_DEADLINE_S
     wrap_up_cap_s: Callable[[], float | None] = lambda: None
     wall: Callable[[], float] = time.time
+    referred: Callable[[float], None] = lambda answer_to_refer_s: None
+    """Told how long after the 200 OK each REFER was handed to the SIP stack (the
+    engine's admission control launches less when that grows)."""
 
 
 @dataclass
@@ -317,7 +320,9 @@ class CallJob:
         budget = self.ctx.transfer_timeout_s
         if self._answered_t is not None:
             left = self._answered_t + self.ctx.connect_deadline_s - MESSAGE_START_S
-            budget = min(budget, left - asyncio.get_running_loop().time())
+            now = asyncio.get_running_loop().time()
+            budget = min(budget, left - now)
+            self.ctx.referred(now - self._answered_t)
         try:
             if budget <= 0:
                 raise TimeoutError

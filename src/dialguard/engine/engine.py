@@ -65,6 +65,7 @@ from dialguard.config import (
     load_campaigns,
     load_roster,
 )
+from dialguard.engine.admission import Admission
 from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
 from dialguard.engine.calls import AbandonReason
 from dialguard.engine.leasing import home_campaign, plan
@@ -94,6 +95,8 @@ from dialguard.store.store import is_postgres_url
 log = get_logger(__name__)
 
 STATUS_EVERY_S = 1.0
+LAG_PROBE_S: Final = 0.05
+"""How often the loop-lag probe fires: lag shows within one probe of arising."""
 ORPHAN_REASON: Final[AbandonReason] = "answered_after_restart"
 WILL_GRACE_S: Final = 2.0
 """How long an agent's ``offline`` (its will) waits before the pacer hears it: a broker
@@ -185,6 +188,7 @@ class Engine:
         self.runners: dict[str, CampaignRunner] = {}
         self._owner: dict[str, str] = {}  # agent → campaign id
         self.writes = StoreWrites()
+        self.admission = Admission()
         self.trunk_health = TrunkBreaker()
         self._held_wills: dict[str, asyncio.TimerHandle] = {}
         self._kept_over_outage: set[str] = set()
@@ -242,6 +246,7 @@ class Engine:
                     tg.create_task(self._part("broker-link", self.link.run())),
                     tg.create_task(self._part("store-writes", self.writes.run())),
                     tg.create_task(self._part("status", self._publish_status())),
+                    tg.create_task(self._part("loop-lag", self._probe_loop_lag())),
                 ]
                 if self._shared:
                     forever.append(tg.create_task(self._part("leases", self._keep_leases())))
@@ -271,6 +276,17 @@ class Engine:
                 self.crashed = f"{name}: {e!r}"
             log.exception("engine part crashed; stopping the daemon", part=name)
             raise
+
+    async def _probe_loop_lag(self) -> None:
+        """Feed admission control how late the loop runs a timer: the delay every
+        answered call's connect also waits behind (engine.admission)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + LAG_PROBE_S
+            await asyncio.sleep(LAG_PROBE_S)
+            now = loop.time()
+            self.admission.observe("loop_lag", now - due, now)
+            self.metrics.admission_window.set(self.admission.window)
 
     async def _drain(self) -> None:
         """Graceful stop: no new dials, calls finish within the grace period (else are
@@ -421,6 +437,7 @@ class Engine:
             dialling_allowed=lambda: self.link.dialling_allowed,
             agent_available=self._agent_available,
             wall=self.wall,
+            admission=self.admission,
         )
         return CampaignRunner(deps, cfg, state)
 

@@ -115,6 +115,11 @@ class EngineMetrics:
         self.broker_connected = Gauge(
             "dialguard_broker_connected", "1 while the MQTT link is up and resynced", registry=r
         )
+        self.admission_window = Gauge(
+            "dialguard_admission_window",
+            "Launches that may be under way at once (engine.admission)",
+            registry=r,
+        )
         self.answer_to_agent = Histogram(
             "dialguard_answer_to_agent_seconds",
             "Time from 200 OK to the agent's answer",

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from dialguard.config import CampaignConfig, PacingConfig
 from dialguard.config.pacing_map import ENGINE_TRANSFER_TIMEOUT_S, pacing_params
+from dialguard.engine.admission import Admission
 from dialguard.engine.answer_history import answer_history
 from dialguard.engine.blocking import live_reasons, read_store_view, summary_line
 from dialguard.engine.call_tally import CallTally
@@ -55,6 +56,10 @@ REASONS_EVERY_S = 2.0
 """How often a runner re-reads from the store why it may be blocked (lists, contacts):
 two indexed queries, so a list imported or a window opening shows within seconds."""
 
+GAUGES_EVERY_S = 0.25
+"""The pacing gauges are set at most this often (a step runs per event: hundreds a
+second at load; a scrape every few seconds needs no more)."""
+
 CHECK_INVARIANTS = os.environ.get("DIALGUARD_CHECK_INVARIANTS", "") == "1"
 """Tests and soak runs set DIALGUARD_CHECK_INVARIANTS=1: the pacer's ledgers are checked
 after every poll, so every end-to-end run also proves them."""
@@ -75,6 +80,7 @@ class RunnerDeps:
     dialling_allowed: Callable[[], bool] = lambda: True
     agent_available: Callable[[str], bool] = lambda agent: True
     wall: Callable[[], float] = time.time
+    admission: Admission = field(default_factory=Admission)
 
 
 class CampaignRunner:
@@ -109,6 +115,8 @@ class CampaignRunner:
         self._contacts_left: int | None = None
         self._dial_times: collections.deque[float] = collections.deque()  # the last minute's
         self._reseed = False  # the abandon window changed: seed it again from the store
+        self._admission_stopped = False  # logged once per stop and resume
+        self._gauges_at = float("-inf")
         self._ctx = CallContext(
             store=deps.store,
             writes=deps.writes,
@@ -125,6 +133,7 @@ class CampaignRunner:
             connect_deadline_s=campaign.pacing.connect_deadline_s,
             wrap_up_cap_s=lambda: self.campaign.pacing.wrap_up_cap_s,
             wall=deps.wall,
+            referred=self._referred,
         )
 
     # --- inputs ---------------------------------------------------------------------
@@ -163,8 +172,11 @@ class CampaignRunner:
                     if self._reseed:
                         await self._seed_governor()
                     self._step()
-                    deadline = self.pacer.next_deadline()
                     now = self.loop.time()
+                    deadline = self.pacer.next_deadline()
+                    resume = self.deps.admission.next_deadline(now)
+                    if resume is not None:
+                        deadline = resume if deadline is None else min(deadline, resume)
                     timeout = 1.0 if deadline is None else min(1.0, max(0.0, deadline - now))
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout)
@@ -175,8 +187,15 @@ class CampaignRunner:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), 0.2)
                     self._wake.clear()
+                self._give_back_prefetched()  # a last launch may have refilled it
             finally:
                 self._tg = None
+
+    def _give_back_prefetched(self) -> None:
+        """Contacts claimed for launches that will not happen go back to pending."""
+        self.deps.writes.submit(
+            f"give back prefetched contacts of {self.campaign.id}", self.picker.release_prefetched
+        )
 
     async def _seed_governor(self) -> None:
         """Give the pacer's abandon budget the window's answers from the store (wall
@@ -198,11 +217,23 @@ class CampaignRunner:
     def _step(self) -> None:
         now = self.loop.time()
         self._gate(now)
-        for d in self.pacer.poll(now):
+        admission = self.deps.admission
+        admission.observe("write_queue", self.deps.writes.pending, now)
+        room = admission.room(now)
+        if (room == 0 and admission.stopped(now)) != self._admission_stopped:
+            self._admission_stopped = not self._admission_stopped
+            if self._admission_stopped:
+                log.warning("launches_stopped", campaign=self.campaign.id, why=admission.why)
+            else:
+                log.info("launches_resumed", campaign=self.campaign.id, window=admission.window)
+        for d in self.pacer.poll(now, launch_limit=room):
             self._carry_out(d)
         if self.check_invariants:
             self.pacer.check_invariants()
         self._keep_reasons_fresh(now)
+        if now - self._gauges_at < GAUGES_EVERY_S:
+            return
+        self._gauges_at = now
         c = self.pacer.counters(now)
         cid = self.campaign.id
         m = self.deps.metrics
@@ -224,6 +255,7 @@ class CampaignRunner:
             log.info("dialling_resumed", campaign=self.campaign.id, was=self._held_why)
         else:
             log.info("dialling_held", campaign=self.campaign.id, why=why)
+            self._give_back_prefetched()
         self._held_why = why
         self.pacer.handle(pe.LaunchGate(open=why is None), now)
 
@@ -250,6 +282,7 @@ class CampaignRunner:
                 self.report(pe.CouldNotLaunch(d.call))
                 return
             self._launching += 1
+            self.deps.admission.started(self.loop.time())
             self._tg.create_task(self._launch(d), name=f"call-{self.campaign.id}-{d.call}")
         elif isinstance(d, pd.Reserve):
             job = self.jobs.get(d.call)
@@ -277,6 +310,7 @@ class CampaignRunner:
             job = await self._place(d)
         finally:
             self._launching -= 1
+            self.deps.admission.finished(self.loop.time())
             if job is None:
                 self.report(pe.CouldNotLaunch(d.call))
         if job is None:
@@ -313,6 +347,7 @@ class CampaignRunner:
             log.info("launch_withdrawn", campaign=self.campaign.id, why=why)
             writes.submit(f"put back contact {contact_id}", lambda: self.picker.release(contact_id))
             return None
+        started = self.loop.time()
         try:
             attempt_id = await self.deps.store.attempts.open(
                 campaign_id=self.campaign.id,
@@ -327,6 +362,8 @@ class CampaignRunner:
             writes.submit(f"put back contact {contact_id}", lambda: self.picker.release(contact_id))
             return None
         writes.row_written()
+        now = self.loop.time()
+        self.deps.admission.observe("store_latency", now - started, now)
         store = self.deps.store
         try:
             call = await self.deps.trunk.originate(
@@ -356,6 +393,9 @@ class CampaignRunner:
         self._dial_times.append(self.loop.time())
         self.deps.metrics.dials.labels(self.campaign.id).inc()
         return job
+
+    def _referred(self, answer_to_refer_s: float) -> None:
+        self.deps.admission.observe("answer_to_refer", answer_to_refer_s, self.loop.time())
 
     async def _add_internal_dnc(self, number: str, reason: str) -> None:
         await self.deps.store.dnc.add([(number, reason)], "internal", None)

@@ -11,6 +11,7 @@ at once, so no second dial can pick it while its call is up.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 from dataclasses import dataclass
 from typing import cast
@@ -29,13 +30,17 @@ from dialguard.rules import (
     check_contact,
 )
 from dialguard.rules.types import SuppressionSource
-from dialguard.store import AttemptRecord, ContactRecord, Store
+from dialguard.store import AttemptRecord, ContactRecord, Store, SuppressionHit
 from dialguard.store.records import AttemptOutcome, ContactStatus
 
 log = get_logger(__name__)
 
 HISTORY_S = 31 * 86400  # caps look back 30 days; a day's margin
-SCAN_BATCH = 25
+PREFETCH_MAX = 32
+"""At most this many contacts claimed in one transaction (and so waiting, checked)."""
+PREFETCH_TTL_S = 2.0
+"""A prefetched contact's check is trusted this long (a window closing, a cap reached
+by another campaign's call); older ones are given back and claimed afresh."""
 CAMPAIGN_WIDE_RULES = frozenset({"dnc_list_stale"})
 CLOSED_BY_RULE: dict[str, ContactStatus] = {
     "dnc_internal": "dnc",
@@ -125,53 +130,138 @@ def contact_facts(contact: ContactRecord, campaign_history: list[AttemptRecord])
     )
 
 
+@dataclass(slots=True)
+class _Prefetched:
+    """A contact claimed and allowed by every rule at ``checked_at``, for ``mode``."""
+
+    contact: ContactRecord
+    mode: PacingMode
+    checked_at: float
+
+
 class ContactPicker:
-    """Finds the next contact of one campaign that every rule allows calling now."""
+    """Finds the next contact of one campaign that every rule allows calling now.
+
+    Contacts are claimed in batches (one transaction marks a batch ``in_progress``) and
+    checked as a set (the numbers' history and suppressions in one query each); those
+    allowed beyond the one asked for wait in a small prefetch queue, so the next launches
+    take theirs without a store round trip. A prefetched contact is used only within
+    :data:`PREFETCH_TTL_S` of its check and for the dial mode it was checked for; older
+    ones are given back (:meth:`release_prefetched` gives all back on a pause or a stop;
+    after a crash ``release_orphans`` does). The batch grows with the launches waiting,
+    so an idle campaign claims one contact at a time."""
 
     def __init__(self, store: Store, campaign: CampaignConfig) -> None:
         self._store = store
         self.campaign = campaign
         self._window = CallingWindow.from_config(campaign.calling_window)
-        # Launches run concurrently; without this two of them can read the same due
-        # contact before either marks it in_progress, and dial one person twice.
+        # Refills run one at a time: two launches must not both find the queue empty and
+        # claim (and hold) two batches for one dial each.
         self._lock = asyncio.Lock()
+        self._queue: collections.deque[_Prefetched] = collections.deque()
+        self._stale: list[int] = []  # claimed, no longer fit to dial: to give back
+        self._waiting = 0
 
     def update_campaign(self, campaign: CampaignConfig) -> None:
         self.campaign = campaign
         self._window = CallingWindow.from_config(campaign.calling_window)
+        self._drop_queue()  # checked under the old rules
+
+    @property
+    def prefetched(self) -> int:
+        return len(self._queue)
 
     async def next_contact(self, mode: PacingMode, now: float) -> ContactRecord | Blocked | None:
         """The highest-priority allowed contact (now marked in_progress), a campaign-wide
         :class:`Blocked`, or None when nothing is callable at ``now``."""
-        async with self._lock:
-            return await self._next_contact(mode, now)
+        got = self._pop(mode, now)
+        if got is not None:
+            return got
+        self._waiting += 1
+        try:
+            async with self._lock:
+                got = self._pop(mode, now)  # a refill may have happened while we waited
+                if got is not None:
+                    return got
+                return await self._refill(mode, now)
+        finally:
+            self._waiting -= 1
 
-    async def _next_contact(self, mode: PacingMode, now: float) -> ContactRecord | Blocked | None:
+    async def release_prefetched(self) -> None:
+        """Give back every contact claimed but not dialled (pause, stop, rules changed)."""
+        self._drop_queue()
+        async with self._lock:
+            await self._give_back()
+
+    def _drop_queue(self) -> None:
+        self._stale.extend(p.contact.id for p in self._queue)
+        self._queue.clear()
+
+    def _pop(self, mode: PacingMode, now: float) -> ContactRecord | None:
+        q = self._queue
+        while q and now - q[0].checked_at > PREFETCH_TTL_S:
+            self._stale.append(q.popleft().contact.id)
+        for i, p in enumerate(q):
+            if p.mode == mode:
+                del q[i]
+                return p.contact
+        return None
+
+    async def _give_back(self) -> None:
+        if self._stale:
+            ids, self._stale = self._stale, []
+            await self._store.contacts.release_many(ids)
+
+    async def _refill(self, mode: PacingMode, now: float) -> ContactRecord | Blocked | None:
+        await self._give_back()
         lists = {
             source: t
             for source, info in (await self._store.dnc.list_dates()).items()
             if (t := _epoch_of_date(info.list_date)) is not None
         }
+        size = max(1, min(PREFETCH_MAX, 2 * self._waiting))
         while True:
-            due = await self._store.contacts.due(self.campaign.id, now, SCAN_BATCH)
-            if not due:
+            batch = await self._store.contacts.claim_due(self.campaign.id, now, size)
+            if not batch:
                 return None
-            for contact in due:
-                verdict = await self._check(contact, lists, mode, now)
+            numbers = [c.number for c in batch]
+            history = await self._store.attempts.to_numbers(numbers)
+            hits = await self._store.dnc.lookup_many(numbers)
+            first: ContactRecord | None = None
+            for i, contact in enumerate(batch):
+                verdict = self._check(
+                    contact, history.get(contact.number, []), hits.get(contact.number, []),
+                    lists, mode, now,
+                )  # fmt: skip
                 if verdict.allowed:
-                    await self._store.contacts.claim(contact.id)
-                    return contact
+                    if first is None:
+                        first = contact
+                    else:
+                        self._queue.append(_Prefetched(contact, mode, now))
+                    continue
                 if verdict.rule in CAMPAIGN_WIDE_RULES:
+                    self._drop_queue()
+                    rest = [c.id for c in batch[i:]]
+                    if first is not None:
+                        rest.append(first.id)
+                    self._stale.extend(rest)
+                    await self._give_back()
                     return Blocked(verdict.rule, verdict.reason)
                 await self._park(contact, verdict, now)
+            if first is not None:
+                return first
 
-    async def _check(
-        self, contact: ContactRecord, lists: dict[str, float], mode: PacingMode, now: float
+    def _check(
+        self,
+        contact: ContactRecord,
+        every: list[AttemptRecord],
+        hits: list[SuppressionHit],
+        lists: dict[str, float],
+        mode: PacingMode,
+        now: float,
     ) -> Verdict:
-        every = await self._store.attempts.to_number_since(contact.number, 0)
         history = [a for a in every if a.created_at >= now - HISTORY_S]  # caps, lock-outs
         mine = [a for a in every if a.campaign_id == self.campaign.id]  # retries
-        hits = await self._store.dnc.lookup(contact.number)
         suppressions = [
             Suppression(
                 source=cast(SuppressionSource, h.source), list_date=_epoch_of_date(h.list_date)
@@ -196,7 +286,8 @@ class ContactPicker:
         return verdict
 
     async def _park(self, contact: ContactRecord, verdict: Verdict, now: float) -> None:
-        """Record why the contact was skipped; close it or wait until a rule allows it."""
+        """Record why the claimed contact was skipped; close it, or give it back due
+        when the rule would allow it."""
         await self._store.skips.record(
             self.campaign.id, contact.id, verdict.rule, verdict.reason, now=now
         )
@@ -204,7 +295,7 @@ class ContactPicker:
         if closed is not None or verdict.retry_at is None:
             await self._store.contacts.close(contact.id, closed or "exhausted")
         else:
-            await self._store.contacts.defer(contact.id, verdict.retry_at)
+            await self._store.contacts.release(contact.id, due_at=verdict.retry_at)
         log.debug(
             "contact_skipped", campaign=self.campaign.id, rule=verdict.rule, reason=verdict.reason
         )

@@ -138,6 +138,9 @@ class Pacer:
         self.calls: dict[int, Call] = {}
         self._free: dict[str, None] = {}  # ordered: longest free first
         self._wrapping: dict[str, float] = {}  # unreserved agents in wrap-up -> wrap start
+        # Kept by _refresh, so counters() reads sizes instead of scanning every agent.
+        self._ready: set[str] = set()
+        self._held: set[str] = set()
         self._in_flight: dict[int, Call] = {}
         self._waiting: dict[int, Call] = {}
         self._connecting: dict[int, Call] = {}
@@ -378,8 +381,12 @@ class Pacer:
         del self.calls[c.id]
 
     # ---------------------------------------------------------------- poll
-    def poll(self, now: float) -> list[Decision]:
-        """Decide what to do now; act on every decision, in order."""
+    def poll(self, now: float, *, launch_limit: int | None = None) -> list[Decision]:
+        """Decide what to do now; act on every decision, in order.
+
+        ``launch_limit``: at most this many new dials (the engine's admission control,
+        :mod:`dialguard.engine.admission`); agents left free are dialled for at a later
+        poll. Connects, messages and reservations are never limited."""
         self._last_now = max(self._last_now, now)
         hold = self.params.hold_s
         # 0. the backstop: connects not confirmed by the connect deadline
@@ -426,7 +433,10 @@ class Pacer:
         if mode != "preview" and self._gate_open and now >= self._no_launch_until:
             over_dial = mode == "predictive" and self._over_dial_open(now)
             guaranteed = not over_dial
+            room = len(self.calls) + (launch_limit if launch_limit is not None else 1 << 30)
             for agent_id in list(self._free):
+                if len(self.calls) >= room:
+                    break
                 self._launch(self.agents[agent_id], now, guaranteed=guaranteed)
             cap = self.params.wrap_up_cap_s
             if self.params.dial_ahead_wrap and self._wrapping and cap is not None:
@@ -434,10 +444,12 @@ class Pacer:
                 if lead > 0:
                     edge = cap - lead
                     for agent_id, since in list(self._wrapping.items()):
+                        if len(self.calls) >= room:
+                            break
                         if now >= since + edge:
                             self._launch(self.agents[agent_id], now, guaranteed=guaranteed)
-            if over_dial:
-                self._over_dial(now)
+            if over_dial and len(self.calls) < room:
+                self._over_dial(now, room - len(self.calls))
             else:
                 self._allowance = 0
         out, self._out = self._out, []
@@ -474,7 +486,7 @@ class Pacer:
             and self.stats.warm
         )
 
-    def _over_dial(self, now: float) -> None:
+    def _over_dial(self, now: float, limit: int) -> None:
         if now < self._last_plan + (_REPLAN_S if not self._plan_dirty else _MIN_REPLAN_S):
             return
         self._plan_dirty = False
@@ -521,6 +533,7 @@ class Pacer:
         z = self.controller.z + _BRAKE * (1 - allowed / self.budget.target_rate)
         n = dials_allowed(mean, var, stats.answer_rate, supply, z, ceiling)
         self._allowance = n
+        n = min(n, limit)
         for _ in range(n):
             c = self._new_call(None, now, guaranteed=False)
             c.lost_reason = "over_dial"
@@ -638,6 +651,14 @@ class Pacer:
 
     def _refresh(self, a: Agent) -> None:
         """Keep the free and wrapping indexes in step with the agent's record."""
+        if a.state == "ready":
+            self._ready.add(a.id)
+        else:
+            self._ready.discard(a.id)
+        if a.reserved_for is not None:
+            self._held.add(a.id)
+        else:
+            self._held.discard(a.id)
         idle = a.reserved_for is None and a.on_call is None
         if idle and a.state == "ready":
             self._free.setdefault(a.id, None)
@@ -651,9 +672,10 @@ class Pacer:
     # ---------------------------------------------------------------- reading
     def counters(self, now: float) -> PacerCounters:
         view = self.budget.view(now)
-        ready = sum(1 for a in self.agents.values() if a.state == "ready")
-        held = sum(1 for a in self.agents.values() if a.reserved_for is not None)
-        over = sum(1 for c in self._in_flight.values() if c.agent is None)
+        ready = len(self._ready)
+        held = len(self._held)
+        # agents are held only by calls in flight or answered and waiting
+        over = len(self._in_flight) - held + sum(1 for c in self._waiting.values() if c.agent)
         return PacerCounters(
             mode=self.params.mode,
             agents_ready=ready,
@@ -745,6 +767,10 @@ class Pacer:
                 fail(f"agent {aid}: wrapping index says {aid in self._wrapping}, record {a}")
             if aid in self._wrapping and self._wrapping[aid] != a.since:
                 fail(f"agent {aid}: wrap start {self._wrapping[aid]} ≠ {a.since}")
+            if (aid in self._ready) != (a.state == "ready"):
+                fail(f"agent {aid}: ready index says {aid in self._ready}, record {a}")
+            if (aid in self._held) != (a.reserved_for is not None):
+                fail(f"agent {aid}: held index says {aid in self._held}, record {a}")
         indexes: dict[str, tuple[dict[int, Call], frozenset[str]]] = {
             "in_flight": (self._in_flight, IN_FLIGHT),
             "waiting": (self._waiting, frozenset({"waiting"})),
@@ -775,6 +801,15 @@ class Pacer:
         for cid, c in self._orphans.items():
             if calls.get(cid) is not c or not c.in_flight or c.agent is not None:
                 fail(f"orphan {cid}: not an agentless call in flight ({c})")
+        k = self.counters(self._last_now)  # incremental, against the same figures scanned
+        kept = (k.agents_ready, k.reservations_held, k.over_dials_in_flight)
+        scanned = (
+            sum(1 for a in self.agents.values() if a.state == "ready"),
+            sum(1 for a in self.agents.values() if a.reserved_for is not None),
+            sum(1 for c in self._in_flight.values() if c.agent is None),
+        )
+        if kept != scanned:
+            fail(f"counters (ready, held, over) {kept} ≠ scanned {scanned}")
         counts = (self.answered_total, self.connected_total, self.abandoned_total)
         if min(*counts, self._connect_lost) < 0:
             fail(f"negative counter: {counts}, connect_lost {self._connect_lost}")

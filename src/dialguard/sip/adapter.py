@@ -507,7 +507,7 @@ class SippyTrunk:
         password: str | None = None,
         register: bool = False,
         rtp_host: str = "127.0.0.1",
-        rtp_ports: tuple[int, int] = (20000, 20999),
+        rtp_ports: tuple[int, int] = (20000, 29999),
         *,
         invite_timeout: float = 32.0,
         media: bool = True,

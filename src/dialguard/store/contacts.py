@@ -13,6 +13,7 @@ whether a call is allowed, are the engine's rules: this module only records the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 
@@ -160,6 +161,47 @@ class Contacts:
         return {int(r[0]): tuple(json.loads(r[1] or "[]")) for r in rows}
 
     # ------------------------------------------------------------------ moves
+
+    async def claim_due(self, campaign_id: str, now: float, limit: int) -> list[ContactRecord]:
+        """Claim up to ``limit`` due contacts in one transaction: the :data:`DUE_SQL` walk,
+        then one ``UPDATE … RETURNING`` marks them ``in_progress``; in due order.
+
+        Only rows still ``pending`` at the UPDATE are returned (another claimer sharing
+        the store may have taken some), so each contact is claimed by one caller."""
+        if limit <= 0:
+            return []
+        async with self._db.transaction() as tx:
+            rows = list(await tx.execute_fetchall(DUE_SQL, (campaign_id, now, limit)))
+            if not rows:
+                return []
+            ids = [int(r["id"]) for r in rows]
+            marks = ",".join("?" * len(ids))
+            taken = await tx.execute_fetchall(
+                f"UPDATE contacts SET status = 'in_progress' WHERE id IN ({marks})"
+                " AND status = 'pending' RETURNING id",
+                ids,
+            )
+        claimed = {int(r[0]) for r in taken}
+        return [
+            dataclasses.replace(ContactRecord.from_row(r), status="in_progress")
+            for r in rows
+            if int(r["id"]) in claimed
+        ]
+
+    async def release_many(self, contact_ids: Iterable[int]) -> int:
+        """:meth:`release` for contacts claimed but never dialled (a prefetch given back
+        on a pause or a stop), in one transaction; how many were still ``in_progress``."""
+        ids = list(contact_ids)
+        if not ids:
+            return 0
+        marks = ",".join("?" * len(ids))
+        async with self._db.transaction() as tx:
+            cur = await tx.execute(
+                f"UPDATE contacts SET status = 'pending' WHERE id IN ({marks})"
+                " AND status = 'in_progress'",
+                ids,
+            )
+            return int(cur.rowcount)
 
     async def claim(self, contact_id: int) -> None:
         """Mark the contact ``in_progress``: picked for a dial, so no second dial picks it."""

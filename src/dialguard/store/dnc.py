@@ -220,6 +220,21 @@ class DncLists:
         )
         return [SuppressionHit(r[0], r[1], r[2], r[3]) for r in rows]
 
+    async def lookup_many(self, numbers: Sequence[str]) -> dict[str, list[SuppressionHit]]:
+        """:meth:`lookup` for many numbers in one query; numbers on no list are absent."""
+        found: dict[str, list[SuppressionHit]] = {}
+        if not numbers:
+            return found
+        marks = ",".join("?" * len(numbers))
+        rows = await self._db.fetchall(
+            "SELECT number, source, list_date, reason, added_at FROM suppressions"
+            f" WHERE number IN ({marks}) ORDER BY number, source",
+            list(numbers),
+        )
+        for r in rows:
+            found.setdefault(r[0], []).append(SuppressionHit(r[1], r[2], r[3], r[4]))
+        return found
+
     async def listed_contacts(self, campaign_id: str) -> dict[str, int]:
         """How many of a campaign's contacts are on each list, by source.
 
