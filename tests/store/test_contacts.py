@@ -9,7 +9,7 @@ import pytest
 
 from dialguard.store import NewContact, Store, UnknownRecord
 from dialguard.store import database as store_database
-from dialguard.store.contacts import DUE_SQL
+from dialguard.store.contacts import DUE_SQL, ORDER_BY, due_sql
 from tests.store.helpers import FakeClock, contact
 
 
@@ -185,3 +185,25 @@ async def test_release_in_progress_keeps_contacts_with_an_open_attempt(tmp_path:
     statuses = [(await store.contacts.get(i)).status for i in (1, 2, 3)]  # type: ignore[union-attr]
     assert statuses == ["pending", "in_progress", "done"]
     await store.close()
+
+
+@pytest.mark.parametrize("order", ["list", "priority", "expected_value"])
+async def test_every_order_walks_its_index_without_sorting(
+    store: Store, tmp_path: Path, order: str
+) -> None:
+    with sqlite3.connect(tmp_path / "store.sqlite3") as db:
+        rows = db.execute(f"EXPLAIN QUERY PLAN {due_sql(order)}", ("spring", 0, 10)).fetchall()
+    plan = " ".join(str(r[3]) for r in rows)
+    assert ORDER_BY[order][0] in plan
+    assert "TEMP B-TREE" not in plan
+
+
+async def test_expected_value_order_follows_the_score_within_a_priority(store: Store) -> None:
+    await store.contacts.insert("spring", [contact(f"+4420794600{i:02d}") for i in range(4)])
+    ids = [c.id for c in await store.contacts.due("spring", 100.0, 10)]
+    await store.contacts.set_scores([(ids[0], 0.1), (ids[1], 0.9), (ids[2], 0.5), (ids[3], -1)])
+    due = await store.contacts.due("spring", 100.0, 10, order="expected_value")
+    assert [c.id for c in due] == [ids[1], ids[2], ids[0], ids[3]]
+    assert due[0].order_score == 0.9
+    with pytest.raises(ValueError, match="contact order"):
+        await store.contacts.due("spring", 100.0, 10, order="random")

@@ -25,9 +25,9 @@ from dialguard.rules import (
     PastAttempt,
     Suppression,
     Verdict,
-    WeeklySpan,
     check_contact,
 )
+from dialguard.rules.preferences import preferred_spans
 from dialguard.rules.types import SuppressionSource
 from dialguard.store import AttemptRecord, ContactRecord, Store
 from dialguard.store.records import AttemptOutcome, ContactStatus
@@ -46,6 +46,8 @@ CLOSED_BY_RULE: dict[str, ContactStatus] = {
     "no_retry_rule": "done",
     "timezone_unknown": "exhausted",
     "bad_contact_row": "exhausted",
+    "voice_consent": "done",
+    "preferred_channel": "done",  # handed over to its channel (engine/handoff.py)
 }
 
 # Attempt outcome (store) → the retry rule that governs the next try (config).
@@ -90,13 +92,6 @@ def _past(a: AttemptRecord) -> PastAttempt:
     )
 
 
-def _preferred(contact: ContactRecord) -> tuple[WeeklySpan, ...]:
-    hours = contact.preferred_hours
-    if not hours or "start" not in hours or "end" not in hours:
-        return ()
-    return (WeeklySpan.of(range(7), hours["start"], hours["end"]),)
-
-
 def contact_facts(contact: ContactRecord, campaign_history: list[AttemptRecord]) -> ContactFacts:
     """The gate's view of a contact, from its row and this campaign's attempts to it."""
     counts: dict[str, int] = {}
@@ -121,7 +116,9 @@ def contact_facts(contact: ContactRecord, campaign_history: list[AttemptRecord])
         last_outcome=last_outcome,
         last_outcome_at=last_at if last_outcome is not None else None,
         outcome_counts=counts,
-        preferred_hours=_preferred(contact),
+        preferred_hours=preferred_spans(contact.preferred_hours),
+        voice_consent=contact.voice_consent,
+        preferred_channel=contact.preferred_channel or None,
     )
 
 

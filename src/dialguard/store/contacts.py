@@ -14,7 +14,7 @@ whether a call is allowed, are the engine's rules: this module only records the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from dialguard.store.database import Database, check_choice, dumps
 from dialguard.store.errors import UnknownRecord
@@ -28,20 +28,45 @@ from dialguard.store.records import (
     NewContact,
 )
 
-__all__ = ["DUE_SQL", "Contacts"]
+__all__ = ["DUE_SQL", "ORDER_BY", "Contacts", "due_sql"]
 
 _INSERT = """
 INSERT INTO contacts (campaign_id, number, region, timezones, name, priority, consent,
-                      preferred_channel, preferred_hours, custom, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      preferred_channel, preferred_hours, custom, created_at,
+                      voice_consent, consent_date, consent_source, segment, propensity,
+                      offer_key, order_score)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (campaign_id, number) DO NOTHING
 """
 
-DUE_SQL = (
-    "SELECT * FROM contacts WHERE campaign_id = ? AND status = 'pending' "
-    "AND next_attempt_at <= ? ORDER BY priority DESC, next_attempt_at, id LIMIT ?"
-)
+ORDER_BY: dict[str, tuple[str, str]] = {
+    # the file's order, retries as they come due
+    "list": ("contacts_due_list", "next_attempt_at, id"),
+    # higher priority first, then longest due: the default
+    "priority": ("contacts_due", "priority DESC, next_attempt_at, id"),
+    # priority tiers kept, then expected value minus wait (dialguard.propensity.score)
+    "expected_value": ("contacts_due_value", "priority DESC, order_score DESC, id"),
+}
+"""The one place a campaign's ``order`` becomes SQL: the partial index each walks (named,
+so the planner cannot pick one that needs a sort) and its ORDER BY."""
+
+
+def due_sql(order: str = "priority") -> str:
+    """The due query for ``order`` (a key of :data:`ORDER_BY`; ValueError otherwise)."""
+    check_choice("contact order", order, tuple(ORDER_BY))
+    index, order_by = ORDER_BY[order]
+    return (
+        f"SELECT * FROM contacts INDEXED BY {index} WHERE campaign_id = ? AND status = 'pending'"
+        f" AND next_attempt_at <= ? ORDER BY {order_by} LIMIT ?"
+    )
+
+
+DUE_SQL = due_sql()
 """The engine's hottest read; public so a test can check it walks ``contacts_due``."""
+
+ScoreOf = Callable[[NewContact, float], float]
+"""A new contact's ordering score, given its creation time (the importer's, from
+:func:`dialguard.propensity.order_score`: the store does not know the model)."""
 
 
 class Contacts:
@@ -53,7 +78,12 @@ class Contacts:
     # ------------------------------------------------------------------ import
 
     async def insert(
-        self, campaign_id: str, rows: Iterable[NewContact], *, now: float | None = None
+        self,
+        campaign_id: str,
+        rows: Iterable[NewContact],
+        *,
+        now: float | None = None,
+        score: ScoreOf | None = None,
     ) -> InsertCounts:
         """Insert contacts, skipping numbers the campaign already has (idempotent).
 
@@ -76,6 +106,13 @@ class Contacts:
                 None if c.preferred_hours is None else dumps(c.preferred_hours),
                 dumps(c.custom),
                 ts,
+                c.voice_consent,
+                c.consent_date,
+                c.consent_source,
+                c.segment,
+                c.propensity,
+                c.offer_key,
+                0.0 if score is None else score(c, ts),
             )
             for c in rows
         )
@@ -87,12 +124,14 @@ class Contacts:
         row = await self._db.fetchone("SELECT * FROM contacts WHERE id = ?", (contact_id,))
         return None if row is None else ContactRecord.from_row(row)
 
-    async def due(self, campaign_id: str, now: float, limit: int) -> list[ContactRecord]:
-        """Pending contacts due at ``now``: highest priority first, then longest due, then id.
+    async def due(
+        self, campaign_id: str, now: float, limit: int, order: str = "priority"
+    ) -> list[ContactRecord]:
+        """Pending contacts due at ``now`` in the campaign's ``order`` (:data:`ORDER_BY`).
 
-        One walk of the partial index ``contacts_due``, stopping after ``limit`` rows.
+        One walk of that order's partial index, stopping after ``limit`` rows.
         """
-        rows = await self._db.fetchall(DUE_SQL, (campaign_id, now, limit))
+        rows = await self._db.fetchall(due_sql(order), (campaign_id, now, limit))
         return [ContactRecord.from_row(r) for r in rows]
 
     async def due_summary(self, campaign_id: str, now: float) -> DueSummary:
@@ -204,6 +243,14 @@ class Contacts:
                 contact_id,
                 "status = ?, attempts = ?, last_outcome = ?, next_attempt_at = ?",
                 (status, attempts, last_outcome, next_attempt_at),
+            )
+
+    async def set_scores(self, scores: Sequence[tuple[int, float]]) -> None:
+        """Store each (contact id, ordering score): after an outcome, or the hourly
+        refresh of the expected value (engine/right_time.py)."""
+        async with self._db.transaction() as tx:
+            await tx.executemany(
+                "UPDATE contacts SET order_score = ? WHERE id = ?", [(s, i) for i, s in scores]
             )
 
     async def release_orphans(self) -> int:

@@ -18,12 +18,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from dialguard.store.answer_stats import AnswerStats
 from dialguard.store.attempts import Attempts
 from dialguard.store.audit import AuditLog, Skips
 from dialguard.store.campaigns import Campaigns
 from dialguard.store.contacts import Contacts
 from dialguard.store.database import Clock, Database
 from dialguard.store.dnc import DncLists
+from dialguard.store.handoffs import Handoffs
 
 __all__ = ["Store"]
 
@@ -43,6 +45,8 @@ class Store:
         self.attempts = Attempts(database)
         self.skips = Skips(database)
         self.audit = AuditLog(database)
+        self.answer_stats = AnswerStats(database)
+        self.handoffs = Handoffs(database)
 
     @classmethod
     async def open(
