@@ -9,7 +9,10 @@ import pytest
 from dialguard.importing import import_contacts
 from dialguard.store import Store
 
-HEADER = "number,voice_consent,consent_date,consent_source,preferred_channel,preferred_hours,segment,propensity,offer_key\n"
+HEADER = (
+    "number,voice_consent,consent_date,consent_source,preferred_channel,preferred_hours,"
+    "segment,propensity,offer_key\n"
+)
 
 
 @pytest.fixture

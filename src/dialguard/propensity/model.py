@@ -3,10 +3,14 @@
 Three levels, each the prior of the next (a small hierarchical Beta–Binomial model):
 
 1. **campaign × hour of week** — answers / tries of the whole campaign at that local hour,
-   shrunk towards :attr:`Prior.mean` (``Beta(a, b)``), so a new campaign starts at the
-   prior and not at 0 or 1;
+   shrunk towards the campaign's rate over all hours (itself shrunk towards
+   :attr:`Prior.mean`, ``Beta(a, b)``), so a new campaign starts at the prior and an
+   hour not yet tried starts at the campaign's rate, not at 0 or 1;
 2. **segment × hour of week** — the contact's segment at that hour, shrunk towards level
-   1 with weight :attr:`Prior.segment_weight` pseudo-tries;
+   1 times the segment's lift (its answers against what level 1 expected, over all
+   hours), with weight :attr:`Prior.segment_weight` pseudo-tries: a segment that
+   answers well in the morning is preferred in the afternoon before the afternoon has
+   any evidence of its own;
 3. **the contact itself**, once it has history: a whole-contact factor (answers against
    what level 2 expected at the hours it was tried, "rarely answers") and its own
    hour-of-day counts ("only in the evening"), both shrunk towards level 2.
@@ -51,11 +55,12 @@ class Prior:
 
     a: float = 1.0
     b: float = 3.0  # mean 0.25: about the live-answer rate of an outbound list
+    campaign_weight: float = 20.0
     segment_weight: float = 10.0
     contact_weight: float = 3.0
 
     def __post_init__(self) -> None:
-        for name in ("a", "b", "segment_weight", "contact_weight"):
+        for name in ("a", "b", "campaign_weight", "segment_weight", "contact_weight"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Prior.{name} must be > 0, got {getattr(self, name)!r}")
 
@@ -66,10 +71,11 @@ class Prior:
 
 @dataclass(frozen=True, slots=True)
 class StatRow:
-    """One persisted count: ``scope`` campaign|segment|contact|contact_total, ``key`` the
-    segment name or contact id ('' for the campaign), ``bucket`` the hour of week (hour of
-    day for ``contact``, 0 for ``contact_total``); ``expected`` is, for
-    ``contact_total``, the answers level 2 predicted at the hours the contact was tried."""
+    """One persisted count: ``scope`` campaign|segment|contact (by hour) or
+    campaign_total|segment_total|contact_total, ``key`` the segment name or contact id
+    ('' for the campaign), ``bucket`` the hour of week (hour of day for ``contact``, 0
+    for the totals); ``expected`` is, for ``segment_total`` / ``contact_total``, the
+    answers the level above predicted at the hours they were tried (their lift)."""
 
     scope: str
     key: str
@@ -114,10 +120,14 @@ class AnswerModel:
         """One attempt's outcome at hour of week ``how``; the increments to persist."""
         _check_hour(how)
         expected = self._segment(segment, how)  # before this outcome changes it
+        expected_c = self._campaign(how)
         win = 1.0 if answered else 0.0
+        seg = segment or ""
         rows = [
+            StatRow("campaign_total", "", 0, 1.0, win),
             StatRow("campaign", "", how, 1.0, win),
-            StatRow("segment", segment or "", how, 1.0, win),
+            StatRow("segment_total", seg, 0, 1.0, win, expected_c),
+            StatRow("segment", seg, how, 1.0, win),
             StatRow("contact", str(contact), how % 24, 1.0, win),
             StatRow("contact_total", str(contact), 0, 1.0, win, expected),
         ]
@@ -150,13 +160,19 @@ class AnswerModel:
         return self._counts.get((scope, key, bucket)) or _Count()
 
     def _campaign(self, how: int) -> float:
+        t = self._get("campaign_total", "", 0)
+        overall = (t.answers + self.prior.a) / (t.tries + self.prior.a + self.prior.b)
         c = self._get("campaign", "", how)
-        return (c.answers + self.prior.a) / (c.tries + self.prior.a + self.prior.b)
+        w = self.prior.campaign_weight
+        return (c.answers + w * overall) / (c.tries + w)
 
     def _segment(self, segment: str | None, how: int) -> float:
-        c = self._get("segment", segment or "", how)
+        camp = self._campaign(how)
+        total = self._get("segment_total", segment or "", 0)
         w = self.prior.segment_weight
-        return (c.answers + w * self._campaign(how)) / (c.tries + w)
+        lift = _lift(total, w * self.prior.mean)
+        c = self._get("segment", segment or "", how)
+        return (c.answers + w * min(camp * lift, 0.99)) / (c.tries + w)
 
     def probability(self, contact: int | str, segment: str | None, how: int) -> float:
         """P(the contact answers a call at hour of week ``how``), in (0, 1)."""
@@ -176,8 +192,7 @@ class AnswerModel:
         w = self.prior.contact_weight
         # rarely / often answers: observed answers against what the segment predicted,
         # shrunk towards 1 by w pseudo-tries at the segment's own rate
-        factor = (total.answers + w * seg) / (total.expected + w * seg)
-        base = min(seg * factor, 0.99)
+        base = min(seg * _lift(total, w * seg), 0.99)
         hod = self._get("contact", str(contact), how % 24)
         p = (hod.answers + w * base) / (hod.tries + w)
         return Explanation(
@@ -190,6 +205,11 @@ class AnswerModel:
             contact_tries=total.tries,
             probability=p,
         )
+
+
+def _lift(c: _Count, strength: float) -> float:
+    """Answers against expected answers, shrunk towards 1 by ``strength`` pseudo-answers."""
+    return (c.answers + strength) / (c.expected + strength)
 
 
 def _check_hour(how: int) -> None:

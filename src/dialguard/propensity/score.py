@@ -30,7 +30,7 @@ from typing import Literal, get_args
 Order = Literal["list", "priority", "expected_value"]
 ORDERS: tuple[Order, ...] = get_args(Order)
 
-AGING_S = 6 * 3600.0
+AGING_S = 24 * 3600.0
 """Waiting this much longer outweighs any difference in expected value."""
 
 DEFAULT_PROPENSITY = 0.5

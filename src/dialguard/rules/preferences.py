@@ -79,7 +79,7 @@ def handoff_channel(preferred: str | None) -> Channel | None:
     if preferred in (None, "", "voice"):
         return None
     if preferred in CHANNELS:
-        return preferred  # type: ignore[return-value]  # checked just above
+        return preferred
     raise ValueError(f"preferred_channel {preferred!r} must be one of {', '.join(CHANNELS)}")
 
 
@@ -114,7 +114,9 @@ def _days(text: str, whole: str) -> frozenset[int]:
             )
         first, last = _DAY[ends[0]], _DAY[ends[-1]]
         if last < first:
-            raise ValueError(f"bad preferred_hours {whole!r} (day range {part.strip()} is backwards)")
+            raise ValueError(
+                f"bad preferred_hours {whole!r} (day range {part.strip()} is backwards)"
+            )
         out.update(range(first, last + 1))
     return frozenset(out)
 

@@ -188,7 +188,8 @@ CREATE INDEX contacts_due_value ON contacts (campaign_id, priority DESC, order_s
 
 CREATE TABLE answer_stats (
     campaign_id TEXT NOT NULL REFERENCES campaigns(id),
-    scope       TEXT NOT NULL CHECK (scope IN ('campaign', 'segment', 'contact', 'contact_total')),
+    scope       TEXT NOT NULL CHECK (scope IN ('campaign', 'segment', 'contact',
+                                       'campaign_total', 'segment_total', 'contact_total')),
     key         TEXT NOT NULL,
     bucket      INTEGER NOT NULL,
     tries       REAL NOT NULL,
