@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import cast
 
 from dialguard.config import CampaignConfig
+from dialguard.engine.handoff import HandoffDesk
+from dialguard.engine.right_time import RightTime
 from dialguard.logs import get_logger
 from dialguard.pacing.params import PacingMode
 from dialguard.rules import (
@@ -129,6 +131,9 @@ class ContactPicker:
         self._store = store
         self.campaign = campaign
         self._window = CallingWindow.from_config(campaign.calling_window)
+        # issue 15: the answer model and scores (order = expected_value), hand-offs
+        self.right_time = RightTime(store, campaign.id)
+        self.handoffs = HandoffDesk(store, campaign.id)
         # Launches run concurrently; without this two of them can read the same due
         # contact before either marks it in_progress, and dial one person twice.
         self._lock = asyncio.Lock()
@@ -149,8 +154,12 @@ class ContactPicker:
             for source, info in (await self._store.dnc.list_dates()).items()
             if (t := _epoch_of_date(info.list_date)) is not None
         }
+        if self.campaign.order == "expected_value":
+            await self.right_time.refresh(now)
         while True:
-            due = await self._store.contacts.due(self.campaign.id, now, SCAN_BATCH)
+            due = await self._store.contacts.due(
+                self.campaign.id, now, SCAN_BATCH, order=self.campaign.order
+            )
             if not due:
                 return None
             for contact in due:
@@ -197,6 +206,8 @@ class ContactPicker:
         await self._store.skips.record(
             self.campaign.id, contact.id, verdict.rule, verdict.reason, now=now
         )
+        if verdict.rule == "preferred_channel":
+            await self.handoffs.hand_over(contact, verdict.reason, now)
         closed = CLOSED_BY_RULE.get(verdict.rule)
         if closed is not None or verdict.retry_at is None:
             await self._store.contacts.close(contact.id, closed or "exhausted")
@@ -225,6 +236,19 @@ class ContactPicker:
         contact = await self._store.contacts.get(contact_id)
         if contact is None:
             return
+        await self._settle(contact, outcome, ended_at, opted_out, trunk_retry_at)
+        if trunk_retry_at is None:  # a trunk refusal says nothing about the person
+            await self.right_time.observe(contact, outcome, ended_at)
+
+    async def _settle(
+        self,
+        contact: ContactRecord,
+        outcome: AttemptOutcome,
+        ended_at: float,
+        opted_out: bool,
+        trunk_retry_at: float | None,
+    ) -> None:
+        contact_id = contact.id
         if trunk_retry_at is not None and not opted_out:
             await self._store.contacts.release(contact_id, due_at=trunk_retry_at)
             return

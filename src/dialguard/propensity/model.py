@@ -152,6 +152,10 @@ class AnswerModel:
             for (s, k, b), c in sorted(self._counts.items())
         ]
 
+    def contacts_with_history(self) -> list[str]:
+        """Every contact the model has seen an outcome of (their own figures apply)."""
+        return [k for (scope, k, _) in self._counts if scope == "contact_total"]
+
     def has_history(self, contact: int | str) -> bool:
         return ("contact_total", str(contact), 0) in self._counts
 

@@ -64,6 +64,9 @@ def due_sql(order: str = "priority") -> str:
 DUE_SQL = due_sql()
 """The engine's hottest read; public so a test can check it walks ``contacts_due``."""
 
+RESCORE_BATCH = 50_000
+"""Contacts per transaction of :meth:`Contacts.rescore_cold`."""
+
 ScoreOf = Callable[[NewContact, float], float]
 """A new contact's ordering score, given its creation time (the importer's, from
 :func:`dialguard.propensity.order_score`: the store does not know the model)."""
@@ -252,6 +255,63 @@ class Contacts:
             await tx.executemany(
                 "UPDATE contacts SET order_score = ? WHERE id = ?", [(s, i) for i, s in scores]
             )
+
+    async def profile_pairs(self, campaign_id: str) -> list[tuple[str, str]]:
+        """The distinct (segment or '', timezones JSON) of pending contacts: the keys of
+        :meth:`rescore_cold`'s figures."""
+        rows = await self._db.fetchall(
+            "SELECT DISTINCT coalesce(segment, ''), timezones FROM contacts"
+            " WHERE campaign_id = ? AND status = 'pending'",
+            (campaign_id,),
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    async def rescore_cold(
+        self,
+        campaign_id: str,
+        figures: dict[tuple[str, str], float],
+        *,
+        aging_s: float,
+        default_propensity: float,
+        batch: int = RESCORE_BATCH,
+    ) -> None:
+        """Every pending contact's score from its (segment, zones) figure:
+        ``p × coalesce(propensity, default) − max(next_attempt_at, created_at) / aging_s``,
+        the SQL mirror of :func:`dialguard.propensity.order_score` (a test holds them
+        equal). In id batches, each its own transaction, so picks interleave."""
+        if not figures:
+            return
+        whens = " ".join("WHEN coalesce(segment, '') = ? AND timezones = ? THEN ?" for _ in figures)
+        params: list[object] = [x for (seg, zones), p in figures.items() for x in (seg, zones, p)]
+        sql = (
+            f"UPDATE contacts SET order_score = (CASE {whens} ELSE 0 END)"
+            " * coalesce(propensity, ?) - max(next_attempt_at, created_at) / ?"
+            " WHERE campaign_id = ? AND status = 'pending' AND id >= ? AND id < ?"
+        )
+        row = await self._db.fetchone(
+            "SELECT min(id), max(id) FROM contacts WHERE campaign_id = ?", (campaign_id,)
+        )
+        if row is None or row[0] is None:
+            return
+        for lo in range(int(row[0]), int(row[1]) + 1, batch):
+            async with self._db.transaction() as tx:
+                await tx.execute(
+                    sql, (*params, default_propensity, aging_s, campaign_id, lo, lo + batch)
+                )
+
+    async def pending_among(self, campaign_id: str, ids: Sequence[int]) -> list[ContactRecord]:
+        """The pending contacts of the campaign among ``ids``."""
+        out: list[ContactRecord] = []
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = await self._db.fetchall(
+                f"SELECT * FROM contacts WHERE campaign_id = ? AND status = 'pending'"
+                f" AND id IN ({marks})",
+                (campaign_id, *chunk),
+            )
+            out += [ContactRecord.from_row(r) for r in rows]
+        return out
 
     async def release_orphans(self) -> int:
         """After a crash: contacts marked ``in_progress`` whose attempt row was never
