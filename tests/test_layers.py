@@ -32,7 +32,7 @@ ROOT = ""
 LEAVES = frozenset({ROOT, "law", "phone", "logs", "tasks", "spreadsheet"})
 """Modules of ours that import nothing of ours; anyone may import them."""
 
-_BELOW_ENGINE = frozenset({"pacing", "config", "rules", "store", "sip"})
+_BELOW_ENGINE = frozenset({"pacing", "propensity", "config", "rules", "store", "sip"})
 
 MAY_IMPORT: dict[str, frozenset[str]] = {
     # unit: the units it may import besides itself and the leaves
@@ -43,15 +43,16 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "tasks": frozenset(),
     "spreadsheet": frozenset(),
     "pacing": frozenset(),  # sans-I/O core: the law's numbers and nothing else
-    "config": frozenset({"pacing"}),  # config.pacing_map builds pacing parameters
+    "propensity": frozenset(),  # sans-I/O answer model and contact ordering score
+    "config": frozenset({"pacing", "propensity"}),  # config.pacing_map builds pacing parameters
     "rules": frozenset({"config"}),  # pure compliance checks over campaign settings
     "store": frozenset(),
     "sip": frozenset(),  # the trunk adapter; its contract is sip.api
     "sip.simulator": frozenset({"sip"}),  # the test/demo trunk, never the engine's
-    "importing": frozenset({"config", "rules", "store"}),
+    "importing": frozenset({"config", "rules", "store", "propensity"}),
     "engine": _BELOW_ENGINE,
-    "reports": frozenset({"config", "rules", "store"}),
-    "sim": frozenset({"pacing", "config", "rules"}),  # virtual time: no I/O layer
+    "reports": frozenset({"config", "rules", "store", "propensity"}),
+    "sim": frozenset({"pacing", "propensity", "config", "rules"}),  # virtual time: no I/O layer
     "demo": _BELOW_ENGINE | {"sip.simulator", "engine", "importing", "reports", "sim"},
     "cli": _BELOW_ENGINE
     | {"sip.simulator", "engine", "importing", "reports", "sim", "demo", "console"},

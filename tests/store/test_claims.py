@@ -19,20 +19,20 @@ async def test_a_claim_takes_due_contacts_in_priority_order_and_marks_them(
         [contact("+442079460001", priority=1), contact("+442079460002", priority=5)]
         + [contact(f"+44207946001{i}") for i in range(3)],
     )
-    first = await store.claims.claim_due("spring", clock.now, 2)
+    first = await store.contacts.claim_due("spring", clock.now, 2)
     assert [c.number for c in first] == ["+442079460002", "+442079460001"]
     assert await store.contacts.count("spring", "in_progress") == 2
-    rest = await store.claims.claim_due("spring", clock.now, 10)
+    rest = await store.contacts.claim_due("spring", clock.now, 10)
     assert len(rest) == 3 and not {c.id for c in rest} & {c.id for c in first}
-    assert await store.claims.claim_due("spring", clock.now, 10) == []
+    assert await store.contacts.claim_due("spring", clock.now, 10) == []
 
 
 async def test_a_contact_not_due_yet_is_not_claimed(store: Store, clock: FakeClock) -> None:
     await store.contacts.insert("spring", [contact("+442079460001")])
     [c] = await store.contacts.due("spring", clock.now, 1)
     await store.contacts.defer(c.id, clock.now + 60)
-    assert await store.claims.claim_due("spring", clock.now, 5) == []
-    assert [x.id for x in await store.claims.claim_due("spring", clock.now + 60, 5)] == [c.id]
+    assert await store.contacts.claim_due("spring", clock.now, 5) == []
+    assert [x.id for x in await store.contacts.claim_due("spring", clock.now + 60, 5)] == [c.id]
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
@@ -44,7 +44,7 @@ async def test_claimers_on_two_connections_at_once_never_share_a_contact(
 
         async def drain(s: Store) -> list[int]:
             got: list[int] = []
-            while batch := await s.claims.claim_due("spring", clock.now, 7):
+            while batch := await s.contacts.claim_due("spring", clock.now, 7):
                 got += [c.id for c in batch]
             return got
 

@@ -9,7 +9,7 @@ import pytest
 
 from dialguard.store import NewContact, Store, UnknownRecord
 from dialguard.store import database as store_database
-from dialguard.store.contacts import DUE_SQL
+from dialguard.store.contacts import DUE_SQL, ORDER_BY, due_sql
 from tests.store.helpers import FakeClock, contact
 
 
@@ -209,3 +209,26 @@ async def test_claim_due_marks_a_batch_in_due_order_and_never_twice(store: Store
     assert sorted(c.id for c in await store.contacts.due("spring", 100.0, 10)) == sorted(
         [*due, rest[1].id][:4]
     )
+@pytest.mark.parametrize("order", ["list", "priority", "expected_value"])
+async def test_every_order_walks_its_index_without_sorting(
+    store: Store, tmp_path: Path, order: str
+) -> None:
+    with sqlite3.connect(tmp_path / "store.sqlite3") as db:
+        rows = db.execute(f"EXPLAIN QUERY PLAN {due_sql(order)}", ("spring", 0, 10)).fetchall()
+    plan = " ".join(str(r[3]) for r in rows)
+    assert ORDER_BY[order][0] in plan
+    assert "TEMP B-TREE" not in plan
+
+
+async def test_expected_value_order_follows_the_score_within_a_priority(store: Store) -> None:
+    await store.contacts.insert("spring", [contact(f"+4420794600{i:02d}") for i in range(4)])
+    ids = [c.id for c in await store.contacts.due("spring", 100.0, 10)]
+    await store.contacts.set_scores([(ids[0], 0.1), (ids[1], 0.9), (ids[2], 0.5), (ids[3], -1)])
+    due = await store.contacts.due("spring", 100.0, 10, order="expected_value")
+    assert [c.id for c in due] == [ids[1], ids[2], ids[0], ids[3]]
+    assert due[0].order_score == 0.9
+    with pytest.raises(ValueError, match="contact order"):
+        await store.contacts.due("spring", 100.0, 10, order="random")
+    # a batch claim walks the same order and returns it in that order
+    claimed = await store.contacts.claim_due("spring", 100.0, 3, order="expected_value")
+    assert [c.id for c in claimed] == [ids[1], ids[2], ids[0]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 from cyclopts import Parameter
 from rich.console import Console
@@ -20,6 +20,7 @@ from dialguard.cli._common import EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEM, console
 from dialguard.law import MAX_ABANDON_CAP, MIN_RING_TIMEOUT_S
 
 if TYPE_CHECKING:
+    from dialguard.propensity import Order
     from dialguard.sim import DayResult, ModeSummary
 
 JSON_KEYS = (
@@ -41,7 +42,8 @@ def simulate(
     scenario: str = "S1",
     mode: str = "progressive",
     seeds: int = 20,
-    hours: float = 8.0,
+    hours: float | None = None,
+    order: str = "list",
     first_seed: int = 0,
     cap: float = MAX_ABANDON_CAP,
     ring_timeout: float = MIN_RING_TIMEOUT_S,
@@ -53,13 +55,17 @@ def simulate(
     Parameters
     ----------
     scenario
-        S1, S2, S3 (docs/design.md's standard workloads) or a workload TOML file.
+        S1, S2, S3 (docs/design.md's standard workloads), S4 (a list of different
+        people called in ``--order``; docs/contacts.md) or a workload TOML file.
     mode
         progressive, predictive or vicidial-adapt; several separated by commas.
     seeds
         How many seeded days to run (seeds first_seed … first_seed+seeds-1).
     hours
-        Length of each simulated day.
+        Length of each simulated day (8 h; S4: 13 h, 08:00–21:00 in the callees' zone).
+    order
+        S4 only: list, priority or expected_value (the campaign's ``order``); several
+        separated by commas.
     first_seed
         The first seed (to replay one day, give its seed and --seeds 1).
     cap
@@ -75,7 +81,12 @@ def simulate(
     from dialguard.sim import MODES, STANDARD, WorkloadError, load_workload, summarise
     from dialguard.sim.centre import ContactCentre, SimulationError
     from dialguard.sim.modes import make_pacer
+    from dialguard.sim.right_time import S4, S4_HOURS
 
+    right_time = scenario.upper() == "S4"
+    if hours is None:
+        hours = S4_HOURS if right_time else 8.0
+    orders = [cast("Order", o.strip()) for o in order.split(",") if o.strip()]
     modes = [m.strip() for m in mode.split(",") if m.strip()]
     bad = [m for m in modes if m not in MODES]
     problems = []
@@ -91,12 +102,16 @@ def simulate(
         problems.append(f"--ring-timeout {ring_timeout}: must be in [15, 120] s")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         problems.append(f"--plot {plot}: the file must end in .png or .svg")
-    workload = STANDARD.get(scenario.upper())
+    from dialguard.propensity import ORDERS
+
+    if not orders or any(o not in ORDERS for o in orders):
+        problems.append(f"--order {order!r}: choose from {', '.join(ORDERS)} (comma-separated)")
+    workload = S4 if right_time else STANDARD.get(scenario.upper())
     if workload is None:
         path = Path(scenario)
         if path.suffix.lower() != ".toml" and not path.exists():
             problems.append(
-                f"--scenario {scenario!r}: not S1, S2, S3 or an existing workload .toml file"
+                f"--scenario {scenario!r}: not S1, S2, S3, S4 or an existing workload .toml file"
             )
         else:
             try:
@@ -108,6 +123,8 @@ def simulate(
             err_console.print(f"[red]error:[/] {p}", highlight=False)
         return EXIT_BAD_INPUT
     assert workload is not None
+    if right_time:
+        return _right_time(modes, orders, seeds, first_seed, hours, cap, ring_timeout, json_out)
 
     summaries: list[ModeSummary] = []
     first_day: DayResult | None = None
@@ -188,3 +205,60 @@ def _table(summaries: list[ModeSummary]) -> None:
     out = console if console.is_terminal else Console(width=200)
     out.print(t)
     out.print("† closed-form talk-share ceiling of plain progressive dialling (docs/design.md)")
+
+
+def _right_time(
+    modes: list[str],
+    orders: list[Order],
+    seeds: int,
+    first_seed: int,
+    hours: float,
+    cap: float,
+    ring_timeout: float,
+    json_out: bool,
+) -> int:
+    """S4: every mode × order over the seeds; the pacing figures and issue 15's."""
+    from dialguard.sim import SimulationError, summarise
+    from dialguard.sim.modes import make_pacer
+    from dialguard.sim.right_time import S4, run_s4_day, summarise_s4
+
+    out: dict[str, dict[str, object]] = {}
+    for m in modes:
+        for o in orders:
+            try:
+                days = [
+                    run_s4_day(
+                        seed,
+                        o,
+                        make_pacer(m, S4, cap, ring_timeout_s=ring_timeout),
+                        hours=hours,
+                    )
+                    for seed in range(first_seed, first_seed + seeds)
+                ]
+            except SimulationError as e:
+                err_console.print(f"[red]simulation failed[/] ({m}, {o}): {e}", highlight=False)
+                return EXIT_PROBLEM
+            pacing = summarise(S4, m, [d for d, _ in days], cap=cap, ring_timeout_s=ring_timeout)
+            out[f"{m}/{o}"] = {**pacing.as_json(), **summarise_s4(o, days).as_json()}
+    if json_out:
+        objs = list(out.values())
+        print(json.dumps(objs[0] if len(objs) == 1 else out))
+        return EXIT_OK
+    t = Table(title="dialguard simulate S4 (right person, right time)")
+    cols = ("mode/order", "live/agent-h", "attempts/live", "no consent", "outside hours",
+            "other channel", "hand-offs", "talk share")  # fmt: skip
+    for col in cols:
+        t.add_column(col, justify="right")
+    for key, v in out.items():
+        t.add_row(
+            key,
+            f"{v['live_contacts_per_agent_hour']:.2f}",
+            f"{v['attempts_per_live_contact']:.2f}",
+            str(v["calls_without_consent"]),
+            str(v["calls_outside_preferred_hours"]),
+            str(v["calls_to_other_channel"]),
+            str(v["handoffs"]),
+            f"{v['talk_share']:.1%}",
+        )
+    (console if console.is_terminal else Console(width=200)).print(t)
+    return EXIT_OK

@@ -25,6 +25,7 @@ from dialguard.law import (
     REGIME_MAX_CALLS,
 )
 from dialguard.pacing.params import PacingMode as PacingMode
+from dialguard.propensity.score import Order
 
 AbandonWindow = Literal["24h", "30d"]
 Regime = Literal["tcpa", "france", "australia", "custom", "none"]
@@ -240,6 +241,17 @@ class CampaignConfig(_Model):
     caps: FrequencyCaps = FrequencyCaps()
     dnc: DncConfig = DncConfig()
     enabled: bool = True
+    order: Order = Field(
+        default="priority",
+        description="which due contact first: list (file order, retries when due), "
+        "priority (highest priority, then longest due) or expected_value (answer "
+        "probability now × propensity within a priority, aged so nobody waits forever)",
+    )
+    require_voice_consent: bool = Field(
+        default=False,
+        description="dial only contacts whose imported voice consent is 'yes' (an explicit "
+        "'no' is never dialled either way); docs/contacts.md says which regimes need it",
+    )
 
     @model_validator(mode="after")
     def _caps_never_looser_than_the_regime(self) -> CampaignConfig:

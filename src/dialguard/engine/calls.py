@@ -472,13 +472,7 @@ class CallJob:
             call_id=self.call.call_id,
             campaign=self.ctx.campaign_id,
             ts=self.ctx.wall(),
-            contact=ContactCard(
-                number=self.contact.number,
-                name=self.contact.name or "",
-                custom={k: str(v) for k, v in self.contact.custom.items()},
-            )
-            if event == "offer"
-            else None,
+            contact=ContactCard.of(self.contact) if event == "offer" else None,
             outcome=outcome,
             wrap_up_cap_s=self.ctx.wrap_up_cap_s() if event == "ended" else None,
         )

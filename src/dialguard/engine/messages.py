@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeAlias, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -37,6 +37,9 @@ from dialguard.config import PacingConfig
 from dialguard.config.engine import TOPIC_LEVEL_PATTERN, topic_prefix_problem
 from dialguard.law import MAX_ABANDON_CAP
 from dialguard.pacing.events import AGENT_STATES as AGENT_STATES
+
+if TYPE_CHECKING:
+    from dialguard.store import ContactRecord
 from dialguard.pacing.events import AgentState as _AgentState
 
 # The agent states are the pacer's vocabulary, defined once in dialguard.pacing.events;
@@ -109,6 +112,49 @@ class ContactCard(_Payload):
     number: Annotated[str, Field(min_length=3, max_length=32)]
     name: Annotated[str, Field(max_length=200)] = ""
     custom: dict[str, str] = Field(default_factory=dict)
+    # what the business knows, so the conversation starts from it (docs/contacts.md)
+    segment: Annotated[str, Field(max_length=64)] | None = None
+    offer_key: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="the offer or script to open with"
+    )
+    preferred_channel: Literal["voice", "sms", "email", "none"] | None = None
+    voice_consent: Literal["yes", "no", "unknown"] = "unknown"
+    consent_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+    consent_source: Annotated[str, Field(max_length=64)] | None = None
+
+    @classmethod
+    def of(cls, contact: ContactRecord) -> ContactCard:
+        """The card of a stored contact."""
+        return cls(
+            number=contact.number,
+            name=contact.name or "",
+            custom={k: str(v) for k, v in contact.custom.items()},
+            segment=contact.segment,
+            offer_key=contact.offer_key,
+            preferred_channel=contact.preferred_channel,  # checked at import
+            voice_consent=contact.voice_consent,
+            consent_date=contact.consent_date,
+            consent_source=contact.consent_source,
+        )
+
+
+class HandoffMessage(_Payload):
+    """``dialguard/handoff/{channel}``: a contact who asked for another channel (sms,
+    email, or none: record "do not contact"), handed over instead of dialled. Once per
+    campaign and contact; ``handoff_id`` is unique, for a consumer to drop a repeat
+    after an engine crash (engine/handoff.py)."""
+
+    handoff_id: Annotated[int, Field(ge=1)]
+    campaign: CampaignId
+    contact_id: Annotated[int, Field(ge=1)]
+    number: Annotated[str, Field(min_length=3, max_length=32)]
+    name: Annotated[str, Field(max_length=200)] | None = None
+    channel: Literal["sms", "email", "none"]
+    reason: Annotated[str, Field(max_length=500)]
+    segment: Annotated[str, Field(max_length=64)] | None = None
+    offer_key: Annotated[str, Field(max_length=64)] | None = None
+    voice_consent: Literal["yes", "no", "unknown"] = "unknown"
+    at: Epoch
 
 
 AgentCallKind = Literal["offer", "connected", "ended", "wrap_up_ended"]
@@ -323,6 +369,9 @@ class Topics:
     def campaign_pacing(self, campaign: str) -> str:
         return f"{self.prefix}/campaigns/{_level(campaign, 'campaign')}/pacing"
 
+    def handoff(self, channel: str) -> str:
+        return f"{self.prefix}/handoff/{_level(channel, 'channel')}"
+
     def campaign_events(self, campaign: str) -> str:
         return f"{self.prefix}/campaigns/{_level(campaign, 'campaign')}/events"
 
@@ -434,6 +483,7 @@ def encode(model: BaseModel) -> bytes:
 SCHEMA_MODELS: Final[tuple[type[BaseModel], ...]] = (
     AgentStateMessage,
     AgentCallMessage,
+    HandoffMessage,
     Disposition,
     ControlRequest,
     PacingChangeRequest,

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import cast
 
 from dialguard.config import CampaignConfig
+from dialguard.engine.handoff import HandoffDesk
+from dialguard.engine.right_time import RightTime
 from dialguard.logs import get_logger
 from dialguard.pacing.params import PacingMode
 from dialguard.rules import (
@@ -26,9 +28,9 @@ from dialguard.rules import (
     PastAttempt,
     Suppression,
     Verdict,
-    WeeklySpan,
     check_contact,
 )
+from dialguard.rules.preferences import preferred_spans
 from dialguard.rules.types import SuppressionSource
 from dialguard.store import AttemptRecord, ContactRecord, Store, SuppressionHit
 from dialguard.store.records import AttemptOutcome, ContactStatus
@@ -51,6 +53,8 @@ CLOSED_BY_RULE: dict[str, ContactStatus] = {
     "no_retry_rule": "done",
     "timezone_unknown": "exhausted",
     "bad_contact_row": "exhausted",
+    "voice_consent": "done",
+    "preferred_channel": "done",  # handed over to its channel (engine/handoff.py)
 }
 
 # Attempt outcome (store) → the retry rule that governs the next try (config).
@@ -95,13 +99,6 @@ def _past(a: AttemptRecord) -> PastAttempt:
     )
 
 
-def _preferred(contact: ContactRecord) -> tuple[WeeklySpan, ...]:
-    hours = contact.preferred_hours
-    if not hours or "start" not in hours or "end" not in hours:
-        return ()
-    return (WeeklySpan.of(range(7), hours["start"], hours["end"]),)
-
-
 def contact_facts(contact: ContactRecord, campaign_history: list[AttemptRecord]) -> ContactFacts:
     """The gate's view of a contact, from its row and this campaign's attempts to it."""
     counts: dict[str, int] = {}
@@ -126,7 +123,9 @@ def contact_facts(contact: ContactRecord, campaign_history: list[AttemptRecord])
         last_outcome=last_outcome,
         last_outcome_at=last_at if last_outcome is not None else None,
         outcome_counts=counts,
-        preferred_hours=_preferred(contact),
+        preferred_hours=preferred_spans(contact.preferred_hours),
+        voice_consent=contact.voice_consent,
+        preferred_channel=contact.preferred_channel or None,
     )
 
 
@@ -155,6 +154,9 @@ class ContactPicker:
         self._store = store
         self.campaign = campaign
         self._window = CallingWindow.from_config(campaign.calling_window)
+        # issue 15: the answer model and scores (order = expected_value), hand-offs
+        self.right_time = RightTime(store, campaign.id)
+        self.handoffs = HandoffDesk(store, campaign.id)
         # Refills run one at a time: two launches must not both find the queue empty and
         # claim (and hold) two batches for one dial each.
         self._lock = asyncio.Lock()
@@ -219,9 +221,13 @@ class ContactPicker:
             for source, info in (await self._store.dnc.list_dates()).items()
             if (t := _epoch_of_date(info.list_date)) is not None
         }
+        if self.campaign.order == "expected_value":
+            await self.right_time.refresh(now)
         size = max(1, min(PREFETCH_MAX, 2 * self._waiting))
         while True:
-            batch = await self._store.contacts.claim_due(self.campaign.id, now, size)
+            batch = await self._store.contacts.claim_due(
+                self.campaign.id, now, size, order=self.campaign.order
+            )
             if not batch:
                 return None
             numbers = [c.number for c in batch]
@@ -291,6 +297,8 @@ class ContactPicker:
         await self._store.skips.record(
             self.campaign.id, contact.id, verdict.rule, verdict.reason, now=now
         )
+        if verdict.rule == "preferred_channel":
+            await self.handoffs.hand_over(contact, verdict.reason, now)
         closed = CLOSED_BY_RULE.get(verdict.rule)
         if closed is not None or verdict.retry_at is None:
             await self._store.contacts.close(contact.id, closed or "exhausted")
@@ -319,6 +327,19 @@ class ContactPicker:
         contact = await self._store.contacts.get(contact_id)
         if contact is None:
             return
+        await self._settle(contact, outcome, ended_at, opted_out, trunk_retry_at)
+        if trunk_retry_at is None:  # a trunk refusal says nothing about the person
+            await self.right_time.observe(contact, outcome, ended_at)
+
+    async def _settle(
+        self,
+        contact: ContactRecord,
+        outcome: AttemptOutcome,
+        ended_at: float,
+        opted_out: bool,
+        trunk_retry_at: float | None,
+    ) -> None:
+        contact_id = contact.id
         if trunk_retry_at is not None and not opted_out:
             await self._store.contacts.release(contact_id, due_at=trunk_retry_at)
             return

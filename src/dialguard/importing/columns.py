@@ -40,6 +40,12 @@ CONTACT_FIELDS: tuple[str, ...] = (
     "preferred_channel",
     "preferred_hours",
     "region",
+    "voice_consent",
+    "consent_date",
+    "consent_source",
+    "segment",
+    "propensity",
+    "offer_key",
 )
 """Optional contact columns with a meaning; any other column is kept as a custom field."""
 

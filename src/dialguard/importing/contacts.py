@@ -4,8 +4,10 @@ The rules (documented for operators in docs/import.md):
 
 - the first non-blank line is the header; the number column may be called any of
   :data:`~dialguard.importing.columns.NUMBER_ALIASES`; other known columns are name,
-  priority, consent, preferred_channel, preferred_hours ("18:00-20:00") and region (the
-  row's own default region); any other column is kept as a custom field;
+  priority, consent, preferred_channel, preferred_hours ("18:00-20:00", or with weekdays
+  "mon-fri 18:00-20:00; sat 10:00-12:00"), region (the row's own default region) and the
+  profile columns of docs/contacts.md (importing/profile.py); any other column is kept
+  as a custom field;
 - a bad row is rejected with its line number and the exact reason, and the import
   carries on; a duplicate number within the file is rejected pointing at the first line;
 - numbers the campaign already has are counted, not changed, so importing the same file
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 from dialguard.importing.columns import ColumnError, ContactColumns, resolve_contact_columns
 from dialguard.importing.encoding import choose_encoding
+from dialguard.importing.profile import parse_profile, weekly_hours
 from dialguard.importing.records import (
     BadRecord,
     CsvRecords,
@@ -35,6 +38,7 @@ from dialguard.importing.records import (
 from dialguard.importing.report import ImportReport, Reject
 from dialguard.logs import get_logger
 from dialguard.phone import InvalidNumber, check_region, parse_number
+from dialguard.propensity import AnswerModel, order_score
 from dialguard.store import BATCH_ROWS, NewContact, Store, UnknownRecord
 
 __all__ = [
@@ -111,7 +115,11 @@ def contact_from_record(
             raise ValueError(f"bad number: {e.reason}") from None
         priority = _parse_priority(known("priority")) if known("priority") else 0
         hours = known("preferred_hours")
-        preferred_hours = parse_preferred_hours(hours) if hours else None
+        preferred_hours = None
+        if hours:  # "18:00-20:00" every day, or with weekdays "mon-fri 18:00-20:00; sat …"
+            has_days = any(ch.isalpha() for ch in hours)
+            preferred_hours = weekly_hours(hours) if has_days else parse_preferred_hours(hours)
+        profile = parse_profile(known)
     except ValueError as e:  # InvalidNumber from check_region is a ValueError too
         return Reject(record.line, str(e), record.raw)
 
@@ -122,10 +130,25 @@ def contact_from_record(
         name=known("name") or None,
         priority=priority,
         consent=known("consent") or None,
-        preferred_channel=known("preferred_channel") or None,
+        preferred_channel=profile.preferred_channel,
         preferred_hours=preferred_hours,
         custom={k: fields[i].strip() for k, i in columns.custom.items() if fields[i].strip()},
+        voice_consent=profile.voice_consent,
+        consent_date=profile.consent_date,
+        consent_source=profile.consent_source,
+        segment=profile.segment,
+        propensity=profile.propensity,
+        offer_key=profile.offer_key,
     )
+
+
+_COLD = AnswerModel()
+
+
+def _score(contact: NewContact, created_at: float) -> float:
+    """A new contact's ordering score: the cold model's prior, its propensity, its wait
+    from now (the engine refreshes the hour's figure once it has learnt)."""
+    return order_score(_COLD.prior.mean, contact.propensity, created_at)
 
 
 @dataclass
@@ -203,7 +226,7 @@ async def import_contacts(
         batches = _batches(records, region, report, batch_rows)
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
             if batch.contacts:
-                counts = await store.contacts.insert(campaign_id, batch.contacts)
+                counts = await store.contacts.insert(campaign_id, batch.contacts, score=_score)
                 report.imported += counts.inserted
                 report.duplicates_in_store += counts.already_present
             if on_progress is not None:

@@ -12,6 +12,9 @@ compliance reports ("why was this contact skipped?"). The order:
                         missing or older than 28 / 31 days
 2   dnc_internal        the number is on the internal DNC list        None
 3   dnc_tps/ctps/usdnc  it is on a national list the campaign uses    None
+3b  voice_consent       consent "no", or not "yes" when required      None
+3c  preferred_channel   the contact asked for sms, email or none      None
+                        (the engine hands it over instead)
 4   max_attempts        total or per-outcome attempt allowance spent  None
 5   no_retry_rule       the last outcome has no retry rule            None
     / retry_delay       the last outcome's retry delay not yet over   end of delay
@@ -42,6 +45,7 @@ from dialguard.rules.hours import (
     check_preferred_hours,
     resolve_zones,
 )
+from dialguard.rules.preferences import check_preferred_channel, check_voice_consent
 from dialguard.rules.retries import (
     check_abandon_lockout,
     check_max_attempts,
@@ -64,6 +68,8 @@ RULE_ORDER: tuple[str, ...] = (
     "dnc_tps",
     "dnc_ctps",
     "dnc_usdnc",
+    "voice_consent",
+    "preferred_channel",
     "max_attempts",
     "no_retry_rule",
     "retry_delay",
@@ -99,6 +105,8 @@ def _verdicts(i: _Inputs) -> Iterable[Verdict]:
     lists = i.campaign.dnc.lists
     yield check_lists_fresh(lists, i.dnc_list_dates, i.now)
     yield check_dnc(i.suppressions, lists)
+    yield check_voice_consent(i.contact.voice_consent, i.campaign.require_voice_consent)
+    yield check_preferred_channel(i.contact.preferred_channel)
     yield check_max_attempts(i.contact, i.campaign.retry)
     yield check_retry_delay(i.contact, i.campaign.retry, i.now)
     yield check_abandon_lockout(i.history, i.mode, i.now)

@@ -218,7 +218,9 @@ class ContactFacts:
     ``outcome_counts`` count this campaign's attempts to the contact; ``last_outcome`` /
     ``last_outcome_at`` are the latest of them (outcome name as in ``RetryPolicy``, and
     when that attempt ended). ``preferred_hours`` (callee's local time) narrow the legal
-    calling window; they never widen it.
+    calling window; they never widen it. ``voice_consent`` (yes|no|unknown) and
+    ``preferred_channel`` (voice|sms|email|none, None for no preference) are the
+    contact's own choices (rules/preferences.py).
     """
 
     number: str
@@ -229,8 +231,19 @@ class ContactFacts:
     last_outcome_at: float | None = None
     outcome_counts: Mapping[str, int] = field(default_factory=dict, hash=False)
     preferred_hours: tuple[WeeklySpan, ...] = ()
+    voice_consent: str = "unknown"
+    preferred_channel: str | None = None
 
     def __post_init__(self) -> None:
+        if self.voice_consent not in ("yes", "no", "unknown"):
+            raise ValueError(
+                f"ContactFacts.voice_consent must be yes, no or unknown: {self.voice_consent!r}"
+            )
+        if self.preferred_channel not in (None, "voice", "sms", "email", "none"):
+            raise ValueError(
+                "ContactFacts.preferred_channel must be voice, sms, email or none: "
+                f"{self.preferred_channel!r}"
+            )
         if not isinstance(self.number, str) or not self.number.strip():
             raise ValueError("ContactFacts.number must be a non-empty string")
         if isinstance(self.timezones, str):

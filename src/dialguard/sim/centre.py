@@ -20,7 +20,7 @@ import heapq
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from dialguard.law import CONNECT_DEADLINE_S
 from dialguard.pacing import (
@@ -28,16 +28,21 @@ from dialguard.pacing import (
     Answered,
     Connect,
     Connected,
+    CouldNotLaunch,
     Decision,
     Ended,
     Event,
     Failed,
+    FailReason,
     Launch,
     Launched,
     PlayMessage,
     Ringing,
 )
 from dialguard.sim.workload import Workload
+
+if TYPE_CHECKING:
+    from dialguard.sim.right_time import Callees, Dialler
 
 # event kinds (ints: the heap compares them cheaply)
 _TIMER, _RING, _ANSWER, _FAIL, _CONNECTED, _END, _WRAP_END, _LAUNCHED = range(8)
@@ -65,6 +70,8 @@ class _Call:
     agent: int | None = None
     abandoned: bool = False
     done: bool = False
+    contact: int = -1  # S4: whom it dials (sim/right_time.py); -1 without a list
+    dialled_at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -146,8 +153,13 @@ class ContactCentre:
         seed: int,
         hours: float = 8.0,
         sample_every_s: float | None = None,
+        contacts: tuple[Dialler, Callees] | None = None,
     ) -> None:
+        """``contacts``: dial a list of people (workload S4) — the dialler picks whom,
+        the callees' own hourly chance decides each answer — instead of drawing every
+        call from the workload's shares."""
         self.w = workload
+        self.contacts = contacts
         self.pacer = pacer
         self.seed = seed
         self.rng = random.Random(seed)
@@ -245,11 +257,14 @@ class ContactCentre:
             call.answered_at = now
             if call.kind == _LIVE:
                 self.result.answered_live += 1
+            self._settle(call, "connected" if call.kind == _LIVE else "voicemail", now)
             pacer.handle(Answered(a), now)
         elif kind == _FAIL:
             call.done = True
             del self._calls[a]
-            pacer.handle(Failed(a, "busy" if b == 1 else "invalid" if b == 2 else "no_answer"), now)
+            why: FailReason = "busy" if b == 1 else "invalid" if b == 2 else "no_answer"
+            self._settle(call, why, now)
+            pacer.handle(Failed(a, why), now)
         elif kind == _CONNECTED:
             agent = self._agents[b]
             pacer.handle(Connected(a), now)
@@ -312,10 +327,29 @@ class ContactCentre:
             if call.kind == _LIVE:
                 self.result.abandoned_live += 1
 
+    def _settle(self, call: _Call, outcome: str, now: float) -> None:
+        if self.contacts is not None and call.contact >= 0:
+            dialler, callees = self.contacts
+            if outcome == "connected":
+                callees.answered_live(call.contact)
+            dialler.settle(call.contact, outcome, call.dialled_at, dialler.start + now)
+
     def _launch(self, d: Launch, now: float) -> None:
         w = self.w
         rng = self.rng
         r = self.result
+        contact, live_share, dialled_at = -1, w.live_share, now
+        if self.contacts is not None:
+            dialler, callees = self.contacts
+            picked = dialler.pick(dialler.start + now)
+            if picked is None:  # nobody callable now: the engine's CouldNotLaunch
+                self.pacer.handle(CouldNotLaunch(d.call), now)
+                return
+            contact, dialled_at = picked, dialler.start + now
+            callees.called(contact, dialled_at)
+            # the callee's own chance is of answering once the line rings (not busy)
+            rest = 1 - w.busy - w.invalid - w.voicemail
+            live_share = callees.answer_chance(contact, dialled_at) * rest
         r.attempts += 1
         now += rng.uniform(*w.dispatch_s)  # the INVITE leaves this much later
         self._push(now, _LAUNCHED, d.call)
@@ -323,23 +357,23 @@ class ContactCentre:
         u = rng.random()
         timeout = d.ring_timeout_s
         if u < w.busy:
-            self._calls[d.call] = _Call(0)
+            self._calls[d.call] = _Call(0, contact=contact, dialled_at=dialled_at)
             self._push(now + pdd + rng.uniform(*w.busy_after_s), _FAIL, d.call, 1)
             return
         u -= w.busy
         if u < w.invalid:
-            self._calls[d.call] = _Call(0)
+            self._calls[d.call] = _Call(0, contact=contact, dialled_at=dialled_at)
             self._push(now + pdd + rng.uniform(*w.invalid_after_s), _FAIL, d.call, 2)
             return
         u -= w.invalid
         ring_at = now + pdd
         if u < w.voicemail:
             kind, answer_after = _VOICEMAIL, rng.uniform(*w.voicemail_answer_s)
-        elif u - w.voicemail < w.live_share:
+        elif u - w.voicemail < live_share:
             kind, answer_after = _LIVE, rng.lognormvariate(self._ring_mu, w.ring_sigma)
         else:
             kind, answer_after = 0, math.inf
-        self._calls[d.call] = _Call(kind)
+        self._calls[d.call] = _Call(kind, contact=contact, dialled_at=dialled_at)
         self._push(ring_at, _RING, d.call)
         if answer_after <= timeout:
             self._push(ring_at + answer_after, _ANSWER, d.call)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
-from dialguard.store.database import Database, check_choice, dumps
+from dialguard.store.database import SQLITE, Database, Dialect, check_choice, dumps
 from dialguard.store.errors import UnknownRecord
 from dialguard.store.records import (
     CONTACT_STATUSES,
@@ -29,20 +29,56 @@ from dialguard.store.records import (
     NewContact,
 )
 
-__all__ = ["DUE_SQL", "Contacts"]
+__all__ = ["DUE_SQL", "ORDER_BY", "Contacts", "due_sql"]
 
 _INSERT = """
 INSERT INTO contacts (campaign_id, number, region, timezones, name, priority, consent,
-                      preferred_channel, preferred_hours, custom, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      preferred_channel, preferred_hours, custom, created_at,
+                      voice_consent, consent_date, consent_source, segment, propensity,
+                      offer_key, order_score)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (campaign_id, number) DO NOTHING
 """
 
-DUE_SQL = (
-    "SELECT * FROM contacts WHERE campaign_id = ? AND status = 'pending' "
-    "AND next_attempt_at <= ? ORDER BY priority DESC, next_attempt_at, id LIMIT ?"
-)
+ORDER_BY: dict[str, tuple[str, str]] = {
+    # the file's order, retries as they come due
+    "list": ("contacts_due_list", "next_attempt_at, id"),
+    # higher priority first, then longest due: the default
+    "priority": ("contacts_due", "priority DESC, next_attempt_at, id"),
+    # priority tiers kept, then expected value minus wait (dialguard.propensity.score)
+    "expected_value": ("contacts_due_value", "priority DESC, order_score DESC, id"),
+}
+"""The one place a campaign's ``order`` becomes SQL: the partial index each walks (named,
+so the planner cannot pick one that needs a sort) and its ORDER BY."""
+
+
+def due_sql(order: str = "priority", dialect: Dialect = SQLITE) -> str:
+    """The due query for ``order`` (a key of :data:`ORDER_BY`; ValueError otherwise)."""
+    check_choice("contact order", order, tuple(ORDER_BY))
+    index, order_by = ORDER_BY[order]
+    return (
+        f"SELECT * FROM contacts{dialect.indexed_by(index)} WHERE campaign_id = ?"
+        f" AND status = 'pending' AND next_attempt_at <= ? ORDER BY {order_by} LIMIT ?"
+    )
+
+
+_SORT_KEY: dict[str, Callable[[ContactRecord], tuple[float, ...]]] = {
+    "list": lambda c: (c.next_attempt_at, c.id),
+    "priority": lambda c: (-c.priority, c.next_attempt_at, c.id),
+    "expected_value": lambda c: (-c.priority, -c.order_score, c.id),
+}
+""":data:`ORDER_BY` in Python: ``UPDATE … RETURNING`` returns rows in no set order."""
+
+
+DUE_SQL = due_sql()
 """The engine's hottest read; public so a test can check it walks ``contacts_due``."""
+
+RESCORE_BATCH = 50_000
+"""Contacts per transaction of :meth:`Contacts.rescore_cold`."""
+
+ScoreOf = Callable[[NewContact, float], float]
+"""A new contact's ordering score, given its creation time (the importer's, from
+:func:`dialguard.propensity.order_score`: the store does not know the model)."""
 
 
 class Contacts:
@@ -54,7 +90,12 @@ class Contacts:
     # ------------------------------------------------------------------ import
 
     async def insert(
-        self, campaign_id: str, rows: Iterable[NewContact], *, now: float | None = None
+        self,
+        campaign_id: str,
+        rows: Iterable[NewContact],
+        *,
+        now: float | None = None,
+        score: ScoreOf | None = None,
     ) -> InsertCounts:
         """Insert contacts, skipping numbers the campaign already has (idempotent).
 
@@ -77,6 +118,13 @@ class Contacts:
                 None if c.preferred_hours is None else dumps(c.preferred_hours),
                 dumps(c.custom),
                 ts,
+                c.voice_consent,
+                c.consent_date,
+                c.consent_source,
+                c.segment,
+                c.propensity,
+                c.offer_key,
+                0.0 if score is None else score(c, ts),
             )
             for c in rows
         )
@@ -88,12 +136,14 @@ class Contacts:
         row = await self._db.fetchone("SELECT * FROM contacts WHERE id = ?", (contact_id,))
         return None if row is None else ContactRecord.from_row(row)
 
-    async def due(self, campaign_id: str, now: float, limit: int) -> list[ContactRecord]:
-        """Pending contacts due at ``now``: highest priority first, then longest due, then id.
+    async def due(
+        self, campaign_id: str, now: float, limit: int, order: str = "priority"
+    ) -> list[ContactRecord]:
+        """Pending contacts due at ``now`` in the campaign's ``order`` (:data:`ORDER_BY`).
 
-        One walk of the partial index ``contacts_due``, stopping after ``limit`` rows.
+        One walk of that order's partial index, stopping after ``limit`` rows.
         """
-        rows = await self._db.fetchall(DUE_SQL, (campaign_id, now, limit))
+        rows = await self._db.fetchall(due_sql(order, self._db.dialect), (campaign_id, now, limit))
         return [ContactRecord.from_row(r) for r in rows]
 
     async def due_summary(self, campaign_id: str, now: float) -> DueSummary:
@@ -162,31 +212,31 @@ class Contacts:
 
     # ------------------------------------------------------------------ moves
 
-    async def claim_due(self, campaign_id: str, now: float, limit: int) -> list[ContactRecord]:
-        """Claim up to ``limit`` due contacts in one transaction: the :data:`DUE_SQL` walk,
-        then one ``UPDATE … RETURNING`` marks them ``in_progress``; in due order.
+    async def claim_due(
+        self, campaign_id: str, now: float, limit: int, order: str = "priority"
+    ) -> list[ContactRecord]:
+        """Claim up to ``limit`` due contacts in one statement: the due walk in the
+        campaign's ``order`` inside ``UPDATE … SET status = 'in_progress' … RETURNING``;
+        returned in that order.
 
-        Only rows still ``pending`` at the UPDATE are returned (another claimer sharing
-        the store may have taken some), so each contact is claimed by one caller."""
+        Safe when several transactions claim at once: on PostgreSQL the inner SELECT
+        carries ``FOR UPDATE SKIP LOCKED`` (:attr:`Dialect.lock_rows`), so a second
+        claimer (another launch, a node finishing a hand-over) skips the rows the first
+        has locked instead of claiming them too; on SQLite ``BEGIN IMMEDIATE`` already
+        makes claims one at a time. The compliance gate then decides which of them may
+        be dialled; the caller releases, defers or closes the rest."""
         if limit <= 0:
             return []
+        dialect = self._db.dialect
+        sql = (
+            f"UPDATE contacts SET status = 'in_progress' WHERE id IN (SELECT id FROM "
+            f"({due_sql(order, dialect)}{dialect.lock_rows}) AS due) RETURNING *"
+        )
         async with self._db.transaction() as tx:
-            rows = list(await tx.execute_fetchall(DUE_SQL, (campaign_id, now, limit)))
-            if not rows:
-                return []
-            ids = [int(r["id"]) for r in rows]
-            marks = ",".join("?" * len(ids))
-            taken = await tx.execute_fetchall(
-                f"UPDATE contacts SET status = 'in_progress' WHERE id IN ({marks})"
-                " AND status = 'pending' RETURNING id",
-                ids,
-            )
-        claimed = {int(r[0]) for r in taken}
-        return [
-            dataclasses.replace(ContactRecord.from_row(r), status="in_progress")
-            for r in rows
-            if int(r["id"]) in claimed
-        ]
+            cur = await tx.execute(sql, (campaign_id, now, limit))
+            rows = list(await cur.fetchall())
+            await cur.close()
+        return sorted((ContactRecord.from_row(r) for r in rows), key=_SORT_KEY[order])
 
     async def release_many(self, contact_ids: Iterable[int]) -> int:
         """:meth:`release` for contacts claimed but never dialled (a prefetch given back
@@ -247,6 +297,71 @@ class Contacts:
                 "status = ?, attempts = ?, last_outcome = ?, next_attempt_at = ?",
                 (status, attempts, last_outcome, next_attempt_at),
             )
+
+    async def set_scores(self, scores: Sequence[tuple[int, float]]) -> None:
+        """Store each (contact id, ordering score): after an outcome, or the hourly
+        refresh of the expected value (engine/right_time.py)."""
+        async with self._db.transaction() as tx:
+            await tx.executemany(
+                "UPDATE contacts SET order_score = ? WHERE id = ?", [(s, i) for i, s in scores]
+            )
+
+    async def profile_pairs(self, campaign_id: str) -> list[tuple[str, str]]:
+        """The distinct (segment or '', timezones JSON) of pending contacts: the keys of
+        :meth:`rescore_cold`'s figures."""
+        rows = await self._db.fetchall(
+            "SELECT DISTINCT coalesce(segment, ''), timezones FROM contacts"
+            " WHERE campaign_id = ? AND status = 'pending'",
+            (campaign_id,),
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    async def rescore_cold(
+        self,
+        campaign_id: str,
+        figures: dict[tuple[str, str], float],
+        *,
+        aging_s: float,
+        default_propensity: float,
+        batch: int = RESCORE_BATCH,
+    ) -> None:
+        """Every pending contact's score from its (segment, zones) figure:
+        ``p × coalesce(propensity, default) − max(next_attempt_at, created_at) / aging_s``,
+        the SQL mirror of :func:`dialguard.propensity.order_score` (a test holds them
+        equal). In id batches, each its own transaction, so picks interleave."""
+        if not figures:
+            return
+        whens = " ".join("WHEN coalesce(segment, '') = ? AND timezones = ? THEN ?" for _ in figures)
+        params: list[object] = [x for (seg, zones), p in figures.items() for x in (seg, zones, p)]
+        sql = (
+            f"UPDATE contacts SET order_score = (CASE {whens} ELSE 0 END)"
+            " * coalesce(propensity, ?) - max(next_attempt_at, created_at) / ?"
+            " WHERE campaign_id = ? AND status = 'pending' AND id >= ? AND id < ?"
+        )
+        row = await self._db.fetchone(
+            "SELECT min(id), max(id) FROM contacts WHERE campaign_id = ?", (campaign_id,)
+        )
+        if row is None or row[0] is None:
+            return
+        for lo in range(int(row[0]), int(row[1]) + 1, batch):
+            async with self._db.transaction() as tx:
+                await tx.execute(
+                    sql, (*params, default_propensity, aging_s, campaign_id, lo, lo + batch)
+                )
+
+    async def pending_among(self, campaign_id: str, ids: Sequence[int]) -> list[ContactRecord]:
+        """The pending contacts of the campaign among ``ids``."""
+        out: list[ContactRecord] = []
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = await self._db.fetchall(
+                f"SELECT * FROM contacts WHERE campaign_id = ? AND status = 'pending'"
+                f" AND id IN ({marks})",
+                (campaign_id, *chunk),
+            )
+            out += [ContactRecord.from_row(r) for r in rows]
+        return out
 
     async def release_orphans(self, campaign_id: str | None = None) -> int:
         """After a crash: contacts marked ``in_progress`` (of one campaign, if given)

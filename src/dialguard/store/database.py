@@ -108,14 +108,21 @@ class Dialect:
     a concurrent transaction on another node skips them (PostgreSQL) or, where the whole
     database is locked by ``BEGIN IMMEDIATE`` anyway (SQLite), nothing.
     ``share_row``: appended to a SELECT of a row that must not change until commit (the
-    fencing check reads its lease this way)."""
+    fencing check reads its lease this way).
+    ``index_hints``: SQLite takes ``INDEXED BY`` (the due walks name their partial index
+    so the planner cannot pick one that needs a sort); PostgreSQL has no such clause."""
 
     name: str
     lock_rows: str
     share_row: str
+    index_hints: bool = False
+
+    def indexed_by(self, index: str) -> str:
+        """`` INDEXED BY index`` where the database takes it, else nothing."""
+        return f" INDEXED BY {index}" if self.index_hints else ""
 
 
-SQLITE = Dialect("sqlite", lock_rows="", share_row="")
+SQLITE = Dialect("sqlite", lock_rows="", share_row="", index_hints=True)
 
 
 def check_choice(what: str, value: str, allowed: Sequence[str]) -> None:

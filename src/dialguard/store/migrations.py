@@ -15,6 +15,11 @@ Why the tables look as they do:
   by walking pending contacts in priority order, without a sort.
 - ``suppressions`` keeps the first time a number was seen on each list (``added_at``),
   so a compliance report can tell whether a past call was made to a listed number.
+- ``contacts.order_score`` (migration 6) is the expected value of calling the contact
+  now minus its wait (dialguard.propensity.score); ``contacts_due_value`` walks it in
+  order, so ``order = "expected_value"`` picks from a million contacts without a sort.
+  ``answer_stats`` holds the answer model's counts; ``handoffs`` one row per contact
+  handed to another channel (UNIQUE: once), ``published_at`` NULL until MQTT has it.
 - ``dnc_lists`` records the date of each national list, so the engine can refuse to
   dial when the list is older than the law allows (TPS/CTPS 28 days, US DNC 31).
 """
@@ -166,11 +171,53 @@ CREATE TABLE pacing_overrides (
 ) WITHOUT ROWID;
 """
 
+_V6 = """
+ALTER TABLE contacts ADD COLUMN voice_consent TEXT NOT NULL DEFAULT 'unknown'
+    CHECK (voice_consent IN ('yes', 'no', 'unknown'));
+ALTER TABLE contacts ADD COLUMN consent_date TEXT;
+ALTER TABLE contacts ADD COLUMN consent_source TEXT;
+ALTER TABLE contacts ADD COLUMN segment TEXT;
+ALTER TABLE contacts ADD COLUMN propensity REAL
+    CHECK (propensity IS NULL OR (propensity >= 0 AND propensity <= 1));
+ALTER TABLE contacts ADD COLUMN offer_key TEXT;
+ALTER TABLE contacts ADD COLUMN order_score REAL NOT NULL DEFAULT 0;
+CREATE INDEX contacts_due_list ON contacts (campaign_id, next_attempt_at, id)
+    WHERE status = 'pending';
+CREATE INDEX contacts_due_value ON contacts (campaign_id, priority DESC, order_score DESC, id)
+    WHERE status = 'pending';
+
+CREATE TABLE answer_stats (
+    campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+    scope       TEXT NOT NULL CHECK (scope IN ('campaign', 'segment', 'contact',
+                                       'campaign_total', 'segment_total', 'contact_total')),
+    key         TEXT NOT NULL,
+    bucket      INTEGER NOT NULL,
+    tries       REAL NOT NULL,
+    answers     REAL NOT NULL,
+    expected    REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (campaign_id, scope, key, bucket)
+) WITHOUT ROWID;
+
+CREATE TABLE handoffs (
+    id           INTEGER PRIMARY KEY,
+    campaign_id  TEXT NOT NULL REFERENCES campaigns(id),
+    contact_id   INTEGER NOT NULL REFERENCES contacts(id),
+    channel      TEXT NOT NULL CHECK (channel IN ('sms', 'email', 'none')),
+    reason       TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    published_at REAL,
+    UNIQUE (campaign_id, contact_id)
+);
+CREATE INDEX handoffs_unpublished ON handoffs (campaign_id) WHERE published_at IS NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "campaigns, contacts, suppressions, DNC lists, attempts, skips, audit", _V1),
     Migration(2, "index attempts by Call-ID (agent dispositions name the call)", _V2),
     Migration(3, "attempts refused by the trunk itself (not charged to the contact)", _V3),
     Migration(4, "pacing fields a supervisor set live, and the file's value then", _V4),
+    # 6, not 5: issue 15's number; the lead renumbers at merge (5 is another branch's)
+    Migration(6, "contact profiles, ordering score, answer model counts, hand-offs", _V6),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -126,6 +126,12 @@ class NewContact:
     preferred_channel: str | None = None
     preferred_hours: dict[str, str] | None = None
     custom: dict[str, str] = field(default_factory=dict)
+    voice_consent: str = "unknown"
+    consent_date: str | None = None
+    consent_source: str | None = None
+    segment: str | None = None
+    propensity: float | None = None
+    offer_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +152,14 @@ class ContactRecord:
     next_attempt_at: float
     last_outcome: str | None
     created_at: float
+    # the contact's profile (docs/contacts.md); defaults for rows from before migration 6
+    voice_consent: str = "unknown"
+    consent_date: str | None = None
+    consent_source: str | None = None
+    segment: str | None = None
+    propensity: float | None = None
+    offer_key: str | None = None
+    order_score: float = 0.0  # expected value of a call now (store/ordering.py keeps it)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ContactRecord:

@@ -22,14 +22,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from dialguard.store.answer_stats import AnswerStats
 from dialguard.store.attempts import Attempts
 from dialguard.store.audit import AuditLog, Skips
 from dialguard.store.campaigns import Campaigns
-from dialguard.store.claims import Claims
 from dialguard.store.contacts import Contacts
 from dialguard.store.database import Clock, Database, SqliteDatabase
 from dialguard.store.dnc import DncLists
 from dialguard.store.leases import Lease, Leases
+from dialguard.store.handoffs import Handoffs
 
 __all__ = ["Store", "is_postgres_url"]
 
@@ -53,7 +54,6 @@ class Store:
         self._database = database
         self.campaigns = Campaigns(database)
         self.contacts = Contacts(database)
-        self.claims = Claims(database)
         self.dnc = DncLists(database)
         self.attempts = Attempts(database)
         self.skips = Skips(database)
@@ -68,6 +68,8 @@ class Store:
         from dialguard.store.fencing import FencedDatabase
 
         return Store(FencedDatabase(self._database, lease))
+        self.answer_stats = AnswerStats(database)
+        self.handoffs = Handoffs(database)
 
     @classmethod
     async def open(

@@ -1,0 +1,103 @@
+"""Handing a contact to the channel they asked for, once, instead of dialling them.
+
+The gate refuses a contact whose preferred channel is sms, email or none
+(``preferred_channel``); the picker then calls :meth:`HandoffDesk.hand_over`, which
+
+1. records the hand-off in the store (``handoffs``: UNIQUE per campaign and contact, so a
+   second pick, a second engine start or a re-import records nothing new), then
+2. publishes ``dialguard/handoff/{channel}`` with the contact and campaign
+   (:class:`~dialguard.engine.messages.HandoffMessage`), then marks the row published.
+
+A crash between 1 and 2 leaves the row unpublished; :meth:`HandoffDesk.publish_pending`
+(at start, and whenever a publisher is attached) sends those. So each contact is handed
+over once, and its event is published at least once — exactly once unless the engine
+died between the publish and the mark (the event's ``handoff_id`` lets the consumer
+drop that duplicate). Until the engine attaches its MQTT publisher, hand-offs are only
+recorded and wait in the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from dialguard.engine.messages import HandoffMessage, Topics, encode
+from dialguard.logs import get_logger
+from dialguard.rules.preferences import handoff_channel
+from dialguard.store import ContactRecord, Store
+from dialguard.store.handoffs import HandoffRecord
+
+__all__ = ["HandoffDesk", "Publish"]
+
+log = get_logger(__name__)
+
+Publish = Callable[[str, bytes], Awaitable[None]]
+"""Publish (topic, payload) with QoS 1; raises if the broker did not take it."""
+
+
+class HandoffDesk:
+    """One campaign's hand-offs (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        campaign_id: str,
+        publish: Publish | None = None,
+        topics: Topics | None = None,
+    ) -> None:
+        self._store = store
+        self.campaign_id = campaign_id
+        self.publish = publish
+        self.topics = topics or Topics()
+
+    async def hand_over(self, contact: ContactRecord, reason: str, now: float) -> bool:
+        """Record and publish the contact's hand-off; False if it had been handed over."""
+        channel = handoff_channel(contact.preferred_channel)
+        if channel is None:
+            raise ValueError(f"contact {contact.id} prefers voice: nothing to hand over")
+        row = await self._store.handoffs.record(
+            self.campaign_id, contact.id, channel, reason, now=now
+        )
+        if row is None:
+            return False
+        log.info(
+            "contact_handed_over",
+            campaign=self.campaign_id,
+            contact=contact.id,
+            number=contact.number,  # masked by the log pipeline (dialguard.logs)
+            channel=channel,
+        )
+        await self._publish(row, contact, now)
+        return True
+
+    async def publish_pending(self, now: float) -> int:
+        """Publish hand-offs recorded but not published (after a crash); how many."""
+        sent = 0
+        for row in await self._store.handoffs.unpublished(self.campaign_id):
+            contact = await self._store.contacts.get(row.contact_id)
+            if contact is not None and await self._publish(row, contact, now):
+                sent += 1
+        return sent
+
+    async def _publish(self, row: HandoffRecord, contact: ContactRecord, now: float) -> bool:
+        if self.publish is None:
+            return False
+        message = HandoffMessage(
+            handoff_id=row.id,
+            campaign=row.campaign_id,
+            contact_id=contact.id,
+            number=contact.number,
+            name=contact.name,
+            channel=row.channel,
+            reason=row.reason,
+            segment=contact.segment,
+            offer_key=contact.offer_key,
+            voice_consent=contact.voice_consent,
+            at=row.created_at,
+        )
+        try:
+            await self.publish(self.topics.handoff(row.channel), encode(message))
+        except Exception as e:  # the broker is down: the row waits for publish_pending
+            log.warning("handoff_publish_failed", handoff=row.id, error=repr(e))
+            return False
+        await self._store.handoffs.mark_published(row.id, now)
+        return True

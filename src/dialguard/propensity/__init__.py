@@ -1,0 +1,39 @@
+"""dialguard.propensity — who to call first: answer probability by hour, and the order.
+
+Sans-I/O like :mod:`dialguard.pacing`: nothing imported from the rest of dialguard, time
+passed in. :class:`AnswerModel` learns per campaign how likely each contact is to answer
+at each hour of the week; :func:`order_score` turns that, the business's propensity and
+the contact's wait into the one indexed number the store orders due contacts by.
+"""
+
+from dialguard.propensity.model import (
+    HOURS_OF_WEEK,
+    AnswerModel,
+    Explanation,
+    Prior,
+    StatRow,
+    hour_of_week,
+)
+from dialguard.propensity.score import (
+    AGING_S,
+    DEFAULT_PROPENSITY,
+    ORDERS,
+    Order,
+    expected_value,
+    order_score,
+)
+
+__all__ = [
+    "AGING_S",
+    "DEFAULT_PROPENSITY",
+    "HOURS_OF_WEEK",
+    "ORDERS",
+    "AnswerModel",
+    "Explanation",
+    "Order",
+    "Prior",
+    "StatRow",
+    "expected_value",
+    "hour_of_week",
+    "order_score",
+]

@@ -1,0 +1,80 @@
+"""The answer model: cold start at the prior, learning by hour and contact, persistence."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dialguard.propensity import AnswerModel, Prior, StatRow, hour_of_week
+
+
+def test_hour_of_week_is_the_contacts_local_hour() -> None:
+    at = dt.datetime(2026, 3, 2, 23, 30, tzinfo=dt.UTC).timestamp()  # Monday 23:30 UTC
+    assert hour_of_week(at) == 23
+    assert hour_of_week(at, ZoneInfo("Europe/Paris")) == 24  # Tuesday 00:30 in Paris
+    assert hour_of_week(at, ZoneInfo("America/New_York")) == 18
+
+
+def test_cold_start_is_the_prior_never_zero() -> None:
+    m = AnswerModel(Prior(a=1, b=3))
+    assert m.probability(1, None, 10) == pytest.approx(0.25)
+    assert m.probability(2, "retired", 100) == pytest.approx(0.25)
+    for _ in range(50):  # a campaign that never answers at 10:00 Monday
+        m.observe(99, None, 10, answered=False)
+    cold = m.probability(3, None, 10)
+    assert 0 < cold < 0.05  # lowered by the evidence, but a new contact is not written off
+
+
+def test_segment_learns_its_hours_apart_from_the_others() -> None:
+    m = AnswerModel()
+    for i in range(60):
+        m.observe(i, "evening", 19, answered=True)
+        m.observe(i, "evening", 10, answered=False)
+        m.observe(100 + i, "day", 10, answered=True)
+        m.observe(100 + i, "day", 19, answered=False)
+    # a contact never called takes its segment's hours
+    assert m.probability("new-e", "evening", 19) > 0.8 > 0.2 > m.probability("new-e", "evening", 10)
+    assert m.probability("new-d", "day", 10) > 0.8 > 0.2 > m.probability("new-d", "day", 19)
+
+
+def test_a_contact_that_rarely_answers_is_lowered_against_its_segment() -> None:
+    m = AnswerModel()
+    for i in range(100):
+        m.observe(i, "s", 12, answered=i % 2 == 0)  # the segment answers half the time
+    peer = m.probability("peer", "s", 12)
+    for how in (9, 12, 15, 40):  # four unanswered calls at various hours
+        m.observe("shy", "s", how, answered=False)
+    assert m.has_history("shy") and not m.has_history("peer")
+    assert m.probability("shy", "s", 12) < 0.6 * peer
+    assert m.probability("shy", "s", 12) > 0  # still callable
+
+
+def test_update_moves_towards_the_evidence_monotonically() -> None:
+    m = AnswerModel()
+    before = m.probability(7, None, 50)
+    m.observe(7, None, 50, answered=True)
+    assert m.probability(7, None, 50) > before
+    m.observe(7, None, 50, answered=False)
+    m.observe(7, None, 50, answered=False)
+    assert m.probability(7, None, 50) < m.explain(7, None, 50).segment + 0.2
+
+
+def test_rows_round_trip_rebuilds_the_same_model() -> None:
+    m = AnswerModel()
+    increments: list[StatRow] = []
+    for i in range(30):
+        increments += m.observe(i % 7, f"seg{i % 3}", (i * 13) % 168, answered=i % 4 == 0)
+    again = AnswerModel()
+    again.load(increments)  # what the store added up
+    for c in range(7):
+        for how in (0, 13, 26, 100):
+            assert again.probability(c, "seg1", how) == m.probability(c, "seg1", how)
+    assert again.rows() == m.rows()
+
+
+@pytest.mark.parametrize("how", [-1, 168, 1.5, True])
+def test_bad_hour_is_refused(how: object) -> None:
+    with pytest.raises(ValueError, match="hour of week must be an int 0–167"):
+        AnswerModel().probability(1, None, how)  # type: ignore[arg-type]
