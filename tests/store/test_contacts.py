@@ -209,6 +209,8 @@ async def test_claim_due_marks_a_batch_in_due_order_and_never_twice(store: Store
     assert sorted(c.id for c in await store.contacts.due("spring", 100.0, 10)) == sorted(
         [*due, rest[1].id][:4]
     )
+
+
 @pytest.mark.parametrize("order", ["list", "priority", "expected_value"])
 async def test_every_order_walks_its_index_without_sorting(
     store: Store, tmp_path: Path, order: str

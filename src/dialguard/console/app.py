@@ -271,7 +271,7 @@ def _floor(state: ConsoleState) -> Any:
 @_login_required
 async def _floor_page(request: Request, session: Session) -> Response:
     state = _state(request)
-    campaigns = await reports.campaign_settings(state.config.store.path)
+    campaigns = await reports.campaign_settings(state.config.store)
     return _page(
         request,
         "floor.html",
@@ -421,12 +421,12 @@ async def _report_page(
 ) -> Response:
     state = _state(request)
     query = _query(request)
-    campaigns = await reports.campaign_settings(state.config.store.path)
+    campaigns = await reports.campaign_settings(state.config.store)
     if not query.campaign and campaigns:
         query = query.with_campaign(campaigns[0].id)
     result, error = None, ""
     try:
-        result = await build(state.config.store.path, query)
+        result = await build(state.config.store, query)
     except (BadInput, reports.ReportError) as e:
         error = str(e)
     return _page(
@@ -444,7 +444,7 @@ async def _report_page(
 async def _csv(request: Request, build: Callable[..., Awaitable[str]], stem: str) -> Response:
     query = _query(request)
     try:
-        body = await build(_state(request).config.store.path, query)
+        body = await build(_state(request).config.store, query)
     except (BadInput, reports.ReportError) as e:
         return PlainTextResponse(str(e), status_code=400)
     filename = f"{stem}-{query.campaign}.csv"
@@ -491,7 +491,7 @@ async def _audit_csv(request: Request, session: Session) -> Response:
 @_login_required
 async def _whatif(request: Request, session: Session) -> Response:
     state = _state(request)
-    campaigns = await reports.campaign_settings(state.config.store.path)
+    campaigns = await reports.campaign_settings(state.config.store)
     q = request.query_params
     chosen = next((c for c in campaigns if c.id == q.get("campaign")), None)
     if chosen is None and campaigns:

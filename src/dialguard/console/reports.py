@@ -14,13 +14,12 @@ import dataclasses
 import sqlite3
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
 
 from dialguard.cli import report as cli
 from dialguard.cli._common import BadInput
-from dialguard.config import ConfigError, PacingConfig, parse_campaign
+from dialguard.config import ConfigError, PacingConfig, StoreConfig, parse_campaign
 from dialguard.reports.compliance import WINDOW_SECONDS, ComplianceReport
 from dialguard.store import AttemptRecord, AuditRecord, Store, StoreError
 
@@ -71,13 +70,13 @@ class CampaignSettings:
     pacing: PacingConfig | None  # None: the stored config no longer parses
 
 
-async def campaign_settings(path: Path) -> list[CampaignSettings]:
+async def campaign_settings(where: StoreConfig) -> list[CampaignSettings]:
     """Every campaign in the store, with the pacing the engine runs it with (the file's,
     then the fields a supervisor changed live). Empty when there is no store yet."""
-    if not path.exists():  # noqa: ASYNC240 (one stat, not worth a thread)
+    if where.url is None and not where.path.exists():
         return []
     try:
-        async with await Store.open(path) as store:
+        async with await Store.open(where.location, password=where.secret) as store:
             out = []
             for rec in await store.campaigns.all():
                 overrides = await store.campaigns.pacing_overrides(rec.id)
@@ -102,19 +101,19 @@ class Compliance:
     """(label, rule, [(value, is a breach) per period])."""
 
 
-async def _compliance_report(path: Path, q: Query) -> tuple[ComplianceReport, float, float]:
+async def _compliance_report(where: StoreConfig, q: Query) -> tuple[ComplianceReport, float, float]:
     if q.window not in WINDOW_SECONDS:
         raise BadInput(f"window {q.window!r}: must be 24h or 30d")
     start, end = q.span(WINDOW_SECONDS[q.window])
     try:
-        report = await cli._compliance(cli._require_store(path), q.campaign, q.window, start, end)
+        report = await cli._compliance(cli._require_store(where), q.campaign, q.window, start, end)
     except (StoreError, sqlite3.Error) as e:
         raise ReportError(f"store error: {e}") from None
     return report, start, end
 
 
-async def compliance(path: Path, q: Query) -> Compliance:
-    report, start, end = await _compliance_report(path, q)
+async def compliance(where: StoreConfig, q: Query) -> Compliance:
+    report, start, end = await _compliance_report(where, q)
     cap = report.cap
     rows: list[tuple[str, str, list[tuple[str, bool]]]] = []
     for p_label, rule, value, breach in _figure_lines(cap):
@@ -173,8 +172,8 @@ def _figure_lines(cap: float) -> list[tuple[str, str, Any, Any]]:
     ]
 
 
-async def compliance_csv(path: Path, q: Query) -> str:
-    report, _, _ = await _compliance_report(path, q)
+async def compliance_csv(where: StoreConfig, q: Query) -> str:
+    report, _, _ = await _compliance_report(where, q)
     return cli._report_csv(report)
 
 
@@ -187,10 +186,10 @@ class Attempts:
     outcomes: list[str]
 
 
-async def _attempt_rows(path: Path, q: Query) -> tuple[list[AttemptRecord], float, float]:
+async def _attempt_rows(where: StoreConfig, q: Query) -> tuple[list[AttemptRecord], float, float]:
     start, end = q.span(86400.0)
     try:
-        rows = await cli._attempts(cli._require_store(path), q.campaign, start, end)
+        rows = await cli._attempts(cli._require_store(where), q.campaign, start, end)
     except (StoreError, sqlite3.Error) as e:
         raise ReportError(f"store error: {e}") from None
     return rows, start, end
@@ -206,8 +205,8 @@ def _filtered(rows: list[AttemptRecord], q: Query) -> list[AttemptRecord]:
     return rows
 
 
-async def attempts(path: Path, q: Query) -> Attempts:
-    rows, start, end = await _attempt_rows(path, q)
+async def attempts(where: StoreConfig, q: Query) -> Attempts:
+    rows, start, end = await _attempt_rows(where, q)
     outcomes: list[str] = sorted({a.outcome or "open" for a in rows})
     chosen = _filtered(rows, q)
     return Attempts(
@@ -219,8 +218,8 @@ async def attempts(path: Path, q: Query) -> Attempts:
     )
 
 
-async def attempts_csv(path: Path, q: Query) -> str:
-    rows, _, _ = await _attempt_rows(path, q)
+async def attempts_csv(where: StoreConfig, q: Query) -> str:
+    rows, _, _ = await _attempt_rows(where, q)
     return cli._attempts_csv(_filtered(rows, q))
 
 
@@ -231,17 +230,17 @@ class Audit:
     end: str
 
 
-async def _audit_events(path: Path, q: Query) -> tuple[list[AuditRecord], float, float]:
+async def _audit_events(where: StoreConfig, q: Query) -> tuple[list[AuditRecord], float, float]:
     start, end = q.span(30 * 86400.0)
     try:
-        events = await cli._audit(cli._require_store(path), q.campaign, start, end)
+        events = await cli._audit(cli._require_store(where), q.campaign, start, end)
     except (StoreError, sqlite3.Error) as e:
         raise ReportError(f"store error: {e}") from None
     return events, start, end
 
 
-async def audit(path: Path, q: Query) -> Audit:
-    events, start, end = await _audit_events(path, q)
+async def audit(where: StoreConfig, q: Query) -> Audit:
+    events, start, end = await _audit_events(where, q)
     rows = []
     for e, row in zip(events, cli._audit_rows(events), strict=True):
         changes = [
@@ -253,6 +252,6 @@ async def audit(path: Path, q: Query) -> Audit:
     return Audit(rows[::-1], cli._iso(start, "seconds"), cli._iso(end, "seconds"))
 
 
-async def audit_csv(path: Path, q: Query) -> str:
-    events, _, _ = await _audit_events(path, q)
+async def audit_csv(where: StoreConfig, q: Query) -> str:
+    events, _, _ = await _audit_events(where, q)
     return cli._audit_csv(events)

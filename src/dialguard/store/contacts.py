@@ -13,7 +13,6 @@ whether a call is allowed, are the engine's rules: this module only records the 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterable, Sequence
 

@@ -108,11 +108,11 @@ class DncImport:
             fresh = cur.rowcount
             repeats: list[tuple[int, int]] = []
             if fresh < len(entries):
-                async with tx.execute(_REPEATS) as rows:
-                    repeats = [(int(r[0]), int(r[1])) for r in await rows.fetchall()]
+                cur = await tx.execute(_REPEATS)
+                repeats = [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
                 await tx.execute(_DROP_REPEATS)
-            async with tx.execute(_PRESENT, (self._params[0],)) as rows:
-                row = await rows.fetchone()
+            cur = await tx.execute(_PRESENT, (self._params[0],))
+            row = await cur.fetchone()
             present = int(row[0]) if row else 0
             await tx.execute(_UPSERT, self._params)
         return BatchResult(len(entries) - len(repeats) - present, present, repeats)

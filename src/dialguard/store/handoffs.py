@@ -41,14 +41,15 @@ class Handoffs:
         async with self._db.transaction() as tx:
             cur = await tx.execute(
                 "INSERT INTO handoffs (campaign_id, contact_id, channel, reason, created_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (campaign_id, contact_id) DO NOTHING",
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (campaign_id, contact_id) DO NOTHING"
+                " RETURNING id",
                 (campaign_id, contact_id, channel, reason, now),
             )
-            if cur.rowcount == 0:
-                return None
-            row_id = cur.lastrowid
-        assert row_id is not None
-        return HandoffRecord(row_id, campaign_id, contact_id, channel, reason, now, None)
+            row = await cur.fetchone()
+            await cur.close()
+        if row is None:  # handed over before
+            return None
+        return HandoffRecord(int(row[0]), campaign_id, contact_id, channel, reason, now, None)
 
     async def mark_published(self, handoff_id: int, at: float) -> None:
         await self._db.update_one(

@@ -29,8 +29,8 @@ from dialguard.store.campaigns import Campaigns
 from dialguard.store.contacts import Contacts
 from dialguard.store.database import Clock, Database, SqliteDatabase
 from dialguard.store.dnc import DncLists
-from dialguard.store.leases import Lease, Leases
 from dialguard.store.handoffs import Handoffs
+from dialguard.store.leases import Lease, Leases
 
 __all__ = ["Store", "is_postgres_url"]
 
@@ -59,6 +59,8 @@ class Store:
         self.skips = Skips(database)
         self.audit = AuditLog(database)
         self.leases = Leases(database)
+        self.answer_stats = AnswerStats(database)
+        self.handoffs = Handoffs(database)
 
     def fenced(self, lease: Lease) -> Store:
         """The same store for the node holding ``lease``: every write it makes checks the
@@ -68,8 +70,6 @@ class Store:
         from dialguard.store.fencing import FencedDatabase
 
         return Store(FencedDatabase(self._database, lease))
-        self.answer_stats = AnswerStats(database)
-        self.handoffs = Handoffs(database)
 
     @classmethod
     async def open(
