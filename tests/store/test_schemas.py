@@ -68,3 +68,15 @@ async def test_a_newer_postgresql_schema_is_refused(backend: str) -> None:
             )
         with pytest.raises(SchemaTooNew, match="999"):
             await Store.open(url)
+
+
+def test_every_sqlite_migration_reaches_postgresql_and_sqlite_only_syntax_is_refused() -> None:
+    from dialguard.store.migrations import MIGRATIONS as SQLITE
+    from dialguard.store.migrations import Migration
+    from dialguard.store.postgres_migrations import MIGRATIONS as PG
+    from dialguard.store.postgres_migrations import to_postgres
+
+    assert {m.version for m in SQLITE} < {m.version for m in PG}
+    assert [m.version for m in PG] == sorted(m.version for m in PG)
+    with pytest.raises(ValueError, match="migration 99 uses 'PRAGMA'"):
+        to_postgres(Migration(99, "x", "PRAGMA user_version = 3;"))
