@@ -22,8 +22,8 @@ def _status(ts: float = NOW - 0.5, **campaign: object) -> EngineStatus:
         ],
         agents_by_state={"ready": 2, "busy": 1},
         agents=[
-            AgentStatus(agent="a1", state="ready", group="g", stale=False, reserved=True, since=NOW - 4,
-                        campaign="spring", call="+*********123"),
+            AgentStatus(agent="a1", state="ready", group="g", stale=False, reserved=True,
+                        since=NOW - 4, campaign="spring", call="+*********123"),
             AgentStatus(agent="a2", state="ready", group="g", stale=False, since=NOW - 70),
             AgentStatus(agent="a3", state="busy", group="g", stale=True),
         ],
