@@ -110,7 +110,15 @@ def test_wrong_password_refused_then_login(browser: Any, floor: Floor) -> None:
         "wrong user name or password"
         in until(lambda: by_id(browser, "login-error"), 10, "the login error").text
     )
-    log_in(browser, floor, SUPERVISOR)
+    # the keyboard alone: the name field has focus, Tab to the password, Enter submits
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(floor.url + "/login")
+    active = browser.switch_to.active_element
+    assert active.get_attribute("id") == "name"
+    active.send_keys(SUPERVISOR[0], Keys.TAB)
+    browser.switch_to.active_element.send_keys(SUPERVISOR[1], Keys.ENTER)
+    until(lambda: by_id(browser, "floor"), 10, "the floor page")
     assert "sue (supervisor)" in browser.page_source
     until(
         lambda: (
@@ -210,6 +218,26 @@ def test_post_without_csrf_token_is_refused(browser: Any, floor: Floor) -> None:
     assert post_from_page(browser, "/campaigns/demo/control", "action=pause&csrf=forged") == 403
     time.sleep(1.5)
     assert state_of(browser, "campaign-demo") in ("running", "blocked")
+
+
+def test_whatif_draws_the_simulation_with_the_bundled_plotly(browser: Any, floor: Floor) -> None:
+    from selenium.webdriver.common.by import By
+
+    log_in(browser, floor, SUPERVISOR)
+    browser.get(floor.url + "/whatif?campaign=demo")
+    browser.find_element(By.ID, "mode").send_keys("predictive")
+    browser.find_element(By.ID, "hours").clear()
+    browser.find_element(By.ID, "hours").send_keys("1")
+    browser.find_element(By.ID, "run").click()
+    table = until(lambda: by_id(browser, "whatif-table"), 60, "the simulation's table")
+    assert "now: progressive" in table.text and "what if: predictive" in table.text
+    # drawn in the browser by plotly.min.js from the plotly package: no CDN
+    until(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "#whatif-plot .main-svg"),
+        20,
+        "the plot to be drawn",
+    )
+    assert browser.execute_script("return typeof Plotly") == "object"
 
 
 def test_pause_shows_the_engines_acceptance_and_the_audit_row(browser: Any, floor: Floor) -> None:

@@ -89,7 +89,11 @@ def serve(
     async def main() -> None:
         server = ConsoleServer(ConsoleState(cfg, user_file), host, port)
         url = await server.start()
-        console.print(f"console at {url} (users in {user_file.path}); Ctrl-C to stop")
+        console.print(
+            f"console at {url} (users in {user_file.path}); Ctrl-C to stop",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.stdout.flush()
         try:
             await server.wait()
@@ -148,5 +152,7 @@ def add_user(
     except (UserError, OSError) as e:
         err_console.print(f"[red]error:[/] {e}", highlight=False)
         return EXIT_BAD_INPUT
-    console.print(f"user {user.name} ({user.role}) saved in {path}", highlight=False)
+    console.print(
+        f"user {user.name} ({user.role}) saved in {path}", highlight=False, soft_wrap=True
+    )
     return EXIT_OK
