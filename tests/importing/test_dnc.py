@@ -179,3 +179,17 @@ async def test_a_contact_and_a_list_entry_written_differently_always_match(
     assert (report.imported, report.rejects) == (1, [])
     number = parse_number(contact, contact_region).e164
     assert [h.source for h in await store.dnc.lookup(number)] == [source]
+
+
+async def test_a_number_repeated_batches_apart_is_reported_in_line_order(store: Store) -> None:
+    lines = [b"020 7946 0000\n", b"020 7946 0001\n", b"12\n", b"020 7946 0000\n", b"x\n",
+             b"020 7946 0001\n"]  # fmt: skip
+    report = await import_dnc(store, lines, "tps", "2026-11-20", "GB", batch_rows=2)
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (3, "bad number: too short"),
+        (4, "duplicate number (line 4 duplicates line 1)"),
+        (5, "bad number: not a phone number"),
+        (6, "duplicate number (line 6 duplicates line 2)"),
+    ]
+    assert report.rejects[1].raw == "020 7946 0000"
+    assert (report.read, report.imported, report.duplicates_in_store) == (6, 2, 0)

@@ -64,3 +64,31 @@ async def test_listed_contacts_counts_by_source(store: Store) -> None:
     await store.dnc.add(["+442079460001", "+442079460009"], "internal", None)
     assert await store.dnc.listed_contacts("spring") == {"internal": 1, "tps": 2}
     assert await store.dnc.listed_contacts("other") == {"internal": 1}
+
+
+async def test_a_streaming_import_finds_repeats_across_batches(
+    store: Store, clock: FakeClock
+) -> None:
+    await store.dnc.add([("+442079460009", "pressed 9")], "tps", "2026-10-01")
+    first_seen = clock.now
+    clock.now += 100
+    async with store.dnc.importing("tps", "2026-11-01") as imp:
+        one = await imp.add(
+            [(2, "+442079460001", None), (3, "+442079460002", None), (5, "+442079460001", None)]
+        )
+        two = await imp.add([(7, "+442079460002", None), (8, "+442079460009", None)])
+        assert await imp.add([]) == type(one)(0, 0, [])
+    assert (one.inserted, one.already_present, one.repeats) == (2, 0, [(5, 2)])
+    assert (two.inserted, two.already_present, two.repeats) == (0, 1, [(7, 3)])
+    [hit] = await store.dnc.lookup("+442079460009")  # refreshed: new date, first seen kept
+    assert (hit.list_date, hit.added_at, hit.reason) == ("2026-11-01", first_seen, "pressed 9")
+    [new] = await store.dnc.lookup("+442079460001")
+    assert (new.list_date, new.added_at) == ("2026-11-01", clock.now)
+    async with store.dnc.importing("tps", "2026-11-02") as imp:  # a new import starts afresh
+        again = await imp.add([(1, "+442079460001", None)])
+    assert (again.inserted, again.already_present, again.repeats) == (0, 1, [])
+
+
+async def test_add_counts_a_number_given_twice_once_as_each(store: Store) -> None:
+    counts = await store.dnc.add(["+442079460000", "+442079460000"], "internal", None)
+    assert (counts.inserted, counts.already_present) == (1, 1)
