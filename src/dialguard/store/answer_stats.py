@@ -1,4 +1,4 @@
-"""The answer model's counts, per campaign (``answer_stats``, migration 6).
+"""The answer model's counts, per campaign (``answer_stats``, migration 5).
 
 The model itself (dialguard.propensity) is pure and the store may not import it, so its
 counts travel as plain tuples ``(scope, key, bucket, tries, answers, expected)``: the

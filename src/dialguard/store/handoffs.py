@@ -1,4 +1,4 @@
-"""Contacts handed to another channel instead of being dialled (``handoffs``, migration 6).
+"""Contacts handed to another channel instead of being dialled (``handoffs``, migration 5).
 
 A contact who asked for SMS, e-mail or no contact at all gets one row, UNIQUE per
 (campaign, contact): recording it twice (a restart, a second pick) is a no-op that says

@@ -15,7 +15,7 @@ Why the tables look as they do:
   by walking pending contacts in priority order, without a sort.
 - ``suppressions`` keeps the first time a number was seen on each list (``added_at``),
   so a compliance report can tell whether a past call was made to a listed number.
-- ``contacts.order_score`` (migration 6) is the expected value of calling the contact
+- ``contacts.order_score`` (migration 5) is the expected value of calling the contact
   now minus its wait (dialguard.propensity.score); ``contacts_due_value`` walks it in
   order, so ``order = "expected_value"`` picks from a million contacts without a sort.
   ``answer_stats`` holds the answer model's counts; ``handoffs`` one row per contact
@@ -171,7 +171,7 @@ CREATE TABLE pacing_overrides (
 ) WITHOUT ROWID;
 """
 
-_V6 = """
+_V5 = """
 ALTER TABLE contacts ADD COLUMN voice_consent TEXT NOT NULL DEFAULT 'unknown'
     CHECK (voice_consent IN ('yes', 'no', 'unknown'));
 ALTER TABLE contacts ADD COLUMN consent_date TEXT;
@@ -216,8 +216,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "index attempts by Call-ID (agent dispositions name the call)", _V2),
     Migration(3, "attempts refused by the trunk itself (not charged to the contact)", _V3),
     Migration(4, "pacing fields a supervisor set live, and the file's value then", _V4),
-    # 6, not 5: issue 15's number; the lead renumbers at merge (5 is another branch's)
-    Migration(6, "contact profiles, ordering score, answer model counts, hand-offs", _V6),
+    Migration(5, "contact profiles, ordering score, answer model counts, hand-offs", _V5),
+    # 6 is PostgreSQL's own (campaign leases, store/postgres_migrations.py): the next
+    # SQLite migration is 7, so both lists stay in one order of versions
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -152,7 +152,7 @@ class ContactRecord:
     next_attempt_at: float
     last_outcome: str | None
     created_at: float
-    # the contact's profile (docs/contacts.md); defaults for rows from before migration 6
+    # the contact's profile (docs/contacts.md); defaults for rows from before migration 5
     voice_consent: str = "unknown"
     consent_date: str | None = None
     consent_source: str | None = None
