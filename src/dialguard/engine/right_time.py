@@ -26,20 +26,18 @@ from dialguard.logs import get_logger
 from dialguard.propensity import (
     AGING_S,
     DEFAULT_PROPENSITY,
+    REFRESH_S,
     AnswerModel,
     StatRow,
     hour_of_week,
     order_score,
+    zone_of,
 )
-from dialguard.rules.zones import UnknownZoneError, load_zones
 from dialguard.store import ContactRecord, Store
 
-__all__ = ["LEARNT_OUTCOMES", "REFRESH_S", "RightTime", "contact_zone"]
+__all__ = ["LEARNT_OUTCOMES", "RightTime", "contact_zone", "due_since"]
 
 log = get_logger(__name__)
-
-REFRESH_S = 600.0
-"""How often the hour's expected value is rewritten (the simulator uses the same)."""
 
 LEARNT_OUTCOMES = frozenset(
     {"connected", "abandoned", "no_answer", "busy", "voicemail", "cancelled"}
@@ -49,13 +47,13 @@ ANSWERED = frozenset({"connected", "abandoned"})
 
 
 def contact_zone(timezones: tuple[str, ...] | str) -> ZoneInfo | None:
-    """The zone whose local hour the model uses: the first candidate, None if unknown."""
-    names = json.loads(timezones) if isinstance(timezones, str) else timezones
-    try:
-        zones = load_zones(list(names)[:1])
-    except UnknownZoneError:
-        return None
-    return zones[0] if zones else None
+    """The zone whose local hour the model uses (``timezones`` as stored or decoded)."""
+    return zone_of(json.loads(timezones) if isinstance(timezones, str) else timezones)
+
+
+def due_since(contact: ContactRecord) -> float:
+    """When the contact became callable: its retry time, or its import."""
+    return max(contact.next_attempt_at, contact.created_at)
 
 
 class RightTime:
@@ -80,8 +78,7 @@ class RightTime:
         """The contact's ordering score at ``now`` (dialguard.propensity.order_score)."""
         how = hour_of_week(now, contact_zone(contact.timezones))
         p = self.model.probability(contact.id, contact.segment, how)
-        due_since = max(contact.next_attempt_at, contact.created_at)
-        return order_score(p, contact.propensity, due_since)
+        return order_score(p, contact.propensity, due_since(contact))
 
     async def observe(self, contact: ContactRecord, outcome: str, at: float) -> None:
         """Learn from one attempt's outcome at ``at``; re-score the contact as it now is."""

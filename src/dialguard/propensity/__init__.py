@@ -18,9 +18,13 @@ from dialguard.propensity.score import (
     AGING_S,
     DEFAULT_PROPENSITY,
     ORDERS,
+    REFRESH_S,
     Order,
+    ScoreExplanation,
     expected_value,
+    explain_score,
     order_score,
+    zone_of,
 )
 
 __all__ = [
@@ -28,12 +32,16 @@ __all__ = [
     "DEFAULT_PROPENSITY",
     "HOURS_OF_WEEK",
     "ORDERS",
+    "REFRESH_S",
     "AnswerModel",
     "Explanation",
     "Order",
     "Prior",
+    "ScoreExplanation",
     "StatRow",
     "expected_value",
+    "explain_score",
     "hour_of_week",
     "order_score",
+    "zone_of",
 ]

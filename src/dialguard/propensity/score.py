@@ -20,18 +20,31 @@ __all__ = [
     "AGING_S",
     "DEFAULT_PROPENSITY",
     "ORDERS",
+    "REFRESH_S",
     "Order",
+    "ScoreExplanation",
     "expected_value",
+    "explain_score",
     "order_score",
+    "zone_of",
 ]
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dialguard.propensity.model import HOURS_OF_WEEK, AnswerModel, Explanation, hour_of_week
 
 Order = Literal["list", "priority", "expected_value"]
 ORDERS: tuple[Order, ...] = get_args(Order)
 
 AGING_S = 24 * 3600.0
 """Waiting this much longer outweighs any difference in expected value."""
+
+REFRESH_S = 600.0
+"""How often the hour's expected value is rewritten (engine/right_time.py; the simulator
+refreshes on the same cadence, so its figures are the daemon's)."""
 
 DEFAULT_PROPENSITY = 0.5
 """A contact the business's model gave no score: neither favoured nor held back."""
@@ -45,3 +58,51 @@ def expected_value(p_answer: float, propensity: float | None) -> float:
 def order_score(p_answer: float, propensity: float | None, due_since: float) -> float:
     """The stored ordering score (higher is called first); see the module docstring."""
     return expected_value(p_answer, propensity) - due_since / AGING_S
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreExplanation:
+    """Why a contact is where it is in the ``expected_value`` order (``report contacts``)."""
+
+    answer: Explanation
+    propensity: float
+    expected_value: float
+    waited_s: float
+    score: float
+    best_hours: tuple[tuple[int, float], ...]  # (hour of week, P(answer)), best first
+
+
+def zone_of(names: Sequence[str]) -> ZoneInfo | None:
+    """The zone whose local hour the model uses: the first candidate, None if unknown."""
+    try:
+        return ZoneInfo(names[0]) if names else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def explain_score(
+    model: AnswerModel,
+    contact: int,
+    segment: str | None,
+    propensity: float | None,
+    zones: Sequence[str],
+    due_since: float,
+    now: float,
+) -> ScoreExplanation:
+    """The score of a contact at ``now`` with every figure behind it, and its best
+    hours of the coming day (the engine stores :attr:`ScoreExplanation.score`)."""
+    zone = zone_of(zones)
+    how = hour_of_week(now, zone)
+    answer = model.explain(contact, segment, how)
+    ev = expected_value(answer.probability, propensity)
+    day = [(h % HOURS_OF_WEEK, model.probability(contact, segment, h % HOURS_OF_WEEK))
+           for h in range(how, how + 24)]  # fmt: skip
+    best = tuple(sorted(day, key=lambda x: -x[1])[:3])
+    return ScoreExplanation(
+        answer=answer,
+        propensity=DEFAULT_PROPENSITY if propensity is None else propensity,
+        expected_value=ev,
+        waited_s=max(0.0, now - due_since),
+        score=order_score(answer.probability, propensity, due_since),
+        best_hours=best,
+    )

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from dialguard.config.campaign import CampaignConfig, RetryRule
-from dialguard.propensity import AnswerModel, Order, hour_of_week, order_score
+from dialguard.propensity import REFRESH_S, AnswerModel, Order, hour_of_week, order_score
 from dialguard.rules import CallingWindow, ContactFacts, PastAttempt, WeeklySpan, check_contact
 from dialguard.rules.preferences import handoff_channel, parse_weekly_hours
 from dialguard.sim.centre import ContactCentre, DayResult, PacerLike
@@ -56,8 +56,6 @@ __all__ = [
 ZONE = ZoneInfo("America/New_York")
 DAY_START = dt.datetime(2026, 3, 2, 8, 0, tzinfo=ZONE).timestamp()
 S4_HOURS = 13.0
-RESCORE_S = 600.0
-"""How often the expected value is refreshed (the daemon's refresh, engine/right_time.py)."""
 S4_CONTACTS = 20000
 """More people than ten agents can call in a day, as lists are: who first matters."""
 
@@ -282,7 +280,7 @@ class Dialler:
     def _refresh(self, t: float) -> None:
         """The daemon's hourly refresh of the expected value, and contacts coming due."""
         self._now_seen = t
-        hour = int((t - self.start) // RESCORE_S)
+        hour = int((t - self.start) // REFRESH_S)
         if self.order == "expected_value" and hour != self._hour:
             self._hour = hour
             by_segment: dict[str, float] = {}
