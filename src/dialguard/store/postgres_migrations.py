@@ -7,8 +7,9 @@ substitutions, listed below), so a new SQLite migration reaches PostgreSQL by it
 One the substitutions cannot carry (SQLite-only syntax left over) fails at import, naming
 its version; its PostgreSQL twin then goes in :data:`_TWINS`. The PostgreSQL-only
 migration has version 6, a number no SQLite migration takes (the SQLite list skips
-it). Applied like SQLite's, each once and in one transaction; ``tests/store/test_schemas.py`` checks that the two
-schemas have the same tables and columns.
+it). Applied like SQLite's, each once and in one transaction;
+``tests/store/test_schemas.py`` checks that the two schemas have the same tables and
+columns.
 
 What differs, and why:
 
