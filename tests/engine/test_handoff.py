@@ -19,10 +19,10 @@ class Broker:
         self.sent: list[tuple[str, dict[str, object]]] = []
         self.fail = fail
 
-    async def publish(self, topic: str, payload: bytes) -> None:
+    async def publish(self, channel: str, payload: bytes) -> None:
         if self.fail:
             raise ConnectionError("broker down")
-        self.sent.append((topic, json.loads(payload)))
+        self.sent.append((channel, json.loads(payload)))
 
 
 async def test_other_channel_contact_is_handed_over_once_not_dialled(tmp_path: Path) -> None:
@@ -33,8 +33,8 @@ async def test_other_channel_contact_is_handed_over_once_not_dialled(tmp_path: P
     picked = await picker.next_contact("progressive", NOW)
     assert picked is not None and not isinstance(picked, bool)
     assert picked.number == VOICE.number  # ann is not dialled
-    [(topic, event)] = broker.sent
-    assert topic == "dialguard/handoff/sms"
+    [(channel, event)] = broker.sent
+    assert channel == "sms"  # the link publishes it on {prefix}/handoff/sms
     assert (event["campaign"], event["number"], event["channel"]) == ("c1", SMS.number, "sms")
     assert "prefers sms" in str(event["reason"])
     [row] = await store.handoffs.all("c1")
@@ -63,4 +63,21 @@ async def test_hand_off_is_idempotent_across_a_restart(tmp_path: Path) -> None:
     assert await desk.publish_pending(NOW + 7) == 0
     assert len(broker.sent) == 1 and len(await store.handoffs.all("c1")) == 1
     assert await store.handoffs.unpublished("c1") == []
+    await store.close()
+
+
+async def test_unpublished_hand_offs_are_retried_by_the_picker_at_most_every_30_s(
+    tmp_path: Path,
+) -> None:
+    store = await make_store(tmp_path, [SMS, VOICE])
+    broker = Broker(fail=True)
+    picker = ContactPicker(store, campaign())
+    picker.handoffs.publish = broker.publish
+    await picker.next_contact("progressive", NOW)  # ann recorded; the broker is down
+    assert broker.sent == [] and len(await store.handoffs.unpublished("c1")) == 1
+    broker.fail = False
+    assert await picker.handoffs.retry_pending(NOW + 1) == 0  # the pick just looked
+    assert await picker.handoffs.retry_pending(NOW + 31) == 1
+    assert len(broker.sent) == 1 and await store.handoffs.unpublished("c1") == []
+    assert await picker.handoffs.retry_pending(NOW + 62) == 0  # nothing left
     await store.close()

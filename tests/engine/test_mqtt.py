@@ -534,3 +534,17 @@ async def test_a_message_from_ten_days_ahead_does_not_lock_the_agent_out(
     fresh = json.dumps({"state": "ready", "seq": 1, "ts": time.time(), "session": "new"}).encode()
     await raw.publish(topics.agent_state("a2"), fresh, qos=1)
     await eventually(lambda: r.link.registry.available(r.link.now()) == ["a2"], what="ready")
+
+
+async def test_a_hand_off_is_published_on_its_channels_topic_not_retained(
+    start_link: Callable[..., Awaitable[Running]], raw: aiomqtt.Client, topics: Topics
+) -> None:
+    r = await start_link()
+    assert await r.link.wait_synced(5.0)
+    await raw.subscribe(topics.handoff("sms"), qos=1)
+    await r.link.publish_handoff("sms", b'{"handoff_id": 1}')
+    async with asyncio.timeout(5):
+        async for m in raw.messages:
+            assert m.topic.value == topics.handoff("sms")
+            assert m.payload == b'{"handoff_id": 1}' and not m.retain
+            break

@@ -37,6 +37,7 @@ class FakeLink:
         self.connected = asyncio.Event()
         self.calls: list[tuple[str, AgentCallMessage]] = []
         self.statuses: list[EngineStatus] = []
+        self.handoffs: list[tuple[str, bytes]] = []
         self._seq = itertools.count()
         self._ids = itertools.count(1)
 
@@ -55,6 +56,9 @@ class FakeLink:
 
     async def publish_status(self, status: EngineStatus) -> None:
         self.statuses.append(status)
+
+    async def publish_handoff(self, channel: str, payload: bytes) -> None:
+        self.handoffs.append((channel, payload))
 
     async def run(self) -> None:
         """Connected and resynchronised at once (no retained states), then idle."""

@@ -439,7 +439,9 @@ class Engine:
             wall=self.wall,
             admission=self.admission,
         )
-        return CampaignRunner(deps, cfg, state)
+        runner = CampaignRunner(deps, cfg, state)
+        runner.picker.handoffs.publish = self.link.publish_handoff  # issue 15: once each
+        return runner
 
     # --- leases (a shared store) ----------------------------------------------------
 

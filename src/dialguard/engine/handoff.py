@@ -8,11 +8,13 @@ The gate refuses a contact whose preferred channel is sms, email or none
 2. publishes ``dialguard/handoff/{channel}`` with the contact and campaign
    (:class:`~dialguard.engine.messages.HandoffMessage`), then marks the row published.
 
-A crash between 1 and 2 leaves the row unpublished; :meth:`HandoffDesk.publish_pending`
-(at start, and whenever a publisher is attached) sends those. So each contact is handed
+A crash between 1 and 2, or a broker that is down, leaves the row unpublished;
+:meth:`HandoffDesk.retry_pending` (called by the picker on its refills, at most once
+every :data:`RETRY_S`) sends those. So each contact is handed
 over once, and its event is published at least once — exactly once unless the engine
 died between the publish and the mark (the event's ``handoff_id`` lets the consumer
-drop that duplicate). Until the engine attaches its MQTT publisher, hand-offs are only
+drop that duplicate). The engine attaches its broker link's ``publish_handoff`` to each
+campaign's desk (engine.py); without one (tests, the simulator) hand-offs are only
 recorded and wait in the store.
 """
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from dialguard.engine.messages import HandoffMessage, Topics, encode
+from dialguard.engine.messages import HandoffMessage, encode
 from dialguard.logs import get_logger
 from dialguard.rules.preferences import handoff_channel
 from dialguard.store import ContactRecord, Store
@@ -31,7 +33,11 @@ __all__ = ["HandoffDesk", "Publish"]
 log = get_logger(__name__)
 
 Publish = Callable[[str, bytes], Awaitable[None]]
-"""Publish (topic, payload) with QoS 1; raises if the broker did not take it."""
+"""Publish (channel, payload) on ``{prefix}/handoff/{channel}`` with QoS 1; raises if the
+broker did not take it."""
+
+RETRY_S = 30.0
+"""How often unpublished hand-offs are tried again (one indexed query each time)."""
 
 
 class HandoffDesk:
@@ -42,12 +48,11 @@ class HandoffDesk:
         store: Store,
         campaign_id: str,
         publish: Publish | None = None,
-        topics: Topics | None = None,
     ) -> None:
         self._store = store
         self.campaign_id = campaign_id
         self.publish = publish
-        self.topics = topics or Topics()
+        self._retried_at = float("-inf")
 
     async def hand_over(self, contact: ContactRecord, reason: str, now: float) -> bool:
         """Record and publish the contact's hand-off; False if it had been handed over."""
@@ -78,6 +83,13 @@ class HandoffDesk:
                 sent += 1
         return sent
 
+    async def retry_pending(self, now: float) -> int:
+        """:meth:`publish_pending`, at most once every :data:`RETRY_S` (0 if skipped)."""
+        if self.publish is None or now - self._retried_at < RETRY_S:
+            return 0
+        self._retried_at = now
+        return await self.publish_pending(now)
+
     async def _publish(self, row: HandoffRecord, contact: ContactRecord, now: float) -> bool:
         if self.publish is None:
             return False
@@ -95,7 +107,7 @@ class HandoffDesk:
             at=row.created_at,
         )
         try:
-            await self.publish(self.topics.handoff(row.channel), encode(message))
+            await self.publish(row.channel, encode(message))
         except Exception as e:  # the broker is down: the row waits for publish_pending
             log.warning("handoff_publish_failed", handoff=row.id, error=repr(e))
             return False

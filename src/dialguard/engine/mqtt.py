@@ -162,6 +162,8 @@ class EngineLink(Protocol):
 
     async def publish_status(self, status: EngineStatus) -> None: ...
 
+    async def publish_handoff(self, channel: str, payload: bytes) -> None: ...
+
     async def run(self) -> None: ...
 
 
@@ -232,6 +234,11 @@ class BrokerLink:
     async def publish_status(self, status: EngineStatus) -> None:
         """Retained, so ``dialguard status`` sees the latest snapshot at once."""
         await self._publish(self.topics.engine_status, encode(status), retain=True)
+
+    async def publish_handoff(self, channel: str, payload: bytes) -> None:
+        """A contact handed to another channel (engine/handoff.py): QoS 1, not retained
+        (each event is one hand-off for the channel's consumer to act on once)."""
+        await self._publish(self.topics.handoff(channel), payload, retain=False)
 
     # --- the loop ----------------------------------------------------------------------
 

@@ -223,6 +223,7 @@ class ContactPicker:
         }
         if self.campaign.order == "expected_value":
             await self.right_time.refresh(now)
+        await self.handoffs.retry_pending(now)  # those a crash or a broker outage left
         size = max(1, min(PREFETCH_MAX, 2 * self._waiting))
         while True:
             batch = await self._store.contacts.claim_due(
