@@ -33,6 +33,7 @@ from cyclopts import App, Parameter
 from rich.markup import escape
 from rich.table import Table
 
+from dialguard.cli import report_contacts as next_report
 from dialguard.cli._common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -426,6 +427,56 @@ def _print_attempts(campaign: str, rows: list[AttemptRecord], start: float, end:
 
 
 # --- audit: who changed what -----------------------------------------------------------
+
+
+@app.command
+def contacts(
+    *,
+    campaign: str,
+    limit: int = 20,
+    format: Literal["table", "json"] = "table",
+    config: Config = None,
+) -> int:
+    """Who is called next, and why: the next due contacts in the campaign's order.
+
+    For each: its local hour, the answer model's probability then (and the campaign,
+    segment and contact levels behind it, with the tries each rests on), the propensity,
+    the expected value, how long it has waited, and its best hours of the next 24 h.
+    docs/contacts.md explains the score. Numbers are shown in full.
+
+    Parameters
+    ----------
+    campaign
+        Campaign ID, as in `dialguard campaign list`.
+    limit
+        How many contacts (1–1000).
+    """
+    if not 1 <= limit <= 1000:
+        return _bad(f"--limit {limit}: must be between 1 and 1000")
+    try:
+        cfg = load_config_or_exit(config)
+        configure_logging(cfg.logging.level, cfg.logging.format)
+        now = time.time()
+        order, rows = asyncio.run(_next_contacts(_require_store(cfg.store), campaign, now, limit))
+    except BadInput as e:
+        return _bad(str(e))
+    except (StoreError, sqlite3.Error) as e:
+        return _bad(f"store error: {e}")
+    if format == "json":
+        print(next_report.render_json(rows, order, now))
+    else:
+        console.print(next_report.render_table(rows, campaign, order))
+        if not rows:
+            console.print("no contact is due now")
+    return EXIT_OK
+
+
+async def _next_contacts(
+    where: StoreConfig, campaign: str, now: float, limit: int
+) -> tuple[str, list[next_report.NextContact]]:
+    async with await Store.open(where.location, password=where.secret) as store:
+        cfg = await _campaign_config(store, campaign)
+        return cfg.order, await next_report.next_contacts(store, campaign, cfg.order, now, limit)
 
 
 @app.command
