@@ -172,3 +172,23 @@ async def test_a_batch_is_claimed_and_checked_at_once_and_the_rest_given_back(
     # the stale one went back to pending (and may have been claimed afresh): nothing leaks
     assert await store.contacts.count("c1", "in_progress") == 6 + picker.prefetched
     await store.close()
+
+
+async def test_a_prefetched_contact_is_checked_again_when_dialled(tmp_path: Path) -> None:
+    """Claimed and allowed at 20:59:59.5 in New York, it is not dialled at 21:00:00.5:
+    the calling window closed between the check and the dial (TCPA 08–21)."""
+    before_close = dt.datetime(2026, 11, 17, 1, 59, 59, 500000, tzinfo=dt.UTC).timestamp()
+    numbers = ["+12025550001", "+12025550002", "+12025550003"]
+    store = await make_store(
+        tmp_path, [NewContact(number=n, region="US", timezones=NY) for n in numbers]
+    )
+    picker = ContactPicker(store, campaign())
+    first = await picker.next_contact("progressive", before_close)
+    assert first is not None and not isinstance(first, Blocked)
+    assert picker.prefetched == 1  # one launch waiting: a batch of two
+    late = await picker.next_contact("progressive", before_close + 1.0)
+    assert late is None or isinstance(late, Blocked), late  # no one is called after 21:00
+    assert picker.prefetched == 0
+    # given back and parked until the window opens, not left in progress
+    assert await store.contacts.count("c1", "in_progress") == 1  # only the first
+    await store.close()

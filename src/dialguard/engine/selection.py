@@ -131,11 +131,16 @@ def contact_facts(contact: ContactRecord, campaign_history: list[AttemptRecord])
 
 @dataclass(slots=True)
 class _Prefetched:
-    """A contact claimed and allowed by every rule at ``checked_at``, for ``mode``."""
+    """A contact claimed and allowed by every rule at ``checked_at``, for ``mode``, with
+    the facts it was checked on: it is checked again on them when it is dialled, so a
+    calling window that closed, a lock-out or cap that began in between, still holds."""
 
     contact: ContactRecord
     mode: PacingMode
     checked_at: float
+    history: list[AttemptRecord]
+    hits: list[SuppressionHit]
+    lists: dict[str, float]
 
 
 class ContactPicker:
@@ -206,7 +211,10 @@ class ContactPicker:
         for i, p in enumerate(q):
             if p.mode == mode:
                 del q[i]
-                return p.contact
+                if self._check(p.contact, p.history, p.hits, p.lists, mode, now).allowed:
+                    return p.contact
+                self._stale.append(p.contact.id)  # due again; the next refill parks it
+                return None
         return None
 
     async def _give_back(self) -> None:
@@ -244,7 +252,16 @@ class ContactPicker:
                     if first is None:
                         first = contact
                     else:
-                        self._queue.append(_Prefetched(contact, mode, now))
+                        self._queue.append(
+                            _Prefetched(
+                                contact,
+                                mode,
+                                now,
+                                history.get(contact.number, []),
+                                hits.get(contact.number, []),
+                                lists,
+                            )
+                        )
                     continue
                 if verdict.rule in CAMPAIGN_WIDE_RULES:
                     self._drop_queue()
