@@ -4,14 +4,18 @@ this process, and `dialguard run` as a real subprocess configured to join it."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import itertools
 import subprocess
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 from dialguard.demo.broker import free_loopback_port
 from dialguard.demo.centre import EXAMPLE_MESSAGE, LocalCentre
 from dialguard.demo.daemon import engine_toml, roster_toml
+from dialguard.sip.simulator.records import CallRecord
 
 
 def write_config(
@@ -77,3 +81,19 @@ async def start_campaign(
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)
+
+
+def overlapping(records: list[CallRecord]) -> int:
+    """Numbers with two calls on the wire at once (from the simulator's own clock)."""
+    by_number: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in records:
+        if not r.invite_wall:
+            continue
+        start = dt.datetime.fromisoformat(r.invite_wall).timestamp()
+        by_number[r.number].append((start, start + (r.end_s or 0.0)))
+    bad = 0
+    for spans in by_number.values():
+        spans.sort()
+        if any(b[0] < a[1] for a, b in itertools.pairwise(spans)):
+            bad += 1
+    return bad

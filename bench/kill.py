@@ -35,40 +35,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import random
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
-from _daemon import start_campaign, until, write_config
+from _daemon import overlapping, start_campaign, until, write_config
 from dialguard.demo.centre import CentreOptions, LocalCentre
 from dialguard.demo.daemon import start_daemon
 from dialguard.engine.messages import EngineStatus
 from dialguard.engine.mqtt import read_status
-from dialguard.sip.simulator.records import CallRecord
 from dialguard.store import Store
-
-
-def overlapping(records: list[CallRecord]) -> int:
-    """Numbers with two calls on the wire at once (from the simulator's own clock)."""
-    by_number: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for r in records:
-        if not r.invite_wall:
-            continue
-        start = time.mktime(time.strptime(r.invite_wall[:19], "%Y-%m-%dT%H:%M:%S"))
-        by_number[r.number].append((start, start + (r.end_s or 0.0)))
-    bad = 0
-    for spans in by_number.values():
-        spans.sort()
-        if any(b[0] < a[1] for a, b in itertools.pairwise(spans)):
-            bad += 1
-    return bad
-
 
 CHECKED = {"DIALGUARD_CHECK_INVARIANTS": "1"}
 """The pacer checks its ledgers after every step; a broken one stops the daemon."""

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import itertools
 import os
 import secrets
 import signal
@@ -38,19 +37,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from _daemon import until
+from _daemon import overlapping, until
 from dialguard.demo.centre import CentreOptions, LocalCentre
 from dialguard.demo.daemon import engine_toml, start_daemon
 from dialguard.demo.sample import sample_contacts
 from dialguard.rules import candidate_zones
 from dialguard.sip.simulator.profile import Profile, Shares, fixed, uniform
-from dialguard.sip.simulator.records import CallRecord
 from dialguard.store import NewContact, Store
 
 CAMPAIGNS = ("c1", "c2", "c3")
@@ -144,22 +142,6 @@ async def seed(url: str, per_campaign: int, seed_no: int) -> None:
                     for c in mine
                 ],
             )
-
-
-def overlapping(records: list[CallRecord]) -> int:
-    """Numbers with two calls on the wire at once (from the simulator's own clock)."""
-    by_number: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for r in records:
-        if not r.invite_wall:
-            continue
-        start = dt.datetime.fromisoformat(r.invite_wall).timestamp()
-        by_number[r.number].append((start, start + (r.end_s or 0.0)))
-    bad = 0
-    for spans in by_number.values():
-        spans.sort()
-        if any(b[0] < a[1] for a, b in itertools.pairwise(spans)):
-            bad += 1
-    return bad
 
 
 @dataclass
