@@ -11,7 +11,7 @@ import re
 import string
 from pathlib import Path
 from typing import Final, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -50,6 +50,14 @@ def template_problem(template: str, fields: frozenset[str]) -> str | None:
     return None
 
 
+def _check_port(parts: SplitResult) -> None:
+    """A ValueError naming the port of a URL (broker or store) that is not a number."""
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as e:
+        raise ValueError(f"bad port ({e})") from None
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -77,10 +85,7 @@ class BrokerConfig(_Section):
             )
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError("must look like mqtt://HOST:PORT or mqtts://HOST:PORT")
-        try:
-            parts.port  # noqa: B018 - raises on a port that is not a number
-        except ValueError as e:
-            raise ValueError(f"bad port ({e})") from None
+        _check_port(parts)
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError("must be just mqtt://HOST:PORT (no path or query)")
         return v
@@ -188,10 +193,7 @@ class StoreConfig(_Section):
             )
         if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
             raise ValueError("must look like postgresql://HOST:PORT/DATABASE")
-        try:
-            parts.port  # noqa: B018 - raises on a port that is not a number
-        except ValueError as e:
-            raise ValueError(f"bad port ({e})") from None
+        _check_port(parts)
         if parts.path in ("", "/"):
             raise ValueError("must name the database: postgresql://HOST:PORT/DATABASE")
         return v
