@@ -1,10 +1,14 @@
-"""The sippy-side pieces that need no peer: transport normalisation."""
+"""The sippy-side pieces that need no peer: transport normalisation, DTMF bodies, and
+that shutting the stack down still sends what was queued."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
-from dialguard.sip._sippy_stack import _info_digit, normalise_transport
+from dialguard.sip._sippy_bridge import sippy_thread
+from dialguard.sip._sippy_stack import SignallingStack, _info_digit, normalise_transport
 
 
 @pytest.mark.parametrize(
@@ -49,3 +53,34 @@ def test_everything_else_is_left_alone() -> None:
 )
 def test_info_dtmf_digit(body: str, digit: str | None) -> None:
     assert _info_digit(body) == digit
+
+
+async def test_shutdown_sends_what_was_queued_before_closing_the_socket() -> None:
+    """An ACK queued the moment a 486 arrives must leave even if the trunk stops at
+    once: sippy shuts the socket for writing before its sender drains the queue (in
+    CI the far end then retransmitted its 486 for 32 s). 300 datagrams queued right
+    before shutdown make the race certain to show without the flush."""
+    far_end = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    far_end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    far_end.bind(("127.0.0.1", 0))
+    far_end.settimeout(2.0)
+    count = 300
+
+    def queue_then_shutdown() -> None:
+        stack = SignallingStack("127.0.0.1", 0, invite_timeout=5.0)
+        server = next(iter(stack.tm.l4r.cache_l2s.values()))
+        for i in range(count):
+            server.send_to(f"datagram {i}".encode(), far_end.getsockname())
+        stack.shutdown()
+
+    try:
+        await sippy_thread().run(queue_then_shutdown)
+        received = set()
+        while len(received) < count:
+            try:
+                received.add(far_end.recv(100))
+            except TimeoutError:
+                break
+    finally:
+        far_end.close()
+    assert len(received) == count, f"{count - len(received)} of {count} queued datagrams lost"

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import md5
@@ -385,7 +386,35 @@ class SignallingStack:
         if tm.cp_timer is not None:
             tm.cp_timer.cancel()
             tm.cp_timer = None
+        for server in tm.l4r.cache_l2s.values():
+            _flush_sends(server, SEND_FLUSH_S)
         tm.l4r.shutdown()
+
+
+SEND_FLUSH_S = 1.0
+"""How long shutdown waits for datagrams already queued (an ACK, a BYE) to leave."""
+
+
+def _flush_sends(server: Any, within: float) -> None:
+    """Let the sender threads send everything queued before the socket is closed.
+
+    sippy's ``Udp_server.shutdown()`` shuts the socket for writing *before* it tells
+    its sender threads to stop, so a datagram still in the send queue is dropped: in
+    CI the ACK to a 486 or 487, queued the moment the answer came in, was lost that
+    way when the trunk stopped at once, and the far end retransmitted its answer for
+    32 s. The stop marker sippy itself uses (``None``) is queued behind them here and
+    the senders are joined; each sender passes the marker on, so sippy's own
+    shutdown that follows finds them finished.
+    """
+    senders = getattr(server, "asenders", None) or []
+    if not senders:
+        return
+    server.sendqueue.put(None)
+    deadline = time.monotonic() + within
+    for sender in senders:
+        sender.join(max(0.0, deadline - time.monotonic()))
+    if any(sender.is_alive() for sender in senders):
+        log.warning("sip_send_queue_not_flushed", within_s=within)
 
 
 REGISTER_REFRESH_MARGIN_S = 30.0

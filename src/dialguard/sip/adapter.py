@@ -64,12 +64,6 @@ hung up) rang forever on our side, holding its agent."""
 REGISTER_TIMEOUT_S = 10.0
 STOP_DRAIN_S = 4.0
 """``stop()`` waits at most this long for answers to its last BYEs and CANCELs."""
-STOP_LINGER_S = 1.2
-"""After those answers, ``stop()`` keeps the socket open this long when it ended calls:
-a far end whose 487 (or 200 to BYE) found no ACK retransmits it at T1 = 0.5 s and
-1.5 s (RFC 3261 §17.2.1), and the completed transaction ACKs the repeat. Measured in
-CI: a stop right after the 487 lost its ACK, and the trunk retransmitted the 487 for
-32 s to a closed port."""
 DEFAULT_TRANSFER_TIMEOUT_S = 30.0
 
 _NUMBER = re.compile(r"\+?[0-9]{1,15}")
@@ -652,8 +646,6 @@ class SippyTrunk:
         sippy.call(self._stack.when_idle, idle, STOP_DRAIN_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(drained, STOP_DRAIN_S)
-        if calls:
-            await asyncio.sleep(STOP_LINGER_S)  # see STOP_LINGER_S: a lost ACK repeated
         stack, self._stack = self._stack, None
         await sippy.run(stack.shutdown)
         log.info("trunk_stopped", left_open=sum(1 for c in calls if not c.finished))
