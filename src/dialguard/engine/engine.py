@@ -500,14 +500,15 @@ class Engine:
             state = record.state  # type: ignore[assignment]  # a supervisor's, on any node
         runner = self._new_runner(cfg, state, fenced)
         self._leases[cid] = lease
-        self.runners[cid] = runner
         self._lease_view = [x for x in self._lease_view if x.campaign_id != cid] + [lease]
         try:
             recovered = await self._reconcile(fenced, cid)
         except BaseException:
-            del self.runners[cid]
             self._leases.pop(cid, None)  # it runs out; the next holder reconciles
             raise
+        # Visible (to agents, control requests, status) only once what the last holder
+        # left open is closed: CI saw the runner listed while its reconcile still ran.
+        self.runners[cid] = runner
         self.recovered.extend(recovered)
         assert self._tg is not None
         self._tg.create_task(self._run_leased(runner, lease))
