@@ -398,7 +398,7 @@ def _print_attempts(campaign: str, rows: list[AttemptRecord], start: float, end:
         table.add_column("disposition")
     shown = rows[-TABLE_ROWS:]
     for a in shown:
-        at = a.invite_at if a.invite_at is not None else a.created_at
+        at = a.dialled_at
         rang_until = a.answered_at if a.answered_at is not None else a.ended_at
         outcome = escape(a.outcome or "(open)")
         if a.abandoned:
