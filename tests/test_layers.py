@@ -179,6 +179,86 @@ def test_the_table_allows_engine_to_no_one_else() -> None:
     assert {u for u, allowed in MAY_IMPORT.items() if "engine" in allowed} <= ENGINE_USERS
 
 
+CONSOLE_MAY_USE_OF_ENGINE = frozenset({"dialguard.engine.messages", "dialguard.engine.mqtt"})
+"""The console's exception to the rule above, no wider: the MQTT contract and the request
+client the CLI uses too (docs/architecture.md)."""
+
+
+def test_the_console_uses_only_the_engine_s_mqtt_contract() -> None:
+    bad = [
+        f"{imp.module}:{imp.line}: imports {imp.target}"
+        for imp in all_imports()
+        if unit_of(imp.module) == "console"
+        and unit_of(imp.target) == "engine"
+        and imp.target not in CONSOLE_MAY_USE_OF_ENGINE
+    ]
+    assert bad == []
+
+
+# --- the page shows the table the test enforces
+
+DOC = SRC.parents[1] / "docs" / "architecture.md"
+
+
+def _units(cell: str) -> set[str]:
+    """``"`law`, `dialguard` (root)"`` → {"law", ""}; backticks and notes dropped."""
+    out = set()
+    for part in cell.split(","):
+        name = part.strip().split()[0].strip("`") if part.strip() else ""
+        out.add(ROOT if name == "dialguard" else name)
+    return out
+
+
+def documented_table(text: str) -> dict[str, frozenset[str]]:
+    """The "may import" column of the page's package table, by unit. ``—`` is nothing
+    but the leaves; ``everything`` is every package of the table (not ``__main__``)."""
+    rows: dict[str, frozenset[str]] = {}
+    everything = set(MAY_IMPORT) - LEAVES - {"__main__"}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        may = cells[1]
+        if may.startswith("—"):
+            allowed: set[str] = set()
+        elif may == "everything":
+            allowed = set(everything)
+        else:
+            allowed = {name.strip().strip("`") for name in may.split(",")}
+        for unit in _units(cells[0]):
+            rows[unit] = frozenset(allowed - {unit})
+    return rows
+
+
+def test_the_architecture_page_shows_the_enforced_table() -> None:
+    """Each row of docs/architecture.md's table says what MAY_IMPORT says (a unit may
+    import itself and the leaves besides), and every unit has its row."""
+    shown = documented_table(DOC.read_text(encoding="utf-8"))
+    assert set(shown) == set(MAY_IMPORT)
+    differ = {
+        unit: (sorted(shown[unit]), sorted(MAY_IMPORT[unit] - {unit}))
+        for unit in MAY_IMPORT
+        if shown[unit] != MAY_IMPORT[unit] - {unit}
+    }
+    assert differ == {}, "page row vs test row"
+
+
+def test_the_page_reader_reads_each_form_of_row() -> None:
+    text = textwrap.dedent(
+        """\
+        | `law`, `dialguard` (root) | — (leaves) | x |
+        | `rules` | config | x |
+        | `cli` | everything | x |
+        | `demo` | `engine`, sim | x |
+        """
+    )
+    rows = documented_table(text)
+    assert rows["law"] == rows[ROOT] == frozenset()
+    assert rows["rules"] == {"config"}
+    assert rows["demo"] == {"engine", "sim"}
+    assert "cli" not in rows["cli"] and {"engine", "console", "demo"} <= rows["cli"]
+
+
 def test_every_package_is_in_the_table() -> None:
     units = {unit_of(module_name(p, SRC)) for p in SRC.rglob("*.py")}
     assert None not in units

@@ -49,6 +49,7 @@ VOCABULARIES = (
     Vocabulary("AgentState", "pacing/events.py", frozenset(get_args(AgentState))),
     Vocabulary("PacingMode", "pacing/params.py", frozenset(get_args(PacingMode))),
     Vocabulary("DialMode", "rules/types.py", frozenset(get_args(DialMode))),
+    Vocabulary("AbandonWindow", "law.py", frozenset(get_args(law.AbandonWindow))),
 )
 
 
@@ -123,16 +124,29 @@ def _assigned(tree: ast.AST) -> Iterator[tuple[str, ast.expr | None, int]]:
 
 
 def vocabulary_repeats(tree: ast.AST, where: str) -> list[str]:
-    """Definitions in ``tree`` that repeat a vocabulary outside its home."""
+    """Definitions in ``tree`` that repeat a vocabulary outside its home: a named one
+    (an assignment, an enum), or a ``Literal[...]`` spelt inline in an annotation (a
+    parameter, a field) with the same set of values."""
     found = []
+    named: set[int] = set()  # Literal nodes already reported as an assignment's value
     for name, value, line in _assigned(tree):
         values = _strings(value) if value is not None else None
+        named.add(id(value))
         for v in VOCABULARIES:
             if where == v.home:
                 continue
             defines_name = name == v.name and (value is None or _is_literal(value))
             if defines_name or values == v.values:
                 found.append(f"{where}:{line}: {name} repeats {v.name} (home: {v.home})")
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Subscript) and _is_literal(node)) or id(node) in named:
+            continue
+        values = _strings(node)
+        for v in VOCABULARIES:
+            if where != v.home and values == v.values:
+                found.append(
+                    f"{where}:{node.lineno}: an inline Literal repeats {v.name} (home: {v.home})"
+                )
     return found
 
 
@@ -266,10 +280,26 @@ def test_the_law_module_holds_each_number() -> None:
     assert law.CONNECT_DEADLINE_S == 2.0
     assert law.ABANDON_LOCKOUT_S == 72 * 3600
     assert law.MAX_DIAL_RATIO == 3.0
+    assert law.ABANDON_WINDOW_S == {"24h": 86_400.0, "30d": 30 * 86_400.0}
+    assert set(law.ABANDON_WINDOW_S) == set(get_args(law.AbandonWindow))
     assert law.NATIONAL_LIST_REGION == {"tps": "GB", "ctps": "GB", "usdnc": "US"}
     assert law.MAX_LIST_AGE_DAYS == {"tps": 28, "ctps": 28, "usdnc": 31}
     assert law.REGIME_HOLIDAY_COUNTRY == {"france": "FR", "australia": "AU"}
     assert law.REGIME_MAX_CALLS == {"france": {"per_30_days": 4}}
+
+
+def test_the_governor_and_the_compliance_report_measure_the_same_windows() -> None:
+    """Both read the law's table (each kept its own copy once: pacing.params.WINDOWS_S
+    and reports.compliance.WINDOW_SECONDS)."""
+    from dialguard.config.campaign import AbandonWindow as ConfigAbandonWindow
+    from dialguard.pacing import params
+    from dialguard.reports import compliance
+
+    assert ConfigAbandonWindow is law.AbandonWindow
+    assert params.ABANDON_WINDOW_S is law.ABANDON_WINDOW_S
+    assert compliance.ABANDON_WINDOW_S is law.ABANDON_WINDOW_S
+    assert not hasattr(params, "WINDOWS_S") and not hasattr(compliance, "WINDOW_SECONDS")
+    assert params.PacingParams(abandon_window="30d").window_s == 30 * 86_400.0
 
 
 def test_list_ages_and_regime_caps_are_used_from_the_law_module() -> None:
@@ -306,6 +336,8 @@ def test_no_module_writes_a_legal_number_as_a_literal() -> None:
         'STATES = frozenset({"ready", "busy", "wrap", "paused", "offline"})',
         "class DialMode(enum.Enum): pass",
         'AgentState: TypeAlias = Literal["ready"]',
+        'def f(mode: Literal["preview", "progressive", "predictive"] | None = None): pass',
+        'class C:\n    state: Literal["active", "paused", "stopped"]',
     ],
 )
 def test_checker_flags_a_repeated_vocabulary(code: str) -> None:

@@ -16,6 +16,8 @@ Sources (see docs/compliance.md for the full table):
 
 from __future__ import annotations
 
+from typing import Literal
+
 MIN_RING_TIMEOUT_S: float = 15.0
 """Unanswered calls ring at least this long before we give up (safeguard 4)."""
 
@@ -30,6 +32,14 @@ ABANDON_LOCKOUT_S: float = 72 * 3600.0
 
 MAX_DIAL_RATIO: float = 3.0
 """Lines dialled per active agent, at most (dialguard's bound, not a statute)."""
+
+AbandonWindow = Literal["24h", "30d"]
+"""The window the abandon rate is measured over: Ofcom's rolling 24 h, or the FCC's
+30-day campaign period. A campaign chooses one (``pacing.abandon_window``)."""
+
+ABANDON_WINDOW_S: dict[AbandonWindow, float] = {"24h": 86_400.0, "30d": 30 * 86_400.0}
+"""Each abandon window's length: what the governor counts over and the compliance report
+checks, so the two cannot disagree."""
 
 # --- national do-not-call lists --------------------------------------------------------
 

@@ -237,3 +237,13 @@ def test_whatif_runs_the_simulator_for_both_settings(
     assert client.get("/static/plotly/plotly.min.js").status_code == 200  # shipped, no CDN
     bad = client.get("/whatif", params={**params, "cap": "5"}).text
     assert "cap 5 %: must be in (0, 3]" in bad
+
+
+def test_compliance_window_must_be_one_of_the_law_s(
+    client: TestClient, filled: ConsoleState
+) -> None:
+    log_in(client, SUE)
+    page = client.get("/reports/compliance", params={"campaign": "c1", "window": "7d"})
+    assert "✗ window &#39;7d&#39;: must be 24h or 30d" in page.text
+    month = client.get("/reports/compliance", params={"campaign": "c1", "window": "30d"})
+    assert month.status_code == 200 and "must be 24h or 30d" not in month.text

@@ -166,3 +166,14 @@ def test_docs_schemas_are_generated_from_the_models() -> None:
         "EngineStatus",
     ):
         assert f"### {name}" in doc
+
+
+def test_a_campaign_status_names_one_of_the_pacing_modes() -> None:
+    """``mode`` is the pacer's vocabulary (pacing.params.PacingMode), not any string."""
+    import pydantic
+
+    from dialguard.engine.messages import CampaignStatus
+
+    assert CampaignStatus(id="c1", state="running", mode="predictive").mode == "predictive"
+    with pytest.raises(pydantic.ValidationError, match="mode"):
+        CampaignStatus.model_validate({"id": "c1", "state": "running", "mode": "turbo"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dialguard.importing.columns import (
+    CONTACT_FIELDS,
     ColumnError,
     normalise_header,
     resolve_contact_columns,
@@ -66,3 +67,13 @@ def test_unnamed_columns_get_positional_custom_names() -> None:
 def test_dnc_number_column() -> None:
     assert resolve_number_column(["reason", "Telephone"]) == 1
     assert resolve_number_column(["reason", "tel"]) is None
+
+
+def test_every_profile_column_is_a_known_contact_field() -> None:
+    """A column added to the profile is recognised by the header resolver too, not kept
+    as a custom field (the two lists were once written out separately)."""
+    from dialguard.importing.profile import PROFILE_COLUMNS
+
+    assert set(PROFILE_COLUMNS) <= set(CONTACT_FIELDS)
+    cols = resolve_contact_columns(["number", *PROFILE_COLUMNS, "colour"])
+    assert set(cols.known) == set(PROFILE_COLUMNS) and cols.custom == {"colour": 7}

@@ -25,8 +25,11 @@ async def test_attempt_row_written_before_invite_then_updated(
     a = await store.attempts.get(aid)
     assert a is not None
     assert (a.created_at, a.outcome, a.invite_at, a.abandoned) == (clock.now, None, None, False)
+    assert a.dialled_at == clock.now  # no INVITE yet: when the row was written
     assert [x.id for x in await store.attempts.unsettled()] == [aid]
     await store.attempts.mark_invited(aid, clock.now + 0.01, "call-1")
+    invited = await store.attempts.get(aid)
+    assert invited is not None and invited.dialled_at == clock.now + 0.01
     await store.attempts.mark_answered(aid, clock.now + 8)
     await store.attempts.mark_abandoned(aid, "agent_vanished")
     await store.attempts.settle(

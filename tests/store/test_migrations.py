@@ -110,7 +110,6 @@ async def test_failed_migration_rolls_back_entirely(
         "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);",
     )
     monkeypatch.setattr(store_database, "MIGRATIONS", (*MIGRATIONS, broken))
-    monkeypatch.setattr(store_database, "SCHEMA_VERSION", broken.version)
     with pytest.raises(StoreError, match=rf"migration {broken.version} failed: no such table"):
         await Store.open(path)
     assert "half_done" not in _tables(path)
@@ -127,10 +126,24 @@ async def test_new_migration_is_applied_once_on_open(
         SCHEMA_VERSION + 1, "campaign colour", "ALTER TABLE campaigns ADD COLUMN colour TEXT;"
     )
     monkeypatch.setattr(store_database, "MIGRATIONS", (*MIGRATIONS, extra))
-    monkeypatch.setattr(store_database, "SCHEMA_VERSION", extra.version)
     for _ in range(2):
         async with await Store.open(path) as store:
             assert await store.schema_version() == extra.version
     assert [v for v, _ in _versions(path)] == [*(m.version for m in MIGRATIONS), extra.version]
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT id, colour FROM campaigns").fetchall() == [("spring", None)]
+
+
+def test_both_backends_take_what_is_pending_from_one_rule() -> None:
+    """``pending`` is the one reading of a store's version against a backend's list (the
+    SQLite and PostgreSQL stores each wrote it out once)."""
+    from dialguard.store import postgres_migrations
+    from dialguard.store.migrations import pending
+
+    assert pending(MIGRATIONS, 0, "f.db") == list(MIGRATIONS)
+    assert pending(MIGRATIONS, MIGRATIONS[1].version, "f.db") == list(MIGRATIONS[2:])
+    assert pending(MIGRATIONS, SCHEMA_VERSION, "f.db") == []
+    pg = postgres_migrations.MIGRATIONS
+    assert pending(pg, pg[-1].version - 1, "pg") == [pg[-1]]
+    with pytest.raises(SchemaTooNew, match=r"f\.db: store schema version 99 is newer"):
+        pending(MIGRATIONS, 99, "f.db")

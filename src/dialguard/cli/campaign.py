@@ -50,7 +50,9 @@ from dialguard.engine.messages import (
     PacingChangeRequest,
 )
 from dialguard.engine.mqtt import BrokerLinkDown, send_request
+from dialguard.law import AbandonWindow
 from dialguard.logs import configure_logging
+from dialguard.pacing.params import PacingMode
 from dialguard.store import Store, StoreError
 
 app = App(
@@ -246,11 +248,11 @@ def control_request(action: ControlAction, actor: str) -> ControlRequest:
 def set_pacing(
     campaign: str,
     *,
-    mode: Literal["preview", "progressive", "predictive"] | None = None,
+    mode: PacingMode | None = None,
     abandon_cap: str | None = None,
     ring_timeout: float | None = None,
     max_dial_ratio: float | None = None,
-    abandon_window: Literal["24h", "30d"] | None = None,
+    abandon_window: AbandonWindow | None = None,
     actor: Actor = None,
     config: Config = None,
     timeout: Timeout = DEFAULT_TIMEOUT_S,

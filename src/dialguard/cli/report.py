@@ -45,9 +45,9 @@ from dialguard.cli._common import (
     load_config_or_exit,
 )
 from dialguard.config import CampaignConfig, ConfigError, StoreConfig, parse_campaign
+from dialguard.law import ABANDON_WINDOW_S, AbandonWindow
 from dialguard.logs import configure_logging
 from dialguard.reports.compliance import (
-    WINDOW_SECONDS,
     ComplianceReport,
     PeriodFigures,
     compliance_report,
@@ -88,7 +88,7 @@ WIDE_PERIODS = 4
 def compliance(
     *,
     campaign: str,
-    window: Literal["24h", "30d"] = "24h",
+    window: AbandonWindow = "24h",
     from_: From = None,
     to: To = None,
     format: Format = "table",
@@ -114,7 +114,7 @@ def compliance(
         table for people; csv (one row per period) or json for scripts.
     """
     try:
-        start, end = _span(from_, to, WINDOW_SECONDS[window], time.time())
+        start, end = _span(from_, to, ABANDON_WINDOW_S[window], time.time())
         cfg = load_config_or_exit(config)
         configure_logging(cfg.logging.level, cfg.logging.format)
         report = asyncio.run(_compliance(_require_store(cfg.store), campaign, window, start, end))
@@ -137,7 +137,7 @@ def compliance(
 
 
 async def _compliance(
-    where: StoreConfig, campaign: str, window: str, start: float, end: float
+    where: StoreConfig, campaign: str, window: AbandonWindow, start: float, end: float
 ) -> ComplianceReport:
     async with await Store.open(where.location, password=where.secret) as store:
         config = await _campaign_config(store, campaign)
@@ -398,7 +398,7 @@ def _print_attempts(campaign: str, rows: list[AttemptRecord], start: float, end:
         table.add_column("disposition")
     shown = rows[-TABLE_ROWS:]
     for a in shown:
-        at = a.invite_at if a.invite_at is not None else a.created_at
+        at = a.dialled_at
         rang_until = a.answered_at if a.answered_at is not None else a.ended_at
         outcome = escape(a.outcome or "(open)")
         if a.abandoned:

@@ -23,11 +23,11 @@ from dialguard.law import (
     MIN_RING_TIMEOUT_S,
     REGIME_HOLIDAY_COUNTRY,
     REGIME_MAX_CALLS,
+    AbandonWindow,
 )
 from dialguard.pacing.params import PacingMode as PacingMode
 from dialguard.propensity.score import Order
 
-AbandonWindow = Literal["24h", "30d"]
 Regime = Literal["tcpa", "france", "australia", "custom", "none"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

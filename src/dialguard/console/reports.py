@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 from dialguard.cli import report as cli
 from dialguard.cli._common import BadInput
 from dialguard.config import ConfigError, PacingConfig, StoreConfig, parse_campaign
-from dialguard.reports.compliance import WINDOW_SECONDS, ComplianceReport
+from dialguard.law import ABANDON_WINDOW_S
+from dialguard.reports.compliance import ComplianceReport
 from dialguard.store import AttemptRecord, AuditRecord, Store, StoreError
 
 ATTEMPT_ROWS: Final = 500
@@ -102,11 +103,12 @@ class Compliance:
 
 
 async def _compliance_report(where: StoreConfig, q: Query) -> tuple[ComplianceReport, float, float]:
-    if q.window not in WINDOW_SECONDS:
+    window = next((w for w in ABANDON_WINDOW_S if w == q.window), None)
+    if window is None:
         raise BadInput(f"window {q.window!r}: must be 24h or 30d")
-    start, end = q.span(WINDOW_SECONDS[q.window])
+    start, end = q.span(ABANDON_WINDOW_S[window])
     try:
-        report = await cli._compliance(cli._require_store(where), q.campaign, q.window, start, end)
+        report = await cli._compliance(cli._require_store(where), q.campaign, window, start, end)
     except (StoreError, sqlite3.Error) as e:
         raise ReportError(f"store error: {e}") from None
     return report, start, end

@@ -10,8 +10,8 @@ than starting the budget afresh. What counts as a live answer and as abandoned i
 
 from __future__ import annotations
 
+from dialguard.law import ABANDON_WINDOW_S, AbandonWindow
 from dialguard.pacing.events import AnswerHistory
-from dialguard.pacing.params import WINDOWS_S
 from dialguard.rules.abandoned import live_answer
 from dialguard.store import Store
 
@@ -19,10 +19,10 @@ __all__ = ["answer_history"]
 
 
 async def answer_history(
-    store: Store, campaign_id: str, abandon_window: str, wall_now: float
+    store: Store, campaign_id: str, abandon_window: AbandonWindow, wall_now: float
 ) -> AnswerHistory:
     """The window's live answers of ``campaign_id`` as the pacer's seed event."""
-    since = wall_now - WINDOWS_S[abandon_window]
+    since = wall_now - ABANDON_WINDOW_S[abandon_window]
     answers = []
     for a in await store.attempts.answered_since(campaign_id, since):
         live = live_answer(

@@ -33,7 +33,7 @@ from pydantic import (
     ValidationError,
 )
 
-from dialguard.config import PacingConfig
+from dialguard.config import PacingConfig, PacingMode
 from dialguard.config.engine import TOPIC_LEVEL_PATTERN, topic_prefix_problem
 from dialguard.law import MAX_ABANDON_CAP
 from dialguard.pacing.events import AGENT_STATES as AGENT_STATES
@@ -257,7 +257,7 @@ class BlockReason(_Payload):
 class CampaignStatus(_Payload):
     id: CampaignId
     state: Literal["running", "paused", "stopped", "starting", "draining"]
-    mode: str
+    mode: PacingMode
     dials: int = 0
     answers: int = 0
     connects: int = 0

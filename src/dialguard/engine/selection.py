@@ -88,7 +88,7 @@ def _epoch_of_date(text: str | None) -> float | None:
 
 def _past(a: AttemptRecord) -> PastAttempt:
     return PastAttempt(
-        at=a.invite_at if a.invite_at is not None else a.created_at,
+        at=a.dialled_at,
         outcome=a.outcome or "in_progress",
         abandoned=a.abandoned,
         mode=DIAL_MODE_OF.get(a.mode, "guaranteed"),

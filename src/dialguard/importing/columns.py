@@ -13,6 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from dialguard.importing.profile import PROFILE_COLUMNS
+
 __all__ = [
     "CONTACT_FIELDS",
     "NUMBER_ALIASES",
@@ -40,14 +42,10 @@ CONTACT_FIELDS: tuple[str, ...] = (
     "preferred_channel",
     "preferred_hours",
     "region",
-    "voice_consent",
-    "consent_date",
-    "consent_source",
-    "segment",
-    "propensity",
-    "offer_key",
+    *PROFILE_COLUMNS,
 )
-"""Optional contact columns with a meaning; any other column is kept as a custom field."""
+"""Optional contact columns with a meaning; any other column is kept as a custom field.
+The profile's (consent, segment, propensity, offer) are named once, in :mod:`.profile`."""
 
 _SEPARATORS = re.compile(r"[\s\-.]+")
 

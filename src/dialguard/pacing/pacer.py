@@ -67,7 +67,7 @@ from dialguard.pacing.events import (
     Ringing,
 )
 from dialguard.pacing.governor import OVER_DIAL_ALLOWED, AbandonBudget, GovernorState
-from dialguard.pacing.params import PacingParams
+from dialguard.pacing.params import PacingMode, PacingParams
 from dialguard.pacing.predictive import OverDialController, dials_allowed, free_within
 from dialguard.pacing.stats import OutcomeStats, RingSample
 
@@ -102,7 +102,7 @@ class Agent:
 class PacerCounters:
     """Numbers for metrics and the status view."""
 
-    mode: str
+    mode: PacingMode
     agents_ready: int
     agents_free: int
     reservations_held: int

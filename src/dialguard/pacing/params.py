@@ -11,14 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from dialguard.law import CONNECT_DEADLINE_S, MAX_ABANDON_CAP, MAX_DIAL_RATIO, MIN_RING_TIMEOUT_S
+from dialguard.law import (
+    ABANDON_WINDOW_S,
+    CONNECT_DEADLINE_S,
+    MAX_ABANDON_CAP,
+    MAX_DIAL_RATIO,
+    MIN_RING_TIMEOUT_S,
+    AbandonWindow,
+)
 
 PacingMode = Literal["preview", "progressive", "predictive"]
 """How a campaign dials (the one definition; the campaign config uses it). The compliance
 rules see a call as guaranteed or predictive instead: ``rules.DIAL_MODE_OF`` maps these."""
 MODES: tuple[PacingMode, ...] = get_args(PacingMode)
-
-WINDOWS_S: dict[str, float] = {"24h": 86_400.0, "30d": 30 * 86_400.0}
 
 
 class PacingParamsError(ValueError):
@@ -48,7 +53,7 @@ class PacingParams:
     mode: PacingMode = "progressive"
     ring_timeout_s: float = 20.0
     abandon_cap: float = MAX_ABANDON_CAP
-    abandon_window: str = "24h"
+    abandon_window: AbandonWindow = "24h"
     max_dial_ratio: float = 2.5
     dial_ahead_wrap: bool = False
     wrap_up_cap_s: float | None = None
@@ -67,8 +72,10 @@ class PacingParams:
             out.append(f"ring_timeout_s: {self.ring_timeout_s} is below {MIN_RING_TIMEOUT_S:g} s")
         if not 0 < self.abandon_cap <= MAX_ABANDON_CAP:
             out.append(f"abandon_cap: {self.abandon_cap} is not in (0, {MAX_ABANDON_CAP}]")
-        if self.abandon_window not in WINDOWS_S:
-            out.append(f"abandon_window: {self.abandon_window!r} is not one of {sorted(WINDOWS_S)}")
+        if self.abandon_window not in ABANDON_WINDOW_S:
+            out.append(
+                f"abandon_window: {self.abandon_window!r} is not one of {sorted(ABANDON_WINDOW_S)}"
+            )
         if not 1.0 <= self.max_dial_ratio <= MAX_DIAL_RATIO:
             r = self.max_dial_ratio
             out.append(f"max_dial_ratio: {r} is not between 1 and {MAX_DIAL_RATIO:g}")
@@ -102,7 +109,7 @@ class PacingParams:
 
     @property
     def window_s(self) -> float:
-        return WINDOWS_S[self.abandon_window]
+        return ABANDON_WINDOW_S[self.abandon_window]
 
     @property
     def hold_s(self) -> float:

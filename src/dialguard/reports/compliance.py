@@ -22,12 +22,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dialguard.config import CampaignConfig
+from dialguard.law import ABANDON_WINDOW_S, AbandonWindow
 from dialguard.rules import CallingWindow, resolve_zones, window_allows
 from dialguard.rules.abandoned import LiveAnswer, RateSpan, worst_span
 from dialguard.store import Store
 from dialguard.store.period_figures import BUCKET_S, DialSpan, PeriodGroup, zones_of
-
-WINDOW_SECONDS = {"24h": 86400.0, "30d": 30 * 86400.0}
 
 
 @dataclass
@@ -62,7 +61,7 @@ def _local_minutes(ts: float) -> str:
 @dataclass
 class ComplianceReport:
     campaign_id: str
-    window: str
+    window: AbandonWindow
     cap: float
     periods: list[PeriodFigures]
     worst: RateSpan | None = None
@@ -105,7 +104,7 @@ class ComplianceReport:
 async def compliance_report(
     store: Store,
     campaign: CampaignConfig,
-    window: str,
+    window: AbandonWindow,
     start: float,
     end: float,
 ) -> ComplianceReport:
@@ -119,7 +118,7 @@ async def compliance_report(
     The database sums each period by abandon reason and dial hour; the rolling worst
     span is computed (in a thread) while it does.
     """
-    span = WINDOW_SECONDS[window]
+    span = ABANDON_WINDOW_S[window]
     periods: list[PeriodFigures] = []
     t = start
     while t < end:

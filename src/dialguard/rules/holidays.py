@@ -107,9 +107,6 @@ class HolidayCalendar:
         self._answers[key] = found
         return found
 
-    def is_holiday(self, date: dt.date, zone: str = "") -> bool:
-        return self.name_of(date, zone) is not None
-
     def describe(self) -> str:
         subs = f" + {', '.join(self.subdivisions)}" if self.subdivisions else ""
         local = " and the callee's state" if self.country in ZONE_SUBDIVISION else ""

@@ -45,8 +45,8 @@ from typing import Any, Protocol, Self
 import aiosqlite
 
 from dialguard.logs import get_logger
-from dialguard.store.errors import SchemaTooNew, StoreError, UnknownRecord
-from dialguard.store.migrations import BOOTSTRAP_SQL, MIGRATIONS, SCHEMA_VERSION
+from dialguard.store.errors import StoreError, UnknownRecord
+from dialguard.store.migrations import BOOTSTRAP_SQL, MIGRATIONS, pending
 from dialguard.store.records import InsertCounts
 
 __all__ = [
@@ -266,12 +266,7 @@ class SqliteDatabase(Database):
     async def _migrate(self) -> None:
         db = self._db
         await db.executescript(BOOTSTRAP_SQL)
-        current = await self.schema_version()
-        if current > SCHEMA_VERSION:
-            raise SchemaTooNew(self.path, current, SCHEMA_VERSION)
-        for m in MIGRATIONS:
-            if m.version <= current:
-                continue
+        for m in pending(MIGRATIONS, await self.schema_version(), self.path):
             # The script carries its own BEGIN/COMMIT: executescript() would otherwise
             # commit a transaction opened around it. Applied-at is computed by SQLite.
             script = (
@@ -288,11 +283,9 @@ class SqliteDatabase(Database):
                 if db.in_transaction:
                     await db.rollback()
                 # Another process may have applied it between our read and our BEGIN.
-                current = await self.schema_version()
-                if current >= m.version:
+                if await self.schema_version() >= m.version:
                     continue
                 raise StoreError(f"{self.path}: migration {m.version} failed: {e}") from None
-            current = m.version
             log.info("store_migrated", path=self.path, version=m.version)
 
     async def close(self) -> None:

@@ -26,9 +26,12 @@ Why the tables look as they do:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["BOOTSTRAP_SQL", "MIGRATIONS", "SCHEMA_VERSION", "Migration"]
+from dialguard.store.errors import SchemaTooNew
+
+__all__ = ["BOOTSTRAP_SQL", "MIGRATIONS", "SCHEMA_VERSION", "Migration", "pending"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,16 @@ class Migration:
     version: int
     description: str
     sql: str
+
+
+def pending(migrations: Sequence[Migration], current: int, where: str) -> list[Migration]:
+    """What a store at schema version ``current`` still needs of ``migrations`` (one
+    backend's list), oldest first. :class:`SchemaTooNew` if a newer dialguard wrote it:
+    writing with the wrong idea of its tables could corrupt it. Both backends ask this."""
+    known = migrations[-1].version
+    if current > known:
+        raise SchemaTooNew(where, current, known)
+    return [m for m in migrations if m.version > current]
 
 
 # Created before any migration runs, so the store can say which migrations it has.

@@ -34,8 +34,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from dialguard.logs import get_logger
 from dialguard.store.database import Clock, Cursor, Database, Dialect, Row, Tx
-from dialguard.store.errors import SchemaTooNew, StoreError
-from dialguard.store.postgres_migrations import BOOTSTRAP_SQL, MIGRATIONS, SCHEMA_VERSION
+from dialguard.store.errors import StoreError
+from dialguard.store.migrations import pending
+from dialguard.store.postgres_migrations import BOOTSTRAP_SQL, MIGRATIONS
 
 __all__ = ["POSTGRES", "PgRow", "PostgresDatabase", "translate"]
 
@@ -192,12 +193,7 @@ class PostgresDatabase(Database):
     async def _migrate(self) -> None:
         async with self._pool.connection() as conn:
             await conn.execute(BOOTSTRAP_SQL)
-        current = await self.schema_version()
-        if current > SCHEMA_VERSION:
-            raise SchemaTooNew(self.path, current, SCHEMA_VERSION)
-        for m in MIGRATIONS:
-            if m.version <= current:
-                continue
+        for m in pending(MIGRATIONS, await self.schema_version(), self.path):
             async with self._pool.connection() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
                 cur = await conn.execute("SELECT max(version) FROM schema_version")

@@ -215,6 +215,12 @@ class AttemptRecord:
     opted_out: bool
     trunk_fault: bool = False  # the trunk refused (503/408 storm): not the contact's fault
 
+    @property
+    def dialled_at(self) -> float:
+        """When the call was dialled: its INVITE, or the row's creation for an attempt
+        that never sent one (refused before the INVITE, or interrupted by a crash)."""
+        return self.invite_at if self.invite_at is not None else self.created_at
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> AttemptRecord:
         values = {k: row[k] for k in row.keys()}  # noqa: SIM118 (Row is not a dict)
