@@ -70,6 +70,7 @@ def test_the_likelier_answerer_comes_first_with_the_figures_behind_it(
     assert first["p_segment"] > second["p_segment"] and first["segment_tries"] > 0
     assert first["expected_value"] == pytest.approx(first["p_answer"] * 0.9, abs=1e-3)
     assert len(first["best_hours"]) == 3 and first["waited_h"] >= 0
+    assert 0 < first["exploration"] < 0.2  # the ordering bonus, shown beside P(answer)
 
 
 def test_table_and_bad_input(config: str, capsys: pytest.CaptureFixture[str]) -> None:

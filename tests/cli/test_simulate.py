@@ -59,6 +59,8 @@ def test_custom_workload_file(capsys: pytest.CaptureFixture[str], tmp_path: Path
         (["--mode", "turbo"], "--mode 'turbo'"),
         (["--seeds", "0"], "--seeds 0"),
         (["--cap", "0.05"], "--cap 0.05"),
+        (["--scenario", "S4", "--days", "6"], "--days 6: must be 1–5"),
+        (["--scenario", "S3", "--days", "2"], "--days 2: only S4"),
     ],
 )
 def test_bad_input_exits_2_saying_what(
@@ -110,3 +112,13 @@ def test_json_reports_the_ring_timeout_and_vicidial_rings_as_long(
     assert vici.ring_timeout_s == 18.0 and vici.hold_s == 1.0  # type: ignore[attr-defined]
     code, _, err = run(capsys, "--ring-timeout", "10")
     assert code == 2 and "--ring-timeout 10" in err
+
+
+def test_s4_over_two_days_reports_both_days(capsys: pytest.CaptureFixture[str]) -> None:
+    one = run(capsys, "--scenario", "S4", "--seeds", "1", "--hours", "1", "--json")
+    two = run(capsys, "--scenario", "S4", "--seeds", "1", "--hours", "1", "--days", "2",
+              "--json")  # fmt: skip
+    assert one[0] == two[0] == 0
+    a, b = json.loads(one[1]), json.loads(two[1])
+    assert b["calls_to_other_channel"] == 0 and b["handoffs_repeated"] == 0
+    assert b["handoffs"] > a["handoffs"]  # Tuesday's hour reached people Monday's did not

@@ -51,7 +51,7 @@ async def test_refresh_writes_the_same_score_as_order_score(tmp_path: Path) -> N
     for c in await store.contacts.due("c1", NOW, 10):
         expected = rt.score(c, NOW)
         assert c.order_score == pytest.approx(expected, abs=1e-12)
-        p = rt.model.probability(c.id, c.segment, hour_of_week(NOW, NY_ZONE))
+        p = rt.model.ordering_probability(c.id, c.segment, hour_of_week(NOW, NY_ZONE))
         assert expected == order_score(p, c.propensity, max(c.next_attempt_at, c.created_at))
     await store.close()
 

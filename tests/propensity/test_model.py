@@ -78,3 +78,47 @@ def test_rows_round_trip_rebuilds_the_same_model() -> None:
 def test_bad_hour_is_refused(how: object) -> None:
     with pytest.raises(ValueError, match="hour of week must be an int 0–167"):
         AnswerModel().probability(1, None, how)  # type: ignore[arg-type]
+
+
+MONDAY_18, TUESDAY_18, TUESDAY_10 = 18, 24 + 18, 24 + 10
+
+
+def test_tuesday_evening_starts_from_what_monday_evening_taught() -> None:
+    """People keep their evenings: the same hour of the day on other days is the prior
+    of an hour of the week not tried yet (S4's multi-day run showed the gain)."""
+    m = AnswerModel()
+    before = m.probability("new", "working", TUESDAY_18)
+    for i in range(80):
+        m.observe(i, "working", MONDAY_18, answered=i % 10 < 6)  # 60 % on Monday evening
+        m.observe(1000 + i, "working", 10, answered=i % 20 == 0)  # 5 % Monday morning
+    assert m.probability("new", "working", TUESDAY_18) > 0.45 > before
+    assert m.probability("new", "working", TUESDAY_10) < 0.15  # and mornings stay poor
+    # the hour's own evidence still wins once it has some
+    for i in range(80):
+        m.observe(2000 + i, "working", TUESDAY_18, answered=False)
+    assert m.probability("new", "working", TUESDAY_18) < 0.3
+
+
+def test_ordering_figure_explores_an_untried_segment_hour_and_stays_honest_elsewhere() -> None:
+    """A segment that answered badly in the day gets a bonus at an hour it was never
+    tried (else it is never called at 18:00 and its evening is never learnt); the
+    bonus shrinks as that hour gathers tries, and P(answer) itself has no bonus."""
+    m = AnswerModel()
+    for i in range(200):
+        m.observe(i, "working", 10, answered=i % 25 == 0)  # 4 % in the day
+        m.observe(1000 + i, "retired", 10, answered=i % 2 == 0)
+    e = m.explain("new", "working", MONDAY_18)
+    assert e.exploration > 0
+    assert e.ordering == pytest.approx(e.probability + e.exploration)
+    assert m.ordering_probability("new", "working", MONDAY_18) == pytest.approx(e.ordering)
+    assert m.segment_ordering_probability("working", MONDAY_18) == pytest.approx(e.ordering)
+    tried = m.explain("new", "working", 10)  # 200 tries at 10:00: hardly any bonus
+    assert tried.exploration < e.exploration / 3
+    assert AnswerModel(Prior(explore=0)).explain("x", "working", 10).exploration == 0
+
+
+def test_explore_must_be_a_non_negative_number() -> None:
+    with pytest.raises(ValueError, match="explore"):
+        Prior(explore=-1)
+    with pytest.raises(ValueError, match="explore"):
+        Prior(explore=float("nan"))

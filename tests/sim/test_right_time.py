@@ -12,6 +12,7 @@ from dialguard.sim.right_time import (
     Dialler,
     make_population,
     run_s4_day,
+    run_s4_days,
     summarise_s4,
 )
 
@@ -79,3 +80,37 @@ def test_expected_value_beats_list_order_on_the_same_people() -> None:
     ev, lst = by_order["expected_value"], by_order["list"]
     assert ev.live_contacts_per_agent_hour > lst.live_contacts_per_agent_hour
     assert ev.attempts_per_live_contact < lst.attempts_per_live_contact
+
+
+def test_a_week_keeps_the_list_and_the_model_and_still_calls_nobody_against_their_choices() -> None:
+    """Several days on one list, as a daemon runs a campaign: the same people, what the
+    model learnt carried over, nobody handed off twice, every day's record clean."""
+    runs = run_s4_days(7, "expected_value", lambda: make_pacer("progressive", S4), days=2,
+                       contacts=3000)  # fmt: skip
+    assert len(runs) == 2
+    (monday, mon_rec), (tuesday, tue_rec) = runs
+    assert monday.attempts > 500  # a small list: Tuesday gets Monday's retries and the rest
+    assert tuesday.attempts > 100
+    for rec in (mon_rec, tue_rec):
+        assert rec.calls_without_consent == rec.calls_outside_preferred_hours == 0
+        assert rec.calls_to_other_channel == 0
+        assert rec.handoffs_repeated == 0
+    assert mon_rec.handoffs > 0  # the other-channel people are handed off once, on Monday
+    assert mon_rec.calls + tue_rec.calls == monday.attempts + tuesday.attempts
+
+
+def test_a_new_day_puts_calls_cut_short_at_close_back_in_the_queue() -> None:
+    rows, _ = make_population(4, 50)
+    d = Dialler(rows, "list", lambda _cid: None)
+    picked = d.pick(d.start + 3600)
+    assert picked is not None
+    d.new_day(d.start + 86400)  # the centre closed with that call in flight
+    again = [d.pick(d.start + 3600 + i) for i in range(60)]
+    assert picked in again
+    with pytest.raises(ValueError, match="forward"):
+        d.new_day(d.start - 1)
+
+
+def test_days_are_monday_to_friday() -> None:
+    with pytest.raises(ValueError, match="1–5"):
+        run_s4_days(1, "list", lambda: make_pacer("progressive", S4), days=6, contacts=10)

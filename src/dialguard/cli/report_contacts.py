@@ -70,6 +70,7 @@ async def next_contacts(
                     "segment_tries": a.segment_tries,
                     "p_contact": round(a.contact, 4),
                     "contact_tries": a.contact_tries,
+                    "exploration": round(a.exploration, 4),
                     "propensity": e.propensity,
                     "expected_value": round(e.expected_value, 4),
                     "waited_h": round(e.waited_s / 3600, 2),

@@ -9,6 +9,7 @@ broken workload file, a plot path it cannot draw) exits 2 with a message saying 
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -44,6 +45,7 @@ def simulate(
     seeds: int = 20,
     hours: float | None = None,
     order: str = "list",
+    days: int = 1,
     first_seed: int = 0,
     cap: float = MAX_ABANDON_CAP,
     ring_timeout: float = MIN_RING_TIMEOUT_S,
@@ -66,6 +68,9 @@ def simulate(
     order
         S4 only: list, priority or expected_value (the campaign's ``order``); several
         separated by commas.
+    days
+        S4 only: consecutive weekdays from Monday per seed (1–5), on one list with the
+        answer model carried from day to day, as a daemon runs a campaign.
     first_seed
         The first seed (to replay one day, give its seed and --seeds 1).
     cap
@@ -96,6 +101,10 @@ def simulate(
         problems.append(f"--seeds {seeds}: must be at least 1")
     if not 0 < hours <= 24:
         problems.append(f"--hours {hours}: must be in (0, 24]")
+    if not 1 <= days <= 5:
+        problems.append(f"--days {days}: must be 1–5 (Monday to Friday)")
+    elif days > 1 and not right_time:
+        problems.append(f"--days {days}: only S4 runs several days on one list")
     if not 0 < cap <= MAX_ABANDON_CAP:
         problems.append(f"--cap {cap}: must be in (0, {MAX_ABANDON_CAP}]")
     if not MIN_RING_TIMEOUT_S <= ring_timeout <= 120:
@@ -124,14 +133,16 @@ def simulate(
         return EXIT_BAD_INPUT
     assert workload is not None
     if right_time:
-        return _right_time(modes, orders, seeds, first_seed, hours, cap, ring_timeout, json_out)
+        return _right_time(
+            modes, orders, seeds, first_seed, hours, days, cap, ring_timeout, json_out
+        )
 
     summaries: list[ModeSummary] = []
     first_day: DayResult | None = None
     for i, m in enumerate(modes):
-        days: list[DayResult] = []
+        results: list[DayResult] = []
         for seed in range(first_seed, first_seed + seeds):
-            sample = 60.0 if (plot is not None and i == 0 and not days) else None
+            sample = 60.0 if (plot is not None and i == 0 and not results) else None
             centre = ContactCentre(
                 workload, make_pacer(m, workload, cap, ring_timeout_s=ring_timeout),
                 seed=seed, hours=hours,
@@ -144,8 +155,8 @@ def simulate(
                 return EXIT_PROBLEM
             if first_day is None:
                 first_day = day
-            days.append(day)
-        summaries.append(summarise(workload, m, days, cap=cap, ring_timeout_s=ring_timeout))
+            results.append(day)
+        summaries.append(summarise(workload, m, results, cap=cap, ring_timeout_s=ring_timeout))
 
     if plot is not None and first_day is not None:
         from dialguard.sim.plot import PlotUnavailable, plot_day
@@ -213,6 +224,7 @@ def _right_time(
     seeds: int,
     first_seed: int,
     hours: float,
+    days: int,
     cap: float,
     ring_timeout: float,
     json_out: bool,
@@ -220,26 +232,28 @@ def _right_time(
     """S4: every mode × order over the seeds; the pacing figures and issue 15's."""
     from dialguard.sim import SimulationError, summarise
     from dialguard.sim.modes import make_pacer
-    from dialguard.sim.right_time import S4, run_s4_day, summarise_s4
+    from dialguard.sim.right_time import S4, run_s4_days, summarise_s4
 
     out: dict[str, dict[str, object]] = {}
     for m in modes:
         for o in orders:
             try:
-                days = [
-                    run_s4_day(
+                runs = [
+                    day
+                    for seed in range(first_seed, first_seed + seeds)
+                    for day in run_s4_days(
                         seed,
                         o,
-                        make_pacer(m, S4, cap, ring_timeout_s=ring_timeout),
+                        partial(make_pacer, m, S4, cap, ring_timeout_s=ring_timeout),
+                        days=days,
                         hours=hours,
                     )
-                    for seed in range(first_seed, first_seed + seeds)
                 ]
             except SimulationError as e:
                 err_console.print(f"[red]simulation failed[/] ({m}, {o}): {e}", highlight=False)
                 return EXIT_PROBLEM
-            pacing = summarise(S4, m, [d for d, _ in days], cap=cap, ring_timeout_s=ring_timeout)
-            out[f"{m}/{o}"] = {**pacing.as_json(), **summarise_s4(o, days).as_json()}
+            pacing = summarise(S4, m, [d for d, _ in runs], cap=cap, ring_timeout_s=ring_timeout)
+            out[f"{m}/{o}"] = {**pacing.as_json(), **summarise_s4(o, runs).as_json()}
     if json_out:
         objs = list(out.values())
         print(json.dumps(objs[0] if len(objs) == 1 else out))

@@ -77,7 +77,7 @@ class RightTime:
     def score(self, contact: ContactRecord, now: float) -> float:
         """The contact's ordering score at ``now`` (dialguard.propensity.order_score)."""
         how = hour_of_week(now, contact_zone(contact.timezones))
-        p = self.model.probability(contact.id, contact.segment, how)
+        p = self.model.ordering_probability(contact.id, contact.segment, how)
         return order_score(p, contact.propensity, due_since(contact))
 
     async def observe(self, contact: ContactRecord, outcome: str, at: float) -> None:
@@ -104,7 +104,7 @@ class RightTime:
         contacts = self._store.contacts
         pairs = await contacts.profile_pairs(self.campaign_id)
         figures = {
-            (segment, zones): self.model.segment_probability(
+            (segment, zones): self.model.segment_ordering_probability(
                 segment or None, hour_of_week(now, contact_zone(zones))
             )
             for segment, zones in pairs

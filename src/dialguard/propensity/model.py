@@ -3,14 +3,17 @@
 Three levels, each the prior of the next (a small hierarchical Beta–Binomial model):
 
 1. **campaign × hour of week** — answers / tries of the whole campaign at that local hour,
-   shrunk towards the campaign's rate over all hours (itself shrunk towards
-   :attr:`Prior.mean`, ``Beta(a, b)``), so a new campaign starts at the prior and an
-   hour not yet tried starts at the campaign's rate, not at 0 or 1;
-2. **segment × hour of week** — the contact's segment at that hour, shrunk towards level
-   1 times the segment's lift (its answers against what level 1 expected, over all
-   hours), with weight :attr:`Prior.segment_weight` pseudo-tries: a segment that
-   answers well in the morning is preferred in the afternoon before the afternoon has
-   any evidence of its own;
+   shrunk towards the same hour of the day on the week's other days, which is shrunk
+   towards the campaign's rate over all hours (itself shrunk towards
+   :attr:`Prior.mean`, ``Beta(a, b)``), so a new campaign starts at the prior, Tuesday
+   18:00 starts from what Monday 18:00 taught (people keep their evenings), and an
+   hour not yet tried on any day starts at the campaign's rate, not at 0 or 1;
+2. **segment × hour of week** — the contact's segment at that hour, shrunk (the same
+   two steps: the same hour on other days first) towards level 1 times the segment's
+   lift (its answers against what level 1 expected, over all hours), with weight
+   :attr:`Prior.segment_weight` pseudo-tries: a segment that answers well in the
+   morning is preferred in the afternoon before the afternoon has any evidence of its
+   own;
 3. **the contact itself**, once it has history: a whole-contact factor (answers against
    what level 2 expected at the hours it was tried, "rarely answers") and its own
    hour-of-day counts ("only in the evening"), both shrunk towards level 2.
@@ -26,6 +29,7 @@ rebuilds the same model from those rows after a restart.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -58,11 +62,15 @@ class Prior:
     campaign_weight: float = 20.0
     segment_weight: float = 10.0
     contact_weight: float = 3.0
+    explore: float = 0.5
+    """Standard errors of optimism in the ordering figure (0 = order by the honest one)."""
 
     def __post_init__(self) -> None:
         for name in ("a", "b", "campaign_weight", "segment_weight", "contact_weight"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Prior.{name} must be > 0, got {getattr(self, name)!r}")
+        if not (math.isfinite(self.explore) and self.explore >= 0):
+            raise ValueError(f"Prior.explore must be ≥ 0, got {self.explore!r}")
 
     @property
     def mean(self) -> float:
@@ -104,6 +112,12 @@ class Explanation:
     contact: float
     contact_tries: float
     probability: float
+    exploration: float = 0.0  # the bonus of a little-tried (segment, hour of day)
+
+    @property
+    def ordering(self) -> float:
+        """The figure contacts are ordered by: P(answer) plus the exploration bonus."""
+        return min(self.probability + self.exploration, 0.99)
 
 
 @dataclass(slots=True)
@@ -163,20 +177,36 @@ class AnswerModel:
     def _get(self, scope: str, key: str, bucket: int) -> _Count:
         return self._counts.get((scope, key, bucket)) or _Count()
 
+    def _same_hour_other_days(self, scope: str, key: str, how: int) -> _Count:
+        """The counts at this hour of the day on the week's six other days."""
+        out = _Count()
+        hour, day = how % 24, how // 24
+        for d in range(7):
+            if d != day:
+                c = self._get(scope, key, d * 24 + hour)
+                out.tries += c.tries
+                out.answers += c.answers
+        return out
+
+    def _shrunk(self, scope: str, key: str, how: int, prior: float, w: float) -> float:
+        """The (scope, key) rate at ``how``: its own counts, shrunk towards the same hour
+        on the other days, itself shrunk towards ``prior`` (module docstring, level 1)."""
+        other = self._same_hour_other_days(scope, key, how)
+        daily = (other.answers + w * prior) / (other.tries + w)
+        c = self._get(scope, key, how)
+        return (c.answers + w * daily) / (c.tries + w)
+
     def _campaign(self, how: int) -> float:
         t = self._get("campaign_total", "", 0)
         overall = (t.answers + self.prior.a) / (t.tries + self.prior.a + self.prior.b)
-        c = self._get("campaign", "", how)
-        w = self.prior.campaign_weight
-        return (c.answers + w * overall) / (c.tries + w)
+        return self._shrunk("campaign", "", how, overall, self.prior.campaign_weight)
 
     def _segment(self, segment: str | None, how: int) -> float:
         camp = self._campaign(how)
         total = self._get("segment_total", segment or "", 0)
         w = self.prior.segment_weight
         lift = _lift(total, w * self.prior.mean)
-        c = self._get("segment", segment or "", how)
-        return (c.answers + w * min(camp * lift, 0.99)) / (c.tries + w)
+        return self._shrunk("segment", segment or "", how, min(camp * lift, 0.99), w)
 
     def probability(self, contact: int | str, segment: str | None, how: int) -> float:
         """P(the contact answers a call at hour of week ``how``), in (0, 1)."""
@@ -186,6 +216,25 @@ class AnswerModel:
         """A contact without history: its segment's figure at ``how``."""
         _check_hour(how)
         return self._segment(segment, how)
+
+    def ordering_probability(self, contact: int | str, segment: str | None, how: int) -> float:
+        """The figure a contact is ordered by at ``how`` (P(answer) + exploration)."""
+        return self.explain(contact, segment, how).ordering
+
+    def segment_ordering_probability(self, segment: str | None, how: int) -> float:
+        """The ordering figure of a contact without history (its segment's)."""
+        _check_hour(how)
+        seg = self._segment(segment, how)
+        return min(seg + self._exploration(seg, segment, how), 0.99)
+
+    def _exploration(self, seg: float, segment: str | None, how: int) -> float:
+        """``explore`` standard errors of ``seg``, the (segment, hour) estimate, counting
+        the tries at this hour of the day on every day of the week."""
+        here = self._get("segment", segment or "", how).tries
+        tries = here + self._same_hour_other_days("segment", segment or "", how).tries
+        return self.prior.explore * math.sqrt(
+            seg * (1.0 - seg) / (tries + self.prior.segment_weight)
+        )
 
     def explain(self, contact: int | str, segment: str | None, how: int) -> Explanation:
         """Each level's figure and the evidence behind it (``report contacts``)."""
@@ -208,6 +257,7 @@ class AnswerModel:
             contact=p,
             contact_tries=total.tries,
             probability=p,
+            exploration=self._exploration(seg, segment, how),
         )
 
 

@@ -103,6 +103,6 @@ def explain_score(
         propensity=DEFAULT_PROPENSITY if propensity is None else propensity,
         expected_value=ev,
         waited_s=max(0.0, now - due_since),
-        score=order_score(answer.probability, propensity, due_since),
+        score=order_score(answer.ordering, propensity, due_since),
         best_hours=best,
     )

@@ -50,6 +50,7 @@ __all__ = [
     "RightTimeSummary",
     "make_population",
     "run_s4_day",
+    "run_s4_days",
     "summarise_s4",
 ]
 
@@ -265,9 +266,11 @@ class Dialler:
         if by_segment is not None and not c.history:  # a cold contact: its segment's figure
             p = by_segment.get(c.row.segment)
             if p is None:
-                p = by_segment[c.row.segment] = self.model.segment_probability(c.row.segment, how)
+                p = by_segment[c.row.segment] = self.model.segment_ordering_probability(
+                    c.row.segment, how
+                )
         else:
-            p = self.model.probability(c.row.id, c.row.segment, how)
+            p = self.model.ordering_probability(c.row.id, c.row.segment, how)
         c.score = order_score(p, c.row.propensity, max(c.next_attempt_at, self.start))
 
     def _push(self, c: _State) -> None:
@@ -298,6 +301,20 @@ class Dialler:
             c = self._c[cid]
             if ver == c.version and c.status == "pending":
                 heapq.heappush(self._due, (self._key(c), cid, c.version))
+
+    def new_day(self, start: float) -> None:
+        """The centre opens again at ``start``: calls the last day's close cut short go
+        back to the queue as they were (their outcome was never heard), and the hourly
+        refresh counts from the new opening."""
+        if start < self.start:
+            raise ValueError("new_day: days go forward")
+        for c in self._c:
+            if c.status == "in_progress":
+                c.status = "pending"
+                self._push(c)
+        self.start = start
+        self._now_seen = start
+        self._hour = -1
 
     # ------------------------------------------------------------------ the engine's moves
     def pick(self, t: float) -> int | None:
@@ -390,11 +407,42 @@ def run_s4_day(
     workload: Workload = S4,
 ) -> tuple[DayResult, RightTimeRecord]:
     """One seeded S4 day: the seed's people, dialled in ``order`` by ``pacer``."""
+    return run_s4_days(seed, order, lambda: pacer, days=1, hours=hours, contacts=contacts,
+                       workload=workload)[0]  # fmt: skip
+
+
+def run_s4_days(
+    seed: int,
+    order: Order,
+    new_pacer: Callable[[], PacerLike],
+    *,
+    days: int,
+    hours: float = S4_HOURS,
+    contacts: int = S4_CONTACTS,
+    workload: Workload = S4,
+) -> list[tuple[DayResult, RightTimeRecord]]:
+    """``days`` consecutive weekdays from Monday on one seed's list, as one daemon runs
+    a campaign: the same people, the dialler's store and answer model carried from day
+    to day (what Monday 18:00 taught is there on Tuesday), the centre's agents logging
+    in afresh each morning (``new_pacer()``). One (day, that day's record) per day."""
+    if not 1 <= days <= 5:
+        raise ValueError(f"days must be 1–5 (Monday to Friday), got {days}")
     rows, truths = make_population(seed, contacts)
     callees = Callees(rows, truths, consent_required=True)
     dialler = Dialler(rows, order, callees.handed_over)
-    centre = ContactCentre(workload, pacer, seed=seed, hours=hours, contacts=(dialler, callees))
-    return centre.run(), callees.record
+    out = []
+    for day in range(days):
+        dialler.new_day(DAY_START + day * 86400.0)
+        callees.record = RightTimeRecord()
+        centre = ContactCentre(
+            workload,
+            new_pacer(),
+            seed=seed + 1_000_003 * day,
+            hours=hours,
+            contacts=(dialler, callees),
+        )
+        out.append((centre.run(), callees.record))
+    return out
 
 
 def summarise_s4(order: str, days: list[tuple[DayResult, RightTimeRecord]]) -> RightTimeSummary:
