@@ -75,3 +75,35 @@ def test_the_rules_alone() -> None:
     assert topic_prefix_problem("$SYS") is not None
     assert topic_prefix_problem("a//b") is not None
     assert template_problem("sip:{agent}@pbx", frozenset({"agent"})) is None
+
+
+def test_admission_defaults_are_the_pacing_cores_and_a_section_sets_them(tmp_path: Path) -> None:
+    from dialguard.pacing.admission import AdmissionParams
+
+    path = tmp_path / "dialguard.toml"
+    path.write_text("")
+    assert load_engine_config(path).admission.params() == AdmissionParams()
+    path.write_text("[admission]\ninitial_window = 4\nmax_window = 64\nloop_lag_s = [0.02, 0.2]\n")
+    p = load_engine_config(path).admission.params()
+    assert (p.initial, p.ceiling, p.loop_lag.target, p.loop_lag.stop) == (4, 64, 0.02, 0.2)
+
+
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        ("loop_lag_s = [0.3, 0.05]", "loop_lag_s = […]: [target, stop] = [0.3, 0.05]: need 0 < t"),
+        ("answer_to_refer_s = [0.1, 2.5]", "below the 2 s connect deadline"),
+        ("write_queue = [0, 10]", "need 0 < target < stop"),
+        ("initial_window = 300", "need min_window ≤ initial_window ≤ max_window"),
+    ],
+)
+def test_admission_settings_the_engine_could_not_use_are_refused(
+    tmp_path: Path, toml: str, says: str
+) -> None:
+    found = "\n".join(problems(tmp_path, f"[admission]\n{toml}\n"))
+    assert says in found, found
+
+
+def test_an_admission_override_from_the_environment(tmp_path: Path) -> None:
+    found = "\n".join(problems(tmp_path, "", env={"DIALGUARD_ADMISSION__MIN_WINDOW": "999"}))
+    assert "need min_window ≤ initial_window ≤ max_window, got 999, 16, 256" in found, found

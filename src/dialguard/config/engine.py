@@ -16,6 +16,9 @@ from urllib.parse import SplitResult, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from dialguard.law import CONNECT_DEADLINE_S
+from dialguard.pacing.admission import AdmissionParams, Limits
+
 TOPIC_LEVEL_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 """One MQTT topic level we name (an agent id, a client id): no '/', no wildcards, no
 spaces. The MQTT contract (engine/messages.py) uses the same pattern for its ids."""
@@ -244,6 +247,68 @@ class EngineSection(_Section):
         return v.upper()
 
 
+_ADMISSION: Final = AdmissionParams()  # the defaults' one home is pacing.admission
+_Pair = tuple[float, float]
+
+
+class AdmissionConfig(_Section):
+    """``[admission]``: how many launches may be under way at once, and each headroom
+    signal's (target, stop): past the target the window halves, past the stop no
+    launch starts for a moment (pacing/admission.py; docs/operator.md). The defaults
+    leave the 2 s promise more than a second of slack; tighten them for a slow store,
+    loosen the window for a fast machine."""
+
+    initial_window: int = Field(default=_ADMISSION.initial, ge=1, le=10_000)
+    min_window: int = Field(default=_ADMISSION.floor, ge=1, le=10_000)
+    max_window: int = Field(default=_ADMISSION.ceiling, ge=1, le=10_000)
+    loop_lag_s: _Pair = (_ADMISSION.loop_lag.target, _ADMISSION.loop_lag.stop)
+    answer_to_refer_s: _Pair = (
+        _ADMISSION.answer_to_refer.target,
+        _ADMISSION.answer_to_refer.stop,
+    )
+    store_latency_s: _Pair = (_ADMISSION.store_latency.target, _ADMISSION.store_latency.stop)
+    write_queue: _Pair = (_ADMISSION.write_queue.target, _ADMISSION.write_queue.stop)
+
+    @field_validator("loop_lag_s", "answer_to_refer_s", "store_latency_s", "write_queue")
+    @classmethod
+    def _pair(cls, v: _Pair) -> _Pair:
+        target, stop = v
+        if not 0 < target < stop:
+            raise ValueError(f"[target, stop] = [{target:g}, {stop:g}]: need 0 < target < stop")
+        return v
+
+    @field_validator("loop_lag_s", "answer_to_refer_s")
+    @classmethod
+    def _inside_the_promise(cls, v: _Pair) -> _Pair:
+        if v[1] >= CONNECT_DEADLINE_S:
+            raise ValueError(
+                f"stop {v[1]:g} s must be below the {CONNECT_DEADLINE_S:g} s connect deadline"
+                " (launches must stop before answered callees would wait that long)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _window(self) -> AdmissionConfig:
+        if not self.min_window <= self.initial_window <= self.max_window:
+            raise ValueError(
+                f"need min_window ≤ initial_window ≤ max_window, got {self.min_window}, "
+                f"{self.initial_window}, {self.max_window}"
+            )
+        return self
+
+    def params(self) -> AdmissionParams:
+        """The sans-I/O admission control's parameters from this section."""
+        return AdmissionParams(
+            initial=self.initial_window,
+            floor=self.min_window,
+            ceiling=self.max_window,
+            loop_lag=Limits(*self.loop_lag_s),
+            answer_to_refer=Limits(*self.answer_to_refer_s),
+            store_latency=Limits(*self.store_latency_s),
+            write_queue=Limits(*self.write_queue),
+        )
+
+
 class EngineConfig(BaseSettings):
     """Everything the daemon needs except the campaigns themselves."""
 
@@ -257,6 +322,7 @@ class EngineConfig(BaseSettings):
     logging: LoggingConfig = LoggingConfig()
     metrics: MetricsConfig = MetricsConfig()
     engine: EngineSection = EngineSection()
+    admission: AdmissionConfig = AdmissionConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -65,7 +65,6 @@ from dialguard.config import (
     load_campaigns,
     load_roster,
 )
-from dialguard.engine.admission import Admission
 from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
 from dialguard.engine.calls import AbandonReason
 from dialguard.engine.leasing import home_campaign, plan
@@ -85,6 +84,7 @@ from dialguard.engine.runner import CampaignRunner, RunnerDeps
 from dialguard.engine.trunk_health import TrunkBreaker
 from dialguard.engine.writes import StoreWrites
 from dialguard.logs import get_logger, mask_number
+from dialguard.pacing.admission import Admission
 from dialguard.pacing.events import AgentChanged
 from dialguard.sip.api import Prompt, Trunk
 from dialguard.store import CampaignState, Store
@@ -188,7 +188,7 @@ class Engine:
         self.runners: dict[str, CampaignRunner] = {}
         self._owner: dict[str, str] = {}  # agent → campaign id
         self.writes = StoreWrites()
-        self.admission = Admission()
+        self.admission = Admission(cfg.admission.params())
         self.trunk_health = TrunkBreaker()
         self._held_wills: dict[str, asyncio.TimerHandle] = {}
         self._kept_over_outage: set[str] = set()
@@ -279,7 +279,7 @@ class Engine:
 
     async def _probe_loop_lag(self) -> None:
         """Feed admission control how late the loop runs a timer: the delay every
-        answered call's connect also waits behind (engine.admission)."""
+        answered call's connect also waits behind (pacing.admission)."""
         loop = asyncio.get_running_loop()
         while True:
             due = loop.time() + LAG_PROBE_S

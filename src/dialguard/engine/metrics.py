@@ -117,7 +117,7 @@ class EngineMetrics:
         )
         self.admission_window = Gauge(
             "dialguard_admission_window",
-            "Launches that may be under way at once (engine.admission)",
+            "Launches that may be under way at once (pacing.admission)",
             registry=r,
         )
         self.answer_to_agent = Histogram(

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 
 from dialguard.config import CampaignConfig, PacingConfig
 from dialguard.config.pacing_map import ENGINE_TRANSFER_TIMEOUT_S, pacing_params
-from dialguard.engine.admission import Admission
 from dialguard.engine.answer_history import answer_history
 from dialguard.engine.blocking import live_reasons, read_store_view, summary_line
 from dialguard.engine.call_tally import CallTally
@@ -44,6 +43,7 @@ from dialguard.engine.writes import StoreWrites
 from dialguard.logs import get_logger
 from dialguard.pacing import decisions as pd
 from dialguard.pacing import events as pe
+from dialguard.pacing.admission import Admission
 from dialguard.pacing.calls import PacingProtocolError
 from dialguard.pacing.pacer import Pacer
 from dialguard.pacing.params import PacingMode

@@ -385,7 +385,7 @@ class Pacer:
         """Decide what to do now; act on every decision, in order.
 
         ``launch_limit``: at most this many new dials (the engine's admission control,
-        :mod:`dialguard.engine.admission`); agents left free are dialled for at a later
+        :mod:`dialguard.pacing.admission`); agents left free are dialled for at a later
         poll. Connects, messages and reservations are never limited."""
         self._last_now = max(self._last_now, now)
         hold = self.params.hold_s
