@@ -328,3 +328,27 @@ async def test_a_pacer_event_failure_is_not_swallowed() -> None:
     with pytest.raises(ExceptionGroup):
         await r.done()
     assert r.call.hung_up  # never left up
+
+
+async def test_a_stop_never_hangs_up_silently_on_a_callee_who_answered() -> None:
+    """Shutdown with no grace left: a callee who answered and reached nobody yet still
+    hears the message (at the connect deadline) before the hang-up. The end-to-end
+    console test once saw a silent call at SIGTERM with the desktops gone."""
+    r = await start(connect_deadline_s=0.4)
+    r.call.answer()
+    await settle_loop()
+    await asyncio.wait_for(r.job.stop(0.0), 15.0)
+    assert r.call.played_at is not None and r.call.answered_t is not None, "silent hang-up"
+    assert r.call.played_at - r.call.answered_t <= 0.4 + 0.1
+    assert r.call.hung_up
+    await r.done()
+    assert "finished:abandoned" in r.ledger.kinds("report")
+
+
+async def test_a_stop_still_hangs_up_a_ringing_call_after_the_grace() -> None:
+    r = await start()
+    r.call.ring()
+    await settle_loop()
+    await asyncio.wait_for(r.job.stop(0.0), 10.0)
+    assert r.call.hung_up and r.call.played_at is None
+    await r.done()

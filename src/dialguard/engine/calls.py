@@ -56,6 +56,8 @@ HANGUP_WAIT_S: Final = MIN_RING_S + 5.0
 not CANCEL sooner), so it may take that long; longer than this is a broken trunk."""
 TELL_AGENT_S: Final = 5.0
 """A desktop message not delivered by then is given up (logged); the call goes on."""
+BYE_WAIT_S: Final = 5.0
+"""At shutdown, how long an answered call's own hang-up (a BYE) may take to be answered."""
 
 # SIP final code → (store outcome, pacer failure reason)
 _BY_CODE: dict[int, tuple[AttemptOutcome, pe.FailReason]] = {
@@ -458,6 +460,15 @@ class CallJob:
             return None
         return self._tg.create_task(coro)
 
+    def _answered_unserved(self) -> bool:
+        """Answered, not finished, and neither with an agent nor past the message."""
+        return (
+            not self.done.is_set()
+            and self.answered_at is not None
+            and self.connected_agent is None
+            and self.outcome is None
+        )
+
     async def _hang_up(self, why: str) -> None:
         try:
             await asyncio.wait_for(self.call.hangup(), HANGUP_WAIT_S)
@@ -482,9 +493,17 @@ class CallJob:
             log.warning("agent_publish_failed", agent=agent, call_event=event, error=repr(e))
 
     async def stop(self, grace_s: float) -> None:
-        """Shutdown: let the call finish within ``grace_s``, else hang it up."""
+        """Shutdown: let the call finish within ``grace_s``, else hang it up. Never a
+        callee who answered and has reached no agent: their call runs its own course
+        first (an agent by the connect deadline, else the message and the opt-out
+        wait), as a ringing call's 15 s floor outlasts the grace too."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.done.wait(), grace_s)
+        if self._answered_unserved():
+            message_s = MIN_MESSAGE_S + self.ctx.prompt.duration_s  # repeats round up
+            bound = self.ctx.connect_deadline_s + message_s + OPT_OUT_WAIT_S + BYE_WAIT_S
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.done.wait(), bound)
         if not self.done.is_set():
             await self._hang_up("shutdown")
             with contextlib.suppress(TimeoutError):
