@@ -25,9 +25,9 @@ from tests.support.scripted import FlakyStore, ScriptedTrunk
 NOW = 1_795_435_200.0  # wall clock
 
 
-async def _attempt(store: Store, t: float, **fields: Any) -> None:
+async def _attempt(store: Store, t: float, campaign: str = "c1", **fields: Any) -> None:
     aid = await store.attempts.open(
-        campaign_id="c1", contact_id=None, number="+12025550100", mode="predictive", now=t
+        campaign_id=campaign, contact_id=None, number="+12025550100", mode="predictive", now=t
     )
     await play_attempt(store, aid, invite_at=t, **fields)
 
@@ -52,6 +52,10 @@ async def test_the_seed_is_the_windows_live_answers_by_the_shared_definition(
         )  # late: abandoned
         await _attempt(store, NOW - 2 * h, answered_at=NOW - 2 * h + 5, outcome="voicemail")
         await _attempt(store, NOW - 1 * h, outcome="no_answer")
+        # another campaign's abandon is not this campaign's (TCPA: per campaign)
+        await store.campaigns.upsert("c2", "C2", "{}", state="active")
+        await _attempt(store, NOW - 1 * h, "c2", answered_at=NOW - h + 5, outcome="abandoned",
+                       abandoned=True, abandon_reason="no_agent")  # fmt: skip
         day = await answer_history(store, "c1", "24h", NOW)
         month = await answer_history(store, "c1", "30d", NOW)
     assert day == AnswerHistory(
