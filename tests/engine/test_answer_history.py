@@ -15,7 +15,7 @@ from dialguard.engine.messages import AgentCallMessage
 from dialguard.engine.metrics import EngineMetrics
 from dialguard.engine.runner import CampaignRunner, RunnerDeps
 from dialguard.engine.writes import StoreWrites
-from dialguard.pacing import AnswerHistory, Pacer, PacingParams
+from dialguard.pacing import AnswerHistory, Pacer, PacingParams, UnseenAnswer
 from dialguard.sip.prompt import default_prompt
 from dialguard.store import Store
 from tests.support.attempts import play_attempt
@@ -174,3 +174,9 @@ async def test_a_failed_seed_read_leaves_the_budget_cold_and_is_tried_again(
             assert runner.pacer.budget.answered == 0
             store.failing.clear()
             await until(lambda: runner.pacer.budget.answered == 41, 5, "seeded once readable")
+
+
+def test_an_unseen_answer_is_mapped_onto_the_pacers_clock() -> None:
+    pacer = Pacer(PacingParams(mode="predictive"), now=100.0)
+    pacer.handle(UnseenAnswer(NOW - 30, True, NOW), 100.0)
+    assert pacer.budget.answers() == ((70.0, True),)

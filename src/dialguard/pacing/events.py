@@ -61,6 +61,19 @@ class AnswerHistory:
 
 
 @dataclass(frozen=True, slots=True)
+class UnseenAnswer:
+    """A live answer the pacer took no part in: a call the process placed before a
+    restart was answered after it, and the engine recorded it as abandoned (nobody here
+    holds the dialog; the callee heard silence). ``at`` is the answer on the **wall
+    clock** and ``wall_now`` when it was read, mapped as for :class:`AnswerHistory`, so
+    the governor counts it now rather than from the next process's seed."""
+
+    at: float
+    abandoned: bool
+    wall_now: float
+
+
+@dataclass(frozen=True, slots=True)
 class Launched:
     """The INVITE for ``call`` left (the attempt row is written)."""
 
@@ -120,4 +133,4 @@ class Ended:
 PacerCallEvent = (
     Launched | CouldNotLaunch | Ringing | Answered | Failed | Connected | ConnectFailed | Ended
 )
-Event = AgentChanged | PreviewRequested | LaunchGate | AnswerHistory | PacerCallEvent
+Event = AgentChanged | PreviewRequested | LaunchGate | AnswerHistory | UnseenAnswer | PacerCallEvent
