@@ -195,7 +195,13 @@ MUTANTS: list[tuple[str, list[tuple[str, str, str]], list[str]]] = [
     ),
     (
         "4c_pacer_seed_not_mapped",
-        [("pacing/pacer.py", "(t - event.wall_now + now, a)", "(t, a)")],
+        [
+            (
+                "pacing/pacer.py",
+                "            offset = now - event.wall_now\n",
+                "            offset = 0.0\n",
+            )
+        ],
         ["tests/engine/test_answer_history.py"],
     ),
     (
@@ -273,6 +279,22 @@ MUTANTS: list[tuple[str, list[tuple[str, str, str]], list[str]]] = [
             "tests/engine/test_answer_history.py",
             "tests/engine/test_engine.py::test_an_answer_to_a_call_of_the_crashed_process_is_recorded_as_abandoned",
         ],
+    ),
+    (
+        "4k_reseed_replaces_all",
+        [
+            (
+                "engine/runner.py",
+                "self.deps.store, self.campaign.id, window, self.deps.wall(), self._seeded_until",
+                "self.deps.store, self.campaign.id, window, self.deps.wall(), None",
+            )
+        ],
+        ["tests/engine/test_answer_history.py"],
+    ),
+    (
+        "4m_pacer_ignores_cut",
+        [("pacing/pacer.py", "            if event.until is not None:", "            if False:")],
+        ["tests/engine/test_answer_history.py"],
     ),
     (
         "5a_gate_old_definition",

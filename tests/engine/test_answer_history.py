@@ -180,3 +180,38 @@ def test_an_unseen_answer_is_mapped_onto_the_pacers_clock() -> None:
     pacer = Pacer(PacingParams(mode="predictive"), now=100.0)
     pacer.handle(UnseenAnswer(NOW - 30, True, NOW), 100.0)
     assert pacer.budget.answers() == ((70.0, True),)
+
+
+async def test_a_reseed_keeps_what_the_pacer_saw_since_start_and_counts_it_once(
+    tmp_path: Path,
+) -> None:
+    """After a window change the store gives the answers from before the runner's
+    start; what came after, the pacer saw itself. One abandon it recorded is not in the
+    store yet (its write is queued): it must not be dropped. One connected call is in
+    both: it must not count twice."""
+    async with await Store.open(tmp_path / "s.sqlite3") as store:
+        await _history(store, time.time())
+        async with _runner(store) as runner:
+            budget = runner.pacer.budget
+            await until(lambda: budget.answered == 41, 5, "the governor seeded at start")
+            now = runner.loop.time()
+            runner.pacer.budget.record(now, abandoned=True)  # its row is still queued
+            runner.pacer.budget.record(now, abandoned=False)  # and this one's is written:
+            t = time.time()
+            await _attempt(store, t - 5, answered_at=t, connected_at=t + 1, outcome="connected")
+            runner.set_pacing(runner.campaign.pacing.model_copy(update={"abandon_window": "30d"}))
+            # 42 answers from before the start (2 abandoned) and the pacer's own 2 (1):
+            # replacing the window with the store's would give (43, 2), as before the seed
+            counts = lambda: (runner.pacer.budget.answered, runner.pacer.budget.abandoned)  # noqa: E731
+            await until(lambda: counts() == (44, 3), 5, "the 30-day window, nothing lost")
+            await asyncio.sleep(0.2)  # and it stays so
+            assert counts() == (44, 3)
+
+
+def test_a_seed_with_a_cut_takes_the_store_before_it_and_the_pacers_own_after_it() -> None:
+    pacer = Pacer(PacingParams(mode="predictive"), now=1000.0)
+    pacer.budget.record(990.0, abandoned=True)  # seen by the pacer, after the cut
+    pacer.budget.record(900.0, abandoned=False)  # before the cut: the store's word wins
+    store_says = ((NOW - 500, True), (NOW - 5, False))  # the second is after the cut
+    pacer.handle(AnswerHistory(store_says, NOW, until=NOW - 50), 1000.0)
+    assert pacer.budget.answers() == ((500.0, True), (990.0, True))
