@@ -9,7 +9,7 @@ catch it; a mutant whose tests all pass is a rule no test proves. Run from anywh
 It prints one line per mutant, ``killed`` (some test failed, as it should) or ``SURVIVED``,
 with the failing tests, and exits 1 if any survived or if an edit no longer applies (the
 code moved on: update the mutant). Slow tests run only for the mutants that need them;
-the whole list takes about two minutes on 2 cores.
+the whole list takes 2–4 minutes on this shared 2-core machine.
 """
 
 # ruff: noqa: E501 (the mutants quote source lines whole)
