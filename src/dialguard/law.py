@@ -60,7 +60,8 @@ REGIME_HOLIDAY_COUNTRY: dict[str, str] = {"france": "FR", "australia": "AU"}
 applies: France, Code de la consommation art. D223-9 (jours fériés, art. L3133-1 Code
 du travail); Australia, Telecommunications (Telemarketing and Research Calls) Industry
 Standard 2017, calling times (no calls on a national public holiday; dialguard also keeps
-the callee's state or territory holidays when the zone tells the state)."""
+the callee's state or territory holidays when the zone tells the state, and in France an
+overseas département's own days, art. L3422-2 Code du travail)."""
 
 REGIME_MAX_CALLS: dict[str, dict[str, int]] = {"france": {"per_30_days": 4}}
 """Frequency caps a regime imposes, by ``[caps]`` field: France, art. D223-9 — a

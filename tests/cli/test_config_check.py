@@ -76,7 +76,10 @@ def test_config_check_says_what_the_regime_imposes(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "calling hours (France, callee's local time): mon–fri 10:00–13:00, 14:00–20:00" in text
-    assert "no calls on public holidays of FR, plus no campaign dates" in text
+    assert (
+        "no calls on public holidays of FR and the callee's overseas département, plus no "
+        "campaign dates" in text
+    )
     assert "4 per 30 calendar days (france)" in text
     assert "usdnc (US numbers, less than 31 days old)" in text
     assert "rolling 24 h" in text

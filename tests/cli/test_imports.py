@@ -181,6 +181,48 @@ def test_dnc_happy_path_records_list_date(setup: Path, capsys: pytest.CaptureFix
     asyncio.run(check())
 
 
+def test_a_us_registry_file_under_the_shipped_gb_default_is_read_as_us_numbers(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 17 item 1, as reported: with engine.default_region = "GB", `import dnc
+    --source usdnc` stored 212-736-3100 as +442127363100 and rejected 18085868250 as
+    too long, silently. The list is read as US numbers and the output says so."""
+    (setup / "usdnc.csv").write_text("212-736-3100\n18085868250\n")
+    config = str(setup / "config" / "dialguard.toml")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    code = run("import", "dnc", str(setup / "usdnc.csv"), "--source", "usdnc",
+               "--list-date", today, "--config", config)  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "usdnc numbers imported  2" in out
+    assert "numbers without +country read as US (the usdnc list holds US numbers)" in out
+
+    async def check() -> None:
+        async with await Store.open(setup / "var" / "store.sqlite3") as store:
+            for number in ("+12127363100", "+18085868250"):
+                assert [h.source for h in await store.dnc.lookup(number)] == ["usdnc"]
+            assert await store.dnc.lookup("+442127363100") == []
+
+    asyncio.run(check())
+
+
+def test_a_region_contradicting_the_lists_country_is_refused(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (setup / "usdnc.csv").write_text("212-736-3100\n")
+    config = str(setup / "config" / "dialguard.toml")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    code = run("import", "dnc", str(setup / "usdnc.csv"), "--source", "usdnc",
+               "--list-date", today, "--region", "GB", "--config", config)  # fmt: skip
+    assert code == 2
+    assert "--region GB: the usdnc list holds US numbers" in capsys.readouterr().err
+    assert not (setup / "var").exists()
+    # the list's own country is no contradiction
+    code = run("import", "dnc", str(setup / "usdnc.csv"), "--source", "usdnc",
+               "--list-date", today, "--region", "US", "--config", config)  # fmt: skip
+    assert code == 0
+
+
 def test_contacts_import_says_how_many_are_on_dnc_lists(
     setup: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

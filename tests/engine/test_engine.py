@@ -195,6 +195,10 @@ async def test_an_answer_to_a_call_of_the_crashed_process_is_recorded_as_abandon
         r.link.agent("a1", "paused")
         call.push(TrunkEventKind.FAILED, code=487)  # as recovery would close it
         r.trunk.orphan_handler(call.call_id)
+        await until(lambda: r.engine.writes.pending == 0, 3.0, "orphan answer written")
+        # the running governor counts it too, not only the next process's seed
+        budget = r.engine.runners["c1"].pacer.budget
+        assert (budget.answered, budget.abandoned) == (1, 1)
         await r.stop()
     async with await Store.open(r.store_path) as store:
         (attempt,) = await store.attempts.of_campaign("c1", 0, 2e9)

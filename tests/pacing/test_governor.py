@@ -163,3 +163,18 @@ def test_the_rolling_window_stays_under_the_cap_across_many_windows(
         inside = [a for at, a in seen if at > t - window_s]
         assert (b.answered, b.abandoned) == (len(inside), sum(inside))
         assert sum(inside) <= cap * len(inside)
+
+
+def test_an_unseen_answer_is_placed_in_time_order_and_ages_out_at_its_own_time() -> None:
+    """An answer to a call of the process before a restart reaches the running budget
+    later than it happened: it counts at once, and leaves the window one window after
+    its own time, not after the time it was told."""
+    b = AbandonBudget(0.03, 86_400, warmup=10)
+    feed(b, 1000.0, 50, 0)
+    b.add(500.0, 2000.0, abandoned=True)
+    assert (b.answered, b.abandoned) == (51, 1)
+    assert b.answers()[0] == (500.0, True)
+    assert b.view(500.0 + 86_400 - 1).abandoned == 1
+    assert b.view(500.0 + 86_400).abandoned == 0  # aged out on its own time
+    b.add(500.0, 500.0 + 86_400 + 1, abandoned=True)  # older than the window: left out
+    assert b.abandoned == 0

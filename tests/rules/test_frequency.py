@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from dialguard.config.campaign import FrequencyCaps
 from dialguard.rules.frequency import CAP_SPANS, CapSpan, check_cap, check_caps
 from dialguard.rules.types import PastAttempt
-from tests.rules.helpers import DAY, utc
+from dialguard.rules.zones import load_zones
+from tests.rules.helpers import DAY, NY, at, utc
 
 NOW = utc(2026, 11, 23, 12)
 DAY_SPAN, WEEK_SPAN, MONTH_SPAN = CAP_SPANS
@@ -74,3 +75,23 @@ def test_refused_until_retry_at_then_allowed(ages: list[int], limit: int, s: Cap
         assert v.retry_at is not None and v.retry_at > NOW
         assert check_cap(h, limit, s, v.retry_at).allowed
         assert not check_cap(h, limit, s, v.retry_at - 1).allowed
+
+
+def test_seven_calendar_days_across_a_dst_change_in_the_callees_zone() -> None:
+    """7 days are days of the callee's calendar (docs/compliance.md, frequency caps).
+    7 × 86,400 s back from 11:00 on 5 Nov in New York is 12:00 on 29 Oct (the clocks
+    went back on 1 Nov): a call at 11:30 on 29 Oct, inside 7 calendar days, still
+    counts. Across the spring change the longer span, 7 × 86,400 s, is kept."""
+    [ny] = load_zones([NY])
+    now = at(NY, 2026, 11, 5, 11)
+    h = [PastAttempt(at(NY, 2026, 10, 29, 11, 30), "no_answer"), PastAttempt(now - DAY, "busy")]
+    v = check_cap(h, 2, WEEK_SPAN, now, [ny])
+    assert (v.allowed, v.rule) == (False, "cap_7d")
+    assert v.retry_at == at(NY, 2026, 11, 5, 11, 30)  # 7 calendar days after it
+    assert check_cap(h, 2, WEEK_SPAN, now).allowed  # no zone: 7 × 86,400 s, aged out
+    # The clocks went forward on 8 Mar: 7 calendar days back from 11:00 on 12 Mar is
+    # 11:00 on 5 Mar, an hour short of 7 × 86,400 s; a call at 10:30 on 5 Mar is in the
+    # longer span and counts.
+    spring = at(NY, 2026, 3, 12, 11)
+    h = [PastAttempt(spring - 7 * DAY + 1800, "no_answer"), PastAttempt(spring - DAY, "busy")]
+    assert not check_cap(h, 2, WEEK_SPAN, spring, [ny]).allowed  # counted by 7 × 86,400 s

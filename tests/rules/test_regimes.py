@@ -62,6 +62,33 @@ def test_a_state_holiday_blocks_that_state_only() -> None:
     assert w.is_open([melbourne], nsw_labour_day)
 
 
+@pytest.mark.parametrize(
+    ("number", "zone", "day"),
+    [
+        ("+262262123456", "Indian/Reunion", dt.date(2027, 12, 20)),  # weekdays, all
+        ("+590590123456", "America/Guadeloupe", dt.date(2026, 5, 27)),
+        ("+596596123456", "America/Martinique", dt.date(2026, 5, 22)),
+        ("+594594123456", "America/Cayenne", dt.date(2026, 6, 10)),
+        ("+262269612345", "Indian/Mayotte", dt.date(2026, 4, 27)),
+    ],
+)
+def test_an_overseas_departement_keeps_its_own_abolition_day(
+    number: str, zone: str, day: dt.date
+) -> None:
+    """The Code de la consommation applies in the overseas départements, and each keeps
+    the abolition of slavery as a public holiday on its own date: the callee's zone
+    tells which. Paris works that day."""
+    c = campaign(calling_window={"regime": "france"})
+    w = CallingWindow.from_config(c.calling_window)
+    [local], [paris] = load_zones([zone]), load_zones([PARIS])
+    now = at(zone, day.year, day.month, day.day, 11)
+    v = check_contact(ContactFacts(number, (zone,)), [], [], {}, c, "guaranteed", now)
+    assert (v.allowed, v.rule) == (False, "holiday"), v.reason
+    assert "Abolition" in v.reason
+    assert w.is_open([local], now + 7 * DAY)  # a week later: an ordinary weekday
+    assert w.is_open([paris], at(PARIS, day.year, day.month, day.day, 11))
+
+
 def test_campaign_dates_and_subdivisions_are_added_never_in_place() -> None:
     w = CallingWindow.from_config(
         campaign(

@@ -331,7 +331,8 @@ def dnc(
 
     National lists (tps, ctps, usdnc) need --list-date, the date the list was issued;
     the engine refuses to dial for a campaign whose list is older than the law allows
-    (28 days for TPS/CTPS, 31 for the US registry). Internal entries default to today.
+    (it must be less than 28 days old for TPS/CTPS, 31 for the US registry, counted
+    from 00:00 UTC of its date). Internal entries default to today.
 
     Parameters
     ----------

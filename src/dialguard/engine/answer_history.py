@@ -19,9 +19,14 @@ __all__ = ["answer_history"]
 
 
 async def answer_history(
-    store: Store, campaign_id: str, abandon_window: AbandonWindow, wall_now: float
+    store: Store,
+    campaign_id: str,
+    abandon_window: AbandonWindow,
+    wall_now: float,
+    until: float | None = None,
 ) -> AnswerHistory:
-    """The window's live answers of ``campaign_id`` as the pacer's seed event."""
+    """The window's live answers of ``campaign_id`` as the pacer's seed event; ``until``
+    tells the pacer to take them only up to it (:class:`AnswerHistory`)."""
     since = wall_now - ABANDON_WINDOW_S[abandon_window]
     answers = []
     for a in await store.attempts.answered_since(campaign_id, since):
@@ -34,4 +39,4 @@ async def answer_history(
         )
         if live is not None:
             answers.append((live.at, live.abandoned))
-    return AnswerHistory(tuple(answers), wall_now)
+    return AnswerHistory(tuple(answers), wall_now, until)

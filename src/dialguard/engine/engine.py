@@ -85,7 +85,7 @@ from dialguard.engine.trunk_health import TrunkBreaker
 from dialguard.engine.writes import StoreWrites
 from dialguard.logs import get_logger, mask_number
 from dialguard.pacing.admission import Admission
-from dialguard.pacing.events import AgentChanged
+from dialguard.pacing.events import AgentChanged, UnseenAnswer
 from dialguard.sip.api import Prompt, Trunk
 from dialguard.store import CampaignState, Store
 from dialguard.store.engine_lock import EngineLock
@@ -402,10 +402,18 @@ class Engine:
         if attempt is None:  # the INVITE's Call-ID never reached the store before the crash
             log.error("answered_after_restart_unrecorded", call_id=call_id)
             return
-        if attempt.answered_at is None:
-            await store.attempts.mark_answered(attempt.id, self.wall())
+        answered_at = attempt.answered_at
+        if answered_at is None:
+            answered_at = self.wall()
+            await store.attempts.mark_answered(attempt.id, answered_at)
         await store.attempts.mark_abandoned(attempt.id, ORPHAN_REASON)
         self.metrics.abandoned.labels(attempt.campaign_id, ORPHAN_REASON).inc()
+        # The running governor counts it now (its seed was read before this answer);
+        # a runner started after this write also reads it in its seed, which can only
+        # count it twice, erring towards less over-dial.
+        runner = self.runners.get(attempt.campaign_id)
+        if runner is not None:
+            runner.report(UnseenAnswer(answered_at, True, self.wall()))
 
     async def _register_campaigns(self) -> None:
         store = self._store

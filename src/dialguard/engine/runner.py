@@ -115,6 +115,7 @@ class CampaignRunner:
         self._contacts_left: int | None = None
         self._dial_times: collections.deque[float] = collections.deque()  # the last minute's
         self._reseed = False  # the abandon window changed: seed it again from the store
+        self._seeded_until: float | None = None  # wall clock: the pacer saw every answer since
         self._admission_stopped = False  # logged once per stop and resume
         self._gauges_at = float("-inf")
         self._ctx = CallContext(
@@ -202,8 +203,12 @@ class CampaignRunner:
         clock), so a restart or a window change does not forget them (docs/pacing.md)."""
         self._reseed = False
         window = self.campaign.pacing.abandon_window
+        if self._seeded_until is None:
+            self._seeded_until = self.deps.wall()  # before the first step: nothing seen yet
         try:
-            seed = await answer_history(self.deps.store, self.campaign.id, window, self.deps.wall())
+            seed = await answer_history(
+                self.deps.store, self.campaign.id, window, self.deps.wall(), self._seeded_until
+            )
         except (StoreError, sqlite3.Error) as e:
             # Fail closed: until the seed is read the budget knows no answers, so it is
             # cold (no over-dial); try again on the next turn of the loop.

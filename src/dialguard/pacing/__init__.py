@@ -72,6 +72,7 @@ from dialguard.pacing.events import (
     LaunchGate,
     PreviewRequested,
     Ringing,
+    UnseenAnswer,
 )
 from dialguard.pacing.governor import AbandonBudget, BudgetView, GovernorState
 from dialguard.pacing.pacer import (
@@ -128,4 +129,5 @@ __all__ = [
     "Release",
     "Reserve",
     "Ringing",
+    "UnseenAnswer",
 ]

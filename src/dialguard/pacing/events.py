@@ -54,9 +54,29 @@ class AnswerHistory:
     rolling window survives restarts. ``answers`` are ``(answer time, abandoned)`` on
     the **wall clock**, ``wall_now`` the wall-clock time they were read; the pacer maps
     them onto its own clock (``t − wall_now + now``) and replaces the window with them.
-    Abandoned means :func:`dialguard.rules.abandoned.is_abandoned`."""
+    Abandoned means :func:`dialguard.rules.abandoned.is_abandoned`.
+
+    ``until`` (wall clock): the answers are only those before it, and the pacer keeps
+    its own from it on. The engine passes the runner's start: from then on the pacer has
+    seen every answer itself, while the store may not hold them yet (writes are queued),
+    so a re-seed after a window change neither drops one nor counts one twice.
+    ``None``: the answers replace the whole window."""
 
     answers: tuple[tuple[float, bool], ...]
+    wall_now: float
+    until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnseenAnswer:
+    """A live answer the pacer took no part in: a call the process placed before a
+    restart was answered after it, and the engine recorded it as abandoned (nobody here
+    holds the dialog; the callee heard silence). ``at`` is the answer on the **wall
+    clock** and ``wall_now`` when it was read, mapped as for :class:`AnswerHistory`, so
+    the governor counts it now rather than from the next process's seed."""
+
+    at: float
+    abandoned: bool
     wall_now: float
 
 
@@ -120,4 +140,4 @@ class Ended:
 PacerCallEvent = (
     Launched | CouldNotLaunch | Ringing | Answered | Failed | Connected | ConnectFailed | Ended
 )
-Event = AgentChanged | PreviewRequested | LaunchGate | AnswerHistory | PacerCallEvent
+Event = AgentChanged | PreviewRequested | LaunchGate | AnswerHistory | UnseenAnswer | PacerCallEvent

@@ -24,12 +24,15 @@ The window rolls: each answer counts until ``window_s`` after it, so there is no
 rollover at which the counts restart (a fixed block would forget a bad hour just before
 its end). The window's content survives a restart or a pacing change because the
 engine seeds it (:meth:`AbandonBudget.seed`, the pacer's ``AnswerHistory`` event) with
-the campaign's live answers from the store's attempt records; see docs/pacing.md. The
+the campaign's live answers from the store's attempt records, and tells it of an
+answer it did not see (:meth:`AbandonBudget.add`, the ``UnseenAnswer`` event: a call
+of the process before a restart answered after it); see docs/pacing.md. The
 budget keeps one ``(time, abandoned)`` pair per live answer in the window.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Iterable
@@ -115,6 +118,20 @@ class AbandonBudget:
         self.abandoned = sum(1 for _, a in self._answers if a)
         self.window_start = -math.inf
         self.roll(now)
+        self._recompute()
+
+    def add(self, at: float, now: float, *, abandoned: bool) -> None:
+        """One live answer at ``at`` that this budget did not see happen (an answer to a
+        call placed before a restart, recorded by the engine): placed in time order,
+        ignored if already out of the window, counted if dated after ``now``."""
+        self.roll(now)
+        if at <= self.window_start:
+            return
+        answers = list(self._answers)
+        bisect.insort(answers, (float(at), abandoned))
+        self._answers = deque(answers)
+        self.answered += 1
+        self.abandoned += int(abandoned)
         self._recompute()
 
     def answers(self) -> tuple[tuple[float, bool], ...]:

@@ -65,6 +65,7 @@ from dialguard.pacing.events import (
     LaunchGate,
     PreviewRequested,
     Ringing,
+    UnseenAnswer,
 )
 from dialguard.pacing.governor import OVER_DIAL_ALLOWED, AbandonBudget, GovernorState
 from dialguard.pacing.params import PacingMode, PacingParams
@@ -194,7 +195,15 @@ class Pacer:
         elif isinstance(event, PreviewRequested):
             self._preview(event.agent, now)
         elif isinstance(event, AnswerHistory):
-            self.budget.seed(((t - event.wall_now + now, a) for t, a in event.answers), now)
+            offset = now - event.wall_now
+            answers = [(t + offset, a) for t, a in event.answers]
+            if event.until is not None:  # before the cut from the store, after it our own
+                cut = event.until + offset
+                answers = [x for x in answers if x[0] < cut]
+                answers += [x for x in self.budget.answers() if x[0] >= cut]
+            self.budget.seed(answers, now)
+        elif isinstance(event, UnseenAnswer):
+            self.budget.add(event.at - event.wall_now + now, now, abandoned=event.abandoned)
         elif isinstance(event, LaunchGate):
             if event.open and not self._gate_open:
                 self._no_launch_until = -1e300  # refusals while it closed were not "no contact"

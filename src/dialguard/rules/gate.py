@@ -9,7 +9,7 @@ compliance reports ("why was this contact skipped?"). The order:
 #   rule                refuses when                                  retry_at
 ==  ==================  ============================================  ===============
 1   dnc_list_stale      a national list the campaign needs is         None
-                        missing or older than 28 / 31 days
+                        missing, or 28 / 31 days old or more
 2   dnc_internal        the number is on the internal DNC list        None
 3   dnc_tps/ctps/usdnc  it is on a national list the campaign uses    None
 3b  voice_consent       consent "no", or not "yes" when required      None

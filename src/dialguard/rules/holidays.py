@@ -38,10 +38,26 @@ ZONE_SUBDIVISION: dict[str, dict[str, str]] = {
         "Australia/Hobart": "TAS",
         "Australia/Darwin": "NT",
     },
+    # The overseas départements, where the Code de la consommation applies in full and
+    # the abolition of slavery is a public holiday (art. L3422-2 Code du travail) on a
+    # date of each one's own. Saint-Barthélemy and Saint-Martin numbers ring in
+    # America/Guadeloupe too, and so keep Guadeloupe's days.
+    "FR": {
+        "America/Guadeloupe": "971",
+        "America/Martinique": "972",
+        "America/Cayenne": "973",
+        "Indian/Reunion": "974",
+        "Indian/Mayotte": "976",
+    },
 }
-"""IANA zone → the state whose holidays a callee there keeps. A zone not listed (all of
-France: the Paris zone covers every département) gets the national calendar only."""
+"""IANA zone → the state (Australia) or overseas département (France) whose holidays a
+callee there keeps, besides the national ones. A zone not listed gets the national
+calendar only: Europe/Paris covers every metropolitan département, so Alsace-Moselle's
+days need ``holiday_subdivisions``."""
 
+
+_LOCAL_UNIT = {"AU": "state", "FR": "overseas département"}
+"""What a :data:`ZONE_SUBDIVISION` entry is called, for :meth:`HolidayCalendar.describe`."""
 
 _MEMO_MAX = 100_000
 """Remembered (date, zone) answers before the memo starts again (a few MB at most)."""
@@ -109,5 +125,6 @@ class HolidayCalendar:
 
     def describe(self) -> str:
         subs = f" + {', '.join(self.subdivisions)}" if self.subdivisions else ""
-        local = " and the callee's state" if self.country in ZONE_SUBDIVISION else ""
+        unit = _LOCAL_UNIT.get(self.country)
+        local = f" and the callee's {unit}" if unit else ""
         return f"public holidays of {self.country}{subs}{local}"
