@@ -255,3 +255,41 @@ async def test_a_reloaded_roster_takes_a_removed_agent_out_of_its_campaign(
         r.engine.reload_roster(Roster.of(["a2"]))
         await until(lambda: ready() == 0, 3.0, "a1 removed")
         await r.stop()
+
+
+async def test_the_engines_own_snapshot_says_why_nothing_dials_and_who_is_held(
+    tmp_path: Path,
+) -> None:
+    """issue 12 items 2 and 5, on the engine's side of the status topic (tests/cli render
+    snapshots made by hand): a running campaign with nobody logged in carries
+    ``no_agents``; once an agent is ready and held for a ringing call, the reason is gone,
+    the agent is ``reserved`` (not free) since that moment, and the campaign counts the
+    dial in the last minute with one contact fewer left to call."""
+    async with running(tmp_path) as r:
+        assert (await r.link.control("c1", "start")).accepted
+        await until(
+            lambda: [b.code for b in r.engine.status().campaigns[0].blocked] == ["no_agents"],
+            5.0,
+            "no_agents",
+        )
+        c1 = r.engine.status().campaigns[0]
+        assert c1.state == "running" and c1.dials == 0
+        assert "group 'default'" in c1.blocked[0].message
+        assert c1.contacts_left == len(NUMBERS)
+        r.link.agent("a1", "ready")
+        call = await r.call(1)
+        call.ring()
+        await until(lambda: r.engine.status().campaigns[0].blocked == [], 5.0, "unblocked")
+        status = r.engine.status()
+        (a1,) = [a for a in status.agents if a.agent == "a1"]
+        assert a1.state == "ready" and a1.reserved, a1  # held: not free for another call
+        assert a1.since is not None and status.ts - 5 < a1.since <= status.ts
+        assert a1.campaign == "c1"
+        await until(
+            lambda: r.engine.status().campaigns[0].contacts_left == len(NUMBERS) - 1,
+            5.0,
+            "contacts left after one dial (one claimed ahead is still left to call)",
+        )
+        c1 = r.engine.status().campaigns[0]
+        assert (c1.dials, c1.dials_last_min, c1.in_flight) == (1, 1, 1)
+        await r.stop()
