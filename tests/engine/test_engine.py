@@ -293,3 +293,20 @@ async def test_the_engines_own_snapshot_says_why_nothing_dials_and_who_is_held(
         c1 = r.engine.status().campaigns[0]
         assert (c1.dials, c1.dials_last_min, c1.in_flight) == (1, 1, 1)
         await r.stop()
+
+
+async def test_a_supervisors_change_is_in_the_status_snapshot_before_it_is_answered(
+    tmp_path: Path,
+) -> None:
+    """`campaign start` then `status --once` at once (the README's walk-through pasted
+    whole) showed the campaign still paused: the snapshot was published once a second,
+    the reply at once. The snapshot of the new state now goes out first."""
+    async with running(tmp_path) as r:
+        await asyncio.sleep(1.5)  # a periodic snapshot of the paused campaign is out
+        assert r.link.statuses and r.link.statuses[-1].campaigns[0].state == "paused"
+        assert (await r.link.control("c1", "start")).accepted
+        assert r.link.statuses[-1].campaigns[0].state == "running"
+        reply = await r.link.pacing("c1", abandon_cap=0.02)
+        assert reply.accepted, reply.reason
+        assert r.link.statuses[-1].campaigns[0].abandon_cap == 0.02
+        await r.stop()
