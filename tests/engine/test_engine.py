@@ -310,3 +310,30 @@ async def test_a_supervisors_change_is_in_the_status_snapshot_before_it_is_answe
         assert reply.accepted, reply.reason
         assert r.link.statuses[-1].campaigns[0].abandon_cap == 0.02
         await r.stop()
+
+
+async def test_what_only_the_engine_knows_reaches_the_campaigns_status(tmp_path: Path) -> None:
+    """issue 12 item 2: the engine's own reasons (tests/engine/test_blocking.py words them)
+    through the runner into the snapshot: a store refusing writes, a trunk that paused
+    dialling with its reason, and the broker lost; each goes when its cause does."""
+    async with running(tmp_path) as r:
+        r.link.agent("a1", "ready")  # the campaign stays paused: nothing is dialled
+
+        def codes() -> list[str]:
+            return [b.code for b in r.engine.status().campaigns[0].blocked]
+
+        await until(lambda: codes() == [], 5.0, "no reason while all is well")
+        r.engine.writes.row_failed("attempt row", OSError(28, "No space left on device"))
+        assert codes() == ["store_not_writable"]
+        r.engine.writes.row_written()  # dialling stays held a second after a failed row
+        await until(lambda: codes() == [], 5.0, "the store's hold over")
+        r.engine.trunk_health.refused(asyncio.get_running_loop().time(), 503, 30.0)
+        (paused,) = r.engine.status().campaigns[0].blocked
+        assert paused.code == "trunk_paused" and "503" in paused.message, paused
+        r.engine.trunk_health.carried()
+        assert codes() == []
+        r.link.link_down()
+        assert codes() == ["agents_not_synced"]
+        r.link.reconnect({"a1": "ready"})
+        await until(lambda: codes() == [], 5.0, "clear again after the resync")
+        await r.stop()
