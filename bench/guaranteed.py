@@ -1,6 +1,6 @@
 """Issue 9's bar for guaranteed mode: S1–S3 with a drawn wrap-up, 15 s ring timeout.
 
-``progressive`` on DESIGN.md's workloads with ``wrap_cv = 0.3`` (lognormal wrap-up; the
+``progressive`` on docs/design.md's workloads with ``wrap_cv = 0.3`` (lognormal wrap-up; the
 campaign's cap, 1.5× the mean, is enforced as the daemon does), 20 seeded 8 h days each:
 prints talk share against the target and the closed-form ceiling, abandoned calls,
 ring timeout and attempts per contact. Exits 1 if any target is missed.

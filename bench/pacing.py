@@ -1,4 +1,4 @@
-"""Pacing benchmark: the targets table of issue 3, on DESIGN.md's workloads S1–S3.
+"""Pacing benchmark: the targets table of issue 3, on docs/design.md's workloads S1–S3.
 
 For each scenario and mode: talk share over seeded 8 h days (mean and worst day) beside
 the closed-form ceiling of plain progressive dialling and the target, abandon rate

@@ -12,6 +12,14 @@ import pytest
 # ledgers after each poll; set before dialguard.engine.runner is imported.
 os.environ.setdefault("DIALGUARD_CHECK_INVARIANTS", "1")
 
+# A command a test runs as a subprocess must import the tree under test. With a relative
+# PYTHONPATH (``PYTHONPATH=src`` in a worktree) a subprocess started in tmp_path found no
+# src/ there and imported the editable install's tree instead: another checkout's code.
+if os.environ.get("PYTHONPATH"):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        os.path.abspath(p) for p in os.environ["PYTHONPATH"].split(os.pathsep) if p
+    )
+
 from tests.support.mosquitto import Mosquitto, port_answers
 
 

@@ -348,3 +348,17 @@ def test_daemon_imports_neither_amqtt_nor_demo_code() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_command_run_elsewhere_imports_the_tree_under_test(tmp_path: Path) -> None:
+    """Tests run `python -m dialguard …` in tmp_path; with PYTHONPATH=src relative, that
+    imported the editable install's tree, not this one (tests/conftest.py makes it
+    absolute), so a worktree's fix was tested against another checkout's code."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import dialguard; print(dialguard.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert Path(done.stdout.strip()).resolve().parent == SRC, done.stderr

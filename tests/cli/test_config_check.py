@@ -124,3 +124,26 @@ def test_an_environment_error_names_the_variable_and_exits_2(tmp_path: Path) -> 
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert "environment DIALGUARD_TRUNK__RTP_PORT_RANGE" in out.stderr
+
+
+def test_a_long_error_stays_on_one_line_when_piped(tmp_path: Path) -> None:
+    """issue 12 item 6: piped into grep or a log, messages were wrapped at 80 columns in
+    mid-sentence. Even with COLUMNS=80 each problem is one whole line."""
+    campaigns = tmp_path / "campaigns"
+    campaigns.mkdir()
+    name = "a-campaign-file-with-a-long-name-as-people-write-them"
+    (campaigns / f"{name}.toml").write_text(GOOD + "[pacing]\nring_timeout_s = 10\n")
+    config = tmp_path / "dialguard.toml"
+    config.write_text("")
+    out = subprocess.run(
+        [sys.executable, "-m", "dialguard", "config", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert out.returncode == 2
+    (line,) = [line for line in out.stderr.splitlines() if "ring_timeout_s" in line]
+    assert len(line) > 80
+    assert line.startswith("config error: ") and f"{name}.toml" in line
+    assert line.endswith("must be ≥ 15 s (minimum ring time)"), out.stderr

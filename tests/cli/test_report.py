@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -201,6 +202,10 @@ def test_compliance_table_shows_figures_rules_and_breaches(
     assert code == 1
     assert "abandoned: agent_lost" in out and "9.09%" in out and "must be 0" in out
     assert "2 breach(es):" in out
+    # the title in two whole lines, not wrapped wherever it fell ("…, cap" / "3.0%")
+    first, second = [line.strip() for line in out.splitlines()[:2]]
+    assert first == "Compliance: campaign c1, 24h window, cap 3.0%"
+    assert re.fullmatch(r"\S+ → \S+", second), second
 
 
 def test_compliance_many_periods_get_a_row_each(

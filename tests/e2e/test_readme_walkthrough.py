@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -48,6 +49,44 @@ def walkthrough() -> list[str]:
         if line:
             lines.append(line)
     return lines
+
+
+def shown_outputs() -> dict[str, list[str]]:
+    """What the README says each command prints, from its first output block (the one
+    after the commands), keyed by the command without ``dialguard``; a command shown
+    twice (``status --once``) keeps its first showing."""
+    text = (REPO / "README.md").read_text()
+    block = text[text.index(SECTION) :]
+    block = block[block.index("```sh\n") + 6 :]
+    block = block[block.index("```\n", block.index("```") + 3) + 4 :]
+    block = block[: block.index("```")]
+    shown: dict[str, list[str]] = {}
+    for part in re.split(r"^\$ dialguard ", block, flags=re.M)[1:]:
+        command, *lines = part.rstrip("\n").split("\n")
+        shown.setdefault(command.strip(), [line.rstrip() for line in lines])
+    return shown
+
+
+def printed(result: subprocess.CompletedProcess[str], back: dict[str, str]) -> list[str]:
+    """What a reader sees of a command: its output then its warnings, without the log
+    lines (JSON when not on a terminal), with what this run changed (ports, the
+    engine's client id) put back as the README has it."""
+    lines = []
+    for line in (result.stdout + result.stderr).splitlines():
+        if line.startswith("{"):
+            continue
+        for ours, readme in back.items():
+            line = line.replace(ours, readme)
+        lines.append(line.rstrip())
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def loosely(lines: list[str]) -> list[str]:
+    """Lines with the times an agent has been in its state ("7 s") and the column
+    padding that follows from them made alike."""
+    return [re.sub(r"\s+", " ", re.sub(r"\b\d+ s\b", "N s", line)).strip() for line in lines]
 
 
 def test_the_walkthrough_is_the_one_shown() -> None:
@@ -144,6 +183,23 @@ def test_the_readme_walkthrough_runs_as_written(broker_url: str, tmp_path: Path)
             proc.kill()
             proc.wait(10)
 
+    # The README shows what these print, exactly (the first status up to its times).
+    shown = shown_outputs()
+    u = urlsplit(broker_url)
+    back = {
+        f"127.0.0.1:{sip}": "127.0.0.1:5070",
+        f"{u.hostname}:{u.port}": "127.0.0.1:1883",
+        f"engine {prefix} up": "engine dialguard-engine up",
+    }
+    for key, command in (
+        ("config check", "config check"),
+        ("import contacts", "import contacts examples/contacts.csv --campaign spring"),
+        ("campaign start", "campaign start spring --actor alice"),
+        ("import dnc", 'import dnc examples/tps.csv --source tps --list-date "$(date +%F)"'),
+    ):
+        assert printed(outputs[key], back) == shown[command], key
+    before = printed(outputs["status before the TPS list"], back)
+    assert loosely(before) == loosely(shown["status --once"])
     assert "config ok" in outputs["config check"].stdout
     assert "the TPS list was never imported" in outputs["config check"].stderr
     assert "contacts imported  13" in outputs["import contacts"].stdout

@@ -259,3 +259,85 @@ async def test_a_reloaded_roster_takes_a_removed_agent_out_of_its_campaign(
         r.engine.reload_roster(Roster.of(["a2"]))
         await until(lambda: ready() == 0, 3.0, "a1 removed")
         await r.stop()
+
+
+async def test_the_engines_own_snapshot_says_why_nothing_dials_and_who_is_held(
+    tmp_path: Path,
+) -> None:
+    """issue 12 items 2 and 5, on the engine's side of the status topic (tests/cli render
+    snapshots made by hand): a running campaign with nobody logged in carries
+    ``no_agents``; once an agent is ready and held for a ringing call, the reason is gone,
+    the agent is ``reserved`` (not free) since that moment, and the campaign counts the
+    dial in the last minute with one contact fewer left to call."""
+    async with running(tmp_path) as r:
+        assert (await r.link.control("c1", "start")).accepted
+        await until(
+            lambda: [b.code for b in r.engine.status().campaigns[0].blocked] == ["no_agents"],
+            5.0,
+            "no_agents",
+        )
+        c1 = r.engine.status().campaigns[0]
+        assert c1.state == "running" and c1.dials == 0
+        assert "group 'default'" in c1.blocked[0].message
+        assert c1.contacts_left == len(NUMBERS)
+        r.link.agent("a1", "ready")
+        call = await r.call(1)
+        call.ring()
+        await until(lambda: r.engine.status().campaigns[0].blocked == [], 5.0, "unblocked")
+        status = r.engine.status()
+        (a1,) = [a for a in status.agents if a.agent == "a1"]
+        assert a1.state == "ready" and a1.reserved, a1  # held: not free for another call
+        assert a1.since is not None and status.ts - 5 < a1.since <= status.ts
+        assert a1.campaign == "c1"
+        await until(
+            lambda: r.engine.status().campaigns[0].contacts_left == len(NUMBERS) - 1,
+            5.0,
+            "contacts left after one dial (one claimed ahead is still left to call)",
+        )
+        c1 = r.engine.status().campaigns[0]
+        assert (c1.dials, c1.dials_last_min, c1.in_flight) == (1, 1, 1)
+        await r.stop()
+
+
+async def test_a_supervisors_change_is_in_the_status_snapshot_before_it_is_answered(
+    tmp_path: Path,
+) -> None:
+    """`campaign start` then `status --once` at once (the README's walk-through pasted
+    whole) showed the campaign still paused: the snapshot was published once a second,
+    the reply at once. The snapshot of the new state now goes out first."""
+    async with running(tmp_path) as r:
+        await asyncio.sleep(1.5)  # a periodic snapshot of the paused campaign is out
+        assert r.link.statuses and r.link.statuses[-1].campaigns[0].state == "paused"
+        assert (await r.link.control("c1", "start")).accepted
+        assert r.link.statuses[-1].campaigns[0].state == "running"
+        reply = await r.link.pacing("c1", abandon_cap=0.02)
+        assert reply.accepted, reply.reason
+        assert r.link.statuses[-1].campaigns[0].abandon_cap == 0.02
+        await r.stop()
+
+
+async def test_what_only_the_engine_knows_reaches_the_campaigns_status(tmp_path: Path) -> None:
+    """issue 12 item 2: the engine's own reasons (tests/engine/test_blocking.py words them)
+    through the runner into the snapshot: a store refusing writes, a trunk that paused
+    dialling with its reason, and the broker lost; each goes when its cause does."""
+    async with running(tmp_path) as r:
+        r.link.agent("a1", "ready")  # the campaign stays paused: nothing is dialled
+
+        def codes() -> list[str]:
+            return [b.code for b in r.engine.status().campaigns[0].blocked]
+
+        await until(lambda: codes() == [], 5.0, "no reason while all is well")
+        r.engine.writes.row_failed("attempt row", OSError(28, "No space left on device"))
+        assert codes() == ["store_not_writable"]
+        r.engine.writes.row_written()  # dialling stays held a second after a failed row
+        await until(lambda: codes() == [], 5.0, "the store's hold over")
+        r.engine.trunk_health.refused(asyncio.get_running_loop().time(), 503, 30.0)
+        (paused,) = r.engine.status().campaigns[0].blocked
+        assert paused.code == "trunk_paused" and "503" in paused.message, paused
+        r.engine.trunk_health.carried()
+        assert codes() == []
+        r.link.link_down()
+        assert codes() == ["agents_not_synced"]
+        r.link.reconnect({"a1": "ready"})
+        await until(lambda: codes() == [], 5.0, "clear again after the resync")
+        await r.stop()

@@ -1,4 +1,4 @@
-"""The closed-form ceiling reproduces DESIGN.md's figures for S1–S3."""
+"""The closed-form ceiling reproduces docs/design.md's figures for S1–S3."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dialguard.sim import S1, S2, S3, mean_attempt_s, progressive_ceiling
 
 
 def test_ceilings_match_design_within_a_fifth_of_a_point() -> None:
-    # DESIGN.md / issue 3: 63.8 / 50.2 / 44.0 % with the engine's ~0.3 s latency
+    # docs/design.md / issue 3: 63.8 / 50.2 / 44.0 % with the engine's ~0.3 s latency
     assert progressive_ceiling(S1, 0.3) == pytest.approx(0.638, abs=0.002)
     assert progressive_ceiling(S2, 0.3) == pytest.approx(0.502, abs=0.002)
     assert progressive_ceiling(S3, 0.3) == pytest.approx(0.440, abs=0.002)

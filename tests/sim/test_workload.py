@@ -1,4 +1,4 @@
-"""Workloads: S1–S3 exactly as DESIGN.md, custom ones from TOML with clear errors."""
+"""Workloads: S1–S3 exactly as docs/design.md, custom ones from TOML with clear errors."""
 
 from __future__ import annotations
 

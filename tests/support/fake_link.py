@@ -23,6 +23,7 @@ from dialguard.engine.messages import (
     ControlReply,
     ControlRequest,
     EngineStatus,
+    PacingChangeRequest,
 )
 from dialguard.engine.mqtt import LinkHandlers, LinkStats
 
@@ -110,6 +111,13 @@ class FakeLink:
         assert self.handlers.on_control is not None
         req = ControlRequest(request_id=f"r{next(self._ids)}", actor=actor, action=action)  # type: ignore[arg-type]
         return await self.handlers.on_control(campaign, req)
+
+    async def pacing(self, campaign: str, actor: str = "sup", **changes: object) -> ControlReply:
+        assert self.handlers.on_pacing is not None
+        req = PacingChangeRequest(request_id=f"r{next(self._ids)}", actor=actor, changes=changes)
+        reply = await self.handlers.on_pacing(campaign, req)
+        assert reply is not None
+        return reply
 
     def _emit(self, changes: list[AgentChange]) -> None:
         if changes:

@@ -35,7 +35,10 @@ app.command(
 app.command(
     "dialguard.cli.report:app",
     name="report",
-    help="Reports from the store: compliance, attempts, audit (who changed what).",
+    help=(
+        "Reports from the store: compliance, attempts, contacts (who is called next),"
+        " audit (who changed what)."
+    ),
 )
 app.command(
     "dialguard.cli.imports:app", name="import", help="Import contact lists and do-not-call lists."

@@ -264,9 +264,11 @@ def _reason_count(reason: str) -> Callable[[PeriodFigures], str]:
 
 
 def _print_report(report: ComplianceReport, start: float, end: float) -> None:
+    # Two lines, each narrower than the table: as one, rich wrapped it to the table's
+    # width wherever it fell ("…, cap" / "3.0%").
     title = (
-        f"Compliance: campaign {escape(report.campaign_id)}, {report.window} window, "
-        f"{_iso(start, 'seconds')} → {_iso(end, 'seconds')}, cap {report.cap:.1%}"
+        f"Compliance: campaign {escape(report.campaign_id)}, {report.window} window,"
+        f" cap {report.cap:.1%}\n{_iso(start, 'seconds')} → {_iso(end, 'seconds')}"
     )
     figures = _figures(report)
     if len(report.periods) <= WIDE_PERIODS:

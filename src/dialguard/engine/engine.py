@@ -741,6 +741,7 @@ class Engine:
                 ]
             except Exception as e:  # the start stands; the warning is a courtesy
                 log.warning("blocking_reasons_unread", campaign=campaign, error=repr(e))
+        await self._publish_status_now()
         reply = self._reply(req, "control", True, "", {"state": old}, {"state": new})
         return reply.model_copy(update={"warnings": warnings})
 
@@ -762,6 +763,7 @@ class Engine:
                 detail=str(e),
             )
             return self._reply(req, "pacing", False, str(e))
+        await self._publish_status_now()
         return self._reply(req, "pacing", True, "", before, changed)
 
     async def change_pacing(
@@ -945,6 +947,14 @@ class Engine:
             "agents_synced": self.link.dialling_allowed,
             "campaigns": {cid: r.state for cid, r in self.runners.items()},
         }
+
+    async def _publish_status_now(self) -> None:
+        """A snapshot out before a supervisor's change is answered: a ``status`` run
+        right after ``campaign start`` (a pasted walk-through runs them back to back)
+        read the snapshot of up to a second before and showed the campaign paused. A
+        courtesy: a slow or lost broker does not hold the reply."""
+        with contextlib.suppress(BrokerLinkDown, TimeoutError):
+            await asyncio.wait_for(self.link.publish_status(self.status()), 1.0)
 
     async def _publish_status(self) -> None:
         while True:

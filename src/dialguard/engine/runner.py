@@ -426,7 +426,10 @@ class CampaignRunner:
     async def refresh_blocking(self) -> list[BlockReason]:
         """Re-read the store's half of the reasons now; returns all of them."""
         view = await read_store_view(self.deps.store, self.campaign, self.deps.wall())
-        self._store_reasons, self._contacts_left = view.reasons, view.contacts_left
+        # The picker's prefetched contacts are claimed in the store (not pending) but not
+        # dialled yet: still left to call, or a claim batch would vanish from the count.
+        self._store_reasons = view.reasons
+        self._contacts_left = view.contacts_left + self.picker.prefetched
         self._reasons_at = self.loop.time()
         return self.blocking_reasons()
 

@@ -12,7 +12,7 @@ file records who holds it, for the error message. Reports, imports and campaign
 commands open the store without the lock: they may run beside the daemon.
 
 ``flock`` is advisory and local: it does not protect a store on a network file system
-shared by two machines (docs/operations.md says not to do that).
+shared by two machines (docs/operator.md says not to do that).
 """
 
 from __future__ import annotations

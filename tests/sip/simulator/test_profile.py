@@ -1,4 +1,4 @@
-"""Callee population profiles: built-ins match DESIGN.md, TOML loading, forced numbers."""
+"""Callee population profiles: built-ins match docs/design.md, TOML loading, forced numbers."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _hit_rate(profile: Profile, n: int = 40000, timeout: float = 20.0) -> float:
 
 @pytest.mark.parametrize(("name", "hit"), [("S1", 0.30), ("S2", 0.12), ("S3", 0.25)])
 def test_builtin_hit_rates_match_design(name: str, hit: float) -> None:
-    """DESIGN.md: hit rate = share of attempts answered live within the 20 s timeout."""
+    """docs/design.md: hit rate = share of attempts answered live within the 20 s timeout."""
     assert _hit_rate(BUILTIN[name]) == pytest.approx(hit, abs=0.01)
 
 
