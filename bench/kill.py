@@ -47,8 +47,8 @@ from pathlib import Path
 from _daemon import overlapping, start_campaign, until, write_config
 from dialguard.demo.centre import CentreOptions, LocalCentre
 from dialguard.demo.daemon import start_daemon
-from dialguard.engine.messages import EngineStatus
-from dialguard.engine.mqtt import read_status
+from dialguard.mqtt.client import read_status
+from dialguard.mqtt.contract import EngineStatus
 from dialguard.store import Store
 
 CHECKED = {"DIALGUARD_CHECK_INVARIANTS": "1"}

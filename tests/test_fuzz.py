@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialguard.config import ConfigError, load_engine_config, parse_campaign, parse_roster
-from dialguard.engine import messages
 from dialguard.importing import ColumnError, ImportReport
 from dialguard.importing.contacts import _batches
 from dialguard.importing.records import CsvRecords
+from dialguard.mqtt import contract
 from dialguard.sip.sdp import SdpError, parse_sdp
 from dialguard.sip.simulator.message import SipParseError, parse
 
@@ -70,7 +70,7 @@ def test_csv_importer(rows: list[bytes], header: bytes) -> None:
 
 @FUZZ
 @given(
-    st.sampled_from(messages.SCHEMA_MODELS),
+    st.sampled_from(contract.SCHEMA_MODELS),
     st.one_of(
         st.binary(max_size=200),
         st.dictionaries(_field_names, _json, max_size=8).map(
@@ -81,17 +81,17 @@ def test_csv_importer(rows: list[bytes], header: bytes) -> None:
 )
 def test_mqtt_payloads(model: Any, payload: bytes) -> None:
     try:
-        msg = messages.parse_payload(model, "t/x", payload)
-    except messages.PayloadError:
+        msg = contract.parse_payload(model, "t/x", payload)
+    except contract.PayloadError:
         return
     # what was accepted encodes and parses back to itself
-    assert messages.parse_payload(model, "t/x", messages.encode(msg)) == msg
+    assert contract.parse_payload(model, "t/x", contract.encode(msg)) == msg
 
 
 @FUZZ
 @given(st.text(max_size=60))
 def test_topic_parsing(topic: str) -> None:
-    match = messages.Topics("dialguard").parse(topic)
+    match = contract.Topics("dialguard").parse(topic)
     assert match is None or topic.startswith("dialguard/")
 
 

@@ -27,7 +27,8 @@ import pytest
 import dialguard
 from dialguard import law
 from dialguard.config import PacingMode as ConfigPacingMode
-from dialguard.engine import calls, engine, messages, runner, selection
+from dialguard.engine import calls, engine, runner, selection
+from dialguard.mqtt import contract
 from dialguard.pacing.events import AGENT_STATES, AgentState
 from dialguard.pacing.params import MODES, PacingMode
 from dialguard.rules.types import DIAL_MODE_OF, DIAL_MODES, DialMode
@@ -251,8 +252,8 @@ def _modules() -> list[tuple[str, ast.Module]]:
 
 def test_each_vocabulary_has_its_home_and_others_use_that_object() -> None:
     assert tuple(get_args(AgentState)) == AGENT_STATES
-    assert messages.AgentStateName is AgentState
-    assert messages.AGENT_STATES is AGENT_STATES
+    assert contract.AgentStateName is AgentState
+    assert contract.AGENT_STATES is AGENT_STATES
     assert get_args(PacingMode) == MODES
     assert ConfigPacingMode is PacingMode
     assert runner.CampaignState is CampaignState is engine.CampaignState

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dialguard.config import BrokerConfig
-from dialguard.engine.mqtt import make_client
+from dialguard.mqtt.client import make_client
 
 
 async def _states(broker: BrokerConfig, until: set[str], within: float) -> dict[str, str]:

@@ -88,7 +88,7 @@ def _tick_and_summary() -> tuple[Any, Any]:
     from pathlib import Path
 
     from dialguard.demo.centre import CentreResult, Tick
-    from dialguard.engine.messages import AgentStatus, CampaignStatus, EngineStatus
+    from dialguard.mqtt.contract import AgentStatus, CampaignStatus, EngineStatus
 
     status = EngineStatus(
         engine_id="e",

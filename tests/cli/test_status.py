@@ -20,7 +20,9 @@ from dialguard.cli import app
 from dialguard.cli.status import STALE_AFTER_S, judge, render
 from dialguard.config import BrokerConfig
 from dialguard.demo.centre import LocalCentre
-from dialguard.engine.messages import (
+from dialguard.logs import configure_logging
+from dialguard.mqtt.client import make_client
+from dialguard.mqtt.contract import (
     AgentStatus,
     BlockReason,
     CampaignStatus,
@@ -28,8 +30,6 @@ from dialguard.engine.messages import (
     Topics,
     encode,
 )
-from dialguard.engine.mqtt import make_client
-from dialguard.logs import configure_logging
 from tests.cli.test_campaign import _centre, arun, engine_toml, run
 from tests.support.mosquitto import Mosquitto
 

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from dialguard.config import load_engine_config
 from dialguard.console.app import ConsoleState, make_app
 from dialguard.console.auth import LOCK_AFTER, UserFile
-from dialguard.engine.messages import CampaignStatus, EngineStatus
+from dialguard.mqtt.contract import CampaignStatus, EngineStatus
 from tests.cli.test_report import ABANDONED_NUMBER, FROM, TO, _fill
 
 SUE = ("sue", "sue's long password")

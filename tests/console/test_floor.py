@@ -4,7 +4,7 @@ their units, the reserved agent told apart from a ready one, stale told from liv
 from __future__ import annotations
 
 from dialguard.console.floor import floor_view
-from dialguard.engine.messages import AgentStatus, BlockReason, CampaignStatus, EngineStatus
+from dialguard.mqtt.contract import AgentStatus, BlockReason, CampaignStatus, EngineStatus
 
 NOW = 1_800_000_000.0
 

@@ -23,8 +23,9 @@ from dialguard.demo.broker import (
 )
 from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent
 from dialguard.engine.agents import AgentRegistry
-from dialguard.engine.messages import Topics
-from dialguard.engine.mqtt import Backoff, BrokerLink
+from dialguard.engine.mqtt import BrokerLink
+from dialguard.mqtt.client import Backoff
+from dialguard.mqtt.contract import Topics
 
 pytestmark = pytest.mark.broker
 

@@ -12,7 +12,7 @@ import aiomqtt
 import pytest
 
 from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent, main, make_agents
-from dialguard.engine.messages import (
+from dialguard.mqtt.contract import (
     AgentCallMessage,
     AgentStateMessage,
     ContactCard,

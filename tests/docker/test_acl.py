@@ -21,8 +21,9 @@ import pytest
 from dialguard.config import BrokerConfig, Roster, load_roster
 from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent
 from dialguard.engine.agents import AgentRegistry, Rejected
-from dialguard.engine.messages import ControlRequest, Topics, encode
-from dialguard.engine.mqtt import Backoff, BrokerLink
+from dialguard.engine.mqtt import BrokerLink
+from dialguard.mqtt.client import Backoff
+from dialguard.mqtt.contract import ControlRequest, Topics, encode
 from tests.support.mosquitto import Mosquitto, free_port
 
 pytestmark = pytest.mark.broker
@@ -305,7 +306,7 @@ async def test_an_agent_account_not_on_the_roster_is_ignored_by_the_engine(stack
     reg = AgentRegistry(30, roster=roster)
     reg.begin_resync()
     reg.resync_complete(0.0)
-    from dialguard.engine.messages import AgentStateMessage
+    from dialguard.mqtt.contract import AgentStateMessage
 
     msg = AgentStateMessage(state="ready", seq=1, ts=1_700_000_000)
     assert isinstance(reg.apply("healthcheck", msg, 0.0), Rejected)

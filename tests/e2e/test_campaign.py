@@ -12,7 +12,7 @@ import aiomqtt
 import pytest
 
 from dialguard.demo.centre import LocalCentre
-from dialguard.engine.messages import Topics
+from dialguard.mqtt.contract import Topics
 from dialguard.sip.simulator.profile import Profile, Shares
 from dialguard.store import Store
 from tests.support.centre import centre_options

@@ -17,8 +17,8 @@ import pytest
 
 from dialguard.config import BrokerConfig
 from dialguard.demo.centre import LocalCentre
-from dialguard.engine.messages import Topics
-from dialguard.engine.mqtt import make_client
+from dialguard.mqtt.client import make_client
+from dialguard.mqtt.contract import Topics
 from dialguard.pacing import events as pe
 from dialguard.store import Store
 from tests.support.centre import centre_options

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from dialguard.config import Roster
 from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
-from dialguard.engine.messages import AgentStateMessage, AgentStateName
+from dialguard.mqtt.contract import AgentStateMessage, AgentStateName
 from dialguard.pacing.events import AgentChanged
 
 T0 = 1_800_000_000.0

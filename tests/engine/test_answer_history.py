@@ -11,10 +11,10 @@ from typing import Any
 
 from dialguard.config import parse_campaign
 from dialguard.engine.answer_history import answer_history
-from dialguard.engine.messages import AgentCallMessage
 from dialguard.engine.metrics import EngineMetrics
 from dialguard.engine.runner import CampaignRunner, RunnerDeps
 from dialguard.engine.writes import StoreWrites
+from dialguard.mqtt.contract import AgentCallMessage
 from dialguard.pacing import AnswerHistory, Pacer, PacingParams, UnseenAnswer
 from dialguard.sip.prompt import default_prompt
 from dialguard.store import Store

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from dialguard.engine.calls import AbandonReason, CallContext, CallJob, CallReports
-from dialguard.engine.messages import AgentCallMessage
+from dialguard.mqtt.contract import AgentCallMessage
 from dialguard.pacing import events as pe
 from dialguard.sip.api import TrunkEventKind
 from dialguard.sip.prompt import default_prompt

@@ -19,7 +19,9 @@ from structlog.testing import capture_logs
 from dialguard.config import BrokerConfig, Roster
 from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent
 from dialguard.engine.agents import AgentChange, AgentRegistry
-from dialguard.engine.messages import (
+from dialguard.engine.mqtt import BrokerLink, LinkHandlers
+from dialguard.mqtt.client import Backoff, BrokerLinkDown, read_status, send_request
+from dialguard.mqtt.contract import (
     AgentCallMessage,
     AgentStateMessage,
     ContactCard,
@@ -31,14 +33,6 @@ from dialguard.engine.messages import (
     Topics,
     encode,
     parse_payload,
-)
-from dialguard.engine.mqtt import (
-    Backoff,
-    BrokerLink,
-    BrokerLinkDown,
-    LinkHandlers,
-    read_status,
-    send_request,
 )
 from tests.support.mosquitto import Mosquitto, free_port
 

@@ -11,8 +11,8 @@ from typing import Any
 from dialguard.config import CampaignConfig, EngineConfig, PacingConfig, parse_campaign
 from dialguard.config.engine import MetricsConfig, StoreConfig
 from dialguard.engine.engine import Engine
-from dialguard.engine.messages import PacingChangeRequest
 from dialguard.engine.ownership import after_live_change, resolve
+from dialguard.mqtt.contract import PacingChangeRequest
 from dialguard.store import PacingOverride, Store
 from tests.support.scripted import ScriptedTrunk
 

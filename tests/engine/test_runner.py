@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from dialguard.config import parse_campaign
-from dialguard.engine.messages import AgentCallMessage
 from dialguard.engine.metrics import EngineMetrics
 from dialguard.engine.runner import CampaignRunner, CampaignState, RunnerDeps
 from dialguard.engine.writes import StoreWrites
+from dialguard.mqtt.contract import AgentCallMessage
 from dialguard.pacing.events import AgentChanged
 from dialguard.sip.api import TrunkEventKind
 from dialguard.sip.prompt import default_prompt

@@ -16,7 +16,8 @@ import itertools
 import time
 
 from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
-from dialguard.engine.messages import (
+from dialguard.engine.mqtt import LinkHandlers, LinkStats
+from dialguard.mqtt.contract import (
     AgentCallMessage,
     AgentStateMessage,
     AgentStateName,
@@ -25,7 +26,6 @@ from dialguard.engine.messages import (
     EngineStatus,
     PacingChangeRequest,
 )
-from dialguard.engine.mqtt import LinkHandlers, LinkStats
 
 
 class FakeLink:

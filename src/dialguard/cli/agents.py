@@ -71,7 +71,7 @@ def simulate(
         Engine config naming the broker and topic prefix; default config/dialguard.toml.
     """
     from dialguard.demo.desktops import AgentBehaviour, make_agents
-    from dialguard.engine.messages import Topics
+    from dialguard.mqtt.contract import Topics
 
     cfg = load_config_or_exit(config)
     if seconds is not None and seconds <= 0:

@@ -42,16 +42,16 @@ from dialguard.cli._common import (
     load_config_or_exit,
 )
 from dialguard.config import ConfigError, StoreConfig, parse_campaign
-from dialguard.engine.messages import (
+from dialguard.law import AbandonWindow
+from dialguard.logs import configure_logging
+from dialguard.mqtt.client import BrokerLinkDown, send_request
+from dialguard.mqtt.contract import (
     ID_PATTERN,
     ControlAction,
     ControlReply,
     ControlRequest,
     PacingChangeRequest,
 )
-from dialguard.engine.mqtt import BrokerLinkDown, send_request
-from dialguard.law import AbandonWindow
-from dialguard.logs import configure_logging
 from dialguard.pacing.params import PacingMode
 from dialguard.store import Store, StoreError
 

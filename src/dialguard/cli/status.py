@@ -1,6 +1,6 @@
 """`dialguard status`: a live terminal view of the daemon's campaigns and agents.
 
-The daemon publishes an :class:`~dialguard.engine.messages.EngineStatus` snapshot,
+The daemon publishes an :class:`~dialguard.mqtt.contract.EngineStatus` snapshot,
 retained, on ``{prefix}/engine/status`` every second; this command subscribes to it on
 the broker named in the engine config. Going through the broker (not a local API) means
 the view works from any supervisor's machine that may read that topic, and shows
@@ -40,7 +40,9 @@ from dialguard.cli._common import (
     load_config_or_exit,
 )
 from dialguard.config import BrokerConfig
-from dialguard.engine.messages import (
+from dialguard.logs import configure_logging
+from dialguard.mqtt.client import QOS, BrokerLinkDown, make_client, read_status
+from dialguard.mqtt.contract import (
     AGENT_STATES,
     CampaignStatus,
     EngineStatus,
@@ -48,8 +50,6 @@ from dialguard.engine.messages import (
     Topics,
     parse_payload,
 )
-from dialguard.engine.mqtt import QOS, BrokerLinkDown, make_client, read_status
-from dialguard.logs import configure_logging
 
 STALE_AFTER_S = 5.0
 """A snapshot older than this means the daemon stopped publishing (it sends one a second)."""

@@ -21,7 +21,7 @@ from dialguard.pacing.admission import AdmissionParams, Limits
 
 TOPIC_LEVEL_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 """One MQTT topic level we name (an agent id, a client id): no '/', no wildcards, no
-spaces. The MQTT contract (engine/messages.py) uses the same pattern for its ids."""
+spaces. The MQTT contract (mqtt/contract.py) uses the same pattern for its ids."""
 _LEVEL = re.compile(TOPIC_LEVEL_PATTERN)
 
 

@@ -62,9 +62,9 @@ from dialguard.console.auth import (
     password_matches,
 )
 from dialguard.console.floor import CONSOLE_STALE_AFTER_S, floor_view
-from dialguard.engine.messages import ID_PATTERN, ControlReply
-from dialguard.engine.mqtt import BrokerLinkDown, send_request
 from dialguard.logs import get_logger
+from dialguard.mqtt.client import BrokerLinkDown, send_request
+from dialguard.mqtt.contract import ID_PATTERN, ControlReply
 
 log = get_logger(__name__)
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from dialguard.cli.status import age_text, agent_counts, judge
-from dialguard.engine.messages import CampaignStatus, EngineStatus
+from dialguard.mqtt.contract import CampaignStatus, EngineStatus
 
 CONSOLE_STALE_AFTER_S = 3.0
 """The engine publishes every second: a snapshot 3 s old means it has stopped, and the

@@ -38,10 +38,10 @@ from dialguard.demo.broker import BrokerHandle, find_or_start_broker
 from dialguard.demo.desktops import AgentBehaviour, SimulatedAgent, make_agents, run_agents
 from dialguard.demo.sample import WINDOW, SampleContact, sample_contacts
 from dialguard.engine.engine import Engine
-from dialguard.engine.messages import ControlRequest, EngineStatus, Topics
-from dialguard.engine.mqtt import make_client, send_request
 from dialguard.law import MAX_ABANDON_CAP
 from dialguard.logs import get_logger
+from dialguard.mqtt.client import make_client, send_request
+from dialguard.mqtt.contract import ControlRequest, EngineStatus, Topics
 from dialguard.rules import CallingWindow, candidate_zones, window_allows
 from dialguard.sip import SippyTrunk
 from dialguard.sip.simulator.profile import Profile

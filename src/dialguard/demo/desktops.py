@@ -33,7 +33,9 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
-from dialguard.engine.messages import (
+from dialguard.logs import configure_logging, get_logger
+from dialguard.mqtt.client import Backoff
+from dialguard.mqtt.contract import (
     AgentCallMessage,
     AgentStateMessage,
     AgentStateName,
@@ -43,8 +45,6 @@ from dialguard.engine.messages import (
     encode,
     parse_payload,
 )
-from dialguard.engine.mqtt import Backoff
-from dialguard.logs import configure_logging, get_logger
 from dialguard.tasks import TaskSet
 
 log = get_logger("dialguard.demo.desktops")

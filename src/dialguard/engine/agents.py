@@ -1,7 +1,7 @@
 """Agent registry: who is ready to take a call, as far as the engine can prove it.
 
 Pure state, no I/O and no clock of its own (``now`` is passed in, like the pacing core):
-the broker link feeds it parsed :class:`~dialguard.engine.messages.AgentStateMessage` messages
+the broker link feeds it parsed :class:`~dialguard.mqtt.contract.AgentStateMessage` messages
 and ticks :meth:`AgentRegistry.expire`. Every method that changes what the pacer may
 count returns the :class:`AgentChange` events, which the engine hands to the campaign's
 pacer (:meth:`AgentChange.pacer_event`): the pacer, not the registry, reserves agents.
@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from dialguard.config import Roster, RosterEntry
-from dialguard.engine.messages import AGENT_STATES, AgentStateMessage, AgentStateName, AgentStatus
+from dialguard.mqtt.contract import AGENT_STATES, AgentStateMessage, AgentStateName, AgentStatus
 from dialguard.pacing.events import AgentChanged
 
 ChangeReason = Literal["message", "stale", "link_down", "removed", "wrap_cap"]

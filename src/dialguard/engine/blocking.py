@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dialguard.config import CampaignConfig
-from dialguard.engine.messages import BlockCode, BlockReason
+from dialguard.mqtt.contract import BlockCode, BlockReason
 from dialguard.pacing.governor import GovernorState
 from dialguard.rules.dnc import LIST_LABELS, check_lists_fresh
 from dialguard.store import DncListInfo, DueSummary, Store

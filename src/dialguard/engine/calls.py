@@ -31,11 +31,11 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 
-from dialguard.engine.messages import AgentCallKind, AgentCallMessage, ContactCard
 from dialguard.engine.trunk_health import is_trunk_refusal
 from dialguard.engine.writes import StoreWrites
 from dialguard.law import CONNECT_DEADLINE_S
 from dialguard.logs import get_logger
+from dialguard.mqtt.contract import AgentCallKind, AgentCallMessage, ContactCard
 from dialguard.pacing import events as pe
 from dialguard.pacing.decisions import MessageReason
 from dialguard.sip.api import MIN_RING_S, Prompt, TrunkCall, TrunkEvent, TrunkEventKind

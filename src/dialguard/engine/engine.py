@@ -68,7 +68,15 @@ from dialguard.config import (
 from dialguard.engine.agents import AgentChange, AgentRegistry, Rejected
 from dialguard.engine.calls import AbandonReason
 from dialguard.engine.leasing import home_campaign, plan
-from dialguard.engine.messages import (
+from dialguard.engine.metrics import EngineMetrics, MetricsServer
+from dialguard.engine.mqtt import BrokerLink, EngineLink, LinkFactory, LinkHandlers
+from dialguard.engine.ownership import after_live_change, resolve
+from dialguard.engine.runner import CampaignRunner, RunnerDeps
+from dialguard.engine.trunk_health import TrunkBreaker
+from dialguard.engine.writes import StoreWrites
+from dialguard.logs import get_logger, mask_number
+from dialguard.mqtt.client import BrokerLinkDown
+from dialguard.mqtt.contract import (
     AgentCallMessage,
     AgentStatus,
     ControlReply,
@@ -77,13 +85,6 @@ from dialguard.engine.messages import (
     EngineStatus,
     PacingChangeRequest,
 )
-from dialguard.engine.metrics import EngineMetrics, MetricsServer
-from dialguard.engine.mqtt import BrokerLink, BrokerLinkDown, EngineLink, LinkFactory, LinkHandlers
-from dialguard.engine.ownership import after_live_change, resolve
-from dialguard.engine.runner import CampaignRunner, RunnerDeps
-from dialguard.engine.trunk_health import TrunkBreaker
-from dialguard.engine.writes import StoreWrites
-from dialguard.logs import get_logger, mask_number
 from dialguard.pacing.admission import Admission
 from dialguard.pacing.events import AgentChanged, UnseenAnswer
 from dialguard.sip.api import Prompt, Trunk

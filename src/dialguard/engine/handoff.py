@@ -6,7 +6,7 @@ The gate refuses a contact whose preferred channel is sms, email or none
 1. records the hand-off in the store (``handoffs``: UNIQUE per campaign and contact, so a
    second pick, a second engine start or a re-import records nothing new), then
 2. publishes ``dialguard/handoff/{channel}`` with the contact and campaign
-   (:class:`~dialguard.engine.messages.HandoffMessage`), then marks the row published.
+   (:class:`~dialguard.mqtt.contract.HandoffMessage`), then marks the row published.
 
 A crash between 1 and 2, or a broker that is down, leaves the row unpublished;
 :meth:`HandoffDesk.retry_pending` (called by the picker on its refills, at most once
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from dialguard.engine.messages import HandoffMessage, encode
 from dialguard.logs import get_logger
+from dialguard.mqtt.contract import HandoffMessage, encode
 from dialguard.rules.preferences import handoff_channel
 from dialguard.store import ContactRecord, Store
 from dialguard.store.handoffs import HandoffRecord

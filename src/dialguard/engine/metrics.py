@@ -107,7 +107,7 @@ class EngineMetrics:
         )
         self.campaign_blocked = Gauge(
             "dialguard_campaign_blocked",
-            "1 while a campaign is held for this reason (engine.messages.BlockCode)",
+            "1 while a campaign is held for this reason (mqtt.contract.BlockCode)",
             ["campaign", "reason"],
             registry=r,
         )

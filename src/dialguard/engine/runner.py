@@ -35,12 +35,12 @@ from dialguard.engine.answer_history import answer_history
 from dialguard.engine.blocking import live_reasons, read_store_view, summary_line
 from dialguard.engine.call_tally import CallTally
 from dialguard.engine.calls import CallContext, CallJob
-from dialguard.engine.messages import AgentCallMessage, BlockReason, CampaignStatus
 from dialguard.engine.metrics import EngineMetrics
 from dialguard.engine.selection import Blocked, ContactPicker
 from dialguard.engine.trunk_health import TrunkBreaker
 from dialguard.engine.writes import StoreWrites
 from dialguard.logs import get_logger
+from dialguard.mqtt.contract import AgentCallMessage, BlockReason, CampaignStatus
 from dialguard.pacing import decisions as pd
 from dialguard.pacing import events as pe
 from dialguard.pacing.admission import Admission

@@ -12,7 +12,7 @@ from typing import Literal, get_args
 
 AgentState = Literal["ready", "busy", "wrap", "paused", "offline"]
 """What an agent's desktop reports: the one definition (the MQTT contract in
-:mod:`dialguard.engine.messages` and the agent registry use it too)."""
+:mod:`dialguard.mqtt.contract` and the agent registry use it too)."""
 AGENT_STATES: tuple[AgentState, ...] = get_args(AgentState)
 """In display order (status lines list counts in this order)."""
 

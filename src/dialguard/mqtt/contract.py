@@ -494,7 +494,7 @@ SCHEMA_MODELS: Final[tuple[type[BaseModel], ...]] = (
 
 def schema_markdown() -> str:
     """The JSON Schemas of every payload, as the Markdown block docs/mqtt.md embeds
-    (``python -m dialguard.engine.messages`` prints it; a test keeps the doc in step)."""
+    (``python -m dialguard.mqtt.contract`` prints it; a test keeps the doc in step)."""
     out = []
     for model in SCHEMA_MODELS:
         schema = json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dialguard.config import PacingConfig
-from dialguard.engine.messages import (
+from dialguard.mqtt.contract import (
     AgentCallMessage,
     AgentStateMessage,
     ContactCard,
@@ -149,10 +149,10 @@ def test_control_request_and_reply() -> None:
 
 
 def test_docs_schemas_are_generated_from_the_models() -> None:
-    """docs/mqtt.md embeds the schemas; regenerate with python -m dialguard.engine.messages."""
+    """docs/mqtt.md embeds the schemas; regenerate with python -m dialguard.mqtt.contract."""
     from pathlib import Path
 
-    from dialguard.engine.messages import schema_markdown
+    from dialguard.mqtt.contract import schema_markdown
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "mqtt.md").read_text()
     begin = doc.index("-->", doc.index("<!-- schemas:begin")) + len("-->\n")
@@ -172,7 +172,7 @@ def test_a_campaign_status_names_one_of_the_pacing_modes() -> None:
     """``mode`` is the pacer's vocabulary (pacing.params.PacingMode), not any string."""
     import pydantic
 
-    from dialguard.engine.messages import CampaignStatus
+    from dialguard.mqtt.contract import CampaignStatus
 
     assert CampaignStatus(id="c1", state="running", mode="predictive").mode == "predictive"
     with pytest.raises(pydantic.ValidationError, match="mode"):
