@@ -1,5 +1,7 @@
 """The engine's broker link against a real mosquitto: resync, will, bad payloads,
-broker loss and return, supervisor requests."""
+broker loss and return, supervisor requests. The supervisor's side of those requests
+(dialguard.mqtt.client's send_request and read_status) is tested here too, against a
+running link, since a reply needs an engine to answer."""
 
 from __future__ import annotations
 
