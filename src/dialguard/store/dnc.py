@@ -41,8 +41,8 @@ _LIST_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # SELECT … ON CONFLICT); "WHERE true" keeps SQLite from reading ON CONFLICT as a join's ON.
 _CREATE_STAGED = """
 CREATE TEMP TABLE IF NOT EXISTS dnc_staged (
+    line   INTEGER PRIMARY KEY,
     number TEXT NOT NULL,
-    line   INTEGER NOT NULL,
     reason TEXT,
     raw    TEXT
 )
@@ -67,17 +67,17 @@ _DROP = (
     "DROP TABLE IF EXISTS dnc_unique",
     "DROP TABLE IF EXISTS dnc_repeated",
 )
-_STAGE = "INSERT INTO dnc_staged (number, line, reason, raw) VALUES (?, ?, ?, ?)"
-# The first line of each number, with its reason and how often the file gives it; in
-# number order, so the primary key is built by appending.
+_STAGE = "INSERT INTO dnc_staged (line, number, reason, raw) VALUES (?, ?, ?, ?)"
+# The first line of each number and how often the file gives it; in number order, so
+# the primary key is built by appending (a GROUP BY: half the time of window functions).
 _UNIQUE = """
 INSERT INTO dnc_unique (number, line, reason, copies)
-SELECT number, line, reason, copies FROM (
-    SELECT number, line, reason,
-           row_number() OVER (PARTITION BY number ORDER BY line) AS k,
-           count(*) OVER (PARTITION BY number) AS copies
-    FROM dnc_staged
-) f WHERE k = 1 ORDER BY number
+SELECT number, min(line), NULL, count(*) FROM dnc_staged WHERE true GROUP BY number
+ORDER BY number
+"""
+# The first line's reason, for a file that gives reasons (the internal list's).
+_UNIQUE_REASONS = """
+UPDATE dnc_unique SET reason = (SELECT s.reason FROM dnc_staged s WHERE s.line = dnc_unique.line)
 """
 _REPEATED = """
 INSERT INTO dnc_repeated (number, line) SELECT number, line FROM dnc_unique WHERE copies > 1
@@ -127,16 +127,18 @@ class DncImport:
         self._list_date = list_date
         self._ts = ts
         self._staged = 0
+        self._reasons = False
 
     async def add(self, entries: Sequence[tuple[int, str, str | None, str | None]]) -> None:
-        """Stage ``(line, E.164 number, reason, the line as read)`` entries (the line is
-        kept to quote it if it repeats a number); nothing is listed until :meth:`finish`
-        (an import that fails half-way lists nothing)."""
+        """Stage ``(line, E.164 number, reason, the line as read)`` entries, each line
+        once (the text is kept to quote it if it repeats a number); nothing is listed
+        until :meth:`finish` (an import that fails half-way lists nothing)."""
         if not entries:
             return
         async with self._db.transaction() as tx:
-            await tx.executemany(_STAGE, [(n, line, why, raw) for line, n, why, raw in entries])
+            await tx.executemany(_STAGE, [(line, n, why, raw) for line, n, why, raw in entries])
         self._staged += len(entries)
+        self._reasons = self._reasons or any(e[2] is not None for e in entries)
 
     async def finish(self) -> ImportResult:
         """List every staged number: find the file's repeats, then upsert in key order,
@@ -146,6 +148,8 @@ class DncImport:
         async with self._db.transaction() as tx:
             cur = await tx.execute(_UNIQUE)
             unique = cur.rowcount
+            if self._reasons:
+                await tx.execute(_UNIQUE_REASONS)
             repeats: list[tuple[int, int, str | None]] = []
             if unique < self._staged:
                 await tx.execute(_REPEATED)
