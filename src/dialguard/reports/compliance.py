@@ -201,12 +201,7 @@ def _add(p: PeriodFigures, h: HourFigures) -> None:
 
 
 def _dial_range(hours: Iterable[HourFigures]) -> tuple[float, float]:
-    spans = [
-        s
-        for h in hours
-        for s in (h.with_contact, h.with_contact_later, h.without_contact)
-        if s is not None
-    ]
+    spans = [s for h in hours for s in (h.with_contact, h.without_contact) if s is not None]
     if not spans:
         return (0.0, 0.0)
     return min(s.first for s in spans), max(s.last for s in spans)
@@ -285,10 +280,11 @@ class _CallingWindowCheck:
         for h in hours:
             if h.without_contact is not None:  # no zones: the same answer all along
                 total += h.without_contact.attempts * self._none.outside(h.without_contact.first)
-            spans = [s for s in (h.with_contact, h.with_contact_later) if s is not None]
-            answers = [self._uniform(s) for s in spans]
-            if None not in answers:
-                total += sum(s.attempts * a for s, a in zip(spans, answers, strict=True) if a)
+            if h.with_contact is None:
+                continue
+            uniform = self._uniform(h.with_contact)
+            if uniform is not None:
+                total += h.with_contact.attempts * uniform
             elif mixed and mixed[-1][1] == h.since:
                 mixed[-1] = (mixed[-1][0], h.until)
             else:

@@ -77,30 +77,26 @@ _CUT_SHORT = """(a.answered_at IS NULL AND a.ended_by = 'local'
 _WINDOW = "a.campaign_id = ? AND a.created_at >= ? AND a.created_at < ?"
 
 # One hour's figures: ``{k}`` is the hour's place in the statement (rows of a UNION ALL
-# come in no promised order). Dial spans are kept apart for the attempts with a contact
-# (whose zones decide the calling window) and without, and for dials inside the hour's
-# own range and outside it (an INVITE sent after the hour's end): the report re-checks
-# each span, and a span inside the hour is almost never across a window edge.
-_IN, _OUT = (f"{_DIALLED} >= ? AND {_DIALLED} < ?", f"({_DIALLED} < ? OR {_DIALLED} >= ?)")
+# come in no promised order). Every aggregate is evaluated for every row, so each is as
+# plain as it can be (count(column) for "not NULL", a machine as answered, voicemail and
+# not abandoned rather than "not live"). The dial spans are kept apart for the attempts
+# with a contact (whose zones decide the calling window) and without.
 _HOUR = f"""SELECT {{k}}, count(*),
        count(*) FILTER (WHERE {_LIVE}),
-       count(*) FILTER (WHERE NOT {_LIVE} AND a.answered_at IS NOT NULL),
-       count(*) FILTER (WHERE {_LIVE} AND a.connected_at IS NOT NULL),
+       count(*) FILTER (WHERE a.answered_at IS NOT NULL AND a.outcome = 'voicemail'
+                              AND NOT {_ABANDONED}),
+       count(a.connected_at) FILTER (WHERE {_LIVE}),
        count(*) FILTER (WHERE {_ABANDONED}),
        max(a.connected_at - a.answered_at) FILTER (WHERE {_LIVE}),
        count(*) FILTER (WHERE {_CUT_SHORT}),
        count(*) FILTER (WHERE EXISTS (
            SELECT 1 FROM suppressions s
            WHERE s.number = a.number AND s.source IN (?, ?, ?, ?) AND s.added_at <= {_DIALLED})),
-       count(*) FILTER (WHERE a.opted_out = 1),
-       count(*) FILTER (WHERE a.message_played_at IS NOT NULL),
-       count(*) FILTER (WHERE a.contact_id IS NOT NULL AND {_IN}),
-       min({_DIALLED}) FILTER (WHERE a.contact_id IS NOT NULL AND {_IN}),
-       max({_DIALLED}) FILTER (WHERE a.contact_id IS NOT NULL AND {_IN}),
-       count(*) FILTER (WHERE a.contact_id IS NOT NULL AND {_OUT}),
-       min({_DIALLED}) FILTER (WHERE a.contact_id IS NOT NULL AND {_OUT}),
-       max({_DIALLED}) FILTER (WHERE a.contact_id IS NOT NULL AND {_OUT}),
-       count(*) FILTER (WHERE a.contact_id IS NULL),
+       sum(a.opted_out),
+       count(a.message_played_at),
+       count(a.contact_id),
+       min({_DIALLED}) FILTER (WHERE a.contact_id IS NOT NULL),
+       max({_DIALLED}) FILTER (WHERE a.contact_id IS NOT NULL),
        min({_DIALLED}) FILTER (WHERE a.contact_id IS NULL),
        max({_DIALLED}) FILTER (WHERE a.contact_id IS NULL)
 FROM attempts a WHERE {_WINDOW}"""
@@ -158,11 +154,9 @@ class HourFigures:
     """The attempts created in ``[since, until)`` (an hour of a period, or what is left
     of one at its end), every figure of the report summed over them.
 
-    The dial spans say when they were dialled: ``with_contact`` those with a contact
-    (whose zones decide the calling window) dialled inside ``[since, until)``,
-    ``with_contact_later`` those dialled outside it (an INVITE that left after the
-    hour, or a row with a clock step), ``without_contact`` those without a contact
-    (None where there are no such attempts)."""
+    The dial spans say when they were dialled (mostly within the hour, but an INVITE
+    may leave after it): ``with_contact`` those with a contact (whose zones decide the
+    calling window), ``without_contact`` those without (None where there are none)."""
 
     since: float
     until: float
@@ -177,7 +171,6 @@ class HourFigures:
     opt_outs: int
     messages_played: int
     with_contact: DialSpan | None
-    with_contact_later: DialSpan | None
     without_contact: DialSpan | None
 
 
@@ -213,12 +206,10 @@ def _hour_params(
     campaign_id: str, since: float, until: float, sources: tuple[str, ...]
 ) -> tuple[object, ...]:
     """The parameters of one ``_HOUR``, in the order its ``?`` appear."""
-    span = (since, until)  # each of _IN and _OUT
     return (
-        *(CONNECT_DEADLINE_S,) * 5,  # _LIVE ×4 (each holds _ABANDONED), _ABANDONED
+        *(CONNECT_DEADLINE_S,) * 5,  # live, machine, connects, abandoned, wait
         MIN_RING_TIMEOUT_S,
         *sources,
-        *span * 6,  # count, min, max: inside, then outside
         campaign_id,
         since,
         until,
@@ -259,8 +250,7 @@ async def hour_figures(
                     opt_outs=int(r[9]),
                     messages_played=int(r[10]),
                     with_contact=_span(r[11], r[12], r[13]),
-                    with_contact_later=_span(r[14], r[15], r[16]),
-                    without_contact=_span(r[17], r[18], r[19]),
+                    without_contact=_span(count - int(r[11]), r[14], r[15]),
                 )
             )
     return out
