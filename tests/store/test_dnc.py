@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from dialguard.store import Store
@@ -126,3 +129,20 @@ async def test_an_import_that_fails_half_way_lists_nothing(store: Store) -> None
 async def test_add_counts_a_number_given_twice_once_as_each(store: Store) -> None:
     counts = await store.dnc.add(["+442079460000", "+442079460000"], "internal", None)
     assert (counts.inserted, counts.already_present) == (1, 1)
+
+
+@pytest.mark.sqlite_only
+async def test_an_import_sorting_its_list_leaves_the_store_writable(
+    location: Path | str, store: Store
+) -> None:
+    """The sort of a big list (seconds for millions of numbers) runs in a scratch
+    transaction: another connection (the engine's) writes meanwhile without waiting;
+    inside a write transaction it would time out."""
+    async with await Store.open(location, busy_timeout_s=0.05) as engine:
+        async with store._database.scratch() as tx:
+            await tx.execute("CREATE TEMP TABLE sorting (n TEXT)")
+            await tx.execute("INSERT INTO sorting VALUES ('+442079460000')")
+            await engine.dnc.add(["+442079460001"], "internal", None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            async with store._database.transaction():
+                await engine.dnc.add(["+442079460002"], "internal", None)

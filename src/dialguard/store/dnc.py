@@ -135,7 +135,7 @@ class DncImport:
         until :meth:`finish` (an import that fails half-way lists nothing)."""
         if not entries:
             return
-        async with self._db.transaction() as tx:
+        async with self._db.scratch() as tx:
             await tx.executemany(_STAGE, [(line, n, why, raw) for line, n, why, raw in entries])
         self._staged += len(entries)
         self._reasons = self._reasons or any(e[2] is not None for e in entries)
@@ -145,7 +145,7 @@ class DncImport:
         :data:`BATCH_ROWS` numbers a transaction (the engine never waits long behind)."""
         if not self._staged:
             return ImportResult(0, 0, [])
-        async with self._db.transaction() as tx:
+        async with self._db.scratch() as tx:  # temporary tables only: no store lock
             cur = await tx.execute(_UNIQUE)
             unique = cur.rowcount
             if self._reasons:
