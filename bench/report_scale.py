@@ -117,11 +117,12 @@ def build(path: Path, attempts: int) -> None:
 
 def _child(path: Path, window: str) -> dict[str, float]:
     from dialguard.cli.report import _compliance, _report_json
+    from dialguard.config import StoreConfig
 
     configure_logging("warning")
     start, end = START, START + 30 * DAY
     t0 = time.perf_counter()
-    report = asyncio.run(_compliance(path, "big", window, start, end))
+    report = asyncio.run(_compliance(StoreConfig(path=path), "big", window, start, end))
     text = json.dumps(_report_json(report, start, end))
     seconds = time.perf_counter() - t0
     return {

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
+
 import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import timezone
 
+from dialguard import phone
 from dialguard.phone import (
     InvalidNumber,
     ParsedNumber,
@@ -205,3 +209,64 @@ def test_spreadsheet_scientific_notation_is_named(raw: str) -> None:
     assert info.value.reason == (
         f"spreadsheet scientific notation ({raw}); format the column as text and export again"
     )
+
+
+# --- normalise_number's fast path for bare digit strings (DNC lists) --------------------
+
+
+def _both_paths(raw: str, region: str) -> tuple[object, object]:
+    """What normalise_number gives (fast path or not) and what the parser alone gives:
+    the E.164 text, or the refusal's reason."""
+
+    def outcome(f: Callable[[str, str], str]) -> object:
+        try:
+            return f(raw, region)
+        except InvalidNumber as e:
+            return ("refused", e.reason)
+
+    return outcome(normalise_number), outcome(phone._normalise_parsed)
+
+
+def test_the_fast_paths_rest_on_the_installed_metadata() -> None:
+    """If this fails, libphonenumber's metadata for the region moved: re-check the
+    shape in dialguard.phone._FAST_PATHS (the tests below) and update its metadata."""
+    for region, path in phone._FAST_PATHS.items():
+        assert phone._metadata_of(region) == path.metadata, region
+        assert phone._fast_path(region) is path
+        assert phone._fast_path(region.lower()) is path
+
+
+# Every three-digit start of each shape's national number, with tails from a fixed seed,
+# in every written form the shape accepts, and the lengths either side of it.
+_FORMS = {
+    "US": ("{n}", "1{n}", "+1{n}", "0{n}", "+{n}", "11{n}", "011{n}"),
+    "GB": ("0{n}", "+44{n}", "{n}", "00{n}", "44{n}", "+440{n}", "0044{n}"),
+}
+_LENGTHS = {"US": (9, 10, 11), "GB": (8, 9, 10, 11)}
+
+
+@pytest.mark.parametrize("region", sorted(_FORMS))
+def test_fast_path_equals_the_parser_on_every_prefix_of_its_shapes(region: str) -> None:
+    rng = random.Random(16)
+    checked = fast = 0
+    for start in range(1000):
+        for length in _LENGTHS[region]:
+            tail = "".join(rng.choice("0123456789") for _ in range(length - 3))
+            for form in _FORMS[region]:
+                raw = form.format(n=f"{start:03d}{tail}")
+                got, parsed = _both_paths(raw, region)
+                assert got == parsed, (raw, region)
+                checked += 1
+                fast += phone._FAST_PATHS[region].shape.fullmatch(raw) is not None
+    assert fast > checked // 20  # the shapes are really taken, not only fallen back from
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.text(alphabet="0123456789+ -()", max_size=16)
+    | st.from_regex(r"\A(\+?1|0|\+44|00|011)?[0-9]{8,11}\Z"),
+    st.sampled_from(["US", "GB", "gb", " US ", "CA", "FR", "DE", "IN"]),
+)
+def test_normalise_number_equals_the_parser_on_any_text(raw: str, region: str) -> None:
+    got, parsed = _both_paths(raw, region)
+    assert got == parsed

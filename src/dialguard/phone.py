@@ -9,7 +9,11 @@ reports and audit rows show that reason verbatim.
 
 Pure functions over Google's libphonenumber metadata (the ``phonenumbers`` package):
 no I/O, no clock. Parsing costs about 60 µs a number, dominated by the metadata's
-regular expressions; region checks and country-level zones are cached.
+regular expressions; region checks and country-level zones are cached. A national DNC
+list is millions of bare digit strings, so :func:`normalise_number` answers the few
+shapes they come in (``2125550134``, ``12125550134``, ``+12125550134``; ``02079460000``,
+``+442079460000``) with one regular expression, and everything else as before
+(:data:`_FAST_PATHS` says why that gives the same answer).
 """
 
 from __future__ import annotations
@@ -121,8 +125,16 @@ def in_country(e164: str, region: str) -> bool:
     regions (+1: the US, Canada, the Caribbean) all pass, which only ever suppresses
     more.
     """
-    code = phonenumbers.country_code_for_region(check_region(region))
-    return code != 0 and e164.startswith(f"+{code}")
+    prefix = _calling_prefix(check_region(region))
+    return prefix is not None and e164.startswith(prefix)
+
+
+@functools.lru_cache(maxsize=512)
+def _calling_prefix(region: str) -> str | None:
+    """``+`` and the region's country calling code (None if it has none); cached, as
+    an import asks it once per row."""
+    code = phonenumbers.country_code_for_region(region)
+    return f"+{code}" if code else None
 
 
 def _parse(raw: str, default_region: str) -> phonenumbers.PhoneNumber:
@@ -143,6 +155,77 @@ def _parse(raw: str, default_region: str) -> phonenumbers.PhoneNumber:
         raise InvalidNumber(_PARSE_REASONS.get(e.error_type, "not a phone number")) from None
 
 
+@dataclass(frozen=True, slots=True)
+class _FastPath:
+    """Bare digit strings of one region whose E.164 form is ``prefix`` + the shape's
+    group 1, as libphonenumber itself would parse them.
+
+    ``metadata`` is what that equality rests on: the region's calling code, its
+    international and national prefixes (what :func:`phonenumbers.parse` strips),
+    national number pattern and possible lengths (what decides a strip and
+    :func:`phonenumbers.is_possible_number_with_reason`). The shapes keep clear of
+    every prefix stripped (a leading ``011``/``00``; in the US a ``1`` only as the
+    country code before an area code, which cannot start with 0 or 1). The path is
+    taken only while the installed metadata is exactly this;
+    ``tests/test_phone.py`` compares both paths on every three-digit prefix of each
+    shape and on generated text, and fails when the metadata moves."""
+
+    prefix: str
+    shape: re.Pattern[str]
+    metadata: tuple[object, ...]
+
+
+_FAST_PATHS: dict[str, _FastPath] = {
+    # NANP: a 10-digit number (area code [2-9]), bare, after the national prefix 1, or +1.
+    "US": _FastPath(
+        "+1",
+        re.compile(r"(?:\+?1)?([2-9][0-9]{9})"),
+        (1, "011", "1", "1", None, r"[2-9]\d{9}|3\d{6}", (10,), (7,)),
+    ),
+    # UK: a 9- or 10-digit national number (not starting 0) after the trunk 0, or +44.
+    "GB": _FastPath(
+        "+44",
+        re.compile(r"(?:0|\+44)([1-9][0-9]{8,9})"),
+        (
+            44,
+            "00",
+            "0|180020",
+            "0",
+            None,
+            r"[1-357-9]\d{9}|[18]\d{8}|8\d{6}",
+            (7, 9, 10),
+            (4, 5, 6, 8),
+        ),
+    ),
+}
+
+
+def _metadata_of(region: str) -> tuple[object, ...] | None:
+    """What a :class:`_FastPath` rests on, as the installed libphonenumber has it."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.general_desc is None:
+        return None
+    return (
+        meta.country_code,
+        meta.international_prefix,
+        meta.national_prefix_for_parsing,
+        meta.national_prefix,
+        meta.national_prefix_transform_rule,
+        meta.general_desc.national_number_pattern,
+        tuple(meta.general_desc.possible_length),
+        tuple(meta.general_desc.possible_length_local_only),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _fast_path(region: str) -> _FastPath | None:
+    """The region's fast path if it has one and the metadata is still what it rests on."""
+    path = _FAST_PATHS.get(region.strip().upper())
+    if path is None or _metadata_of(region.strip().upper()) != path.metadata:
+        return None
+    return path
+
+
 def normalise_number(raw: str, default_region: str) -> str:
     """E.164 form of any number that could exist, whether or not today's metadata knows it.
 
@@ -152,6 +235,16 @@ def normalise_number(raw: str, default_region: str) -> str:
     number: "empty", "not a phone number", "too short", "too long",
     "unknown country code", "local number without its area code".
     """
+    path = _fast_path(default_region)
+    if path is not None:
+        bare = path.shape.fullmatch(raw.strip())
+        if bare is not None:
+            return path.prefix + bare.group(1)
+    return _normalise_parsed(raw, default_region)
+
+
+def _normalise_parsed(raw: str, default_region: str) -> str:
+    """:func:`normalise_number` through libphonenumber's parser, for any text."""
     num = _parse(raw, default_region)
     possible = phonenumbers.is_possible_number_with_reason(num)
     if possible == ValidationResult.TOO_SHORT:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from dialguard.importing import ColumnError, Reject, import_dnc
+from dialguard import phone
+from dialguard.importing import ColumnError, ImportReport, Reject, import_dnc
+from dialguard.phone import InvalidNumber
 from dialguard.store import Store
 
 
@@ -193,3 +197,54 @@ async def test_a_number_repeated_batches_apart_is_reported_in_line_order(store: 
     ]
     assert report.rejects[1].raw == "020 7946 0000"
     assert (report.read, report.imported, report.duplicates_in_store) == (6, 2, 0)
+
+
+def _mixed_list(region: str, rows: int, seed: int) -> list[bytes]:
+    """A national list as they come: mostly bare digits in every written form, some
+    punctuated, some of another country, some not numbers, some repeated."""
+    rng = random.Random(seed)
+    national = {"US": ("{n}", "1{n}", "+1{n}", "({a}) {b}-{c}"), "GB": ("0{n}", "+44{n}", "{n}")}
+    digits = "0123456789"
+    out: list[bytes] = []
+    for _ in range(rows):
+        roll = rng.random()
+        if roll < 0.05 and out:
+            out.append(rng.choice(out))
+            continue
+        if roll < 0.1:
+            out.append(rng.choice([b"12\n", b"not a number\n", b"+44 20 7946 0000\n",
+                                   b"+1 212 555 0134\n", b"0\n", b"\n"]))  # fmt: skip
+            continue
+        n = "".join(rng.choice(digits) for _ in range(rng.choice((8, 9, 10, 10, 10, 11))))
+        form = rng.choice(national[region])
+        out.append((form.format(n=n, a=n[:3], b=n[3:6], c=n[6:]) + "\n").encode())
+    return out
+
+
+@pytest.mark.parametrize(("source", "region"), [("usdnc", "US"), ("tps", "GB")])
+async def test_an_import_gives_the_same_report_and_list_with_or_without_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, region: str
+) -> None:
+    lines = _mixed_list(region, 3000, seed=16)
+
+    expected = set()
+    for line in lines:
+        with contextlib.suppress(InvalidNumber):
+            expected.add(phone._normalise_parsed(line.decode(), region))
+
+    async def run(name: str) -> tuple[ImportReport, set[str]]:
+        async with await Store.open(tmp_path / f"{name}.sqlite3") as store:
+            report = await import_dnc(store, lines, source, "2026-11-20", region, batch_rows=500)
+            listed = await store.dnc.lookup_many(sorted(expected))
+        return report, set(listed)
+
+    fast = await run("fast")
+    monkeypatch.setattr(phone, "_FAST_PATHS", {})
+    phone._fast_path.cache_clear()
+    try:
+        slow = await run("slow")
+    finally:
+        phone._fast_path.cache_clear()
+    assert fast == slow
+    report, listed = fast
+    assert report.imported == len(listed) > 1000 and report.rejects  # nothing else listed

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from dialguard.store import Store
@@ -73,22 +76,73 @@ async def test_a_streaming_import_finds_repeats_across_batches(
     first_seen = clock.now
     clock.now += 100
     async with store.dnc.importing("tps", "2026-11-01") as imp:
-        one = await imp.add(
-            [(2, "+442079460001", None), (3, "+442079460002", None), (5, "+442079460001", None)]
+        await imp.add(
+            [
+                (2, "+442079460001", None, "020 7946 0001"),
+                (3, "+442079460002", None, "02079460002"),
+                (5, "+442079460001", None, "+442079460001"),
+            ]
         )
-        two = await imp.add([(7, "+442079460002", None), (8, "+442079460009", None)])
-        assert await imp.add([]) == type(one)(0, 0, [])
-    assert (one.inserted, one.already_present, one.repeats) == (2, 0, [(5, 2)])
-    assert (two.inserted, two.already_present, two.repeats) == (0, 1, [(7, 3)])
+        await imp.add([])
+        assert await store.dnc.lookup("+442079460001") == []  # staged, not listed yet
+        await imp.add([(7, "+442079460002", None, "x"), (8, "+442079460009", None, "y")])
+        done = await imp.finish()
+    assert (done.inserted, done.already_present) == (2, 1)
+    assert done.repeats == [(5, 2, "+442079460001"), (7, 3, "x")]
     [hit] = await store.dnc.lookup("+442079460009")  # refreshed: new date, first seen kept
     assert (hit.list_date, hit.added_at, hit.reason) == ("2026-11-01", first_seen, "pressed 9")
     [new] = await store.dnc.lookup("+442079460001")
     assert (new.list_date, new.added_at) == ("2026-11-01", clock.now)
     async with store.dnc.importing("tps", "2026-11-02") as imp:  # a new import starts afresh
-        again = await imp.add([(1, "+442079460001", None)])
+        await imp.add([(1, "+442079460001", None, None)])
+        again = await imp.finish()
     assert (again.inserted, again.already_present, again.repeats) == (0, 1, [])
+
+
+async def test_a_streaming_import_lists_in_chunks_across_key_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of the upsert end where the next begins: none lost, none twice."""
+    monkeypatch.setattr("dialguard.store.dnc.BATCH_ROWS", 3)
+    numbers = [f"+44207946{n:04d}" for n in (7, 3, 9, 1, 5, 2, 8, 4, 6, 0, 3)]
+    await store.dnc.add(numbers[:2], "tps", "2026-10-01")
+    async with store.dnc.importing("tps", "2026-11-01") as imp:
+        await imp.add([(i, n, "why", None) for i, n in enumerate(numbers, 1)])
+        done = await imp.finish()
+    assert (done.inserted, done.already_present) == (8, 2)
+    assert done.repeats == [(11, 2, None)]
+    for n in set(numbers):
+        [hit] = await store.dnc.lookup(n)
+        assert hit.list_date == "2026-11-01" and hit.reason == "why"
+
+
+async def test_an_import_that_fails_half_way_lists_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.dnc.importing("tps", "2026-11-01") as imp:
+            await imp.add([(1, "+442079460001", None, None)])
+            raise RuntimeError("the file broke")
+    assert await store.dnc.lookup("+442079460001") == []
+    async with store.dnc.importing("tps", "2026-11-02") as imp:  # temp tables start empty
+        assert (await imp.finish()).inserted == 0
 
 
 async def test_add_counts_a_number_given_twice_once_as_each(store: Store) -> None:
     counts = await store.dnc.add(["+442079460000", "+442079460000"], "internal", None)
     assert (counts.inserted, counts.already_present) == (1, 1)
+
+
+@pytest.mark.sqlite_only
+async def test_an_import_sorting_its_list_leaves_the_store_writable(
+    location: Path | str, store: Store
+) -> None:
+    """The sort of a big list (seconds for millions of numbers) runs in a scratch
+    transaction: another connection (the engine's) writes meanwhile without waiting;
+    inside a write transaction it would time out."""
+    async with await Store.open(location, busy_timeout_s=0.05) as engine:
+        async with store._database.scratch() as tx:
+            await tx.execute("CREATE TEMP TABLE sorting (n TEXT)")
+            await tx.execute("INSERT INTO sorting VALUES ('+442079460000')")
+            await engine.dnc.add(["+442079460001"], "internal", None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            async with store._database.transaction():
+                await engine.dnc.add(["+442079460002"], "internal", None)

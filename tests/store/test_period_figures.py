@@ -24,12 +24,9 @@ async def test_a_connect_at_the_deadline_is_not_abandoned_one_after_is(store: St
             store, aid, invite_at=T0, answered_at=T0 + 5, connected_at=T0 + 5 + wait,
             outcome="connected",
         )  # fmt: skip
-    groups = await store.attempts.period_groups("spring", T0, T0 + 60, ["internal"])
-    by_reason = {x.reason: x for x in groups}
-    assert set(by_reason) == {None, "late_connect"}
-    assert by_reason["late_connect"].abandoned == 1
-    assert by_reason[None].abandoned == 0 and by_reason[None].connects == 1
-    assert sum(x.live_answers for x in groups) == 2
+    [hour] = await store.attempts.hour_figures("spring", [(T0, T0 + 60)], ["internal"])
+    assert (hour.attempts, hour.live_answers, hour.connects, hour.abandoned) == (2, 2, 2, 1)
+    assert await store.attempts.abandon_reasons("spring", T0, T0 + 60) == {"late_connect": 1}
     lives = await store.attempts.live_answer_times("spring", T0, T0 + 60)
     assert sorted(lives) == [(T0 + 5, False), (T0 + 5, True)]
 
@@ -72,9 +69,11 @@ def test_one_row_is_classified_as_live_answer_says(
                 abandoned=flagged,
                 outcome=outcome,  # type: ignore[arg-type]
             )
-            groups = await store.attempts.period_groups("spring", T0, T0 + 60, ["internal"])
+            hours = await store.attempts.hour_figures("spring", [(T0, T0 + 60)], ["internal"])
             lives = await store.attempts.live_answer_times("spring", T0, T0 + 60)
-            return lives, sum(g.abandoned for g in groups)
+            reasons = await store.attempts.abandon_reasons("spring", T0, T0 + 60)
+            assert sum(reasons.values()) == sum(h.abandoned for h in hours)
+            return lives, sum(h.abandoned for h in hours)
 
     lives, abandoned = asyncio.run(run())
     answered_at = None if answered is None else T0 + answered

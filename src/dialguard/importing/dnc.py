@@ -75,11 +75,10 @@ def _header_layout(first: Record) -> _Layout | None:
 
 @dataclass
 class _Batch:
-    """A batch of entries ``(line, E.164 number, reason)``, the lines they were read
-    from (to quote a repeated number's line), and the rows rejected among them."""
+    """A batch of entries ``(line, E.164 number, reason, the line as read)`` and the
+    rows rejected among them."""
 
-    entries: list[tuple[int, str, str | None]]
-    raw: dict[int, str]
+    entries: list[tuple[int, str, str | None, str | None]]
     rejects: list[Reject]
     bytes_read: int
 
@@ -103,7 +102,7 @@ def _batches(
     """The file's entries in batches, read and checked; a number repeated in the file is
     found by the store (:class:`~dialguard.store.DncImport`), so memory stays one batch."""
     layout: _Layout | None = None
-    batch = _Batch([], {}, [], 0)
+    batch = _Batch([], [], 0)
     for rec in records:
         if layout is None:
             header = _header_layout(rec) if isinstance(rec, Record) else None
@@ -131,12 +130,11 @@ def _batches(
         why = None
         if layout.reason is not None and layout.reason < len(rec.fields):
             why = rec.fields[layout.reason].strip() or None
-        batch.entries.append((rec.line, number, why))
-        batch.raw[rec.line] = rec.raw
+        batch.entries.append((rec.line, number, why, rec.raw))
         if len(batch.entries) >= batch_rows:
             batch.bytes_read = records.bytes_read
             yield batch
-            batch = _Batch([], {}, [], 0)
+            batch = _Batch([], [], 0)
     batch.bytes_read = records.bytes_read
     yield batch
 
@@ -148,20 +146,16 @@ async def _store_batches(
     total: int | None,
     on_progress: Progress | None,
 ) -> None:
-    """Store each batch while the next is read and parsed in a thread: parsing is
-    Python (about half the time), storing mostly SQLite, which lets go of the GIL, so on
-    two cores the two overlap."""
+    """Stage each batch while the next is read and parsed in a thread (parsing is
+    Python, staging mostly SQLite, which lets go of the GIL, so on two cores the two
+    overlap), then list them all at once (:meth:`DncImport.finish`)."""
+    rejects: list[Reject] = []
     reading = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
     try:
         while (batch := await reading) is not None:
             reading = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-            done = await listing.add(batch.entries)
-            report.imported += done.inserted
-            report.duplicates_in_store += done.already_present
-            for line, first in done.repeats:
-                reason = f"duplicate number (line {line} duplicates line {first})"
-                batch.rejects.append(Reject(line, reason, batch.raw[line]))
-            report.rejects.extend(sorted(batch.rejects, key=lambda r: r.line))
+            await listing.add(batch.entries)
+            rejects.extend(batch.rejects)
             if on_progress is not None:
                 on_progress(batch.bytes_read, total)
     finally:
@@ -171,6 +165,13 @@ async def _store_batches(
                 await reading
             except Exception as e:  # the import already failed; this is only the read-ahead
                 log.warning("dnc_read_ahead_failed", error=repr(e))
+    done = await listing.finish()
+    report.imported += done.inserted
+    report.duplicates_in_store += done.already_present
+    for line, first, raw in done.repeats:
+        reason = f"duplicate number (line {line} duplicates line {first})"
+        rejects.append(Reject(line, reason, raw or ""))
+    report.rejects.extend(sorted(rejects, key=lambda r: r.line))
 
 
 async def import_dnc(

@@ -18,6 +18,9 @@ from __future__ import annotations
 import asyncio
 import bisect
 import datetime as dt
+import itertools
+import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,7 +29,7 @@ from dialguard.law import ABANDON_WINDOW_S, AbandonWindow
 from dialguard.rules import CallingWindow, resolve_zones, window_allows
 from dialguard.rules.abandoned import LiveAnswer, RateSpan, worst_span
 from dialguard.store import Store
-from dialguard.store.period_figures import BUCKET_S, DialSpan, PeriodGroup, zones_of
+from dialguard.store.period_figures import BUCKET_S, DialSpan, HourFigures, zones_of
 
 
 @dataclass
@@ -115,8 +118,9 @@ async def compliance_report(
     honour as they were then (entries added later do not count against it). An attempt
     belongs to the period whose ``[start, end)`` holds its creation.
 
-    The database sums each period by abandon reason and dial hour; the rolling worst
-    span is computed (in a thread) while it does.
+    The database sums each period hour by hour (of the rows' creation), and counts
+    abandons by reason per period; the rolling worst span is computed (in a thread)
+    while it does.
     """
     span = ABANDON_WINDOW_S[window]
     periods: list[PeriodFigures] = []
@@ -129,22 +133,39 @@ async def compliance_report(
     honoured = ("internal", *campaign.dnc.lists)
     async with asyncio.TaskGroup() as tg:
         rolling = tg.create_task(_worst_span(store, campaign.id, span, start, end))
-        hours: list[tuple[PeriodFigures, list[_Hour]]] = []
+        hours: list[tuple[PeriodFigures, list[HourFigures]]] = []
         for p in periods:
-            groups = await store.attempts.period_groups(campaign.id, p.start, p.end, honoured)
-            for g in groups:
-                _add(p, g)
-            hours.append((p, _hours(groups)))
+            of_period = await store.attempts.hour_figures(
+                campaign.id, _hours_of(p.start, p.end), honoured
+            )
+            for h in of_period:
+                _add(p, h)
+            if p.abandoned:
+                reasons = await store.attempts.abandon_reasons(campaign.id, p.start, p.end)
+                p.abandoned_by_reason = dict(sorted(reasons.items()))
+            hours.append((p, of_period))
         calls = _CallingWindowCheck(
             CallingWindow.from_config(campaign.calling_window),
             await store.attempts.zone_sets(campaign.id),
-            _dial_range(hours),
+            _dial_range(h for _, of_period in hours for h in of_period),
         )
         for p, of_period in hours:
-            p.outside_window = await calls.outside(store, campaign.id, p, of_period)
+            p.outside_window = await calls.outside(store, campaign.id, of_period)
     return ComplianceReport(
         campaign.id, window, campaign.pacing.abandon_cap, periods, rolling.result()
     )
+
+
+def _hours_of(start: float, end: float) -> list[tuple[float, float]]:
+    """``[start, end)`` cut at every whole UTC hour: calling-window edges fall on whole
+    hours in most zones, so an hour's dials (just after their rows) rarely cross one."""
+    cuts = [
+        k * BUCKET_S
+        for k in range(math.floor(start / BUCKET_S) + 1, math.ceil(end / BUCKET_S))
+        if start < k * BUCKET_S < end
+    ]
+    bounds = [start, *cuts, end]
+    return list(itertools.pairwise(bounds))
 
 
 async def _worst_span(
@@ -162,58 +183,24 @@ def _worst_of(
     return worst_span((LiveAnswer(at, ab) for at, ab in answers), span, start, end)
 
 
-def _add(p: PeriodFigures, g: PeriodGroup) -> None:
-    """Sum one group of the database's into its period."""
-    p.attempts += g.attempts
-    p.live_answers += g.live_answers
-    p.machine_answers += g.machine_answers
-    p.connects += g.connects
-    if g.reason is not None and g.abandoned:
-        p.abandoned += g.abandoned
-        by_reason = dict(p.abandoned_by_reason)
-        by_reason[g.reason] = by_reason.get(g.reason, 0) + g.abandoned
-        p.abandoned_by_reason = dict(sorted(by_reason.items()))
-    p.cancelled_before_15s += g.cancelled_before_15s
-    p.dnc_hits += g.dnc_hits
-    p.opt_outs += g.opt_outs
-    p.messages_played += g.messages_played
-    wait = g.max_answer_to_agent_s
+def _add(p: PeriodFigures, h: HourFigures) -> None:
+    """Sum one hour of the database's into its period."""
+    p.attempts += h.attempts
+    p.live_answers += h.live_answers
+    p.machine_answers += h.machine_answers
+    p.connects += h.connects
+    p.abandoned += h.abandoned
+    p.cancelled_before_15s += h.cancelled_before_15s
+    p.dnc_hits += h.dnc_hits
+    p.opt_outs += h.opt_outs
+    p.messages_played += h.messages_played
+    wait = h.max_answer_to_agent_s
     if wait is not None and (p.max_answer_to_agent_s is None or wait > p.max_answer_to_agent_s):
         p.max_answer_to_agent_s = wait
 
 
-@dataclass(frozen=True, slots=True)
-class _Hour:
-    """One dial hour of a period, all abandon reasons together: the dial spans of its
-    attempts with a contact and of those without."""
-
-    with_contact: DialSpan | None
-    without_contact: DialSpan | None
-
-
-def _merge(a: DialSpan | None, b: DialSpan | None) -> DialSpan | None:
-    if a is None or b is None:
-        return a or b
-    return DialSpan(a.attempts + b.attempts, min(a.first, b.first), max(a.last, b.last))
-
-
-def _hours(groups: list[PeriodGroup]) -> list[_Hour]:
-    """The groups of one period merged across reasons, in dial order."""
-    merged: dict[int, _Hour] = {}
-    for g in groups:
-        some = g.with_contact or g.without_contact
-        assert some is not None  # a group has at least one attempt
-        key = int(some.first // BUCKET_S)
-        seen = merged.get(key, _Hour(None, None))
-        merged[key] = _Hour(
-            _merge(seen.with_contact, g.with_contact),
-            _merge(seen.without_contact, g.without_contact),
-        )
-    return [merged[k] for k in sorted(merged)]
-
-
-def _dial_range(hours: list[tuple[PeriodFigures, list[_Hour]]]) -> tuple[float, float]:
-    spans = [s for _, hs in hours for h in hs for s in (h.with_contact, h.without_contact) if s]
+def _dial_range(hours: Iterable[HourFigures]) -> tuple[float, float]:
+    spans = [s for h in hours for s in (h.with_contact, h.without_contact) if s is not None]
     if not spans:
         return (0.0, 0.0)
     return min(s.first for s in spans), max(s.last for s in spans)
@@ -259,11 +246,13 @@ class _CallingWindowCheck:
     """Counts a period's dials outside the calling window, asking the database for the
     callees' zones only in the hours where the campaign's zone sets disagree.
 
-    An hour in which every zone set among the campaign's contacts is inside the window
-    all along (or every one outside) needs no zones: all its dials with a contact are
-    inside (or outside); a dial without a contact has no zones. Only the other hours
-    are counted per zone set (:meth:`Attempts.zone_slots`), and only a zone set's hour
-    that holds a window edge dial by dial."""
+    An hour whose dials with a contact every zone set among the campaign's contacts
+    answers alike (all inside the window all along, or all outside) needs no zones:
+    its dials are counted by their span; a dial without a contact has no zones. Only
+    the other hours (runs of them merged) are counted per zone set
+    (:meth:`Attempts.zone_slots`), and only a zone set's dial hour that holds a window
+    edge dial by dial. An hour is counted one way or the other, whole, so no dial is
+    counted twice."""
 
     def __init__(self, window: CallingWindow, zone_sets: list[str], dials: tuple[float, float]):
         self._window = window
@@ -284,37 +273,29 @@ class _CallingWindowCheck:
         }
         return answers.pop() if len(answers) == 1 and -1 not in answers else None
 
-    async def outside(
-        self, store: Store, campaign_id: str, p: PeriodFigures, hours: list[_Hour]
-    ) -> int:
+    async def outside(self, store: Store, campaign_id: str, hours: list[HourFigures]) -> int:
         total = 0
-        mixed: list[DialSpan] = []  # consecutive hours the zone sets disagree on, merged
-        run: DialSpan | None = None
+        mixed: list[tuple[float, float]] = []  # creation ranges of the hours zones decide
         for h in hours:
             if h.without_contact is not None:  # no zones: the same answer all along
                 total += h.without_contact.attempts * self._none.outside(h.without_contact.first)
             if h.with_contact is None:
                 continue
             uniform = self._uniform(h.with_contact)
-            if uniform is None:
-                run = _merge(run, h.with_contact)
-                continue
-            total += h.with_contact.attempts * uniform
-            if run is not None:
-                mixed.append(run)
-                run = None
-        if run is not None:
-            mixed.append(run)
-        for m in mixed:
-            for slot in await store.attempts.zone_slots(
-                campaign_id, p.start, p.end, m.first, m.last
-            ):
+            if uniform is not None:
+                total += h.with_contact.attempts * uniform
+            elif mixed and mixed[-1][1] == h.since:
+                mixed[-1] = (mixed[-1][0], h.until)
+            else:
+                mixed.append((h.since, h.until))
+        for since, until in mixed:
+            for slot in await store.attempts.zone_slots(campaign_id, since, until):
                 check = self._check(slot.zones_key)
                 if check.constant_over(slot.span):
                     total += slot.span.attempts * check.outside(slot.span.first)
                     continue
                 times = await store.attempts.dialled_times(
-                    campaign_id, p.start, p.end, slot.zones_key, slot.span.first, slot.span.last
+                    campaign_id, since, until, slot.zones_key, slot.span.first, slot.span.last
                 )
                 total += sum(check.outside(t) for t in times)
         return total

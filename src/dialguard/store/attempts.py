@@ -21,11 +21,12 @@ from dialguard.logs import get_logger
 from dialguard.store.answers import AnsweredAttempt, answered_attempts
 from dialguard.store.database import Database, check_choice
 from dialguard.store.period_figures import (
-    PeriodGroup,
+    HourFigures,
     ZoneSlot,
+    abandon_reasons,
     dialled_times,
+    hour_figures,
     live_answer_times,
-    period_groups,
     zone_sets,
     zone_slots,
 )
@@ -199,13 +200,20 @@ class Attempts:
 
     # ------------------------------------------------------------------ the report
 
-    async def period_groups(
-        self, campaign_id: str, since: float, until: float, honoured: Sequence[str]
-    ) -> list[PeriodGroup]:
-        """The compliance figures of the attempts created in ``[since, until)``, summed
-        by the database per abandon reason and dial hour
-        (:mod:`dialguard.store.period_figures`)."""
-        return await period_groups(self._db, campaign_id, since, until, honoured)
+    async def hour_figures(
+        self,
+        campaign_id: str,
+        hours: Sequence[tuple[float, float]],
+        honoured: Sequence[str],
+    ) -> list[HourFigures]:
+        """The compliance figures of the attempts created in each ``[since, until)`` of
+        ``hours``, summed by the database (:mod:`dialguard.store.period_figures`)."""
+        return await hour_figures(self._db, campaign_id, hours, honoured)
+
+    async def abandon_reasons(self, campaign_id: str, since: float, until: float) -> dict[str, int]:
+        """The abandoned calls among the attempts created in ``[since, until)``, by
+        reason (the row's, else late_connect or unknown)."""
+        return await abandon_reasons(self._db, campaign_id, since, until)
 
     async def live_answer_times(
         self, campaign_id: str, since: float, until: float
@@ -214,12 +222,10 @@ class Attempts:
         ``[since, until)``: the rolling abandon rate's input."""
         return await live_answer_times(self._db, campaign_id, since, until)
 
-    async def zone_slots(
-        self, campaign_id: str, since: float, until: float, first: float, last: float
-    ) -> list[ZoneSlot]:
-        """The attempts created in ``[since, until)`` with a contact, dialled in
-        ``[first, last]``, counted by the contact's zone set and dial hour."""
-        return await zone_slots(self._db, campaign_id, since, until, first, last)
+    async def zone_slots(self, campaign_id: str, since: float, until: float) -> list[ZoneSlot]:
+        """The attempts created in ``[since, until)`` with a contact, counted by the
+        contact's zone set and dial hour."""
+        return await zone_slots(self._db, campaign_id, since, until)
 
     async def zone_sets(self, campaign_id: str) -> list[str]:
         """Every zone set among the campaign's contacts, as stored (JSON lists)."""

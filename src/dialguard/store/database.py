@@ -157,6 +157,13 @@ class Database(ABC):
         raises); reads through :meth:`fetchone` / :meth:`fetchall` inside the block see
         its writes."""
 
+    def scratch(self) -> AbstractAsyncContextManager[Tx]:
+        """A transaction that writes only the connection's temporary tables (a bulk
+        import's sorting): where the database can, it takes no lock on the store's own
+        tables, so other writers do not wait behind it (SQLite). Else a
+        :meth:`transaction`."""
+        return self.transaction()
+
     @abstractmethod
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
@@ -301,6 +308,19 @@ class SqliteDatabase(Database):
         :meth:`fetchone` / :meth:`fetchall` inside the block see its writes."""
         async with self._write_lock:
             await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.rollback()
+                raise
+            await self._db.commit()
+
+    @asynccontextmanager
+    async def scratch(self) -> AsyncIterator[Tx]:
+        """A deferred ``BEGIN``: writes to TEMP tables lock only the temporary database,
+        so the engine's writes to the store go on while an import sorts its list."""
+        async with self._write_lock:
+            await self._db.execute("BEGIN")
             try:
                 yield self._db
             except BaseException:

@@ -1,21 +1,25 @@
 """The compliance report's questions, answered by the database in aggregate.
 
 A campaign of a million attempts a month cannot be loaded row by row into Python to be
-counted (issue 16: 97 s and 1.4 GB), so the report asks three named queries here, each
+counted (issue 16: 97 s and 1.4 GB), so the report asks named queries here, each
 reading only the window's attempts through ``attempts_campaign_time``:
 
-- :func:`period_groups`: for one period, the attempts grouped by abandon reason, callee
-  zone set and hour of the dial, with every figure of the period summed (live answers,
-  connects, abandons, short rings we cut, DNC hits, …) and the first and last dial time
-  of each group, so the report can re-check the calling window per group instead of per
-  row (:mod:`dialguard.reports.compliance` says how it stays exact).
+- :func:`hour_figures`: for each hour of a period (by the rows' creation), every figure
+  of the report summed (live answers, connects, abandons, short rings we cut, DNC
+  hits, …) and the span of dial instants of the hour's attempts, so the report can
+  re-check the calling window per hour instead of per row
+  (:mod:`dialguard.reports.compliance` says how it stays exact). The hours are asked
+  :data:`HOURS_PER_STATEMENT` at a time, one ungrouped aggregate each: the rows come
+  out of the index in creation order, so nothing is sorted (a ``GROUP BY`` on the
+  hour made SQLite sort every row of the window, ~2/3 of the report's time).
+- :func:`abandon_reasons`: a period's abandoned calls counted by reason.
 - :func:`live_answer_times`: the instant and abandoned flag of each live answer, for the
   rolling worst span (:func:`dialguard.rules.abandoned.worst_span`).
-- :func:`dialled_times`: the dial instants of one group, for the rare group whose hour
-  holds a calling-window boundary.
+- :func:`zone_slots` and :func:`dialled_times`: the contacts' zone sets, asked only for
+  the hours whose dials the zone sets do not all answer alike.
 
 What "abandoned" and "live answer" mean is :mod:`dialguard.rules.abandoned`; the SQL
-below is that definition written over columns (``_CLASSIFIED``), and
+below is that definition written over columns (``_ABANDONED``, ``_LIVE``), and
 ``tests/store/test_period_figures.py`` checks the two agree on generated histories.
 """
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dialguard.law import CONNECT_DEADLINE_S, MIN_RING_TIMEOUT_S
 from dialguard.store.database import Database
@@ -31,103 +36,106 @@ from dialguard.store.records import DNC_SOURCES
 
 __all__ = [
     "BUCKET_S",
+    "HOURS_PER_STATEMENT",
     "DialSpan",
-    "PeriodGroup",
+    "HourFigures",
     "ZoneSlot",
+    "abandon_reasons",
     "dialled_times",
+    "hour_figures",
     "live_answer_times",
-    "period_groups",
     "zone_sets",
     "zone_slots",
     "zones_of",
 ]
 
 BUCKET_S = 3600.0
-"""Dials are grouped by the hour they fall in: calling-window edges at whole local
-hours in whole-hour zones are whole UTC hours, so a group almost never straddles one."""
+"""Figures are summed per hour of the rows' creation, and zone slots per hour of the
+dial: calling-window edges at whole local hours in whole-hour zones are whole UTC hours,
+so an hour's dials almost never straddle one."""
 
-# Each attempt of the window with what the report asks of it, computed once per row.
-# ``ab``: abandoned as rules.abandoned.is_abandoned says (flagged, outcome abandoned, or
-# connected more than the connect deadline after the answer); ``live``: a live answer
-# as rules.abandoned.live_answer says (every abandoned call, and any answer that was not
-# a machine's). A comparison with a NULL side is NULL, which CASE treats as false.
-_CLASSIFIED = """
-SELECT a.*,
-       CASE WHEN ab = 1 OR (answered_at IS NOT NULL AND coalesce(outcome, '') <> 'voicemail')
-            THEN 1 ELSE 0 END AS live
-FROM (
-    SELECT a.id, a.number, a.contact_id, a.created_at, a.answered_at, a.connected_at,
-           a.outcome, a.abandoned, a.abandon_reason, a.message_played_at, a.opted_out,
-           coalesce(a.invite_at, a.created_at) AS dialled,
-           CASE WHEN a.abandoned = 1 OR a.outcome = 'abandoned'
-                     OR a.connected_at - a.answered_at > ?
-                THEN 1 ELSE 0 END AS ab,
-           CASE WHEN a.answered_at IS NULL AND a.ended_by = 'local'
-                     AND coalesce(a.outcome, '') <> 'interrupted'
-                     AND a.ended_at - coalesce(a.ringing_at, a.invite_at) < ?
-                THEN 1 ELSE 0 END AS cut_short
-    FROM attempts a
-    WHERE a.campaign_id = ? AND a.created_at >= ? AND a.created_at < ?
-) a
+HOURS_PER_STATEMENT = 24
+"""Hours summed by one statement (a ``UNION ALL`` of one aggregate per hour): a day of
+a 24 h report in one round trip, and a constant statement whatever the period."""
+
+# A row's classification as rules.abandoned says, as conditions over the attempts row
+# ``a`` (each takes the connect deadline as its one parameter). ``IS TRUE`` because a
+# comparison with a NULL side is NULL, which is neither true nor, under NOT, false.
+# Abandoned (rules.abandoned.is_abandoned): flagged, outcome abandoned, or connected
+# more than the connect deadline after the answer.
+_ABANDONED = """((a.abandoned = 1 OR a.outcome = 'abandoned'
+    OR a.connected_at - a.answered_at > ?) IS TRUE)"""
+# A live answer (rules.abandoned.live_answer): every abandoned call, and any answer
+# that was not a machine's.
+_LIVE = f"""({_ABANDONED}
+    OR (a.answered_at IS NOT NULL AND coalesce(a.outcome, '') <> 'voicemail'))"""
+_DIALLED = "coalesce(a.invite_at, a.created_at)"
+# A ring we cut before the law's minimum (the parameter): no answer, ended by us.
+_CUT_SHORT = """(a.answered_at IS NULL AND a.ended_by = 'local'
+    AND coalesce(a.outcome, '') <> 'interrupted'
+    AND a.ended_at - coalesce(a.ringing_at, a.invite_at) < ?)"""
+_WINDOW = "a.campaign_id = ? AND a.created_at >= ? AND a.created_at < ?"
+
+# One hour's figures: ``{k}`` is the hour's place in the statement (rows of a UNION ALL
+# come in no promised order). Every aggregate is evaluated for every row, so each is as
+# plain as it can be (count(column) for "not NULL", a machine as answered, voicemail and
+# not abandoned rather than "not live"). The dial spans are kept apart for the attempts
+# with a contact (whose zones decide the calling window) and without.
+_HOUR = f"""SELECT {{k}}, count(*),
+       count(*) FILTER (WHERE {_LIVE}),
+       count(*) FILTER (WHERE a.answered_at IS NOT NULL AND a.outcome = 'voicemail'
+                              AND NOT {_ABANDONED}),
+       count(a.connected_at) FILTER (WHERE {_LIVE}),
+       count(*) FILTER (WHERE {_ABANDONED}),
+       max(a.connected_at - a.answered_at) FILTER (WHERE {_LIVE}),
+       count(*) FILTER (WHERE {_CUT_SHORT}),
+       count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM suppressions s
+           WHERE s.number = a.number AND s.source IN (?, ?, ?, ?) AND s.added_at <= {_DIALLED})),
+       sum(a.opted_out),
+       count(a.message_played_at),
+       count(a.contact_id),
+       min({_DIALLED}) FILTER (WHERE a.contact_id IS NOT NULL),
+       max({_DIALLED}) FILTER (WHERE a.contact_id IS NOT NULL),
+       min({_DIALLED}) FILTER (WHERE a.contact_id IS NULL),
+       max({_DIALLED}) FILTER (WHERE a.contact_id IS NULL)
+FROM attempts a WHERE {_WINDOW}"""
+
+_HOURS = "\nUNION ALL\n".join(_HOUR.format(k=k) for k in range(HOURS_PER_STATEMENT))
+
+# A period's abandoned calls by reason, as the report has always named them: the row's
+# reason, else late_connect for a call abandoned only by its late connect, else unknown.
+_REASONS = f"""
+SELECT coalesce(a.abandon_reason,
+           CASE WHEN a.abandoned = 0 AND coalesce(a.outcome, '') <> 'abandoned'
+                THEN 'late_connect' ELSE 'unknown' END),
+       count(*)
+FROM attempts a WHERE {_WINDOW} AND {_ABANDONED}
+GROUP BY 1
 """
 
-# Per group of one period: the abandon reason (NULL for calls not abandoned; as the
-# report has always named them: the row's reason, else late_connect for a call
-# abandoned only by its late connect, else unknown) and the hour of the dial, with
-# every figure summed. Two short keys: SQLite groups by sorting every row, so a wide
-# key costs more than the sums. The contacts table is not joined: its zones are needed
-# only where a calling-window edge falls (``_ZONE_SLOTS``), so the dial span of the
-# group's attempts with a contact, and of those without, is kept apart.
-_PERIOD_GROUPS = f"""
-SELECT CASE WHEN c.ab = 1 THEN coalesce(c.abandon_reason,
-            CASE WHEN c.abandoned = 0 AND coalesce(c.outcome, '') <> 'abandoned'
-                 THEN 'late_connect' ELSE 'unknown' END) END AS reason,
-       CAST(c.dialled / ? AS INTEGER) AS bucket,
-       count(*),
-       sum(c.live),
-       sum(CASE WHEN c.live = 0 AND c.answered_at IS NOT NULL THEN 1 ELSE 0 END),
-       sum(CASE WHEN c.live = 1 AND c.connected_at IS NOT NULL THEN 1 ELSE 0 END),
-       sum(c.ab),
-       max(CASE WHEN c.live = 1 THEN c.connected_at - c.answered_at END),
-       sum(c.cut_short),
-       sum(CASE WHEN EXISTS (
-               SELECT 1 FROM suppressions s
-               WHERE s.number = c.number AND s.source IN (?, ?, ?, ?)
-                 AND s.added_at <= c.dialled) THEN 1 ELSE 0 END),
-       sum(c.opted_out),
-       sum(CASE WHEN c.message_played_at IS NOT NULL THEN 1 ELSE 0 END),
-       sum(CASE WHEN c.contact_id IS NULL THEN 1 ELSE 0 END),
-       min(CASE WHEN c.contact_id IS NOT NULL THEN c.dialled END),
-       max(CASE WHEN c.contact_id IS NOT NULL THEN c.dialled END),
-       min(CASE WHEN c.contact_id IS NULL THEN c.dialled END),
-       max(CASE WHEN c.contact_id IS NULL THEN c.dialled END)
-FROM ({_CLASSIFIED}) c
-GROUP BY 1, 2
-"""
-
-# The attempts with a contact dialled in ``[first, last]``, by the contact's zone set
+# The attempts with a contact created in ``[since, until)``, by the contact's zone set
 # and the hour of the dial: the calling-window re-check where the zone sets disagree.
-_ZONE_SLOTS = """
-SELECT coalesce(k.timezones, '[]'), CAST(coalesce(a.invite_at, a.created_at) / ? AS INTEGER),
-       count(*), min(coalesce(a.invite_at, a.created_at)), max(coalesce(a.invite_at, a.created_at))
+_ZONE_SLOTS = f"""
+SELECT coalesce(k.timezones, '[]'), CAST({_DIALLED} / ? AS INTEGER),
+       count(*), min({_DIALLED}), max({_DIALLED})
 FROM attempts a LEFT JOIN contacts k ON k.id = a.contact_id
-WHERE a.campaign_id = ? AND a.created_at >= ? AND a.created_at < ? AND a.contact_id IS NOT NULL
-  AND coalesce(a.invite_at, a.created_at) >= ? AND coalesce(a.invite_at, a.created_at) <= ?
+WHERE {_WINDOW} AND a.contact_id IS NOT NULL
 GROUP BY 1, 2
 """
 
 _ZONE_SETS = "SELECT DISTINCT timezones FROM contacts WHERE campaign_id = ?"
 
 _LIVE_ANSWERS = f"""
-SELECT coalesce(c.answered_at, c.created_at), c.ab FROM ({_CLASSIFIED}) c WHERE c.live = 1
+SELECT coalesce(a.answered_at, a.created_at), CASE WHEN {_ABANDONED} THEN 1 ELSE 0 END
+FROM attempts a WHERE {_WINDOW} AND {_LIVE}
 """
 
-_DIALLED = """
-SELECT coalesce(a.invite_at, a.created_at) AS dialled
+_DIALLED_TIMES = f"""
+SELECT {_DIALLED}
 FROM attempts a LEFT JOIN contacts k ON k.id = a.contact_id
-WHERE a.campaign_id = ? AND a.created_at >= ? AND a.created_at < ?
-  AND a.contact_id IS NOT NULL AND coalesce(k.timezones, '[]') = ?
-  AND coalesce(a.invite_at, a.created_at) >= ? AND coalesce(a.invite_at, a.created_at) <= ?
+WHERE {_WINDOW} AND a.contact_id IS NOT NULL AND coalesce(k.timezones, '[]') = ?
+  AND {_DIALLED} >= ? AND {_DIALLED} <= ?
 """
 
 
@@ -142,15 +150,16 @@ class DialSpan:
 
 
 @dataclass(frozen=True, slots=True)
-class PeriodGroup:
-    """The attempts of one period with one abandon reason (None: not abandoned) whose
-    dial fell in one hour, every figure of the report summed over them.
+class HourFigures:
+    """The attempts created in ``[since, until)`` (an hour of a period, or what is left
+    of one at its end), every figure of the report summed over them.
 
-    ``with_contact`` / ``without_contact`` are the dial spans of those attempts that
-    have a contact (whose zones decide the calling window) and of those that have none
-    (None when there are no such attempts)."""
+    The dial spans say when they were dialled (mostly within the hour, but an INVITE
+    may leave after it): ``with_contact`` those with a contact (whose zones decide the
+    calling window), ``without_contact`` those without (None where there are none)."""
 
-    reason: str | None
+    since: float
+    until: float
     attempts: int
     live_answers: int
     machine_answers: int
@@ -188,48 +197,83 @@ def _sources(honoured: Sequence[str]) -> tuple[str, ...]:
     return chosen + (chosen[0],) * (len(DNC_SOURCES) - len(chosen))
 
 
-def _window(campaign_id: str, since: float, until: float) -> tuple[object, ...]:
-    return (CONNECT_DEADLINE_S, MIN_RING_TIMEOUT_S, campaign_id, since, until)
+def _span(count: Any, first: Any, last: Any) -> DialSpan | None:
+    """A span from a row's count, min and max (None where the min is NULL: no rows)."""
+    return None if first is None else DialSpan(int(count), float(first), float(last))
 
 
-async def period_groups(
-    db: Database, campaign_id: str, since: float, until: float, honoured: Sequence[str]
-) -> list[PeriodGroup]:
-    """The attempts created in ``[since, until)``, grouped (see the module docs); a DNC
-    hit is a dial to a number already on one of the ``honoured`` lists at the dial."""
-    rows = await db.fetchall(
-        _PERIOD_GROUPS, (BUCKET_S, *_sources(honoured), *_window(campaign_id, since, until))
+def _hour_params(
+    campaign_id: str, since: float, until: float, sources: tuple[str, ...]
+) -> tuple[object, ...]:
+    """The parameters of one ``_HOUR``, in the order its ``?`` appear."""
+    return (
+        *(CONNECT_DEADLINE_S,) * 5,  # live, machine, connects, abandoned, wait
+        MIN_RING_TIMEOUT_S,
+        *sources,
+        campaign_id,
+        since,
+        until,
     )
-    return [
-        PeriodGroup(
-            reason=r[0],
-            attempts=int(r[2]),
-            live_answers=int(r[3]),
-            machine_answers=int(r[4]),
-            connects=int(r[5]),
-            abandoned=int(r[6]),
-            max_answer_to_agent_s=None if r[7] is None else float(r[7]),
-            cancelled_before_15s=int(r[8]),
-            dnc_hits=int(r[9]),
-            opt_outs=int(r[10]),
-            messages_played=int(r[11]),
-            with_contact=None
-            if r[13] is None
-            else DialSpan(int(r[2]) - int(r[12]), float(r[13]), float(r[14])),
-            without_contact=None
-            if r[15] is None
-            else DialSpan(int(r[12]), float(r[15]), float(r[16])),
-        )
-        for r in rows
-    ]
 
 
-async def zone_slots(
-    db: Database, campaign_id: str, since: float, until: float, first: float, last: float
-) -> list[ZoneSlot]:
-    """The attempts created in ``[since, until)`` that have a contact and were dialled
-    in ``[first, last]``, by the contact's zone set and the hour of the dial."""
-    rows = await db.fetchall(_ZONE_SLOTS, (BUCKET_S, campaign_id, since, until, first, last))
+async def hour_figures(
+    db: Database,
+    campaign_id: str,
+    hours: Sequence[tuple[float, float]],
+    honoured: Sequence[str],
+) -> list[HourFigures]:
+    """The figures of the attempts created in each ``[since, until)`` of ``hours``, in
+    that order, leaving out the hours without attempts; a DNC hit is a dial to a number
+    already on one of the ``honoured`` lists at the dial."""
+    sources = _sources(honoured)
+    out: list[HourFigures] = []
+    for chunk in _chunks(hours):
+        padded = [*chunk, *((0.0, 0.0),) * (HOURS_PER_STATEMENT - len(chunk))]
+        params = [p for lo, hi in padded for p in _hour_params(campaign_id, lo, hi, sources)]
+        for r in sorted(await db.fetchall(_HOURS, params), key=lambda r: int(r[0])):
+            k, count = int(r[0]), int(r[1])
+            if k >= len(chunk) or count == 0:
+                continue
+            lo, hi = chunk[k]
+            out.append(
+                HourFigures(
+                    since=lo,
+                    until=hi,
+                    attempts=count,
+                    live_answers=int(r[2]),
+                    machine_answers=int(r[3]),
+                    connects=int(r[4]),
+                    abandoned=int(r[5]),
+                    max_answer_to_agent_s=None if r[6] is None else float(r[6]),
+                    cancelled_before_15s=int(r[7]),
+                    dnc_hits=int(r[8]),
+                    opt_outs=int(r[9]),
+                    messages_played=int(r[10]),
+                    with_contact=_span(r[11], r[12], r[13]),
+                    without_contact=_span(count - int(r[11]), r[14], r[15]),
+                )
+            )
+    return out
+
+
+def _chunks(hours: Sequence[tuple[float, float]]) -> list[Sequence[tuple[float, float]]]:
+    """``hours`` in runs of :data:`HOURS_PER_STATEMENT` (the last may be shorter)."""
+    n = HOURS_PER_STATEMENT
+    return [hours[i : i + n] for i in range(0, len(hours), n)]
+
+
+async def abandon_reasons(
+    db: Database, campaign_id: str, since: float, until: float
+) -> dict[str, int]:
+    """The abandoned calls among the attempts created in ``[since, until)``, by reason."""
+    rows = await db.fetchall(_REASONS, (campaign_id, since, until, CONNECT_DEADLINE_S))
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+async def zone_slots(db: Database, campaign_id: str, since: float, until: float) -> list[ZoneSlot]:
+    """The attempts created in ``[since, until)`` that have a contact, by the contact's
+    zone set and the hour of the dial."""
+    rows = await db.fetchall(_ZONE_SLOTS, (BUCKET_S, campaign_id, since, until))
     return [ZoneSlot(str(r[0]), DialSpan(int(r[2]), float(r[3]), float(r[4]))) for r in rows]
 
 
@@ -243,7 +287,9 @@ async def live_answer_times(
 ) -> list[tuple[float, bool]]:
     """(instant, abandoned?) of each live answer among the attempts created in
     ``[since, until)``: the answer's time, or the row's for an abandon never answered."""
-    rows = await db.fetchall(_LIVE_ANSWERS, _window(campaign_id, since, until))
+    rows = await db.fetchall(
+        _LIVE_ANSWERS, (CONNECT_DEADLINE_S, campaign_id, since, until, CONNECT_DEADLINE_S)
+    )
     return [(float(r[0]), bool(r[1])) for r in rows]
 
 
@@ -257,6 +303,6 @@ async def dialled_times(
     last: float,
 ) -> list[float]:
     """The dial instants in ``[first, last]`` of the attempts created in ``[since,
-    until)`` to callees of the zone set ``zones_key`` (a :class:`PeriodGroup`'s)."""
-    rows = await db.fetchall(_DIALLED, (campaign_id, since, until, zones_key, first, last))
+    until)`` to callees of the zone set ``zones_key`` (a :class:`ZoneSlot`'s)."""
+    rows = await db.fetchall(_DIALLED_TIMES, (campaign_id, since, until, zones_key, first, last))
     return [float(r[0]) for r in rows]
