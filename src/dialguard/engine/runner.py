@@ -48,7 +48,7 @@ from dialguard.pacing.calls import PacingProtocolError
 from dialguard.pacing.pacer import Pacer
 from dialguard.pacing.params import PacingMode
 from dialguard.sip.api import Prompt, Trunk
-from dialguard.store import CampaignState, Store, StoreError
+from dialguard.store import AttemptUpdate, CampaignState, Store, StoreError
 
 log = get_logger(__name__)
 
@@ -372,9 +372,8 @@ class CampaignRunner:
         except Exception as e:
             log.error("originate_failed", campaign=self.campaign.id, error=repr(e))
             now = self.deps.wall()
-            writes.submit(
-                f"attempt {attempt_id} not placed",
-                lambda: store.attempts.settle(attempt_id, "failed", ended_at=now, ended_by="local"),
+            writes.update(
+                store, AttemptUpdate.settled(attempt_id, "failed", ended_at=now, ended_by="local")
             )
             writes.submit(
                 f"settle contact {contact_id}",
@@ -384,11 +383,7 @@ class CampaignRunner:
         # From here the call is up: a CallJob owns it and no store write comes first.
         job = CallJob(d.call, self._ctx, attempt_id, picked, call, d.agent)
         self.report(pe.Launched(d.call))
-        call_id = call.call_id
-        writes.submit(
-            f"attempt {attempt_id} invite",
-            lambda: store.attempts.mark_invited(attempt_id, wall, call_id),
-        )
+        writes.update(store, AttemptUpdate.invited(attempt_id, wall, call.call_id))
         self.counts.dials += 1
         self._dial_times.append(self.loop.time())
         self.deps.metrics.dials.labels(self.campaign.id).inc()
