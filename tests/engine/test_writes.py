@@ -199,3 +199,21 @@ async def test_drain_waits_for_the_updates_in_flight(tmp_path: Path, queued: int
         assert writes.pending == 0 and writes.stats.done == queued
         rows = [await store.attempts.get(i) for i in ids[:queued]]
         assert all(r is not None and r.answered_at == 9.0 for r in rows)
+
+
+def test_a_lost_postgresql_connection_is_retried_a_bad_row_is_not() -> None:
+    """The queue retries what is transient: on PostgreSQL that is psycopg's
+    OperationalError (it used to count as permanent, so a dropped connection dropped
+    the write); a CHECK violation or a lost lease is dropped."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    from dialguard.store import is_transient
+    from dialguard.store.leases import LeaseLost
+
+    assert is_transient(psycopg.OperationalError("server closed the connection unexpectedly"))
+    assert is_transient(PoolTimeout("couldn't get a connection after 10.00 sec"))
+    assert is_transient(psycopg.errors.DiskFull("could not extend file"))
+    assert not is_transient(psycopg.errors.CheckViolation("violates check constraint"))
+    assert not is_transient(psycopg.ProgrammingError("syntax error"))
+    assert not is_transient(LeaseLost("campaign 'c1': node-a lost its lease"))
