@@ -327,7 +327,12 @@ class CallJob:
         try:
             if budget <= 0:
                 raise TimeoutError
-            result = await asyncio.wait_for(self.call.transfer(self.ctx.agent_uri(agent)), budget)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps the transfer in
+            # a task of its own, so the REFER left one turn of the event loop later (at
+            # load a turn is every ready call's callbacks); this way the adapter hands it
+            # to the SIP stack in this very step.
+            async with asyncio.timeout(budget):
+                result = await self.call.transfer(self.ctx.agent_uri(agent))
             ok = result.kind is TrunkEventKind.TRANSFERRED
             why = f"{result.code} {result.reason or ''}".strip()
         except TimeoutError:

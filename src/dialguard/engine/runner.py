@@ -178,18 +178,25 @@ class CampaignRunner:
                     if resume is not None:
                         deadline = resume if deadline is None else min(deadline, resume)
                     timeout = 1.0 if deadline is None else min(1.0, max(0.0, deadline - now))
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout)
-                    self._wake.clear()
+                    await self._sleep(timeout)
                 while self.jobs or self._launching:
                     # Draining: decisions for calls still up (connect, message) go on.
                     self._step()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), 0.2)
-                    self._wake.clear()
+                    await self._sleep(0.2)
                 self._give_back_prefetched()  # a last launch may have refilled it
             finally:
                 self._tg = None
+
+    async def _sleep(self, at_most_s: float) -> None:
+        """Until :meth:`report` (or another input) wakes the loop, or ``at_most_s``.
+
+        ``asyncio.timeout`` rather than ``wait_for``: on Python 3.11 ``wait_for`` starts a
+        task per wait, and the step that follows an event (a 200 OK's Connect) ran one
+        turn of the event loop later for it."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(at_most_s):
+                await self._wake.wait()
+        self._wake.clear()
 
     def _give_back_prefetched(self) -> None:
         """Contacts claimed for launches that will not happen go back to pending."""
