@@ -98,6 +98,7 @@ class StoreWrites:
         self._closed_until = -1e300
         self._row_failures = 0
         self._batch_at = -1e300  # loop time the last batch of updates was taken
+        self._writes_queued = 0  # entries in the queue that are not attempt updates
         self.stats = WriteStats()
 
     # --- for call jobs and runners -------------------------------------------------------
@@ -112,6 +113,8 @@ class StoreWrites:
         self._push(_Update(store, update))
 
     def _push(self, entry: _Item | _Update) -> None:
+        if isinstance(entry, _Item):
+            self._writes_queued += 1
         self._queue.append(entry)
         self._idle.clear()
         self._wake.set()
@@ -155,7 +158,7 @@ class StoreWrites:
                     continue
                 if isinstance(self._queue[0], _Update):
                     wait = self._batch_at + BATCH_EVERY_S - loop.time()
-                    if wait > 0 and len(self._queue) < MAX_BATCH:
+                    if wait > 0 and self._batch_may_grow():
                         await asyncio.sleep(wait)  # let the next few milliseconds join
                     self._batch_at = loop.time()
                 self._inflight = self._take()
@@ -184,11 +187,19 @@ class StoreWrites:
                 )
                 self.stats.failing_since = None
 
+    def _batch_may_grow(self) -> bool:
+        """Could waiting add to the batch at the head? Only if it is all of the queue
+        and not full: a write queued behind it already ends it, so at load (a contact's
+        settlement behind every call's updates) batches go out back to back instead of
+        one per :data:`BATCH_EVERY_S`."""
+        return self._writes_queued == 0 and len(self._queue) < MAX_BATCH
+
     def _take(self) -> list[_Item | _Update]:
         """The head of the queue: one write, or the attempt updates up to the next write
         that is not one (at most :data:`MAX_BATCH`)."""
         queue = self._queue
         if isinstance(queue[0], _Item):
+            self._writes_queued -= 1
             return [queue.popleft()]
         taken: list[_Item | _Update] = []
         while queue and len(taken) < MAX_BATCH and isinstance(queue[0], _Update):
