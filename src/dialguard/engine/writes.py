@@ -18,7 +18,8 @@ every write after it.
 Write-behind: the attempt row's updates after the INVITE (ringing, answered, connected,
 outcome …) are queued as values (:class:`~dialguard.store.AttemptUpdate`) with
 :meth:`StoreWrites.update`, and the writer takes every update waiting at the head of the
-queue, at most one batch every :data:`BATCH_EVERY_S`, into one transaction per store
+queue (having waited up to :data:`BATCH_EVERY_S` for more, while nothing else is
+queued behind them) into one transaction per store
 (``Attempts.apply_updates``): one per campaign on a shared store, where each runner's
 store is fenced by its campaign's lease, so every update is still checked against its
 own lease and a lost lease drops only that campaign's updates. A batch that fails as a
@@ -226,7 +227,10 @@ class StoreWrites:
         for entry in entries:
             assert isinstance(entry, _Update)  # _take never mixes the two
             groups.setdefault(id(entry.store), []).append(entry)
-        results = await asyncio.gather(*(self._write_batch(g) for g in groups.values()))
+        if len(groups) == 1:  # one store (always, on SQLite): no task to gather
+            results = [await self._write_batch(next(iter(groups.values())))]
+        else:  # one per campaign's fenced store, each on a connection of the pool
+            results = await asyncio.gather(*(self._write_batch(g) for g in groups.values()))
         left = {id(u) for unwritten, _ in results for u in unwritten}
         entries[:] = [e for e in entries if id(e) in left]
         return next((failure for _, failure in results if failure is not None), None)
