@@ -18,6 +18,7 @@ from dialguard.mqtt.contract import AgentCallMessage
 from dialguard.pacing import events as pe
 from dialguard.sip.api import TrunkEventKind
 from dialguard.sip.prompt import default_prompt
+from dialguard.store import AttemptUpdate
 from dialguard.store.records import AttemptOutcome, ContactRecord
 from tests.support.scripted import ScriptedCall
 
@@ -31,6 +32,7 @@ class Ledger:
     lines: list[tuple[str, Any]] = field(default_factory=list)
     told: list[tuple[str, AgentCallMessage]] = field(default_factory=list)
     writes: list[tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=list)
+    updates: list[AttemptUpdate] = field(default_factory=list)
 
     def kinds(self, what: str) -> list[Any]:
         return [v for k, v in self.lines if k == what]
@@ -79,6 +81,10 @@ class RecordingWrites:
     def submit(self, what: str, write: Callable[[], Awaitable[None]]) -> None:
         self._l.lines.append(("write", what))
         self._l.writes.append((what, write))
+
+    def update(self, store: object, update: AttemptUpdate) -> None:
+        self._l.lines.append(("write", str(update)))
+        self._l.updates.append(update)
 
 
 class NoStore:
@@ -263,7 +269,7 @@ async def test_a_trunk_refusal_asks_the_runner_when_to_retry_and_charges_nothing
     r.call.push(TrunkEventKind.FAILED, code=503, retry_after=30.0)
     await r.done()
     assert r.ledger.kinds("report") == ["trunk_refused:503", "finished:unavailable"]
-    assert "attempt 42 trunk refusal" in [w for w, _ in r.ledger.writes]
+    assert "attempt 42 trunk fault" in [str(u) for u in r.ledger.updates]
 
 
 async def test_a_second_answer_of_a_forked_invite_counts_as_abandoned() -> None:

@@ -104,7 +104,7 @@ async def rig(
 
 # --- a store that refuses writes --------------------------------------------------------
 
-ATTEMPT_UPDATES = ("attempts.mark_*", "attempts.settle")
+ATTEMPT_UPDATES = ("attempts.mark_*", "attempts.settle", "attempts.apply_updates")
 WRITES = {
     "contact moves": tuple(
         f"contacts.{m}"

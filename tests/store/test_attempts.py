@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from dialguard.store import Store, UnknownRecord
+from dialguard.store import AttemptUpdate, Store, UnknownRecord
 from tests.store.helpers import FakeClock, contact_id
 
 
@@ -148,3 +149,101 @@ async def test_attempt_by_call_id_finds_the_attempt_an_agent_names(tmp_path: Pat
     assert found is not None and found.id == b
     assert await store.attempts.by_call_id("nope") is None
     await store.close()
+
+
+# --- write-behind: many steps in one transaction ---------------------------------------
+
+
+def _counting_transactions(store: Store) -> list[int]:
+    """Count the write transactions ``store`` opens from now on (one element each)."""
+    db = store._database
+    inner = db.transaction
+    opened: list[int] = []
+
+    def counted() -> Any:
+        opened.append(1)
+        return inner()
+
+    db.transaction = counted  # type: ignore[method-assign]
+    return opened
+
+
+async def _two_attempts(store: Store) -> tuple[int, int]:
+    ids = []
+    for n in ("+442079460000", "+442079460001"):
+        ids.append(
+            await store.attempts.open(
+                campaign_id="spring", contact_id=await contact_id(store, n), number=n, mode="p"
+            )
+        )
+    return ids[0], ids[1]
+
+
+async def test_a_batch_of_steps_is_one_transaction_and_the_same_as_one_by_one(
+    store: Store, clock: FakeClock
+) -> None:
+    a, b = await _two_attempts(store)
+    t = clock.now
+    steps = [
+        AttemptUpdate.invited(a, t, "call-a"),
+        AttemptUpdate.invited(b, t, "call-b"),
+        AttemptUpdate.ringing(a, t + 1),
+        AttemptUpdate.answered(a, t + 2),
+        AttemptUpdate.abandoned(a, "connect_timeout", message_played_at=t + 3.7),
+        AttemptUpdate.settled(b, "busy", ended_at=t + 1, ended_by="remote", sip_code=486),
+        AttemptUpdate.settled(a, "abandoned", ended_at=t + 9, ended_by="local"),
+        AttemptUpdate.disposition(a, "first"),
+        AttemptUpdate.disposition(a, "second"),  # a later value of a column wins
+    ]
+    opened = _counting_transactions(store)
+    assert await store.attempts.apply_updates(steps) == []
+    assert len(opened) == 1
+    got = await store.attempts.get(a), await store.attempts.get(b)
+    # the same steps one by one, on fresh rows, give the same rows
+    c, d = await _two_attempts(store)
+    ids = {a: c, b: d}
+    for s in steps:
+        await store.attempts.update(AttemptUpdate(ids[s.attempt_id], s.step, s.columns, s.values))
+    want = await store.attempts.get(c), await store.attempts.get(d)
+    for g, w in zip(got, want, strict=True):
+        assert g is not None and w is not None
+        same = {k: v for k, v in vars_of(g).items() if k not in ("id", "contact_id", "number")}
+        assert same == {
+            k: v for k, v in vars_of(w).items() if k not in ("id", "contact_id", "number")
+        }
+    assert got[0] is not None and got[0].disposition == "second"
+    assert got[0].message_played_at == t + 3.7 and got[0].outcome == "abandoned"
+    assert got[1] is not None and (got[1].sip_code, got[1].call_id) == (486, "call-b")
+
+
+def vars_of(record: object) -> dict[str, object]:
+    return {k: getattr(record, k) for k in record.__dataclass_fields__}  # type: ignore[attr-defined]
+
+
+async def test_a_batch_names_attempts_not_in_the_store_and_commits_the_rest(
+    store: Store, clock: FakeClock
+) -> None:
+    a, _ = await _two_attempts(store)
+    missing = await store.attempts.apply_updates(
+        [
+            AttemptUpdate.answered(a, clock.now),
+            AttemptUpdate.answered(999_999, clock.now),
+            AttemptUpdate.ringing(999_999, clock.now),
+        ]
+    )
+    assert missing == [999_999]
+    row = await store.attempts.get(a)
+    assert row is not None and row.answered_at == clock.now
+    with pytest.raises(UnknownRecord, match="999999"):
+        await store.attempts.mark_answered(999_999, clock.now)
+
+
+async def test_a_bad_step_in_a_batch_rolls_the_whole_batch_back(store: Store) -> None:
+    a, b = await _two_attempts(store)
+    with pytest.raises(ValueError, match="outcome"):  # refused before any SQL
+        AttemptUpdate.settled(a, "lost", ended_at=1.0, ended_by="x")  # type: ignore[arg-type]
+    bad = AttemptUpdate(b, "bad", ("outcome",), ("no such outcome",))  # the CHECK refuses
+    with pytest.raises(Exception):  # noqa: B017 (sqlite3 or psycopg IntegrityError)
+        await store.attempts.apply_updates([AttemptUpdate.answered(a, 5.0), bad])
+    row = await store.attempts.get(a)
+    assert row is not None and row.answered_at is None, "half a batch was committed"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +95,35 @@ async def test_an_update_of_a_missing_row_names_it_and_commits_nothing(store: St
     with pytest.raises(UnknownRecord, match="attempt 41 is not in the store"):
         await store.attempts.mark_ringing(41, 1.0)
     assert await store.attempts.unsettled() == []
+
+
+async def test_a_read_beside_an_open_transaction_sees_only_what_is_committed(
+    store: Store,
+) -> None:
+    """Another task's read while a write transaction is open (the write-behind's batch,
+    awaiting its statements): answered at once from the last commit, never the open
+    transaction's rows. On SQLite it runs on the read connection; on one shared
+    connection it used to see the uncommitted row."""
+    [c] = await _one_contact(store)
+    cid = c.id
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def open_transaction() -> None:
+        async with store._database.transaction() as tx:
+            await tx.execute("UPDATE contacts SET status = 'done' WHERE id = ?", (cid,))
+            inside.set()
+            await release.wait()
+
+    writer = asyncio.create_task(open_transaction())
+    await inside.wait()
+    seen = await asyncio.wait_for(store.contacts.get(cid), 2)
+    release.set()
+    await writer
+    assert seen is not None and seen.status == "pending", "read an uncommitted row"
+    after = await store.contacts.get(cid)
+    assert after is not None and after.status == "done"
+
+
+async def _one_contact(store: Store) -> list[Any]:
+    await store.contacts.insert("spring", [contact("+442079460000")])
+    return await store.contacts.due("spring", 1e12, 1)

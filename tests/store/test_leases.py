@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from dialguard.store import Store
+from dialguard.store import AttemptUpdate, Store
 from dialguard.store.leases import LeaseLost
 from tests.store.helpers import FakeClock, contact
 from tests.support.postgres import scratch_database
@@ -164,3 +164,26 @@ async def test_live_nodes_are_those_whose_heartbeat_has_not_expired(
     assert await pg.leases.live_nodes() == ["node-a"]
     await pg.leases.leave("node-a")
     assert await pg.leases.live_nodes() == []
+
+
+async def test_a_batch_of_attempt_steps_is_fenced_as_a_whole(pg: Store, clock: FakeClock) -> None:
+    """The write-behind's batch is one fenced transaction: written while the lease is
+    held, refused whole (nothing written) once another node took the campaign."""
+    await pg.contacts.insert("spring", [contact("+442079460000")])
+    [c] = await pg.contacts.due("spring", clock.now, 1)
+    a = await pg.leases.acquire("spring", "node-a", TTL)
+    assert a is not None
+    as_a = pg.fenced(a)
+    attempt = await as_a.attempts.open(
+        campaign_id="spring", contact_id=c.id, number=c.number, mode="p"
+    )
+    await as_a.attempts.apply_updates([AttemptUpdate.invited(attempt, clock.now, "call-1")])
+    clock.now += TTL + 1
+    assert await pg.leases.acquire("spring", "node-b", TTL) is not None
+    with pytest.raises(LeaseLost, match="node-b"):
+        await as_a.attempts.apply_updates(
+            [AttemptUpdate.ringing(attempt, clock.now), AttemptUpdate.answered(attempt, clock.now)]
+        )
+    row = await pg.attempts.get(attempt)
+    assert row is not None and row.call_id == "call-1"
+    assert (row.ringing_at, row.answered_at) == (None, None)

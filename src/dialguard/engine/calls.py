@@ -39,7 +39,7 @@ from dialguard.mqtt.contract import AgentCallKind, AgentCallMessage, ContactCard
 from dialguard.pacing import events as pe
 from dialguard.pacing.decisions import MessageReason
 from dialguard.sip.api import MIN_RING_S, Prompt, TrunkCall, TrunkEvent, TrunkEventKind
-from dialguard.store import Attempts, ContactRecord, Store
+from dialguard.store import AttemptUpdate, ContactRecord, Store
 from dialguard.store.records import AttemptOutcome
 
 log = get_logger(__name__)
@@ -222,14 +222,14 @@ class CallJob:
             self._ringing = True
             self.ctx.reports.trunk_carried()
             self.ctx.report(pe.Ringing(self.handle))
-            self._record("ringing", lambda a, i: a.mark_ringing(i, now))
+            self._record(AttemptUpdate.ringing(self.attempt_id, now))
         elif kind is TrunkEventKind.ANSWERED and self.answered_at is None:
             self.ctx.reports.trunk_carried()
             self.answered_at = now
             self._answered_t = ev.t
             self._arm_deadline(ev.t)
             self.ctx.report(pe.Answered(self.handle))
-            self._record("answered", lambda a, i: a.mark_answered(i, now))
+            self._record(AttemptUpdate.answered(self.attempt_id, now))
             self.ctx.reports.answered()
         elif kind is TrunkEventKind.FAILED:
             outcome, reason = classify_failure(ev.code)
@@ -237,7 +237,7 @@ class CallJob:
             retry_at = None
             if not self._ringing and is_trunk_refusal(ev.code, ev.retry_after):
                 retry_at = self.ctx.reports.trunk_refused(ev.code, ev.retry_after)
-                self._record("trunk refusal", lambda a, i: a.mark_trunk_fault(i))
+                self._record(AttemptUpdate.trunk_fault(self.attempt_id))
             elif ev.code is not None and ev.code != 487:
                 self.ctx.reports.trunk_carried()  # a callee's own answer (486, 404, 603 …)
             self._finish(outcome, ev.code, by, pe.Failed(self.handle, reason), retry_at)
@@ -282,8 +282,9 @@ class CallJob:
         self.ctx.report(event)  # the pacer first: the agent is free again at once
         now = self.ctx.wall()
         self._record(
-            "outcome",
-            lambda a, i: a.settle(i, outcome, ended_at=now, ended_by=by, sip_code=code),
+            AttemptUpdate.settled(
+                self.attempt_id, outcome, ended_at=now, ended_by=by, sip_code=code
+            )
         )
         opted = self.opted_out
         contact_id = self.contact.id
@@ -328,7 +329,12 @@ class CallJob:
         try:
             if budget <= 0:
                 raise TimeoutError
-            result = await asyncio.wait_for(self.call.transfer(self.ctx.agent_uri(agent)), budget)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps the transfer in
+            # a task of its own, so the REFER left one turn of the event loop later (at
+            # load a turn is every ready call's callbacks); this way the adapter hands it
+            # to the SIP stack in this very step.
+            async with asyncio.timeout(budget):
+                result = await self.call.transfer(self.ctx.agent_uri(agent))
             ok = result.kind is TrunkEventKind.TRANSFERRED
             why = f"{result.code} {result.reason or ''}".strip()
         except TimeoutError:
@@ -353,7 +359,7 @@ class CallJob:
         now = self.ctx.wall()
         wait = now - (self.answered_at or now)
         late = wait > self.ctx.connect_deadline_s
-        self._record("connected", lambda a, i: a.mark_connected(i, now, agent))
+        self._record(AttemptUpdate.connected(self.attempt_id, now, agent))
         self.ctx.reports.connected(wait)
         if late:  # cannot happen with the deadline armed; counted if it ever does
             self._abandon("late_connect")
@@ -425,8 +431,7 @@ class CallJob:
             return
         self.abandoned = True
         self._record(
-            "abandoned",
-            lambda a, i: a.mark_abandoned(i, reason, message_played_at=message_played_at),
+            AttemptUpdate.abandoned(self.attempt_id, reason, message_played_at=message_played_at)
         )
         self.ctx.reports.abandoned(reason)
 
@@ -439,19 +444,16 @@ class CallJob:
             "internal DNC entry",
             lambda: self.ctx.add_internal_dnc(number, "opt-out key during message"),
         )
-        self._record("opt-out", lambda a, i: a.mark_opted_out(i))
+        self._record(AttemptUpdate.opted_out(self.attempt_id))
         self.ctx.reports.opted_out()
         log.info("opted_out", campaign=self.ctx.campaign_id, number=number)
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _record(self, what: str, write: Callable[[Attempts, int], Awaitable[None]]) -> None:
-        """Queue an update of the attempt row (after the pacer has heard the event)."""
-        attempt_id = self.attempt_id
-        store = self.ctx.store
-        self.ctx.writes.submit(
-            f"attempt {attempt_id} {what}", lambda: write(store.attempts, attempt_id)
-        )
+    def _record(self, update: AttemptUpdate) -> None:
+        """Queue an update of the attempt row (after the pacer has heard the event): the
+        write queue batches it with others (engine/writes.py)."""
+        self.ctx.writes.update(self.ctx.store, update)
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         """Run ``coro`` as a child of this job (awaited before the job is done)."""

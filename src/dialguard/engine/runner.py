@@ -48,7 +48,7 @@ from dialguard.pacing.calls import PacingProtocolError
 from dialguard.pacing.pacer import Pacer
 from dialguard.pacing.params import PacingMode
 from dialguard.sip.api import Prompt, Trunk
-from dialguard.store import CampaignState, Store, StoreError
+from dialguard.store import AttemptUpdate, CampaignState, Store, StoreError
 
 log = get_logger(__name__)
 
@@ -179,18 +179,25 @@ class CampaignRunner:
                     if resume is not None:
                         deadline = resume if deadline is None else min(deadline, resume)
                     timeout = 1.0 if deadline is None else min(1.0, max(0.0, deadline - now))
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout)
-                    self._wake.clear()
+                    await self._sleep(timeout)
                 while self.jobs or self._launching:
                     # Draining: decisions for calls still up (connect, message) go on.
                     self._step()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), 0.2)
-                    self._wake.clear()
+                    await self._sleep(0.2)
                 self._give_back_prefetched()  # a last launch may have refilled it
             finally:
                 self._tg = None
+
+    async def _sleep(self, at_most_s: float) -> None:
+        """Until :meth:`report` (or another input) wakes the loop, or ``at_most_s``.
+
+        ``asyncio.timeout`` rather than ``wait_for``: on Python 3.11 ``wait_for`` starts a
+        task per wait, and the step that follows an event (a 200 OK's Connect) ran one
+        turn of the event loop later for it."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(at_most_s):
+                await self._wake.wait()
+        self._wake.clear()
 
     def _give_back_prefetched(self) -> None:
         """Contacts claimed for launches that will not happen go back to pending."""
@@ -377,9 +384,8 @@ class CampaignRunner:
         except Exception as e:
             log.error("originate_failed", campaign=self.campaign.id, error=repr(e))
             now = self.deps.wall()
-            writes.submit(
-                f"attempt {attempt_id} not placed",
-                lambda: store.attempts.settle(attempt_id, "failed", ended_at=now, ended_by="local"),
+            writes.update(
+                store, AttemptUpdate.settled(attempt_id, "failed", ended_at=now, ended_by="local")
             )
             writes.submit(
                 f"settle contact {contact_id}",
@@ -389,11 +395,7 @@ class CampaignRunner:
         # From here the call is up: a CallJob owns it and no store write comes first.
         job = CallJob(d.call, self._ctx, attempt_id, picked, call, d.agent)
         self.report(pe.Launched(d.call))
-        call_id = call.call_id
-        writes.submit(
-            f"attempt {attempt_id} invite",
-            lambda: store.attempts.mark_invited(attempt_id, wall, call_id),
-        )
+        writes.update(store, AttemptUpdate.invited(attempt_id, wall, call.call_id))
         self.counts.dials += 1
         self._dial_times.append(self.loop.time())
         self.deps.metrics.dials.labels(self.campaign.id).inc()

@@ -30,7 +30,7 @@ No SQL lives outside this package, and nothing outside it reaches the connection
 PostgreSQL store will plug in: the same names over another database.
 """
 
-from dialguard.store.attempts import Attempts
+from dialguard.store.attempts import Attempts, AttemptUpdate
 from dialguard.store.audit import AuditLog, Skips
 from dialguard.store.campaigns import Campaigns
 from dialguard.store.contacts import Contacts
@@ -71,6 +71,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AttemptOutcome",
     "AttemptRecord",
+    "AttemptUpdate",
     "Attempts",
     "AuditLog",
     "AuditRecord",

@@ -19,7 +19,9 @@ from collections.abc import Sequence
 
 from dialguard.logs import get_logger
 from dialguard.store.answers import AnsweredAttempt, answered_attempts
-from dialguard.store.database import Database, check_choice
+from dialguard.store.attempt_updates import AttemptUpdate, apply_updates
+from dialguard.store.database import Database
+from dialguard.store.errors import UnknownRecord
 from dialguard.store.period_figures import (
     HourFigures,
     ZoneSlot,
@@ -30,9 +32,9 @@ from dialguard.store.period_figures import (
     zone_sets,
     zone_slots,
 )
-from dialguard.store.records import ATTEMPT_OUTCOMES, AttemptOutcome, AttemptRecord
+from dialguard.store.records import AttemptOutcome, AttemptRecord
 
-__all__ = ["Attempts"]
+__all__ = ["AttemptUpdate", "Attempts"]
 
 log = get_logger(__name__)
 
@@ -70,41 +72,36 @@ class Attempts:
 
     async def mark_invited(self, attempt_id: int, at: float, call_id: str) -> None:
         """The INVITE left at ``at`` with this Call-ID."""
-        await self._set(attempt_id, "invite_at = ?, call_id = ?", (at, call_id))
+        await self.update(AttemptUpdate.invited(attempt_id, at, call_id))
 
     async def mark_ringing(self, attempt_id: int, at: float) -> None:
         """First 180/183 at ``at`` (the ring-time floor counts from here)."""
-        await self._set(attempt_id, "ringing_at = ?", (at,))
+        await self.update(AttemptUpdate.ringing(attempt_id, at))
 
     async def mark_answered(self, attempt_id: int, at: float) -> None:
         """200 OK at ``at`` (the 2-second connect deadline counts from here)."""
-        await self._set(attempt_id, "answered_at = ?", (at,))
+        await self.update(AttemptUpdate.answered(attempt_id, at))
 
     async def mark_connected(self, attempt_id: int, at: float, agent_id: str) -> None:
         """The callee reached ``agent_id`` at ``at``."""
-        await self._set(attempt_id, "connected_at = ?, agent_id = ?", (at, agent_id))
+        await self.update(AttemptUpdate.connected(attempt_id, at, agent_id))
 
     async def mark_abandoned(
         self, attempt_id: int, reason: str, *, message_played_at: float | None = None
     ) -> None:
         """A person answered and reached nobody (``reason`` says why); the information
         message started at ``message_played_at`` if it was played."""
-        if message_played_at is None:
-            await self._set(attempt_id, "abandoned = 1, abandon_reason = ?", (reason,))
-        else:
-            await self._set(
-                attempt_id,
-                "abandoned = 1, abandon_reason = ?, message_played_at = ?",
-                (reason, message_played_at),
-            )
+        await self.update(
+            AttemptUpdate.abandoned(attempt_id, reason, message_played_at=message_played_at)
+        )
 
     async def mark_opted_out(self, attempt_id: int) -> None:
         """The callee pressed the opt-out key during the message."""
-        await self._set(attempt_id, "opted_out = 1", ())
+        await self.update(AttemptUpdate.opted_out(attempt_id))
 
     async def mark_trunk_fault(self, attempt_id: int) -> None:
         """The trunk itself refused the call (503/408 storm): not the contact's fault."""
-        await self._set(attempt_id, "trunk_fault = 1", ())
+        await self.update(AttemptUpdate.trunk_fault(attempt_id))
 
     async def settle(
         self,
@@ -116,24 +113,30 @@ class Attempts:
         sip_code: int | None = None,
     ) -> None:
         """The call's final outcome: it ended at ``ended_at``, by ``local`` or ``remote``."""
-        check_choice("attempt outcome", outcome, ATTEMPT_OUTCOMES)
-        await self._set(
-            attempt_id,
-            "outcome = ?, ended_at = ?, ended_by = ?, sip_code = ?",
-            (outcome, ended_at, ended_by, sip_code),
+        await self.update(
+            AttemptUpdate.settled(
+                attempt_id, outcome, ended_at=ended_at, ended_by=ended_by, sip_code=sip_code
+            )
         )
 
     async def set_disposition(self, attempt_id: int, code: str) -> None:
         """The agent's wrap-up code for the call."""
-        await self._set(attempt_id, "disposition = ?", (code,))
+        await self.update(AttemptUpdate.disposition(attempt_id, code))
 
-    async def _set(self, attempt_id: int, assignments: str, params: tuple[object, ...]) -> None:
-        # ``assignments`` is always one of the constants above, never a caller's text.
-        await self._db.update_one(
-            f"UPDATE attempts SET {assignments} WHERE id = ?",
-            (*params, attempt_id),
-            f"attempt {attempt_id} is not in the store",
-        )
+    async def update(self, update: AttemptUpdate) -> None:
+        """Write one step; :class:`UnknownRecord` if its attempt is not in the store."""
+        if await apply_updates(self._db, [update]):
+            raise UnknownRecord(f"attempt {update.attempt_id} is not in the store")
+
+    async def apply_updates(self, updates: Sequence[AttemptUpdate]) -> list[int]:
+        """Write many steps (of any attempts) in one transaction, as if one by one in
+        order: the engine's write-behind (:mod:`dialguard.store.attempt_updates`). The
+        ids of attempts not in the store, whose steps wrote nothing; the rest commit.
+
+        On a fenced store the transaction checks the lease first, so every step in it is
+        fenced, and a lost lease raises :class:`~dialguard.store.leases.LeaseLost` with
+        nothing written."""
+        return await apply_updates(self._db, updates)
 
     # ------------------------------------------------------------------ reads
 

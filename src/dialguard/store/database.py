@@ -1,5 +1,6 @@
 """The database: the interface every repository runs its SQL through, and its SQLite
-implementation (one file, one connection, its transactions and its schema).
+implementation (one file, a write and a read connection, its transactions and its
+schema).
 
 :class:`Database` is what repositories see; :class:`SqliteDatabase` (here) and
 :class:`~dialguard.store.postgres.PostgresDatabase` implement it, and
@@ -23,6 +24,12 @@ Why it is built this way:
   one coroutine's statement would land inside another's transaction and be committed or
   rolled back with it. A repository that writes two tables at once (a campaign change
   and its audit entry) does both inside one ``transaction()``.
+- Reads outside a transaction run on a second, read-only connection (its own thread):
+  the engine's picks and history checks do not wait behind the write-behind's batches
+  (engine/writes.py) on the write connection's thread, WAL lets them run beside a
+  write, and they see only committed rows. Reads inside a transaction stay on its
+  connection and see its writes. ``:memory:`` keeps one connection (a second would
+  open another, empty database).
 - Time comes from an injectable clock (epoch seconds, UTC) so tests and the simulator
   control it; methods whose time matters to the law also take ``now`` explicitly.
 - All SQL is parameterised and written out in full in the repositories: no column name
@@ -32,6 +39,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import json
 import sqlite3
@@ -224,6 +232,12 @@ class SqliteDatabase(Database):
         super().__init__(path, clock)
         self._db = db
         self._write_lock = asyncio.Lock()
+        # Reads outside a transaction go to a second connection (see _open_reader); None
+        # until then, and for ":memory:", whose data a second connection would not see.
+        self._reader: aiosqlite.Connection | None = None
+        self._in_tx: contextvars.ContextVar[bool] = contextvars.ContextVar(
+            f"dialguard_sqlite_tx_{id(self)}", default=False
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -248,10 +262,26 @@ class SqliteDatabase(Database):
         try:
             await database._configure(busy_timeout_s)
             await database._migrate()
+            if shown != ":memory:":
+                await database._open_reader(busy_timeout_s)
         except BaseException:
-            await db.close()
+            await database.close()
             raise
         return database
+
+    async def _open_reader(self, busy_timeout_s: float) -> None:
+        """The read connection: a thread of its own, so the engine's reads (the contact
+        pick, a number's history) never queue behind the write-behind's transactions on
+        the write connection's thread, and SQLite runs them beside a write (WAL: a reader
+        sees the last commit and is never blocked by the writer). Read-only by pragma."""
+        try:
+            reader = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot open a read connection ({e})") from None
+        self._reader = reader
+        reader.row_factory = sqlite3.Row
+        await reader.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        await reader.execute("PRAGMA query_only = ON")
 
     async def _configure(self, busy_timeout_s: float) -> None:
         db = self._db
@@ -296,6 +326,8 @@ class SqliteDatabase(Database):
             log.info("store_migrated", path=self.path, version=m.version)
 
     async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
         await self._db.close()
 
     # ------------------------------------------------------------------ statements
@@ -305,14 +337,18 @@ class SqliteDatabase(Database):
         """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` if the block raises.
 
         Yields the connection to run the block's statements on; reads through
-        :meth:`fetchone` / :meth:`fetchall` inside the block see its writes."""
+        :meth:`fetchone` / :meth:`fetchall` inside the block (in the same task) run on
+        it too and see its writes; other tasks' reads see only what is committed."""
         async with self._write_lock:
             await self._db.execute("BEGIN IMMEDIATE")
+            token = self._in_tx.set(True)
             try:
                 yield self._db
             except BaseException:
                 await self._db.rollback()
                 raise
+            finally:
+                self._in_tx.reset(token)
             await self._db.commit()
 
     @asynccontextmanager
@@ -321,19 +357,27 @@ class SqliteDatabase(Database):
         so the engine's writes to the store go on while an import sorts its list."""
         async with self._write_lock:
             await self._db.execute("BEGIN")
+            token = self._in_tx.set(True)  # its reads see the temporary tables
             try:
                 yield self._db
             except BaseException:
                 await self._db.rollback()
                 raise
+            finally:
+                self._in_tx.reset(token)
             await self._db.commit()
 
+    def _read_on(self) -> aiosqlite.Connection:
+        if self._reader is None or self._in_tx.get():
+            return self._db
+        return self._reader
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._db.execute(sql, params) as cur:
+        async with self._read_on().execute(sql, params) as cur:
             return list(await cur.fetchall())
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self._db.execute(sql, params) as cur:
+        async with self._read_on().execute(sql, params) as cur:
             row: sqlite3.Row | None = await cur.fetchone()
             return row
 

@@ -157,7 +157,9 @@ class DncImport:
                 repeats = [(int(r[0]), int(r[1]), r[2]) for r in await cur.fetchall()]
         present, after = 0, ""
         while True:
-            row = await self._db.fetchone(_CHUNK_END, (after, BATCH_ROWS))
+            async with self._db.scratch() as tx:  # TEMP tables live on the write connection
+                cur = await tx.execute(_CHUNK_END, (after, BATCH_ROWS))
+                row = await cur.fetchone()
             if row is None or not row[1]:
                 break
             last = str(row[0])

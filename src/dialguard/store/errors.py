@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 
 __all__ = ["SchemaTooNew", "StoreError", "UnknownRecord", "is_transient"]
 
@@ -30,7 +31,15 @@ class UnknownRecord(StoreError, LookupError):
 def is_transient(error: BaseException) -> bool:
     """Could the same write succeed later? A full disk, a locked or unreachable file, an
     I/O error: yes (the engine retries and dials nothing new meanwhile). A constraint
-    violation or a programming error: no (retrying would block every later write)."""
+    violation or a programming error: no (retrying would block every later write).
+
+    On PostgreSQL, psycopg's ``OperationalError`` is the transient kind (a lost
+    connection, the pool timing out, a full disk, a server shutting down, a deadlock or
+    serialization failure); its integrity and programming errors are not. psycopg is
+    looked up only if already imported: an SQLite store never loads it."""
     if isinstance(error, sqlite3.IntegrityError | sqlite3.ProgrammingError):
         return False
-    return isinstance(error, sqlite3.OperationalError | sqlite3.DatabaseError | OSError)
+    if isinstance(error, sqlite3.OperationalError | sqlite3.DatabaseError | OSError):
+        return True
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(error, psycopg.OperationalError)
