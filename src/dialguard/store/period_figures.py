@@ -71,6 +71,10 @@ FROM (
 ) a
 """
 
+# One placeholder per DNC source the schema knows (``_sources`` fills them all), so a
+# new source needs no edit here.
+_SOURCE_SLOTS = ", ".join("?" * len(DNC_SOURCES))
+
 # Per group of one period: the abandon reason (NULL for calls not abandoned; as the
 # report has always named them: the row's reason, else late_connect for a call
 # abandoned only by its late connect, else unknown) and the hour of the dial, with
@@ -92,7 +96,7 @@ SELECT CASE WHEN c.ab = 1 THEN coalesce(c.abandon_reason,
        sum(c.cut_short),
        sum(CASE WHEN EXISTS (
                SELECT 1 FROM suppressions s
-               WHERE s.number = c.number AND s.source IN (?, ?, ?, ?)
+               WHERE s.number = c.number AND s.source IN ({_SOURCE_SLOTS})
                  AND s.added_at <= c.dialled) THEN 1 ELSE 0 END),
        sum(c.opted_out),
        sum(CASE WHEN c.message_played_at IS NOT NULL THEN 1 ELSE 0 END),
