@@ -270,7 +270,7 @@ def test_the_law_module_holds_each_number() -> None:
         "tps": "GB", "ctps": "GB", "usdnc": "US", "bloctel": "FR", "dncr": "AU"
     }  # fmt: skip
     assert law.MAX_LIST_AGE_DAYS == {"tps": 28, "ctps": 28, "usdnc": 31, "bloctel": 30, "dncr": 30}
-    assert law.REGIME_NATIONAL_LIST == {"tcpa": "usdnc", "france": "bloctel", "australia": "dncr"}
+    assert law.REGIME_NATIONAL_LIST == {"france": "bloctel", "australia": "dncr"}
     assert law.REGIME_HOLIDAY_COUNTRY == {"france": "FR", "australia": "AU"}
     assert law.REGIME_MAX_CALLS == {"france": {"per_30_days": 4}}
 

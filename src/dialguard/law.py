@@ -56,13 +56,14 @@ reading; 30 is the conservative choice, docs/compliance.md); the Do Not Call Reg
 Do Not Call Register Act 2006 s 11 and the ACMA's guidance (a number not on the register
 when the list was washed in the last 30 days may be called)."""
 
-REGIME_NATIONAL_LIST: dict[str, str] = {"tcpa": "usdnc", "france": "bloctel", "australia": "dncr"}
-"""The national list of each regime's country, which ``config check`` expects a campaign
-under that regime to screen: 16 CFR 310.4(b)(1)(iii)(B) (US registry); art. L223-1 Code
-de la consommation (Bloctel: no canvassing a consumer on the list, except under a
-contract in force); Do Not Call Register Act 2006 s 11 (no telemarketing call to a
-registered number without consent). Each has exceptions (a contract, consent) dialguard
-cannot see, so it is said, not forced."""
+REGIME_NATIONAL_LIST: dict[str, str] = {"france": "bloctel", "australia": "dncr"}
+"""The national list of a one-country regime, which ``config check`` expects a campaign
+under it to screen: art. L223-1 Code de la consommation (Bloctel: no canvassing a
+consumer on the list, except under a contract in force); Do Not Call Register Act 2006
+s 11 (no telemarketing call to a registered number without consent). Each has
+exceptions (a contract, consent) dialguard cannot see, so it is said, not forced.
+``tcpa`` is left out: its hours are used for callers outside the US too (the shipped
+example screens TPS under them), so it names no list."""
 
 # --- what each calling-window regime imposes besides its hours --------------------------
 
