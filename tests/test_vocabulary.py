@@ -283,8 +283,11 @@ def test_the_law_module_holds_each_number() -> None:
     assert law.MAX_DIAL_RATIO == 3.0
     assert law.ABANDON_WINDOW_S == {"24h": 86_400.0, "30d": 30 * 86_400.0}
     assert set(law.ABANDON_WINDOW_S) == set(get_args(law.AbandonWindow))
-    assert law.NATIONAL_LIST_REGION == {"tps": "GB", "ctps": "GB", "usdnc": "US"}
-    assert law.MAX_LIST_AGE_DAYS == {"tps": 28, "ctps": 28, "usdnc": 31}
+    assert law.NATIONAL_LIST_REGION == {
+        "tps": "GB", "ctps": "GB", "usdnc": "US", "bloctel": "FR", "dncr": "AU"
+    }  # fmt: skip
+    assert law.MAX_LIST_AGE_DAYS == {"tps": 28, "ctps": 28, "usdnc": 31, "bloctel": 30, "dncr": 30}
+    assert law.REGIME_NATIONAL_LIST == {"france": "bloctel", "australia": "dncr"}
     assert law.REGIME_HOLIDAY_COUNTRY == {"france": "FR", "australia": "AU"}
     assert law.REGIME_MAX_CALLS == {"france": {"per_30_days": 4}}
 
@@ -308,6 +311,7 @@ def test_list_ages_and_regime_caps_are_used_from_the_law_module() -> None:
 
     assert {k: v // 86400 for k, v in dnc.MAX_LIST_AGE_S.items()} == law.MAX_LIST_AGE_DAYS
     assert set(law.NATIONAL_LIST_REGION) == set(law.MAX_LIST_AGE_DAYS)
+    assert set(law.REGIME_NATIONAL_LIST.values()) <= set(law.NATIONAL_LIST_REGION)
 
 
 # --- the scan over src/dialguard -------------------------------------------------------

@@ -43,15 +43,37 @@ checks, so the two cannot disagree."""
 
 # --- national do-not-call lists --------------------------------------------------------
 
-NATIONAL_LIST_REGION: dict[str, str] = {"tps": "GB", "ctps": "GB", "usdnc": "US"}
+NATIONAL_LIST_REGION: dict[str, str] = {
+    "tps": "GB",
+    "ctps": "GB",
+    "usdnc": "US",
+    "bloctel": "FR",
+    "dncr": "AU",
+}
 """The country whose numbers each national list holds (ISO region code). TPS and CTPS
-are Ofcom's registers of UK numbers; the National Do Not Call Registry holds US numbers.
-An entry is parsed in this region, never in the engine's default one."""
+are Ofcom's registers of UK numbers; the National Do Not Call Registry holds US numbers;
+Bloctel (art. L223-1 Code de la consommation) French numbers; the Do Not Call Register
+(Do Not Call Register Act 2006) Australian numbers. An entry is parsed in this region,
+never in the engine's default one."""
 
-MAX_LIST_AGE_DAYS: dict[str, int] = {"tps": 28, "ctps": 28, "usdnc": 31}
+MAX_LIST_AGE_DAYS: dict[str, int] = {"tps": 28, "ctps": 28, "usdnc": 31, "bloctel": 30, "dncr": 30}
 """How old a national list may be, in days from 00:00 UTC of its date (exclusive): PECR
 reg. 21/26 (a TPS/CTPS registration takes effect after 28 days); 16 CFR 310.4(b)(3)(iv)
-(the US registry must be re-downloaded at least every 31 days)."""
+(the US registry must be re-downloaded at least every 31 days); Bloctel, art. L223-1 and
+R223-1 ff. Code de la consommation (a registration takes effect within 30 days, and a
+professional must have its files cleaned against the list at least every 30 days — our
+reading; 30 is the conservative choice, docs/compliance.md); the Do Not Call Register,
+Do Not Call Register Act 2006 s 11 and the ACMA's guidance (a number not on the register
+when the list was washed in the last 30 days may be called)."""
+
+REGIME_NATIONAL_LIST: dict[str, str] = {"france": "bloctel", "australia": "dncr"}
+"""The national list of a one-country regime, which ``config check`` expects a campaign
+under it to screen: art. L223-1 Code de la consommation (Bloctel: no canvassing a
+consumer on the list, except under a contract in force); Do Not Call Register Act 2006
+s 11 (no telemarketing call to a registered number without consent). Each has
+exceptions (a contract, consent) dialguard cannot see, so it is said, not forced.
+``tcpa`` is left out: its hours are used for callers outside the US too (the shipped
+example screens TPS under them), so it names no list."""
 
 # --- what each calling-window regime imposes besides its hours --------------------------
 

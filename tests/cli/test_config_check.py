@@ -82,7 +82,29 @@ def test_config_check_says_what_the_regime_imposes(tmp_path: Path) -> None:
     )
     assert "4 per 30 calendar days (france)" in text
     assert "usdnc (US numbers, less than 31 days old)" in text
+    assert (
+        "regime 'france': its country's list, bloctel (FR numbers), is not screened: add "
+        '"bloctel" to [dnc] lists' in text
+    )
     assert "rolling 24 h" in text
+
+
+def test_config_check_names_each_regimes_national_list_with_its_country_and_age(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "campaigns").mkdir()
+    for regime, listed_on in (("france", "bloctel"), ("australia", "dncr")):
+        (tmp_path / "campaigns" / f"{regime}.toml").write_text(
+            GOOD.replace('"ok"', f'"{regime}"')
+            + f'[calling_window]\nregime = "{regime}"\n[dnc]\nlists = ["{listed_on}"]\n'
+        )
+    config = tmp_path / "dialguard.toml"
+    config.write_text("")
+    out = check(config)
+    assert out.returncode == 0, out.stderr
+    assert "do-not-call: internal list, bloctel (FR numbers, less than 30 days old)" in out.stdout
+    assert "do-not-call: internal list, dncr (AU numbers, less than 30 days old)" in out.stdout
+    assert "is not screened" not in out.stdout
 
 
 def test_what_the_daemon_checks_at_start_is_checked_too(tmp_path: Path) -> None:

@@ -206,6 +206,41 @@ def test_a_us_registry_file_under_the_shipped_gb_default_is_read_as_us_numbers(
     asyncio.run(check())
 
 
+@pytest.mark.parametrize(
+    ("source", "lines", "stored", "region"),
+    [
+        ("BLOCTEL", "01 42 68 53 00\n+33 (0)6 12 34 56 78\n+44 20 7946 0000\n",
+         ("+33142685300", "+33612345678"), "FR"),
+        ("dncr", "(02) 9374 4000\n0412 345 678\n+44 20 7946 0000\n",
+         ("+61293744000", "+61412345678"), "AU"),
+    ],
+)  # fmt: skip
+def test_bloctel_and_dncr_files_under_the_shipped_gb_default_are_read_in_their_country(
+    setup: Path, capsys: pytest.CaptureFixture[str], source: str, lines: str,
+    stored: tuple[str, str], region: str,
+) -> None:  # fmt: skip
+    (setup / "list.csv").write_text(lines)
+    config = str(setup / "config" / "dialguard.toml")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    code = run("import", "dnc", str(setup / "list.csv"), "--source", source,
+               "--list-date", today, "--config", config)  # fmt: skip
+    kind = source.lower()
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert f"{kind} numbers imported  2" in out
+    assert f"numbers without +country read as {region} (the {kind} list holds {region}" in out
+    assert f"not a {region} number (+442079460000)" in out
+    assert code == 1  # the import ran, and the UK number on line 3 was rejected
+
+    async def check() -> None:
+        async with await Store.open(setup / "var" / "store.sqlite3") as store:
+            for number in stored:
+                assert [h.source for h in await store.dnc.lookup(number)] == [kind]
+            assert (await store.dnc.list_dates())[kind].list_date == today
+
+    asyncio.run(check())
+
+
 def test_a_region_contradicting_the_lists_country_is_refused(
     setup: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

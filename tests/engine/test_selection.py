@@ -6,8 +6,11 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from dialguard.config import CampaignConfig, parse_campaign
 from dialguard.engine.selection import Blocked, ContactPicker
+from dialguard.law import NATIONAL_LIST_REGION
 from dialguard.store import NewContact, Store
 
 # Monday 2026-11-16 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles (TCPA: 08–21).
@@ -139,6 +142,50 @@ async def test_a_number_on_the_us_registry_is_never_picked_with_a_gb_default_reg
     contact = await store.contacts.get(1)
     assert contact is not None and contact.status == "dnc"
     assert [s.rule for s in await store.skips.between("c1", 0, NOW + 1)] == ["dnc_usdnc"]
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("regime", "listed_on", "writing", "numbers", "zone", "now"),
+    [
+        # 16:00 in Paris on Monday 16 November 2026
+        ("france", "bloctel", "01 42 68 53 00", ("+33142685300", "+33142685301"),
+         "Europe/Paris", NOW),
+        # 10:00 in Sydney on Monday 16 November 2026 (23:00 UTC the day before)
+        ("australia", "dncr", "(02) 9374 4000", ("+61293744000", "+61293744001"),
+         "Australia/Sydney", NOW - 16 * 3600),
+    ],
+)  # fmt: skip
+async def test_a_number_on_its_regimes_national_list_is_never_picked_with_a_gb_default_region(
+    tmp_path: Path,
+    regime: str,
+    listed_on: str,
+    writing: str,
+    numbers: tuple[str, str],
+    zone: str,
+    now: float,
+) -> None:
+    """Bloctel and the Do Not Call Register, imported in their national writing under
+    the shipped default_region = "GB": the listed contact is closed as DNC, the other
+    one (same regime, same hour) is picked."""
+    from dialguard.importing import import_dnc
+
+    extra: dict[str, object] = {"calling_window": {"regime": regime}, "dnc": {"lists": [listed_on]}}
+    region = NATIONAL_LIST_REGION[listed_on]
+    store = await make_store(
+        tmp_path,
+        [NewContact(number=n, region=region, timezones=(zone,), priority=9 - i)
+         for i, n in enumerate(numbers)],
+        **extra,
+    )  # fmt: skip
+    report = await import_dnc(store, [writing.encode() + b"\n"], listed_on, "2026-11-10", "GB")
+    assert (report.region, report.imported) == (region, 1)
+    picker = ContactPicker(store, campaign(**extra))
+    got = await picker.next_contact("progressive", now)
+    assert got is not None and not isinstance(got, Blocked) and got.number == numbers[1]
+    contact = await store.contacts.get(1)
+    assert contact is not None and contact.status == "dnc"
+    assert [s.rule for s in await store.skips.between("c1", 0, now + 1)] == [f"dnc_{listed_on}"]
     await store.close()
 
 

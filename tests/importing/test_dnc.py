@@ -143,6 +143,38 @@ async def test_a_us_registry_file_is_read_as_us_numbers_whatever_the_default_reg
     ]
 
 
+async def test_a_bloctel_file_is_read_as_french_numbers_under_the_shipped_gb_default(
+    store: Store,
+) -> None:
+    """Before issue 17's bloctel source, a Bloctel file could only go in the internal
+    list, read in the GB default: 01 42 68 53 00 became +44142685300."""
+    lines = [b"01 42 68 53 00\n", b"+33 6 12 34 56 78\n", b"0033 (0)1 45 00 00 01\n",
+             b"01.45.00.00.02\n", b"+44 20 7946 0000\n"]  # fmt: skip
+    report = await import_dnc(store, lines, "bloctel", "2026-11-20", "GB")
+    assert (report.region, report.imported) == ("FR", 4)
+    for number in ("+33142685300", "+33612345678", "+33145000001", "+33145000002"):
+        assert [h.source for h in await store.dnc.lookup(number)] == ["bloctel"], number
+    assert await store.dnc.lookup("+44142685300") == []
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (5, "not a FR number (+442079460000); this list holds FR numbers only"),
+    ]
+    assert (await store.dnc.list_dates())["bloctel"].rows == 4
+
+
+async def test_a_dncr_file_is_read_as_australian_numbers_under_the_shipped_gb_default(
+    store: Store,
+) -> None:
+    lines = [b"(02) 9374 4000\n", b"0412 345 678\n", b"0011 61 3 9650 0000\n",
+             b"+64 9 123 4567\n"]  # fmt: skip
+    report = await import_dnc(store, lines, "dncr", "2026-11-20", "GB")
+    assert (report.region, report.imported) == ("AU", 3)
+    for number in ("+61293744000", "+61412345678", "+61396500000"):
+        assert [h.source for h in await store.dnc.lookup(number)] == ["dncr"], number
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (4, "not a AU number (+6491234567); this list holds AU numbers only"),
+    ]
+
+
 async def test_tps_is_read_as_uk_numbers_even_when_the_engine_defaults_to_us(store: Store) -> None:
     report = await import_dnc(store, [b"020 7946 0000\n", b"07700 900123\n"], "tps",
                               "2026-11-20", "US")  # fmt: skip
@@ -161,6 +193,10 @@ US_WRITINGS = ["212-736-3100", "(212) 736-3100", "212.736.3100", "1 212 736 3100
                "+1 (212) 736-3100", "2127363100", "+12127363100"]  # fmt: skip
 GB_WRITINGS = ["020 7946 0000", "(020) 7946 0000", "+44 20 7946 0000", "0044 20 7946 0000",
                "+44 (0)20 7946 0000", "02079460000", "+442079460000"]  # fmt: skip
+FR_WRITINGS = ["01 42 68 53 00", "01.42.68.53.00", "+33 1 42 68 53 00", "0033 1 42 68 53 00",
+               "+33 (0)1 42 68 53 00", "0142685300", "+33142685300"]  # fmt: skip
+AU_WRITINGS = ["(02) 9374 4000", "02 9374 4000", "+61 2 9374 4000", "0011 61 2 9374 4000",
+               "+61 (0)2 9374 4000", "0293744000", "+61293744000"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -170,6 +206,10 @@ GB_WRITINGS = ["020 7946 0000", "(020) 7946 0000", "+44 20 7946 0000", "0044 20 
         *(("usdnc", "GB", w, "+1 212 736 3100") for w in US_WRITINGS),
         *(("tps", "GB", w, c) for w in GB_WRITINGS for c in GB_WRITINGS[::3]),
         *(("tps", "US", w, "+44 20 7946 0000") for w in GB_WRITINGS),
+        *(("bloctel", "FR", w, c) for w in FR_WRITINGS for c in FR_WRITINGS[::3]),
+        *(("bloctel", "GB", w, "+33 1 42 68 53 00") for w in FR_WRITINGS),
+        *(("dncr", "AU", w, c) for w in AU_WRITINGS for c in AU_WRITINGS[::3]),
+        *(("dncr", "GB", w, "+61 2 9374 4000") for w in AU_WRITINGS),
     ],
 )
 async def test_a_contact_and_a_list_entry_written_differently_always_match(

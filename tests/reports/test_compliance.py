@@ -8,10 +8,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialguard.config import CampaignConfig, parse_campaign
+from dialguard.law import NATIONAL_LIST_REGION
 from dialguard.reports.compliance import PeriodFigures, compliance_report
 from dialguard.rules import CallingWindow, window_allows
 from dialguard.rules.abandoned import RateSpan, live_answer, worst_span
@@ -155,6 +157,57 @@ async def test_counts_breaches_and_rate(tmp_path: Path) -> None:
     assert len(breaches) == 4, breaches
     assert any("abandon rate 50.00% over cap 3.00%" in b for b in breaches)
     assert rep.to_dict()["periods"][0]["abandon_rate"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("regime", "listed_on", "numbers", "zone", "local_ten"),
+    [
+        # Monday 16 November 2026, 10:00 in Paris (09:00 UTC) and in Sydney (23:00 UTC
+        # the day before): inside each regime's hours, on no public holiday
+        ("france", "bloctel", ("+33142685300", "+33142685301"), "Europe/Paris",
+         dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.UTC).timestamp()),
+        ("australia", "dncr", ("+61293744000", "+61293744001"), "Australia/Sydney",
+         dt.datetime(2026, 11, 15, 23, 0, tzinfo=dt.UTC).timestamp()),
+    ],
+)  # fmt: skip
+async def test_a_call_to_a_number_on_a_new_national_list_is_a_breach(
+    tmp_path: Path,
+    regime: str,
+    listed_on: str,
+    numbers: tuple[str, str],
+    zone: str,
+    local_ten: float,
+) -> None:
+    """The report's DNC query named exactly four sources (internal, tps, ctps, usdnc):
+    a call to a number on Bloctel or the Do Not Call Register was not counted."""
+    cfg = parse_campaign(
+        {
+            "id": "c1",
+            "name": "C1",
+            "caller_id": "+12025550123",
+            "calling_window": {"regime": regime},
+            "dnc": {"lists": [listed_on]},
+        }
+    )
+    store = await Store.open(tmp_path / "s.sqlite3")
+    await store.campaigns.upsert("c1", "C1", cfg.model_dump_json(), state="active")
+    region = NATIONAL_LIST_REGION[listed_on]
+    await store.contacts.insert(
+        "c1", [NewContact(number=n, region=region, timezones=(zone,)) for n in numbers], now=0
+    )
+    ids = {c.number: c.id for c in await store.contacts.due("c1", local_ten, 100)}
+    t = local_ten
+    await store.dnc.add([numbers[0]], listed_on, "2026-11-10", now=t - 3600)
+    await store.dnc.add([numbers[1]], "tps", "2026-11-10", now=t - 3600)  # not screened
+    for i, number in enumerate(numbers):
+        await _attempt(store, ids, number, t + 10 * i, ended_at=t + 10 * i + 2,
+                       outcome="busy", sip_code=486)  # fmt: skip
+    rep = await compliance_report(store, cfg, "24h", t - 3600, t + 3600)
+    await store.close()
+    [p] = rep.periods
+    assert (p.attempts, p.outside_window, p.dnc_hits) == (2, 0, 1)
+    [breach] = [b for b in rep.breaches if "dnc_hits" in b]
+    assert breach.endswith(": dnc_hits = 1 (must be 0)")
 
 
 async def test_periods_split_by_window(tmp_path: Path) -> None:
@@ -374,7 +427,7 @@ async def _play(
     ids = {c.number: c.id for c in await store.contacts.due("c1", DAY0 + 1, 100)}
     for i, source, at in listings:
         date = None if source == "internal" else "2026-11-10"
-        await store.dnc.add([NUMBERS[i]], source, date, now=DAY0 + at)  # type: ignore[arg-type]
+        await store.dnc.add([NUMBERS[i]], source, date, now=DAY0 + at)
     for r in rows:
         t = DAY0 + r["created"]
         number = NUMBERS[-1] if r["contact"] is None else NUMBERS[r["contact"]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dialguard.rules.dnc import check_dnc, check_lists_fresh
 from dialguard.rules.types import Suppression
 from tests.rules.helpers import DAY, utc
@@ -44,6 +46,20 @@ def test_us_dnc_list_age_boundary_is_31_days_exclusive() -> None:
     assert v.rule == "dnc_list_stale" and "31 days" in v.reason
 
 
+@pytest.mark.parametrize(
+    ("name", "label"), [("bloctel", "Bloctel"), ("dncr", "Australian Do Not Call Register")]
+)
+def test_bloctel_and_dncr_list_age_boundary_is_30_days_exclusive(name: str, label: str) -> None:
+    """30 days: law.MAX_LIST_AGE_DAYS says why (a conservative reading for Bloctel)."""
+    dated = utc(2026, 10, 24)
+    assert check_lists_fresh([name], {name: dated}, dated + 30 * DAY - 1).allowed
+    v = check_lists_fresh([name], {name: dated}, dated + 30 * DAY)
+    assert (v.allowed, v.rule) == (False, "dnc_list_stale")
+    assert label in v.reason and "less than 30 days" in v.reason
+    assert check_dnc([Suppression(name)], [name]).rule == f"dnc_{name}"
+    assert check_dnc([Suppression(name)], ["tps"]).allowed
+
+
 def test_a_required_list_never_imported_blocks_and_unused_lists_do_not_matter() -> None:
     v = check_lists_fresh(["tps", "usdnc"], {"tps": NOW - DAY}, NOW)
     assert not v.allowed and "US National DNC Registry" in v.reason and "never" in v.reason
@@ -59,5 +75,5 @@ def test_a_list_dated_in_the_future_is_not_trusted() -> None:
 
 def test_a_list_without_a_valid_date_is_stale() -> None:
     for bad in (float("nan"), float("inf"), "2026-11-01", None):
-        v = check_lists_fresh(["tps"], {"tps": bad}, NOW)  # type: ignore[dict-item]
+        v = check_lists_fresh(["tps"], {"tps": bad}, NOW)
         assert (v.allowed, v.rule) == (False, "dnc_list_stale"), bad

@@ -146,3 +146,30 @@ async def test_an_import_sorting_its_list_leaves_the_store_writable(
         with pytest.raises(sqlite3.OperationalError, match="locked"):
             async with store._database.transaction():
                 await engine.dnc.add(["+442079460002"], "internal", None)
+
+
+async def test_bloctel_and_dncr_are_stored_and_the_schema_refuses_other_sources(
+    store: Store, location: object
+) -> None:
+    """Migration 7 (SQLite rebuilds the tables, PostgreSQL swaps the CHECK in place):
+    the new sources fit on both, and a source no migration names is still refused."""
+    await store.dnc.add(["+33142685300"], "bloctel", "2026-11-20")
+    await store.dnc.add(["+61293744000"], "dncr", "2026-11-21")
+    await store.dnc.record_list("bloctel", "2026-11-20", 1)
+    await store.dnc.record_list("dncr", "2026-11-21", 1)
+    assert [h.source for h in await store.dnc.lookup("+33142685300")] == ["bloctel"]
+    assert [h.source for h in await store.dnc.lookup("+61293744000")] == ["dncr"]
+    assert {k: v.list_date for k, v in (await store.dnc.list_dates()).items()} == {
+        "bloctel": "2026-11-20", "dncr": "2026-11-21"
+    }  # fmt: skip
+    bad = "INSERT INTO dnc_lists (source, list_date, imported_at, rows) VALUES ('fps', 'x', 0, 0)"
+    if isinstance(location, str):
+        import psycopg
+
+        with psycopg.connect(location) as pg, pytest.raises(psycopg.errors.CheckViolation):
+            pg.execute(bad)
+    else:
+        import sqlite3
+
+        with sqlite3.connect(str(location)) as db, pytest.raises(sqlite3.IntegrityError):
+            db.execute(bad)

@@ -34,7 +34,8 @@ def _versions(path: Path) -> list[tuple[int, float]]:
 
 
 def test_migrations_are_numbered_from_one_without_gaps() -> None:
-    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+    """Without gaps but 6, PostgreSQL's own (store/postgres_migrations.py)."""
+    assert [m.version for m in MIGRATIONS] == [v for v in range(1, SCHEMA_VERSION + 1) if v != 6]
     assert MIGRATIONS[-1].version == SCHEMA_VERSION
 
 
@@ -147,3 +148,34 @@ def test_both_backends_take_what_is_pending_from_one_rule() -> None:
     assert pending(pg, pg[-1].version - 1, "pg") == [pg[-1]]
     with pytest.raises(SchemaTooNew, match=r"f\.db: store schema version 99 is newer"):
         pending(MIGRATIONS, 99, "f.db")
+
+
+async def test_migration_7_keeps_the_lists_and_takes_bloctel_and_dncr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store of migration 5 (CHECK on four sources) with a TPS list, opened by this
+    dialguard: the entries and the list's date are kept, and the new sources fit."""
+    path = tmp_path / "s.sqlite3"
+    before = tuple(m for m in MIGRATIONS if m.version <= 5)
+    monkeypatch.setattr(store_database, "MIGRATIONS", before)
+    monkeypatch.setattr(store_database, "SCHEMA_VERSION", 5)
+    async with await Store.open(path, clock=lambda: 1000.0) as store:
+        await store.dnc.add(["+442079460000"], "tps", "2026-11-20", now=900.0)
+        await store.dnc.record_list("tps", "2026-11-20", 1)
+    with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        db.execute("INSERT INTO dnc_lists VALUES ('bloctel', '2026-11-20', 0, 0)")
+    monkeypatch.undo()
+    async with await Store.open(path, clock=lambda: 2000.0) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        [hit] = await store.dnc.lookup("+442079460000")
+        assert (hit.source, hit.list_date, hit.added_at) == ("tps", "2026-11-20", 900.0)
+        await store.dnc.add(["+33142685300"], "bloctel", "2026-11-21")
+        await store.dnc.add(["+61293744000"], "dncr", "2026-11-22")
+        await store.dnc.record_list("bloctel", "2026-11-21", 1)
+        dates = await store.dnc.list_dates()
+        assert {k: v.list_date for k, v in dates.items()} == {
+            "tps": "2026-11-20", "bloctel": "2026-11-21"
+        }  # fmt: skip
+        assert [h.source for h in await store.dnc.lookup("+61293744000")] == ["dncr"]
+    with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        db.execute("INSERT INTO dnc_lists VALUES ('fps', '2026-11-20', 0, 0)")

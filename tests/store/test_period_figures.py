@@ -32,7 +32,7 @@ async def test_a_connect_at_the_deadline_is_not_abandoned_one_after_is(store: St
 
 
 def test_dnc_sources_are_checked_and_padded() -> None:
-    assert _sources(["internal", "usdnc"]) == ("internal", "usdnc", "internal", "internal")
+    assert _sources(["internal", "usdnc"]) == ("internal", "usdnc", *("internal",) * 4)
     with pytest.raises(ValueError, match="DNC sources"):
         _sources(["fps"])
     with pytest.raises(ValueError, match="DNC sources"):

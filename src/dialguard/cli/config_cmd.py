@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from cyclopts import App
+from rich.markup import escape
 
 from dialguard.cli._common import (
     DEFAULT_CONFIG,
@@ -84,7 +85,8 @@ def check(config: Path | None = None) -> int:
     for c in campaigns:
         console.print(f"  {c.id}: {c.name} ({c.pacing.mode}, cap {c.pacing.abandon_cap:.1%})")
         for line in what_is_imposed(c):
-            console.print(f"    {line}", highlight=False, soft_wrap=True)
+            # the lines are text, not markup: "[dnc] lists" must print as written
+            console.print(f"    {escape(line)}", highlight=False, soft_wrap=True)
     # Valid files can still make a campaign that dials nothing, or a restart that keeps a
     # supervisor's change over the file: say so now, as warnings (the exit stays 0).
     for line in _warnings(cfg.store.path, campaigns):

@@ -320,7 +320,7 @@ def dnc(
     file: Path,
     /,
     *,
-    source: Annotated[str, Parameter(help="internal, tps, ctps or usdnc")],
+    source: Annotated[str, Parameter(help="internal, tps, ctps, usdnc, bloctel or dncr")],
     list_date: str | None = None,
     config: Path | None = None,
     region: str | None = None,
@@ -329,17 +329,18 @@ def dnc(
 ) -> int:
     """Import a do-not-call list (one number a line, header optional) with its date.
 
-    National lists (tps, ctps, usdnc) need --list-date, the date the list was issued;
-    the engine refuses to dial for a campaign whose list is older than the law allows
-    (it must be less than 28 days old for TPS/CTPS, 31 for the US registry, counted
-    from 00:00 UTC of its date). Internal entries default to today.
+    National lists (tps, ctps, usdnc, bloctel, dncr) need --list-date, the date the list
+    was issued; the engine refuses to dial for a campaign whose list is older than the
+    law allows (it must be less than 28 days old for TPS/CTPS, 31 for the US registry,
+    30 for Bloctel and Australia's register, counted from 00:00 UTC of its date).
+    Internal entries default to today.
 
     Parameters
     ----------
     file
         The CSV file: a number column, one number per line.
     source
-        Which list: internal, tps, ctps or usdnc.
+        Which list: internal, tps, ctps, usdnc, bloctel or dncr.
     list_date
         Date of the list, YYYY-MM-DD (required except for internal).
     config
@@ -347,7 +348,8 @@ def dnc(
     region
         Region for internal-list numbers written without +country code (default:
         engine.default_region). National lists are read in their own country (tps,
-        ctps: GB; usdnc: US), and entries of another country are rejected.
+        ctps: GB; usdnc: US; bloctel: FR; dncr: AU), and entries of another country are
+        rejected.
     rejects
         Write every rejected row (line, reason, raw) to this CSV file.
     encoding

@@ -218,7 +218,7 @@ class FrequencyCaps(_Model):
 class DncConfig(_Model):
     """Which national do-not-call lists this campaign must honour (internal always applies)."""
 
-    lists: list[Literal["tps", "ctps", "usdnc"]] = Field(default_factory=list)
+    lists: list[Literal["tps", "ctps", "usdnc", "bloctel", "dncr"]] = Field(default_factory=list)
 
 
 class CampaignConfig(_Model):

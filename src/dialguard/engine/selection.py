@@ -49,6 +49,8 @@ CLOSED_BY_RULE: dict[str, ContactStatus] = {
     "dnc_tps": "dnc",
     "dnc_ctps": "dnc",
     "dnc_usdnc": "dnc",
+    "dnc_bloctel": "dnc",
+    "dnc_dncr": "dnc",
     "max_attempts": "exhausted",
     "no_retry_rule": "done",
     "timezone_unknown": "exhausted",

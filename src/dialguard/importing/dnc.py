@@ -1,10 +1,12 @@
-"""Import a do-not-call list (TPS, CTPS, US DNC, or the internal list) with its date.
+"""Import a do-not-call list (TPS, CTPS, US DNC, Bloctel, Australia's Do Not Call
+Register, or the internal list) with its date.
 
 A DNC file is one number a line; a header is optional (a first line with no digit is
 taken as one; an optional ``reason`` column is kept for internal entries).
 
 A list knows its country (:data:`dialguard.law.NATIONAL_LIST_REGION`): a US registry
-file is read as US numbers and TPS/CTPS files as UK numbers whatever the engine's
+file is read as US numbers, TPS/CTPS files as UK numbers, Bloctel as French and the Do
+Not Call Register as Australian numbers, whatever the engine's
 ``default_region``, and an entry of another country is rejected with its line and
 reason, so ``212-736-3100`` can never be stored as ``+442127363100``. The internal list
 has no country of its own and is read in the configured region. Numbers are
@@ -190,7 +192,7 @@ async def import_dnc(
 
     The import is recorded in the audit trail as ``dnc.imported`` by ``actor``.
 
-    ``dnc_source`` is one of internal, tps, ctps, usdnc; national lists need
+    ``dnc_source`` is one of internal, tps, ctps, usdnc, bloctel, dncr; national lists need
     ``list_date`` (YYYY-MM-DD) and are read in their own country (``default_region``
     applies to the internal list only; :func:`list_region`). Raises ValueError for a
     bad source, date or region,

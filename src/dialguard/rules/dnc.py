@@ -2,7 +2,9 @@
 
 A national list is only as good as its last download: TPS/CTPS subscribers must be
 screened against a copy less than 28 days old (Ofcom/ICO guidance under PECR reg. 21),
-US telemarketers against a registry copy less than 31 days old (16 CFR 310.4(b)(3)(iv)).
+US telemarketers against a registry copy less than 31 days old (16 CFR 310.4(b)(3)(iv)),
+Bloctel and Australia's Do Not Call Register against one less than 30 days old
+(:data:`dialguard.law.MAX_LIST_AGE_DAYS` says why for each).
 A list's age runs from 00:00 UTC of its date and the limit is exclusive: a TPS list
 dated 1 March is usable until 00:00 UTC on 29 March, not on that day (docs/compliance.md).
 When a campaign's list is older than that — or was never imported — no number is safe to
@@ -26,6 +28,8 @@ LIST_LABELS: dict[str, str] = {
     "tps": "TPS",
     "ctps": "CTPS",
     "usdnc": "US National DNC Registry",
+    "bloctel": "Bloctel",
+    "dncr": "Australian Do Not Call Register",
 }
 CLOCK_SKEW_S = DAY_S
 """A list dated further than this in the future is treated as bad data, not as fresh."""
@@ -78,7 +82,8 @@ def check_lists_fresh(
 
 def check_dnc(suppressions: Iterable[Suppression], required: Iterable[NationalList]) -> Verdict:
     """Refuse a number on the internal list (``dnc_internal``) or on a national list the
-    campaign honours (``dnc_tps``, ``dnc_ctps``, ``dnc_usdnc``). Entries from national
+    campaign honours (``dnc_tps``, ``dnc_ctps``, ``dnc_usdnc``,
+    ``dnc_bloctel``, ``dnc_dncr``). Entries from national
     lists the campaign does not use are ignored, as its configuration says."""
     honoured = set(required)
     entries = list(suppressions)

@@ -11,7 +11,7 @@ compliance reports ("why was this contact skipped?"). The order:
 1   dnc_list_stale      a national list the campaign needs is         None
                         missing, or 28 / 31 days old or more
 2   dnc_internal        the number is on the internal DNC list        None
-3   dnc_tps/ctps/usdnc  it is on a national list the campaign uses    None
+3   dnc_<list>          it is on a national list the campaign uses    None
 3b  voice_consent       consent "no", or not "yes" when required      None
 3c  preferred_channel   the contact asked for sms, email or none      None
                         (the engine hands it over instead)
@@ -68,6 +68,8 @@ RULE_ORDER: tuple[str, ...] = (
     "dnc_tps",
     "dnc_ctps",
     "dnc_usdnc",
+    "dnc_bloctel",
+    "dnc_dncr",
     "voice_consent",
     "preferred_channel",
     "max_attempts",

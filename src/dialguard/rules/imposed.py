@@ -16,6 +16,7 @@ from dialguard.law import (
     MIN_RING_TIMEOUT_S,
     NATIONAL_LIST_REGION,
     REGIME_MAX_CALLS,
+    REGIME_NATIONAL_LIST,
 )
 from dialguard.rules.frequency import CAP_SPANS
 from dialguard.rules.window import CallingWindow
@@ -60,4 +61,11 @@ def what_is_imposed(campaign: CampaignConfig) -> list[str]:
         for name in campaign.dnc.lists
     ]
     lines.append(f"do-not-call: internal list, {', '.join(lists) if lists else 'no national list'}")
+    own = REGIME_NATIONAL_LIST.get(cw.regime)
+    if own is not None and own not in campaign.dnc.lists:
+        lines.append(
+            f"regime {cw.regime!r}: its country's list, {own} ({NATIONAL_LIST_REGION[own]}"
+            f' numbers), is not screened: add "{own}" to [dnc] lists unless every callee'
+            " has a contract or consent that exempts the call"
+        )
     return lines

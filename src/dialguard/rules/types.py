@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from dialguard.rules.abandoned import is_abandoned
 
@@ -34,9 +34,9 @@ DIAL_MODE_OF: Final[Mapping[str, DialMode]] = MappingProxyType(
 attempt rows record it) to how the rules see the call. A predictive campaign's call with
 an agent reserved for it is placed, and recorded, as ``progressive``."""
 
-NationalList = Literal["tps", "ctps", "usdnc"]
-SuppressionSource = Literal["internal", "tps", "ctps", "usdnc"]
-SUPPRESSION_SOURCES: tuple[SuppressionSource, ...] = ("internal", "tps", "ctps", "usdnc")
+NationalList = Literal["tps", "ctps", "usdnc", "bloctel", "dncr"]
+SuppressionSource = Literal["internal", "tps", "ctps", "usdnc", "bloctel", "dncr"]
+SUPPRESSION_SOURCES: tuple[SuppressionSource, ...] = get_args(SuppressionSource)
 
 DAY_S = 86400
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

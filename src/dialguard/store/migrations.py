@@ -22,6 +22,10 @@ Why the tables look as they do:
   handed to another channel (UNIQUE: once), ``published_at`` NULL until MQTT has it.
 - ``dnc_lists`` records the date of each national list, so the engine can refuse to
   dial when the list is older than the law allows (TPS/CTPS 28 days, US DNC 31).
+- Migration 7 lets ``suppressions`` and ``dnc_lists`` hold France's Bloctel and
+  Australia's Do Not Call Register (``bloctel``, ``dncr``): SQLite cannot alter a CHECK,
+  so both tables are rebuilt with the wider one and their rows copied (PostgreSQL swaps
+  the constraints in place, ``postgres_migrations._TWINS``).
 """
 
 from __future__ import annotations
@@ -224,14 +228,43 @@ CREATE TABLE handoffs (
 CREATE INDEX handoffs_unpublished ON handoffs (campaign_id) WHERE published_at IS NULL;
 """
 
+_V7 = """
+CREATE TABLE suppressions_v7 (
+    number    TEXT NOT NULL,
+    source    TEXT NOT NULL CHECK (source IN ('internal', 'tps', 'ctps', 'usdnc',
+                                              'bloctel', 'dncr')),
+    list_date TEXT,
+    reason    TEXT,
+    added_at  REAL NOT NULL,
+    PRIMARY KEY (number, source)
+) WITHOUT ROWID;
+INSERT INTO suppressions_v7 (number, source, list_date, reason, added_at)
+    SELECT number, source, list_date, reason, added_at FROM suppressions;
+DROP TABLE suppressions;
+ALTER TABLE suppressions_v7 RENAME TO suppressions;
+
+CREATE TABLE dnc_lists_v7 (
+    source      TEXT PRIMARY KEY CHECK (source IN ('internal', 'tps', 'ctps', 'usdnc',
+                                                   'bloctel', 'dncr')),
+    list_date   TEXT NOT NULL,
+    imported_at REAL NOT NULL,
+    rows        INTEGER NOT NULL
+);
+INSERT INTO dnc_lists_v7 (source, list_date, imported_at, rows)
+    SELECT source, list_date, imported_at, rows FROM dnc_lists;
+DROP TABLE dnc_lists;
+ALTER TABLE dnc_lists_v7 RENAME TO dnc_lists;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "campaigns, contacts, suppressions, DNC lists, attempts, skips, audit", _V1),
     Migration(2, "index attempts by Call-ID (agent dispositions name the call)", _V2),
     Migration(3, "attempts refused by the trunk itself (not charged to the contact)", _V3),
     Migration(4, "pacing fields a supervisor set live, and the file's value then", _V4),
     Migration(5, "contact profiles, ordering score, answer model counts, hand-offs", _V5),
-    # 6 is PostgreSQL's own (campaign leases, store/postgres_migrations.py): the next
-    # SQLite migration is 7, so both lists stay in one order of versions
+    # 6 is PostgreSQL's own (campaign leases, store/postgres_migrations.py), so both
+    # lists stay in one order of versions
+    Migration(7, "DNC sources bloctel (France) and dncr (Australia)", _V7),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -75,6 +75,9 @@ _CUT_SHORT = """(a.answered_at IS NULL AND a.ended_by = 'local'
     AND coalesce(a.outcome, '') <> 'interrupted'
     AND a.ended_at - coalesce(a.ringing_at, a.invite_at) < ?)"""
 _WINDOW = "a.campaign_id = ? AND a.created_at >= ? AND a.created_at < ?"
+# One placeholder per DNC source the schema knows (``_sources`` fills them all), so a
+# new source needs no edit here.
+_SOURCE_SLOTS = ", ".join("?" * len(DNC_SOURCES))
 
 # One hour's figures: ``{k}`` is the hour's place in the statement (rows of a UNION ALL
 # come in no promised order). Every aggregate is evaluated for every row, so each is as
@@ -91,7 +94,8 @@ _HOUR = f"""SELECT {{k}}, count(*),
        count(*) FILTER (WHERE {_CUT_SHORT}),
        count(*) FILTER (WHERE EXISTS (
            SELECT 1 FROM suppressions s
-           WHERE s.number = a.number AND s.source IN (?, ?, ?, ?) AND s.added_at <= {_DIALLED})),
+           WHERE s.number = a.number AND s.source IN ({_SOURCE_SLOTS})
+             AND s.added_at <= {_DIALLED})),
        sum(a.opted_out),
        count(a.message_played_at),
        count(a.contact_id),

@@ -68,7 +68,18 @@ _SUBSTITUTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 _SQLITE_ONLY = re.compile(r"\bGLOB\b|WITHOUT ROWID|\bPRAGMA\b|AUTOINCREMENT|julianday", re.I)
 
-_TWINS: dict[int, str] = {}
+_SOURCES_V7 = "('internal', 'tps', 'ctps', 'usdnc', 'bloctel', 'dncr')"
+
+_TWINS: dict[int, str] = {
+    # SQLite rebuilds the two tables to widen their CHECK; PostgreSQL swaps it in place
+    # (the constraints' default names, as migration 1 created them).
+    7: f"""
+ALTER TABLE suppressions DROP CONSTRAINT suppressions_source_check,
+    ADD CONSTRAINT suppressions_source_check CHECK (source IN {_SOURCES_V7});
+ALTER TABLE dnc_lists DROP CONSTRAINT dnc_lists_source_check,
+    ADD CONSTRAINT dnc_lists_source_check CHECK (source IN {_SOURCES_V7});
+""",
+}
 """Hand-written PostgreSQL twins of SQLite migrations :func:`to_postgres` cannot carry."""
 
 

@@ -35,7 +35,7 @@ __all__ = [
 
 CampaignState = Literal["active", "paused", "stopped"]
 ContactStatus = Literal["pending", "in_progress", "done", "exhausted", "dnc"]
-DncSource = Literal["internal", "tps", "ctps", "usdnc"]
+DncSource = Literal["internal", "tps", "ctps", "usdnc", "bloctel", "dncr"]
 AttemptOutcome = Literal[
     "connected",
     "abandoned",
