@@ -158,7 +158,6 @@ async def test_migration_7_keeps_the_lists_and_takes_bloctel_and_dncr(
     path = tmp_path / "s.sqlite3"
     before = tuple(m for m in MIGRATIONS if m.version <= 5)
     monkeypatch.setattr(store_database, "MIGRATIONS", before)
-    monkeypatch.setattr(store_database, "SCHEMA_VERSION", 5)
     async with await Store.open(path, clock=lambda: 1000.0) as store:
         await store.dnc.add(["+442079460000"], "tps", "2026-11-20", now=900.0)
         await store.dnc.record_list("tps", "2026-11-20", 1)
