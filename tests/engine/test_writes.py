@@ -9,13 +9,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
 from dialguard.engine.writes import StoreWrites
 from dialguard.store import AttemptUpdate, NewContact, Store
+from tests.support.attempts import counting_transactions
 from tests.support.postgres import scratch_database
 from tests.support.scripted import FlakyStore
 
@@ -29,19 +29,6 @@ async def _attempts(store: Store, campaign: str = "c1") -> list[int]:
         await store.attempts.open(campaign_id=campaign, contact_id=c.id, number=c.number, mode="p")
         for c in await store.contacts.due(campaign, 1e12, len(NUMBERS))
     ]
-
-
-def _count_transactions(store: Store) -> list[int]:
-    db = store._database
-    inner = db.transaction
-    opened: list[int] = []
-
-    def counted() -> Any:
-        opened.append(1)
-        return inner()
-
-    db.transaction = counted  # type: ignore[method-assign]
-    return opened
 
 
 @contextlib.asynccontextmanager
@@ -73,7 +60,7 @@ def _steps(ids: list[int], t: float = 100.0) -> list[AttemptUpdate]:
 async def test_updates_queued_together_are_written_in_one_transaction(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "s.sqlite3") as store:
         ids = await _attempts(store)
-        opened = _count_transactions(store)
+        opened = counting_transactions(store)
         writes = StoreWrites()
         for step in _steps(ids):
             writes.update(store, step)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dialguard.store import AttemptUpdate, Store, UnknownRecord
 from tests.store.helpers import FakeClock, contact_id
+from tests.support.attempts import counting_transactions
 
 
 async def test_attempt_row_written_before_invite_then_updated(
@@ -154,20 +154,6 @@ async def test_attempt_by_call_id_finds_the_attempt_an_agent_names(tmp_path: Pat
 # --- write-behind: many steps in one transaction ---------------------------------------
 
 
-def _counting_transactions(store: Store) -> list[int]:
-    """Count the write transactions ``store`` opens from now on (one element each)."""
-    db = store._database
-    inner = db.transaction
-    opened: list[int] = []
-
-    def counted() -> Any:
-        opened.append(1)
-        return inner()
-
-    db.transaction = counted  # type: ignore[method-assign]
-    return opened
-
-
 async def _two_attempts(store: Store) -> tuple[int, int]:
     ids = []
     for n in ("+442079460000", "+442079460001"):
@@ -195,7 +181,7 @@ async def test_a_batch_of_steps_is_one_transaction_and_the_same_as_one_by_one(
         AttemptUpdate.disposition(a, "first"),
         AttemptUpdate.disposition(a, "second"),  # a later value of a column wins
     ]
-    opened = _counting_transactions(store)
+    opened = counting_transactions(store)
     assert await store.attempts.apply_updates(steps) == []
     assert len(opened) == 1
     got = await store.attempts.get(a), await store.attempts.get(b)

@@ -7,7 +7,23 @@ connect, abandon, opt-out, outcome), so a test cannot build a row the engine nev
 
 from __future__ import annotations
 
+from typing import Any
+
 from dialguard.store import AttemptOutcome, Store
+
+
+def counting_transactions(store: Store) -> list[int]:
+    """Count the write transactions ``store`` opens from now on (one element each)."""
+    db = store._database
+    inner = db.transaction
+    opened: list[int] = []
+
+    def counted() -> Any:
+        opened.append(1)
+        return inner()
+
+    db.transaction = counted  # type: ignore[method-assign]
+    return opened
 
 
 async def play_attempt(

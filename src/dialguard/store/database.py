@@ -339,25 +339,24 @@ class SqliteDatabase(Database):
         Yields the connection to run the block's statements on; reads through
         :meth:`fetchone` / :meth:`fetchall` inside the block (in the same task) run on
         it too and see its writes; other tasks' reads see only what is committed."""
-        async with self._write_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            token = self._in_tx.set(True)
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.rollback()
-                raise
-            finally:
-                self._in_tx.reset(token)
-            await self._db.commit()
+        async with self._on_writer("BEGIN IMMEDIATE") as tx:
+            yield tx
 
     @asynccontextmanager
     async def scratch(self) -> AsyncIterator[Tx]:
         """A deferred ``BEGIN``: writes to TEMP tables lock only the temporary database,
         so the engine's writes to the store go on while an import sorts its list."""
+        async with self._on_writer("BEGIN") as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def _on_writer(self, begin: str) -> AsyncIterator[Tx]:
+        """``begin`` … ``COMMIT`` (``ROLLBACK`` if the block raises) on the write
+        connection; reads of this task meanwhile run on it too (and see its writes and
+        its temporary tables)."""
         async with self._write_lock:
-            await self._db.execute("BEGIN")
-            token = self._in_tx.set(True)  # its reads see the temporary tables
+            await self._db.execute(begin)
+            token = self._in_tx.set(True)
             try:
                 yield self._db
             except BaseException:
