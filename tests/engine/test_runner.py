@@ -56,6 +56,7 @@ async def rig(
     publish: Callable[[str, AgentCallMessage], Awaitable[None]] | None = None,
     pacing: dict[str, Any] | None = None,
     state: CampaignState = "active",
+    dnc_lists: list[str] | None = None,
 ) -> AsyncIterator[Rig]:
     async with await Store.open(tmp_path / "store.sqlite3") as real:
         await real.campaigns.upsert("c1", "Faults", "{}")
@@ -67,6 +68,7 @@ async def rig(
                 "caller_id": "+12025550123",
                 "calling_window": {"regime": "none"},
                 "pacing": {"mode": "progressive", **(pacing or {})},
+                "dnc": {"lists": dnc_lists or []},
             }
         )
         store = FlakyStore(real)
@@ -285,3 +287,33 @@ async def test_a_503_storm_costs_no_contact_an_attempt_and_dialling_resumes(
             contact = await store.contacts.get(refused[0].contact_id or 0)
         assert contact is not None and contact.attempts == 0 and contact.status == "pending"
         assert contact.next_attempt_at is not None
+
+
+async def test_a_campaign_whose_list_was_never_imported_reserves_nobody_until_it_is(
+    tmp_path: Path,
+) -> None:
+    """The gate would refuse every contact, so the runner proposes no launch at all: no
+    agent is held "reserved" for a pick that must fail (CI's README walk-through showed
+    four). Once the list is imported, dialling starts within the reasons' refresh."""
+    async with rig(tmp_path, dnc_lists=["tps"]) as r:
+        picks = 0
+        pick = r.runner.picker.next_contact
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal picks
+            picks += 1
+            return await pick(*args, **kwargs)
+
+        r.runner.picker.next_contact = counted  # type: ignore[method-assign]
+        for agent in ("a1", "a2"):
+            r.runner.report(AgentChanged(agent, "ready"))
+        held = 0
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            held = max(held, len(r.runner.pacer.reservations()))
+            await asyncio.sleep(0.01)
+        assert (picks, held, r.trunk.calls) == (0, 0, [])
+        assert "dnc_list_missing" in [b.code for b in r.runner.blocking_reasons()]
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        await r.store.dnc.record_list("tps", today, 0)
+        await r.call(1, within=6.0)

@@ -28,6 +28,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 from dialguard.config import CampaignConfig, PacingConfig
 from dialguard.config.pacing_map import ENGINE_TRANSFER_TIMEOUT_S, pacing_params
@@ -51,6 +52,9 @@ from dialguard.sip.api import Prompt, Trunk
 from dialguard.store import AttemptUpdate, CampaignState, Store, StoreError
 
 log = get_logger(__name__)
+
+LIST_HOLDS: Final = frozenset({"dnc_list_missing", "dnc_list_stale"})
+"""Store reasons that refuse every contact of the campaign (engine.blocking)."""
 
 REASONS_EVERY_S = 2.0
 """How often a runner re-reads from the store why it may be blocked (lists, contacts):
@@ -169,6 +173,7 @@ class CampaignRunner:
             self._tg = tg
             try:
                 await self._seed_governor()
+                await self._refresh_quietly()  # a list hold is known before any launch
                 while not self._stopping:
                     if self._reseed:
                         await self._seed_governor()
@@ -261,6 +266,8 @@ class CampaignRunner:
         why = self._may_dial(None, trunk=False)
         if why is None and self.deps.trunk_health.paused(now):
             why = "trunk paused"
+        if why is None:
+            why = self._list_hold()
         if why == self._held_why:
             return
         if why is None:
@@ -270,6 +277,17 @@ class CampaignRunner:
             self._give_back_prefetched()
         self._held_why = why
         self.pacer.handle(pe.LaunchGate(open=why is None), now)
+
+    def _list_hold(self) -> str | None:
+        """A national list the campaign must screen is missing or too old: the gate
+        would refuse every contact, so no launch is proposed (and no agent reserved for
+        a pick that must fail) until the store's reasons, re-read every
+        :data:`REASONS_EVERY_S`, say the list is there. CI saw a blocked campaign hold
+        four agents "reserved" for such picks."""
+        for r in self._store_reasons:
+            if r.code in LIST_HOLDS:
+                return r.message
+        return None
 
     def _may_dial(self, agent: str | None, *, trunk: bool = True) -> str | None:
         """Why a new dial must not go out now (fail closed), or None. ``trunk``: ask the
