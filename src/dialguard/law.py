@@ -43,6 +43,11 @@ checks, so the two cannot disagree."""
 
 # --- national do-not-call lists --------------------------------------------------------
 
+LIST_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+"""The shape of a do-not-call list's name (built-in or declared in the engine config's
+``[[dnc_list]]``): a lower-case token, so it reads the same in a campaign's ``[dnc]
+lists``, on the command line and in the store, whose schema checks this shape."""
+
 NATIONAL_LIST_REGION: dict[str, str] = {
     "tps": "GB",
     "ctps": "GB",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast
 
 from dialguard.importing.columns import (
     NUMBER_ALIASES,
@@ -43,7 +42,7 @@ from dialguard.importing.report import ImportReport, Reject
 from dialguard.law import NATIONAL_LIST_REGION
 from dialguard.logs import get_logger
 from dialguard.phone import InvalidNumber, check_region, in_country, normalise_number
-from dialguard.store import BATCH_ROWS, DNC_SOURCES, DncSource, Store, check_list_date
+from dialguard.store import BATCH_ROWS, DNC_SOURCES, Store, check_list_date
 from dialguard.store.dnc import DncImport
 
 __all__ = ["import_dnc", "list_region"]
@@ -201,7 +200,7 @@ async def import_dnc(
     """
     if dnc_source not in DNC_SOURCES:
         raise ValueError(f"DNC source {dnc_source!r} is not one of: {', '.join(DNC_SOURCES)}")
-    listed_on = cast(DncSource, dnc_source)  # checked just above
+    listed_on = dnc_source
     if list_date is not None:
         check_list_date(list_date)
     elif dnc_source != "internal":
