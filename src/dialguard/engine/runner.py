@@ -26,7 +26,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from dialguard.config import CampaignConfig, PacingConfig
@@ -39,6 +39,7 @@ from dialguard.engine.metrics import EngineMetrics
 from dialguard.engine.selection import Blocked, ContactPicker
 from dialguard.engine.trunk_health import TrunkBreaker
 from dialguard.engine.writes import StoreWrites
+from dialguard.law import BUILT_IN_LISTS, ListTerms
 from dialguard.logs import get_logger
 from dialguard.mqtt.contract import AgentCallMessage, BlockReason, CampaignStatus
 from dialguard.pacing import decisions as pd
@@ -81,6 +82,8 @@ class RunnerDeps:
     agent_available: Callable[[str], bool] = lambda agent: True
     wall: Callable[[], float] = time.time
     admission: Admission = field(default_factory=Admission)
+    national_lists: Mapping[str, ListTerms] = field(default_factory=lambda: dict(BUILT_IN_LISTS))
+    """Every national list's terms (``EngineConfig.national_lists()``)."""
 
 
 class CampaignRunner:
@@ -92,7 +95,7 @@ class CampaignRunner:
         self.state: CampaignState = state
         self.loop = asyncio.get_running_loop()
         self.pacer = Pacer(pacing_params(campaign.pacing), now=self.loop.time())
-        self.picker = ContactPicker(deps.store, campaign)
+        self.picker = ContactPicker(deps.store, campaign, deps.national_lists)
         self.jobs: dict[int, CallJob] = {}
         self.tally = CallTally(
             campaign.id,
