@@ -430,7 +430,9 @@ class CampaignRunner:
 
     async def refresh_blocking(self) -> list[BlockReason]:
         """Re-read the store's half of the reasons now; returns all of them."""
-        view = await read_store_view(self.deps.store, self.campaign, self.deps.wall())
+        view = await read_store_view(
+            self.deps.store, self.campaign, self.deps.wall(), self.deps.national_lists
+        )
         # The picker's prefetched contacts are claimed in the store (not pending) but not
         # dialled yet: still left to call, or a claim batch would vanish from the count.
         self._store_reasons = view.reasons
