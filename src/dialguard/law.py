@@ -16,6 +16,8 @@ Sources (see docs/compliance.md for the full table):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 MIN_RING_TIMEOUT_S: float = 15.0
@@ -43,6 +45,11 @@ checks, so the two cannot disagree."""
 
 # --- national do-not-call lists --------------------------------------------------------
 
+LIST_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+"""The shape of a do-not-call list's name (built-in or declared in the engine config's
+``[[dnc_list]]``): a lower-case token, so it reads the same in a campaign's ``[dnc]
+lists``, on the command line and in the store, whose schema checks this shape."""
+
 NATIONAL_LIST_REGION: dict[str, str] = {
     "tps": "GB",
     "ctps": "GB",
@@ -65,6 +72,26 @@ professional must have its files cleaned against the list at least every 30 days
 reading; 30 is the conservative choice, docs/compliance.md); the Do Not Call Register,
 Do Not Call Register Act 2006 s 11 and the ACMA's guidance (a number not on the register
 when the list was washed in the last 30 days may be called)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListTerms:
+    """What the law (or, for a declared list, the engine config) says of one national
+    list: the country its numbers are read in and the age past which it blocks dialling.
+    ``label`` is how messages name it (None: the rules' own label, else its name)."""
+
+    region: str
+    max_age_days: int
+    label: str | None = None
+
+
+BUILT_IN_LISTS: Mapping[str, ListTerms] = {
+    name: ListTerms(region, MAX_LIST_AGE_DAYS[name])
+    for name, region in NATIONAL_LIST_REGION.items()
+}
+"""The built-in national lists' terms, from the two tables above (their one home). Lists
+declared in the engine config (``[[dnc_list]]``, ``EngineConfig.national_lists``) are
+added to these, never put in their place."""
 
 REGIME_NATIONAL_LIST: dict[str, str] = {"france": "bloctel", "australia": "dncr"}
 """The national list of a one-country regime, which ``config check`` expects a campaign

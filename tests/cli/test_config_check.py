@@ -169,3 +169,27 @@ def test_a_long_error_stays_on_one_line_when_piped(tmp_path: Path) -> None:
     assert len(line) > 80
     assert line.startswith("config error: ") and f"{name}.toml" in line
     assert line.endswith("must be ≥ 15 s (minimum ring time)"), out.stderr
+
+
+def test_config_check_takes_a_declared_list_and_names_one_nobody_declared(
+    tmp_path: Path,
+) -> None:
+    """A campaign may screen a list the engine config declares ([[dnc_list]]); config
+    check shows its terms; a list no config declares is an error naming the campaign
+    and the field, and so is a bad declaration."""
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "de.toml").write_text(
+        GOOD.replace('"ok"', '"de"') + '[dnc]\nlists = ["robinson_de"]\n'
+    )
+    config = tmp_path / "dialguard.toml"
+    config.write_text('[[dnc_list]]\nsource = "robinson_de"\nregion = "DE"\nmax_age_days = 30\n')
+    out = check(config)
+    assert out.returncode == 0, out.stderr
+    assert "robinson_de (DE numbers, less than 30 days old)" in out.stdout
+    config.write_text("")
+    out = check(config)
+    assert out.returncode != 0
+    assert "campaign de: dnc.lists: 'robinson_de' is neither a built-in list" in out.stderr
+    config.write_text('[[dnc_list]]\nsource = "tps"\nregion = "GB"\nmax_age_days = 28\n')
+    out = check(config)
+    assert out.returncode != 0 and "dnc_list.0.source = tps" in out.stderr, out.stderr

@@ -380,3 +380,44 @@ def test_on_a_terminal_log_lines_go_above_the_progress_bar_not_through_it(
     line = next(ln for ln in shown.splitlines() if "contacts_imported" in ln)
     assert "importing" not in line  # not glued to the bar
     assert "contacts_imported" not in capsys.readouterr().err
+
+
+def test_a_declared_list_under_the_shipped_gb_default_is_read_in_its_own_region(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A [[dnc_list]] the engine config declares (robinson_de, DE): its file is read as
+    German numbers although engine.default_region is GB, a number of another country is
+    rejected with its line and reason, and the output names the region used."""
+    config = setup / "config" / "dialguard.toml"
+    config.write_text(
+        config.read_text()
+        + '[[dnc_list]]\nsource = "robinson_de"\nregion = "DE"\nmax_age_days = 30\n'
+    )
+    (setup / "robinson.csv").write_text("030 901820\n+49 89 1234567\n+44 20 7946 0000\n")
+    rejects = setup / "rejects.csv"
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    code = run("import", "dnc", str(setup / "robinson.csv"), "--source", "robinson_de",
+               "--list-date", today, "--config", str(config),
+               "--rejects", str(rejects))  # fmt: skip
+    assert code == 1  # the import ran, and the UK number on line 3 was rejected
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert "robinson_de numbers imported  2" in out, out
+    assert "numbers without +country read as DE (the robinson_de list holds DE numbers)" in out
+    assert "not a DE number (+442079460000)" in out
+    [_, bad] = rejects.read_text().splitlines()
+    assert bad.startswith("3,") and "not a DE number" in bad, bad
+
+    async def check() -> None:
+        async with await Store.open(setup / "var" / "store.sqlite3") as store:
+            for number in ("+4930901820", "+49891234567"):
+                assert [h.source for h in await store.dnc.lookup(number)] == ["robinson_de"]
+            assert await store.dnc.lookup("+443090182") == []
+            assert (await store.dnc.list_dates())["robinson_de"].list_date == today
+
+    asyncio.run(check())
+    # Without the declaration, the name is unknown and the error says where to declare it.
+    config.write_text(config.read_text().split("[[dnc_list]]")[0])
+    assert run("import", "dnc", str(setup / "robinson.csv"), "--source", "robinson_de",
+               "--list-date", today, "--config", str(config)) != 0  # fmt: skip
+    assert "[[dnc_list]]" in capsys.readouterr().err

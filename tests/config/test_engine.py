@@ -9,6 +9,7 @@ import pytest
 
 from dialguard.config import ConfigError, load_engine_config
 from dialguard.config.engine import template_problem, topic_prefix_problem
+from dialguard.law import BUILT_IN_LISTS, ListTerms
 
 
 def problems(tmp_path: Path, toml: str, env: dict[str, str] | None = None) -> list[str]:
@@ -107,3 +108,36 @@ def test_admission_settings_the_engine_could_not_use_are_refused(
 def test_an_admission_override_from_the_environment(tmp_path: Path) -> None:
     found = "\n".join(problems(tmp_path, "", env={"DIALGUARD_ADMISSION__MIN_WINDOW": "999"}))
     assert "need min_window ≤ initial_window ≤ max_window, got 999, 16, 256" in found, found
+
+
+_DECLARED = '[[dnc_list]]\nsource = "robinson_de"\nregion = "DE"\nmax_age_days = 30\n'
+
+
+@pytest.mark.parametrize(
+    ("toml", "field", "says"),
+    [
+        (_DECLARED.replace('"robinson_de"', '"tps"'), "dnc_list.0.source = tps",
+         "built-in list"),
+        (_DECLARED.replace('"robinson_de"', '"internal"'), "dnc_list.0.source", "built-in"),
+        (_DECLARED.replace('"robinson_de"', '"Robinson-DE"'), "dnc_list.0.source",
+         "should match pattern"),
+        (_DECLARED.replace('"DE"', '"XX"'), "dnc_list.0.region = XX", "unknown region"),
+        (_DECLARED.replace("= 30", "= 0"), "dnc_list.0.max_age_days = 0", "greater than 0"),
+        (_DECLARED.replace("= 30", "= -3"), "dnc_list.0.max_age_days", "greater than 0"),
+        (_DECLARED + _DECLARED.replace('"DE"', '"AT"'), "dnc_list",
+         "dnc_list[1].source 'robinson_de': already declared by dnc_list[0]"),
+    ],
+)  # fmt: skip
+def test_a_declared_national_list_is_refused_naming_its_field(
+    tmp_path: Path, toml: str, field: str, says: str
+) -> None:
+    [line] = problems(tmp_path, toml)
+    assert f"dialguard.toml: {field}" in line and says in line, line
+
+
+def test_a_declared_national_list_joins_the_built_in_ones(tmp_path: Path) -> None:
+    path = tmp_path / "dialguard.toml"
+    path.write_text(_DECLARED.replace("= 30\n", '= 30\nlabel = "Robinsonliste (DE)"\n'))
+    lists = load_engine_config(path).national_lists()
+    assert lists["robinson_de"] == ListTerms("DE", 30, "Robinsonliste (DE)")
+    assert {k: v for k, v in lists.items() if k != "robinson_de"} == BUILT_IN_LISTS

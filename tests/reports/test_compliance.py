@@ -523,3 +523,37 @@ def test_the_sums_equal_a_recount_on_postgresql_too(
     joins), on fewer examples: each gets a database of its own."""
     with scratch_database() as url:
         _assert_recount(rows, listings, campaign, shift, url)
+
+
+async def test_a_call_to_a_number_on_a_declared_list_is_a_breach(tmp_path: Path) -> None:
+    """A list declared in the engine config ([[dnc_list]] robinson_de) and screened by
+    the campaign: a call to a number on it counts in the report's DNC check."""
+    cfg = parse_campaign(
+        {
+            "id": "c1",
+            "name": "C1",
+            "caller_id": "+12025550123",
+            "calling_window": {"regime": "none"},
+            "dnc": {"lists": ["robinson_de"]},
+        }
+    )
+    numbers = ("+4930901820", "+4930901821")
+    t = dt.datetime(2026, 11, 16, 10, 0, tzinfo=dt.UTC).timestamp()  # 11:00 in Berlin
+    store = await Store.open(tmp_path / "s.sqlite3")
+    await store.campaigns.upsert("c1", "C1", cfg.model_dump_json(), state="active")
+    await store.contacts.insert(
+        "c1", [NewContact(number=n, region="DE", timezones=("Europe/Berlin",)) for n in numbers],
+        now=0,
+    )  # fmt: skip
+    ids = {c.number: c.id for c in await store.contacts.due("c1", t, 100)}
+    await store.dnc.add([numbers[0]], "robinson_de", "2026-11-10", now=t - 3600)
+    await store.dnc.add([numbers[1]], "tps", "2026-11-10", now=t - 3600)  # not screened
+    for i, number in enumerate(numbers):
+        await _attempt(store, ids, number, t + 10 * i, ended_at=t + 10 * i + 2,
+                       outcome="busy", sip_code=486)  # fmt: skip
+    rep = await compliance_report(store, cfg, "24h", t - 3600, t + 3600)
+    await store.close()
+    [p] = rep.periods
+    assert (p.attempts, p.dnc_hits) == (2, 1)
+    [breach] = [b for b in rep.breaches if "dnc_hits" in b]
+    assert breach.endswith(": dnc_hits = 1 (must be 0)")

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from dialguard.law import BUILT_IN_LISTS, ListTerms
 from dialguard.rules.gate import (
     RULE_ORDER,
     all_refusals,
@@ -235,3 +236,30 @@ def test_check_contact_agrees_with_all_refusals_and_its_retry_time_is_exact(
     # Allowed at the retry time, and refused one second before it.
     assert check_contact(contact, history, [], {}, camp, mode, v.retry_at).allowed, show(v.retry_at)
     assert not check_contact(contact, history, [], {}, camp, mode, v.retry_at - 1).allowed
+
+
+ROBINSON = {"robinson_de": ListTerms("DE", 30, "Robinsonliste (DE)")}
+"""A list the engine config declares ([[dnc_list]]), as ``national_lists()`` hands it on."""
+
+
+def test_a_declared_list_blocks_when_stale_and_refuses_a_listed_number() -> None:
+    """A declared list is checked like tps: missing or as old as its declared
+    max_age_days blocks the campaign; a number on it is refused for good; a campaign
+    screening a list nobody declared is blocked (fail closed)."""
+    berlin = ContactFacts("+4930901820", (NY,))
+    camp = campaign(dnc={"lists": ["robinson_de"]})
+    dated = NOON - 10 * DAY
+    fresh = {"robinson_de": dated}
+    kw = {"lists": {**BUILT_IN_LISTS, **ROBINSON}}
+    assert check_contact(berlin, [], [], fresh, camp, "guaranteed", NOON, **kw).allowed
+    on_it = [Suppression("robinson_de")]
+    v = check_contact(berlin, [], on_it, fresh, camp, "guaranteed", NOON, **kw)
+    assert (v.rule, v.retry_at) == ("dnc_declared", None)
+    assert "Robinsonliste (DE)" in v.reason
+    assert check_contact(berlin, [], [], fresh, camp, "guaranteed", dated + 30 * DAY - 1, **kw)
+    v = check_contact(berlin, [], [], fresh, camp, "guaranteed", dated + 30 * DAY, **kw)
+    assert v.rule == "dnc_list_stale" and "less than 30 days" in v.reason
+    v = check_contact(berlin, [], [], {}, camp, "guaranteed", NOON, **kw)
+    assert v.rule == "dnc_list_stale" and "never imported" in v.reason
+    v = check_contact(berlin, [], [], fresh, camp, "guaranteed", NOON)  # not declared
+    assert v.rule == "dnc_list_stale" and "[[dnc_list]]" in v.reason

@@ -60,7 +60,7 @@ def test_past_attempt_validation() -> None:
 
 def test_suppression_validation() -> None:
     with pytest.raises(ValueError, match=r"Suppression\.source"):
-        Suppression("robinson")  # type: ignore[arg-type]
+        Suppression("Robinson-DE")  # a list name is a lower-case token
     with pytest.raises(ValueError, match="list_date"):
         Suppression("tps", math.inf)
 

@@ -34,8 +34,8 @@ async def test_refreshed_list_keeps_first_seen_time(store: Store, clock: FakeClo
 
 
 async def test_suppression_argument_checks(store: Store) -> None:
-    with pytest.raises(ValueError, match="DNC source 'fps' is not one of"):
-        await store.dnc.add(["+442079460000"], "fps", "2026-11-01")
+    with pytest.raises(ValueError, match="DNC source 'F-PS' is not a list name"):
+        await store.dnc.add(["+442079460000"], "F-PS", "2026-11-01")
     with pytest.raises(ValueError, match="a tps list needs its list date"):
         await store.dnc.add(["+442079460000"], "tps", None)
     with pytest.raises(ValueError, match="list date '01/11/2026' must be written YYYY-MM-DD"):
@@ -148,28 +148,38 @@ async def test_an_import_sorting_its_list_leaves_the_store_writable(
                 await engine.dnc.add(["+442079460002"], "internal", None)
 
 
-async def test_bloctel_and_dncr_are_stored_and_the_schema_refuses_other_sources(
+async def test_any_list_name_of_the_right_shape_is_stored_and_others_are_refused(
     store: Store, location: object
 ) -> None:
-    """Migration 7 (SQLite rebuilds the tables, PostgreSQL swaps the CHECK in place):
-    the new sources fit on both, and a source no migration names is still refused."""
+    """Migrations 7 and 8 (SQLite rebuilds the tables, PostgreSQL swaps the CHECK in
+    place): built-in and declared lists (``robinson_de``) fit on both, and a source that
+    is not a lower-case token is refused by the store and by the schema itself."""
     await store.dnc.add(["+33142685300"], "bloctel", "2026-11-20")
     await store.dnc.add(["+61293744000"], "dncr", "2026-11-21")
+    await store.dnc.add(["+4930901820"], "robinson_de", "2026-11-22")
     await store.dnc.record_list("bloctel", "2026-11-20", 1)
     await store.dnc.record_list("dncr", "2026-11-21", 1)
+    await store.dnc.record_list("robinson_de", "2026-11-22", 1)
     assert [h.source for h in await store.dnc.lookup("+33142685300")] == ["bloctel"]
     assert [h.source for h in await store.dnc.lookup("+61293744000")] == ["dncr"]
+    assert [h.source for h in await store.dnc.lookup("+4930901820")] == ["robinson_de"]
     assert {k: v.list_date for k, v in (await store.dnc.list_dates()).items()} == {
-        "bloctel": "2026-11-20", "dncr": "2026-11-21"
+        "bloctel": "2026-11-20", "dncr": "2026-11-21", "robinson_de": "2026-11-22"
     }  # fmt: skip
-    bad = "INSERT INTO dnc_lists (source, list_date, imported_at, rows) VALUES ('fps', 'x', 0, 0)"
-    if isinstance(location, str):
-        import psycopg
+    with pytest.raises(ValueError, match="'Robinson-DE' is not a list name"):
+        await store.dnc.record_list("Robinson-DE", "2026-11-22", 1)
+    for name in ("Robinson", "robinson-de", "9tps", "", "a" * 33):
+        bad = (
+            "INSERT INTO dnc_lists (source, list_date, imported_at, rows)"
+            f" VALUES ('{name}', 'x', 0, 0)"
+        )
+        if isinstance(location, str):
+            import psycopg
 
-        with psycopg.connect(location) as pg, pytest.raises(psycopg.errors.CheckViolation):
-            pg.execute(bad)
-    else:
-        import sqlite3
+            with psycopg.connect(location) as pg, pytest.raises(psycopg.errors.CheckViolation):
+                pg.execute(bad)
+        else:
+            import sqlite3
 
-        with sqlite3.connect(str(location)) as db, pytest.raises(sqlite3.IntegrityError):
-            db.execute(bad)
+            with sqlite3.connect(str(location)) as db, pytest.raises(sqlite3.IntegrityError):
+                db.execute(bad)

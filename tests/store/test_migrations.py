@@ -177,4 +177,30 @@ async def test_migration_7_keeps_the_lists_and_takes_bloctel_and_dncr(
         }  # fmt: skip
         assert [h.source for h in await store.dnc.lookup("+61293744000")] == ["dncr"]
     with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        db.execute("INSERT INTO dnc_lists VALUES ('fps', '2026-11-20', 0, 0)")
+        db.execute("INSERT INTO dnc_lists VALUES ('FPS', '2026-11-20', 0, 0)")
+
+
+async def test_migration_8_keeps_the_lists_and_takes_a_declared_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store of migration 7 (CHECK on six names) with a Bloctel list, opened by this
+    dialguard: the entries and dates are kept, and a declared list's name now fits."""
+    path = tmp_path / "s.sqlite3"
+    before = tuple(m for m in MIGRATIONS if m.version <= 7)
+    monkeypatch.setattr(store_database, "MIGRATIONS", before)
+    async with await Store.open(path, clock=lambda: 1000.0) as store:
+        await store.dnc.add(["+33142685300"], "bloctel", "2026-11-20", now=900.0)
+        await store.dnc.record_list("bloctel", "2026-11-20", 1)
+    with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        db.execute("INSERT INTO dnc_lists VALUES ('robinson_de', '2026-11-20', 0, 0)")
+    monkeypatch.undo()
+    async with await Store.open(path, clock=lambda: 2000.0) as store:
+        assert await store.schema_version() == SCHEMA_VERSION == 8
+        [hit] = await store.dnc.lookup("+33142685300")
+        assert (hit.source, hit.list_date, hit.added_at) == ("bloctel", "2026-11-20", 900.0)
+        await store.dnc.add(["+4930901820"], "robinson_de", "2026-11-21")
+        await store.dnc.record_list("robinson_de", "2026-11-21", 1)
+        dates = await store.dnc.list_dates()
+        assert {k: v.list_date for k, v in dates.items()} == {
+            "bloctel": "2026-11-20", "robinson_de": "2026-11-21"
+        }  # fmt: skip

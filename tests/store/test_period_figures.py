@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from dialguard.rules.abandoned import live_answer
 from dialguard.store import ATTEMPT_OUTCOMES, Store
-from dialguard.store.period_figures import _sources
+from dialguard.store.period_figures import HONOURED_SLOTS, _sources
 from tests.store.helpers import FakeClock
 from tests.support.attempts import play_attempt
 
@@ -32,11 +32,17 @@ async def test_a_connect_at_the_deadline_is_not_abandoned_one_after_is(store: St
 
 
 def test_dnc_sources_are_checked_and_padded() -> None:
-    assert _sources(["internal", "usdnc"]) == ("internal", "usdnc", *("internal",) * 4)
-    with pytest.raises(ValueError, match="DNC sources"):
-        _sources(["fps"])
+    """One placeholder per honoured list, up to HONOURED_SLOTS, whatever their names (a
+    declared list, robinson_de, counts like a built-in one)."""
+    assert _sources(["internal", "usdnc"]) == ("internal", "usdnc", *("internal",) * 14)
+    assert _sources(["internal", "robinson_de"])[:3] == ("internal", "robinson_de", "internal")
+    assert len(_sources(["internal"])) == HONOURED_SLOTS
+    with pytest.raises(ValueError, match="not a list name"):
+        _sources(["F-PS"])
     with pytest.raises(ValueError, match="DNC sources"):
         _sources([])
+    with pytest.raises(ValueError, match="DNC sources"):
+        _sources([f"l{i}" for i in range(HONOURED_SLOTS + 1)])
 
 
 @settings(max_examples=100, deadline=None)

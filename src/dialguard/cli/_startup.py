@@ -31,7 +31,14 @@ def check_startup(cfg: EngineConfig, campaigns: list[CampaignConfig]) -> Startup
                 "engine.agents_file: no agent roster configured (or it lists nobody): "
                 "every agent's state will be ignored and nothing dialled"
             )
+    known = cfg.national_lists()
     for c in campaigns:
+        for name in c.dnc.lists:
+            if name not in known:
+                out.problems.append(
+                    f"campaign {c.id}: dnc.lists: {name!r} is neither a built-in list"
+                    f" ({', '.join(known)}) nor declared in the engine config's [[dnc_list]]"
+                )
         if c.information_message is None:
             continue
         try:

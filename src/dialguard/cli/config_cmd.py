@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from cyclopts import App
@@ -27,6 +28,7 @@ from dialguard.config import (
 from dialguard.config.loading import campaigns_dir_of
 from dialguard.engine.blocking import contact_reasons, list_reasons, store_reasons
 from dialguard.engine.ownership import resolve
+from dialguard.law import ListTerms
 from dialguard.store import DueSummary, Store, StoreError
 
 app = App(name="config", help="Check configuration files.")
@@ -84,37 +86,41 @@ def check(config: Path | None = None) -> int:
 
     for c in campaigns:
         console.print(f"  {c.id}: {c.name} ({c.pacing.mode}, cap {c.pacing.abandon_cap:.1%})")
-        for line in what_is_imposed(c):
+        for line in what_is_imposed(c, cfg.national_lists()):
             # the lines are text, not markup: "[dnc] lists" must print as written
             console.print(f"    {escape(line)}", highlight=False, soft_wrap=True)
     # Valid files can still make a campaign that dials nothing, or a restart that keeps a
     # supervisor's change over the file: say so now, as warnings (the exit stays 0).
-    for line in _warnings(cfg.store.path, campaigns):
+    for line in _warnings(cfg.store.path, campaigns, cfg.national_lists()):
         err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
     return EXIT_OK
 
 
-def _warnings(store_path: Path, campaigns: list[CampaignConfig]) -> list[str]:
+def _warnings(
+    store_path: Path, campaigns: list[CampaignConfig], national: Mapping[str, ListTerms]
+) -> list[str]:
     now = time.time()
     if not store_path.exists():
         none = DueSummary(0, 0, None, None, None)
         return [
             f"{c.id} would dial nothing: {r.message}"
             for c in campaigns
-            for r in list_reasons(c, {}, now) + contact_reasons(c, none, 0)
+            for r in list_reasons(c, {}, now, national) + contact_reasons(c, none, 0)
         ] + [f"no store yet at {store_path} (the daemon or an import creates it)"]
     try:
-        return asyncio.run(_store_warnings(store_path, campaigns, now))
+        return asyncio.run(_store_warnings(store_path, campaigns, now, national))
     except (StoreError, OSError) as e:
         return [f"store {store_path} not read: {e}"]
 
 
-async def _store_warnings(path: Path, campaigns: list[CampaignConfig], now: float) -> list[str]:
+async def _store_warnings(
+    path: Path, campaigns: list[CampaignConfig], now: float, national: Mapping[str, ListTerms]
+) -> list[str]:
     out = []
     async with await Store.open(path) as store:
         for c in campaigns:
             for s in resolve(c.pacing, await store.campaigns.pacing_overrides(c.id)).settlements:
                 out.append(f"{c.id} at the next start: {s.sentence()}")
-            for r in await store_reasons(store, c, now):
+            for r in await store_reasons(store, c, now, national):
                 out.append(f"{c.id} would dial nothing: {r.message}")
     return out

@@ -49,12 +49,9 @@ from dialguard.importing import ColumnError, ImportReport, import_contacts, impo
 from dialguard.importing import Progress as ProgressCallback
 from dialguard.importing.encoding import EncodingError, check_encoding
 from dialguard.importing.report import write_rejects
-from dialguard.law import NATIONAL_LIST_REGION
 from dialguard.logs import configure_logging
 from dialguard.phone import InvalidNumber, check_region
-from dialguard.rules.dnc import MAX_LIST_AGE_S
-from dialguard.rules.types import DAY_S
-from dialguard.store import DNC_SOURCES, Store, StoreError, check_list_date
+from dialguard.store import Store, StoreError, check_list_date
 
 app = App(name="import", help="Import contact lists and do-not-call lists.")
 
@@ -360,9 +357,15 @@ def dnc(
         cfg, default_region = _setup(config, region)
         _check_encoding(encoding)
         kind = source.lower()  # TPS, tps: the same list
-        if kind not in DNC_SOURCES:
-            raise BadInput(f"--source {source!r}: must be one of {', '.join(DNC_SOURCES)}")
-        own = NATIONAL_LIST_REGION.get(kind)
+        lists = cfg.national_lists()  # built in, and declared in [[dnc_list]]
+        known = ("internal", *lists)
+        if kind not in known:
+            raise BadInput(
+                f"--source {source!r}: must be one of {', '.join(known)}"
+                " (declare another national list in the engine config's [[dnc_list]])"
+            )
+        terms = lists.get(kind)
+        own = terms.region if terms is not None else None
         if region is not None and own is not None and default_region != own:
             raise BadInput(
                 f"--region {region}: the {kind} list holds {own} numbers; its entries are"
@@ -383,7 +386,7 @@ def dnc(
             raise BadInput(f"--list-date {date} is in the future")
         _check_paths(file, rejects)
         code = asyncio.run(job(cfg, default_region, kind, date))
-        limit = MAX_LIST_AGE_S[kind] // DAY_S if kind in MAX_LIST_AGE_S else None
+        limit = terms.max_age_days if terms is not None else None
         age = (today - day).days
         if limit is not None and age >= limit:
             err_console.print(
@@ -409,10 +412,18 @@ def dnc(
                         update,
                         actor=_actor(),
                         encoding=encoding,
+                        lists=cfg.national_lists(),
                     )
             else:
                 report = await import_dnc(
-                    store, file, kind, date, default_region, actor=_actor(), encoding=encoding
+                    store,
+                    file,
+                    kind,
+                    date,
+                    default_region,
+                    actor=_actor(),
+                    encoding=encoding,
+                    lists=cfg.national_lists(),
                 )
         console.print(
             f"numbers without +country read as {report.region} ({report.region_how})",

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from dialguard.law import (
     ABANDON_LOCKOUT_S,
     CONNECT_DEADLINE_S,
+    LIST_NAME_PATTERN,
     MAX_ABANDON_CAP,
     MAX_DIAL_RATIO,
     MIN_RING_TIMEOUT_S,
@@ -216,9 +217,15 @@ class FrequencyCaps(_Model):
 
 
 class DncConfig(_Model):
-    """Which national do-not-call lists this campaign must honour (internal always applies)."""
+    """Which national do-not-call lists this campaign must honour (internal always applies):
+    built-in ones (``tps``, ``ctps``, ``usdnc``, ``bloctel``, ``dncr``) or ones the engine
+    config declares (``[[dnc_list]]``). A campaign file is read without the engine config,
+    so only the name's shape is checked here; ``config check`` names a list no config
+    declares, and the gate refuses to dial against one (fail closed)."""
 
-    lists: list[Literal["tps", "ctps", "usdnc", "bloctel", "dncr"]] = Field(default_factory=list)
+    lists: list[Annotated[str, Field(pattern=LIST_NAME_PATTERN)]] = Field(
+        default_factory=list, max_length=15
+    )
 
 
 class CampaignConfig(_Model):

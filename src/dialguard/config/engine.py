@@ -16,8 +16,14 @@ from urllib.parse import SplitResult, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from dialguard.law import CONNECT_DEADLINE_S
+from dialguard.law import (
+    BUILT_IN_LISTS,
+    CONNECT_DEADLINE_S,
+    LIST_NAME_PATTERN,
+    ListTerms,
+)
 from dialguard.pacing.admission import AdmissionParams, Limits
+from dialguard.phone import InvalidNumber, check_region
 
 TOPIC_LEVEL_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 """One MQTT topic level we name (an agent id, a client id): no '/', no wildcards, no
@@ -247,6 +253,41 @@ class EngineSection(_Section):
         return v.upper()
 
 
+RESERVED_LIST_NAMES: Final = frozenset({"internal", *BUILT_IN_LISTS})
+"""Names a declared list may not take: the internal list and the built-in national ones
+(their terms are the law's, :data:`dialguard.law.BUILT_IN_LISTS`)."""
+
+
+class DeclaredList(_Section):
+    """One ``[[dnc_list]]``: a national do-not-call list dialguard does not ship, with
+    the terms its law sets (a campaign screens it by ``source`` in ``[dnc] lists``)."""
+
+    source: str = Field(pattern=LIST_NAME_PATTERN, description="a lower-case token")
+    region: str = Field(description="ISO code of the country its numbers are read in")
+    max_age_days: int = Field(gt=0, le=366)
+    label: str | None = Field(default=None, min_length=1, max_length=80)
+
+    @field_validator("source")
+    @classmethod
+    def _not_built_in(cls, v: str) -> str:
+        if v in RESERVED_LIST_NAMES:
+            raise ValueError(
+                f"{v!r} is a built-in list (its terms are the law's); choose another name"
+            )
+        return v
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        try:
+            return check_region(v)
+        except InvalidNumber as e:
+            raise ValueError(str(e)) from None
+
+    def terms(self) -> ListTerms:
+        return ListTerms(self.region, self.max_age_days, self.label)
+
+
 _ADMISSION: Final = AdmissionParams()  # the defaults' one home is pacing.admission
 _Pair = tuple[float, float]
 
@@ -323,6 +364,24 @@ class EngineConfig(BaseSettings):
     metrics: MetricsConfig = MetricsConfig()
     engine: EngineSection = EngineSection()
     admission: AdmissionConfig = AdmissionConfig()
+    dnc_list: list[DeclaredList] = Field(default_factory=list)
+
+    @field_validator("dnc_list")
+    @classmethod
+    def _declared_once(cls, v: list[DeclaredList]) -> list[DeclaredList]:
+        first: dict[str, int] = {}
+        for i, d in enumerate(v):
+            if d.source in first:
+                raise ValueError(
+                    f"dnc_list[{i}].source {d.source!r}: already declared by"
+                    f" dnc_list[{first[d.source]}]"
+                )
+            first[d.source] = i
+        return v
+
+    def national_lists(self) -> dict[str, ListTerms]:
+        """Every national list this engine knows: the built-in ones, then the declared."""
+        return {**BUILT_IN_LISTS, **{d.source: d.terms() for d in self.dnc_list}}
 
     @classmethod
     def settings_customise_sources(

@@ -20,13 +20,14 @@ Two halves, so each caller asks only what it can know:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dialguard.config import CampaignConfig
+from dialguard.law import BUILT_IN_LISTS, ListTerms
 from dialguard.mqtt.contract import BlockCode, BlockReason
 from dialguard.pacing.governor import GovernorState
-from dialguard.rules.dnc import LIST_LABELS, check_lists_fresh
+from dialguard.rules.dnc import check_lists_fresh, list_label
 from dialguard.store import DncListInfo, DueSummary, Store
 
 WINDOW_RULES = frozenset({"calling_window", "holiday", "preferred_hours", "timezone_unknown"})
@@ -42,12 +43,16 @@ def _reason(code: BlockCode, message: str) -> BlockReason:
 
 
 def list_reasons(
-    campaign: CampaignConfig, lists: dict[str, DncListInfo], now: float
+    campaign: CampaignConfig,
+    lists: dict[str, DncListInfo],
+    now: float,
+    national: Mapping[str, ListTerms] = BUILT_IN_LISTS,
 ) -> list[BlockReason]:
-    """A national list the campaign must screen against that is missing or too old."""
+    """A national list the campaign must screen against that is missing or too old
+    (``national``: every list's terms, built in and declared)."""
     out = []
     for name in campaign.dnc.lists:
-        label = LIST_LABELS[name]
+        label = list_label(name, national)
         fix = f"`dialguard import dnc FILE --source {name} --list-date YYYY-MM-DD`"
         info = lists.get(name)
         if info is None:
@@ -60,7 +65,7 @@ def list_reasons(
             )
             continue
         date = dt.datetime.fromisoformat(info.list_date).replace(tzinfo=dt.UTC).timestamp()
-        verdict = check_lists_fresh([name], {name: date}, now)
+        verdict = check_lists_fresh([name], {name: date}, now, national)
         if not verdict.allowed:
             out.append(_reason("dnc_list_stale", f"{verdict.reason} ({fix})"))
     return out
@@ -112,17 +117,27 @@ class StoreView:
     contacts_left: int
 
 
-async def read_store_view(store: Store, campaign: CampaignConfig, now: float) -> StoreView:
+async def read_store_view(
+    store: Store,
+    campaign: CampaignConfig,
+    now: float,
+    national: Mapping[str, ListTerms] = BUILT_IN_LISTS,
+) -> StoreView:
     """Everything the store can tell about why ``campaign`` would dial nothing at ``now``."""
-    reasons = list_reasons(campaign, await store.dnc.list_dates(), now)
+    reasons = list_reasons(campaign, await store.dnc.list_dates(), now, national)
     summary = await store.contacts.due_summary(campaign.id, now)
     total = await store.contacts.count(campaign.id) if summary.pending == 0 else summary.pending
     return StoreView(reasons + contact_reasons(campaign, summary, total), summary.pending)
 
 
-async def store_reasons(store: Store, campaign: CampaignConfig, now: float) -> list[BlockReason]:
+async def store_reasons(
+    store: Store,
+    campaign: CampaignConfig,
+    now: float,
+    national: Mapping[str, ListTerms] = BUILT_IN_LISTS,
+) -> list[BlockReason]:
     """:func:`read_store_view`'s reasons alone (``config check``)."""
-    return (await read_store_view(store, campaign, now)).reasons
+    return (await read_store_view(store, campaign, now, national)).reasons
 
 
 def live_reasons(

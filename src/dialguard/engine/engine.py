@@ -447,6 +447,7 @@ class Engine:
             agent_available=self._agent_available,
             wall=self.wall,
             admission=self.admission,
+            national_lists=self.cfg.national_lists(),
         )
         runner = CampaignRunner(deps, cfg, state)
         runner.picker.handoffs.publish = self.link.publish_handoff  # issue 15: once each

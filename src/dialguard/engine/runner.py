@@ -26,7 +26,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -40,6 +40,7 @@ from dialguard.engine.metrics import EngineMetrics
 from dialguard.engine.selection import Blocked, ContactPicker
 from dialguard.engine.trunk_health import TrunkBreaker
 from dialguard.engine.writes import StoreWrites
+from dialguard.law import BUILT_IN_LISTS, ListTerms
 from dialguard.logs import get_logger
 from dialguard.mqtt.contract import AgentCallMessage, BlockReason, CampaignStatus
 from dialguard.pacing import decisions as pd
@@ -85,6 +86,8 @@ class RunnerDeps:
     agent_available: Callable[[str], bool] = lambda agent: True
     wall: Callable[[], float] = time.time
     admission: Admission = field(default_factory=Admission)
+    national_lists: Mapping[str, ListTerms] = field(default_factory=lambda: dict(BUILT_IN_LISTS))
+    """Every national list's terms (``EngineConfig.national_lists()``)."""
 
 
 class CampaignRunner:
@@ -96,7 +99,7 @@ class CampaignRunner:
         self.state: CampaignState = state
         self.loop = asyncio.get_running_loop()
         self.pacer = Pacer(pacing_params(campaign.pacing), now=self.loop.time())
-        self.picker = ContactPicker(deps.store, campaign)
+        self.picker = ContactPicker(deps.store, campaign, deps.national_lists)
         self.jobs: dict[int, CallJob] = {}
         self.tally = CallTally(
             campaign.id,
@@ -445,7 +448,9 @@ class CampaignRunner:
 
     async def refresh_blocking(self) -> list[BlockReason]:
         """Re-read the store's half of the reasons now; returns all of them."""
-        view = await read_store_view(self.deps.store, self.campaign, self.deps.wall())
+        view = await read_store_view(
+            self.deps.store, self.campaign, self.deps.wall(), self.deps.national_lists
+        )
         # The picker's prefetched contacts are claimed in the store (not pending) but not
         # dialled yet: still left to call, or a claim batch would vanish from the count.
         self._store_reasons = view.reasons

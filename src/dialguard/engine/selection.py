@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import cast
 
 from dialguard.config import CampaignConfig
 from dialguard.engine.handoff import HandoffDesk
 from dialguard.engine.right_time import RightTime
+from dialguard.law import BUILT_IN_LISTS, ListTerms
 from dialguard.logs import get_logger
 from dialguard.pacing.params import PacingMode
 from dialguard.rules import (
@@ -31,7 +32,6 @@ from dialguard.rules import (
     check_contact,
 )
 from dialguard.rules.preferences import preferred_spans
-from dialguard.rules.types import SuppressionSource
 from dialguard.store import AttemptRecord, ContactRecord, Store, SuppressionHit
 from dialguard.store.records import AttemptOutcome, ContactStatus
 
@@ -51,6 +51,7 @@ CLOSED_BY_RULE: dict[str, ContactStatus] = {
     "dnc_usdnc": "dnc",
     "dnc_bloctel": "dnc",
     "dnc_dncr": "dnc",
+    "dnc_declared": "dnc",
     "max_attempts": "exhausted",
     "no_retry_rule": "done",
     "timezone_unknown": "exhausted",
@@ -157,9 +158,15 @@ class ContactPicker:
     after a crash ``release_orphans`` does). The batch grows with the launches waiting,
     so an idle campaign claims one contact at a time."""
 
-    def __init__(self, store: Store, campaign: CampaignConfig) -> None:
+    def __init__(
+        self,
+        store: Store,
+        campaign: CampaignConfig,
+        national_lists: Mapping[str, ListTerms] = BUILT_IN_LISTS,
+    ) -> None:
         self._store = store
         self.campaign = campaign
+        self._national_lists = national_lists  # built-in and declared ([[dnc_list]])
         self._window = CallingWindow.from_config(campaign.calling_window)
         # issue 15: the answer model and scores (order = expected_value), hand-offs
         self.right_time = RightTime(store, campaign.id)
@@ -289,10 +296,7 @@ class ContactPicker:
         history = [a for a in every if a.created_at >= now - HISTORY_S]  # caps, lock-outs
         mine = [a for a in every if a.campaign_id == self.campaign.id]  # retries
         suppressions = [
-            Suppression(
-                source=cast(SuppressionSource, h.source), list_date=_epoch_of_date(h.list_date)
-            )
-            for h in hits
+            Suppression(source=h.source, list_date=_epoch_of_date(h.list_date)) for h in hits
         ]
         try:
             facts = contact_facts(contact, mine)
@@ -308,6 +312,7 @@ class ContactPicker:
             DIAL_MODE_OF[mode],
             now,
             window=self._window,
+            lists=self._national_lists,
         )
         return verdict
 

@@ -19,9 +19,8 @@ the engine can refuse to dial on a list older than the law allows.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import cast
 
 from dialguard.importing.columns import (
     NUMBER_ALIASES,
@@ -40,10 +39,10 @@ from dialguard.importing.records import (
     opened,
 )
 from dialguard.importing.report import ImportReport, Reject
-from dialguard.law import NATIONAL_LIST_REGION
+from dialguard.law import BUILT_IN_LISTS, ListTerms
 from dialguard.logs import get_logger
 from dialguard.phone import InvalidNumber, check_region, in_country, normalise_number
-from dialguard.store import BATCH_ROWS, DNC_SOURCES, DncSource, Store, check_list_date
+from dialguard.store import BATCH_ROWS, Store, check_list_date
 from dialguard.store.dnc import DncImport
 
 __all__ = ["import_dnc", "list_region"]
@@ -85,12 +84,15 @@ class _Batch:
     bytes_read: int
 
 
-def list_region(dnc_source: str, default_region: str) -> tuple[str, str]:
-    """The region a list's numbers are read in, and why: a national list's own country,
-    else (the internal list) the configured default."""
-    own = NATIONAL_LIST_REGION.get(dnc_source)
-    if own is not None:
-        return own, f"the {dnc_source} list holds {own} numbers"
+def list_region(
+    dnc_source: str, default_region: str, lists: Mapping[str, ListTerms] = BUILT_IN_LISTS
+) -> tuple[str, str]:
+    """The region a list's numbers are read in, and why: a national list's own country
+    (built in, or declared in the engine config: ``lists``), else (the internal list)
+    the configured default."""
+    terms = lists.get(dnc_source)
+    if terms is not None:
+        return terms.region, f"the {dnc_source} list holds {terms.region} numbers"
     return check_region(default_region), "engine.default_region (or --region)"
 
 
@@ -187,27 +189,30 @@ async def import_dnc(
     actor: str = "import",
     batch_rows: int = BATCH_ROWS,
     encoding: str | None = None,
+    lists: Mapping[str, ListTerms] = BUILT_IN_LISTS,
 ) -> ImportReport:
     """Import a DNC list into the store's suppressions and record the list's date.
 
     The import is recorded in the audit trail as ``dnc.imported`` by ``actor``.
 
-    ``dnc_source`` is one of internal, tps, ctps, usdnc, bloctel, dncr; national lists need
+    ``dnc_source`` is internal or a national list of ``lists`` (built-in and declared,
+    ``EngineConfig.national_lists()``); national lists need
     ``list_date`` (YYYY-MM-DD) and are read in their own country (``default_region``
     applies to the internal list only; :func:`list_region`). Raises ValueError for a
     bad source, date or region,
     :class:`ColumnError` for an unusable header, OSError for an unreadable file.
     ``encoding`` as for :func:`~dialguard.importing.import_contacts` (None: detected).
     """
-    if dnc_source not in DNC_SOURCES:
-        raise ValueError(f"DNC source {dnc_source!r} is not one of: {', '.join(DNC_SOURCES)}")
-    listed_on = cast(DncSource, dnc_source)  # checked just above
+    known = ("internal", *lists)
+    if dnc_source not in known:
+        raise ValueError(f"DNC source {dnc_source!r} is not one of: {', '.join(known)}")
+    listed_on = dnc_source
     if list_date is not None:
         check_list_date(list_date)
     elif dnc_source != "internal":
         raise ValueError(f"a {dnc_source} list needs its list date (YYYY-MM-DD)")
-    region, region_how = list_region(dnc_source, default_region)
-    national = dnc_source in NATIONAL_LIST_REGION
+    region, region_how = list_region(dnc_source, default_region, lists)
+    national = dnc_source in lists
     chosen = choose_encoding(source, encoding)
     report = ImportReport(
         encoding=chosen.label, encoding_how=chosen.how, region=region, region_how=region_how

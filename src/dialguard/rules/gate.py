@@ -37,6 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dialguard.config.campaign import CampaignConfig
+from dialguard.law import BUILT_IN_LISTS, ListTerms
 from dialguard.rules.dnc import check_dnc, check_lists_fresh
 from dialguard.rules.frequency import check_caps
 from dialguard.rules.hours import (
@@ -70,6 +71,7 @@ RULE_ORDER: tuple[str, ...] = (
     "dnc_usdnc",
     "dnc_bloctel",
     "dnc_dncr",
+    "dnc_declared",
     "voice_consent",
     "preferred_channel",
     "max_attempts",
@@ -100,13 +102,14 @@ class _Inputs:
     mode: DialMode
     now: float
     window: CallingWindow
+    lists: Mapping[str, ListTerms]
 
 
 def _verdicts(i: _Inputs) -> Iterable[Verdict]:
     """Every rule's verdict, lazily, in :data:`RULE_ORDER`."""
-    lists = i.campaign.dnc.lists
-    yield check_lists_fresh(lists, i.dnc_list_dates, i.now)
-    yield check_dnc(i.suppressions, lists)
+    required = i.campaign.dnc.lists
+    yield check_lists_fresh(required, i.dnc_list_dates, i.now, i.lists)
+    yield check_dnc(i.suppressions, required, i.lists)
     yield check_voice_consent(i.contact.voice_consent, i.campaign.require_voice_consent)
     yield check_preferred_channel(i.contact.preferred_channel)
     yield check_max_attempts(i.contact, i.campaign.retry)
@@ -131,6 +134,7 @@ def _inputs(
     mode: DialMode,
     now: float,
     window: CallingWindow | None,
+    lists: Mapping[str, ListTerms] | None,
 ) -> _Inputs:
     if mode not in DIAL_MODES:
         raise ValueError(f"mode must be one of {DIAL_MODES}, got {mode!r}")
@@ -150,6 +154,7 @@ def _inputs(
         mode,
         now,
         window if window is not None else CallingWindow.from_config(campaign.calling_window),
+        BUILT_IN_LISTS if lists is None else lists,
     )
 
 
@@ -177,6 +182,7 @@ def check_contact(
     now: float,
     *,
     window: CallingWindow | None = None,
+    lists: Mapping[str, ListTerms] | None = None,
 ) -> Verdict:
     """May ``contact`` be dialled at ``now`` (epoch seconds, UTC) in ``campaign``?
 
@@ -185,13 +191,14 @@ def check_contact(
     ``dnc_list_dates`` the date of each imported national list; ``mode`` how this call
     would be paced (the 72 h lock-out does not apply to a guaranteed call). Pass
     ``window`` (``CallingWindow.from_config(campaign.calling_window)``) to skip
-    rebuilding it per contact.
+    rebuilding it per contact; ``lists`` is every national list's terms
+    (``EngineConfig.national_lists()``; None: the built-in lists only).
 
     Returns the first refusal in :data:`RULE_ORDER`, with ``retry_at`` widened to the
     first instant every rule allows (``None`` if a refusal cannot be waited out), or
     :data:`ALLOWED`.
     """
-    i = _inputs(contact, history, suppressions, dnc_list_dates, campaign, mode, now, window)
+    i = _inputs(contact, history, suppressions, dnc_list_dates, campaign, mode, now, window, lists)
     for v in _verdicts(i):
         if not v.allowed:
             if v.retry_at is None:
@@ -211,13 +218,14 @@ def all_refusals(
     now: float,
     *,
     window: CallingWindow | None = None,
+    lists: Mapping[str, ListTerms] | None = None,
 ) -> list[Verdict]:
     """Every refusal (in :data:`RULE_ORDER`), each with its own rule's ``retry_at``.
 
     Empty means the call is allowed. The hours rules after ``timezone_unknown`` are
     skipped when the zone is unknown (they cannot be evaluated).
     """
-    i = _inputs(contact, history, suppressions, dnc_list_dates, campaign, mode, now, window)
+    i = _inputs(contact, history, suppressions, dnc_list_dates, campaign, mode, now, window, lists)
     return [v for v in _verdicts(i) if not v.allowed]
 
 
@@ -231,12 +239,13 @@ def earliest_allowed(
     now: float,
     *,
     window: CallingWindow | None = None,
+    lists: Mapping[str, ListTerms] | None = None,
 ) -> float | None:
     """First instant ``≥ now`` at which every rule allows the call, assuming no new
     attempts or suppressions; ``None`` if some refusal is final (DNC, attempts used up,
     unknown zone, a window that never opens). National lists ageing past their limit in
     the meantime are left to the ``dnc_list_stale`` check at that time."""
-    i = _inputs(contact, history, suppressions, dnc_list_dates, campaign, mode, now, window)
+    i = _inputs(contact, history, suppressions, dnc_list_dates, campaign, mode, now, window, lists)
     return _earliest(i, [v for v in _verdicts(i) if not v.allowed])
 
 

@@ -8,15 +8,18 @@ so an operator sees the rules the gate will enforce, not only the settings they 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dialguard.config.campaign import CampaignConfig
 from dialguard.law import (
     ABANDON_LOCKOUT_S,
+    BUILT_IN_LISTS,
     CONNECT_DEADLINE_S,
-    MAX_LIST_AGE_DAYS,
     MIN_RING_TIMEOUT_S,
     NATIONAL_LIST_REGION,
     REGIME_MAX_CALLS,
     REGIME_NATIONAL_LIST,
+    ListTerms,
 )
 from dialguard.rules.frequency import CAP_SPANS
 from dialguard.rules.window import CallingWindow
@@ -26,7 +29,9 @@ __all__ = ["what_is_imposed"]
 _WINDOW_LABEL = {"24h": "rolling 24 h", "30d": "rolling 30 days"}
 
 
-def what_is_imposed(campaign: CampaignConfig) -> list[str]:
+def what_is_imposed(
+    campaign: CampaignConfig, national: Mapping[str, ListTerms] = BUILT_IN_LISTS
+) -> list[str]:
     """One line per rule the gate and the pacer will hold this campaign to."""
     cw = campaign.calling_window
     window = CallingWindow.from_config(cw)
@@ -56,8 +61,10 @@ def what_is_imposed(campaign: CampaignConfig) -> list[str]:
         f"{campaign.pacing.connect_deadline_s:g} s of the answer (law: {CONNECT_DEADLINE_S:g} s)"
     )
     lists = [
-        f"{name} ({NATIONAL_LIST_REGION[name]} numbers, less than "
-        f"{MAX_LIST_AGE_DAYS[name]} days old)"
+        f"{name} ({national[name].region} numbers, less than "
+        f"{national[name].max_age_days} days old)"
+        if name in national
+        else f"{name} (not declared: nothing is dialled)"
         for name in campaign.dnc.lists
     ]
     lines.append(f"do-not-call: internal list, {', '.join(lists) if lists else 'no national list'}")

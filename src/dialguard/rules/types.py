@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final, Literal, get_args
+from typing import Final, Literal
 
+from dialguard.law import LIST_NAME_PATTERN
 from dialguard.rules.abandoned import is_abandoned
 
 DialMode = Literal["guaranteed", "predictive"]
@@ -34,9 +35,11 @@ DIAL_MODE_OF: Final[Mapping[str, DialMode]] = MappingProxyType(
 attempt rows record it) to how the rules see the call. A predictive campaign's call with
 an agent reserved for it is placed, and recorded, as ``progressive``."""
 
-NationalList = Literal["tps", "ctps", "usdnc", "bloctel", "dncr"]
-SuppressionSource = Literal["internal", "tps", "ctps", "usdnc", "bloctel", "dncr"]
-SUPPRESSION_SOURCES: tuple[SuppressionSource, ...] = get_args(SuppressionSource)
+NationalList = str
+"""A national list's name: built-in (:data:`dialguard.law.BUILT_IN_LISTS`) or declared in
+the engine config (``[[dnc_list]]``)."""
+SuppressionSource = str
+"""``internal`` or a :data:`NationalList`."""
 
 DAY_S = 86400
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -201,9 +204,9 @@ class Suppression:
     list_date: float | None = None
 
     def __post_init__(self) -> None:
-        if self.source not in SUPPRESSION_SOURCES:
+        if not isinstance(self.source, str) or re.fullmatch(LIST_NAME_PATTERN, self.source) is None:
             raise ValueError(
-                f"Suppression.source must be one of {SUPPRESSION_SOURCES}, got {self.source!r}"
+                f"Suppression.source must be a list name (a lower-case token), got {self.source!r}"
             )
         if self.list_date is not None:
             _finite("Suppression.list_date", self.list_date)

@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from dialguard.store.database import BATCH_ROWS, Database, check_choice
+from dialguard.law import LIST_NAME_PATTERN
+from dialguard.store.database import BATCH_ROWS, Database
 from dialguard.store.records import (
-    DNC_SOURCES,
     DncListInfo,
     DncSource,
     InsertCounts,
@@ -104,6 +104,16 @@ ORDER BY number
 ON CONFLICT (number, source) DO UPDATE SET
     list_date = excluded.list_date, reason = coalesce(excluded.reason, suppressions.reason)
 """
+
+
+def check_source_name(source: str) -> None:
+    """A ValueError naming ``source`` unless it has a list name's shape (the schema's
+    CHECK since migration 8); whether such a list exists is the engine config's call."""
+    if not isinstance(source, str) or re.fullmatch(LIST_NAME_PATTERN, source) is None:
+        raise ValueError(
+            f"DNC source {source!r} is not a list name (a lower-case token: a-z, 0-9, _,"
+            " at most 32 characters)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +236,7 @@ class DncLists:
         :meth:`DncImport.add`, then :meth:`DncImport.finish`. One import at a time per
         store (they share the connection's temporary tables); its numbers all get
         ``now`` as first seen."""
-        check_choice("DNC source", source, DNC_SOURCES)
+        check_source_name(source)
         if list_date is not None:
             check_list_date(list_date)
         elif source != "internal":
@@ -247,7 +257,7 @@ class DncLists:
         self, source: DncSource, list_date: str, rows: int, *, now: float | None = None
     ) -> DncListInfo:
         """Record that a list dated ``list_date`` was imported; the newest date wins."""
-        check_choice("DNC source", source, DNC_SOURCES)
+        check_source_name(source)
         check_list_date(list_date)
         ts = self._db.now(now)
         async with self._db.transaction() as tx:

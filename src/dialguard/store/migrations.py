@@ -26,6 +26,10 @@ Why the tables look as they do:
   Australia's Do Not Call Register (``bloctel``, ``dncr``): SQLite cannot alter a CHECK,
   so both tables are rebuilt with the wider one and their rows copied (PostgreSQL swaps
   the constraints in place, ``postgres_migrations._TWINS``).
+- Migration 8 lets them hold any list an engine config declares (``[[dnc_list]]``, e.g.
+  ``robinson_de``): the fixed list of names becomes a check of the name's shape (a
+  lower-case token, :data:`dialguard.law.LIST_NAME_PATTERN`), so a new national list
+  needs no migration. Which names exist is the config's business, not the schema's.
 """
 
 from __future__ import annotations
@@ -256,6 +260,35 @@ DROP TABLE dnc_lists;
 ALTER TABLE dnc_lists_v7 RENAME TO dnc_lists;
 """
 
+# A lower-case token, at most 32 characters (dialguard.law.LIST_NAME_PATTERN in GLOB's
+# words: a letter first, then no character outside a-z, 0-9 and _).
+_SOURCE_SHAPE = "source GLOB '[a-z]*' AND source NOT GLOB '*[^a-z0-9_]*' AND length(source) <= 32"
+_V8 = f"""
+CREATE TABLE suppressions_v8 (
+    number    TEXT NOT NULL,
+    source    TEXT NOT NULL CHECK ({_SOURCE_SHAPE}),
+    list_date TEXT,
+    reason    TEXT,
+    added_at  REAL NOT NULL,
+    PRIMARY KEY (number, source)
+) WITHOUT ROWID;
+INSERT INTO suppressions_v8 (number, source, list_date, reason, added_at)
+    SELECT number, source, list_date, reason, added_at FROM suppressions;
+DROP TABLE suppressions;
+ALTER TABLE suppressions_v8 RENAME TO suppressions;
+
+CREATE TABLE dnc_lists_v8 (
+    source      TEXT PRIMARY KEY CHECK ({_SOURCE_SHAPE}),
+    list_date   TEXT NOT NULL,
+    imported_at REAL NOT NULL,
+    rows        INTEGER NOT NULL
+);
+INSERT INTO dnc_lists_v8 (source, list_date, imported_at, rows)
+    SELECT source, list_date, imported_at, rows FROM dnc_lists;
+DROP TABLE dnc_lists;
+ALTER TABLE dnc_lists_v8 RENAME TO dnc_lists;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "campaigns, contacts, suppressions, DNC lists, attempts, skips, audit", _V1),
     Migration(2, "index attempts by Call-ID (agent dispositions name the call)", _V2),
@@ -265,6 +298,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # 6 is PostgreSQL's own (campaign leases, store/postgres_migrations.py), so both
     # lists stay in one order of versions
     Migration(7, "DNC sources bloctel (France) and dncr (Australia)", _V7),
+    Migration(8, "DNC sources checked by shape, so a config can declare new lists", _V8),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

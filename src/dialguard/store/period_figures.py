@@ -32,7 +32,7 @@ from typing import Any
 
 from dialguard.law import CONNECT_DEADLINE_S, MIN_RING_TIMEOUT_S
 from dialguard.store.database import Database
-from dialguard.store.records import DNC_SOURCES
+from dialguard.store.dnc import check_source_name
 
 __all__ = [
     "BUCKET_S",
@@ -75,9 +75,11 @@ _CUT_SHORT = """(a.answered_at IS NULL AND a.ended_by = 'local'
     AND coalesce(a.outcome, '') <> 'interrupted'
     AND a.ended_at - coalesce(a.ringing_at, a.invite_at) < ?)"""
 _WINDOW = "a.campaign_id = ? AND a.created_at >= ? AND a.created_at < ?"
-# One placeholder per DNC source the schema knows (``_sources`` fills them all), so a
-# new source needs no edit here.
-_SOURCE_SLOTS = ", ".join("?" * len(DNC_SOURCES))
+HONOURED_SLOTS = 16
+"""Placeholders for the lists a campaign honours (``_sources`` fills them all, so the
+statement is one constant): the internal list and up to 15 national ones, built in or
+declared (``[[dnc_list]]``); ``CampaignConfig.dnc.lists`` takes no more."""
+_SOURCE_SLOTS = ", ".join("?" * HONOURED_SLOTS)
 
 # One hour's figures: ``{k}`` is the hour's place in the statement (rows of a UNION ALL
 # come in no promised order). Every aggregate is evaluated for every row, so each is as
@@ -192,13 +194,16 @@ def zones_of(zones_key: str) -> tuple[str, ...]:
 
 
 def _sources(honoured: Sequence[str]) -> tuple[str, ...]:
-    """Exactly one parameter per DNC source the schema knows, so the statement is one
-    constant: the honoured sources, padded by repeating the first."""
+    """Exactly :data:`HONOURED_SLOTS` parameters, so the statement is one constant: the
+    honoured sources (list names, built in or declared), padded by repeating the first."""
     chosen = tuple(dict.fromkeys(honoured))
-    unknown = [s for s in chosen if s not in DNC_SOURCES]
-    if unknown or not chosen:
-        raise ValueError(f"DNC sources {list(honoured)!r}: need some of {', '.join(DNC_SOURCES)}")
-    return chosen + (chosen[0],) * (len(DNC_SOURCES) - len(chosen))
+    for name in chosen:
+        check_source_name(name)
+    if not chosen or len(chosen) > HONOURED_SLOTS:
+        raise ValueError(
+            f"DNC sources {list(honoured)!r}: need between 1 and {HONOURED_SLOTS} lists"
+        )
+    return chosen + (chosen[0],) * (HONOURED_SLOTS - len(chosen))
 
 
 def _span(count: Any, first: Any, last: Any) -> DialSpan | None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 
+from dialguard.law import LIST_NAME_PATTERN
 from dialguard.store.migrations import MIGRATIONS as SQLITE_MIGRATIONS
 from dialguard.store.migrations import Migration
 
@@ -70,6 +71,8 @@ _SQLITE_ONLY = re.compile(r"\bGLOB\b|WITHOUT ROWID|\bPRAGMA\b|AUTOINCREMENT|juli
 
 _SOURCES_V7 = "('internal', 'tps', 'ctps', 'usdnc', 'bloctel', 'dncr')"
 
+_SOURCE_SHAPE = LIST_NAME_PATTERN  # POSIX-style anchors: the same in PostgreSQL's regex
+
 _TWINS: dict[int, str] = {
     # SQLite rebuilds the two tables to widen their CHECK; PostgreSQL swaps it in place
     # (the constraints' default names, as migration 1 created them).
@@ -78,6 +81,13 @@ ALTER TABLE suppressions DROP CONSTRAINT suppressions_source_check,
     ADD CONSTRAINT suppressions_source_check CHECK (source IN {_SOURCES_V7});
 ALTER TABLE dnc_lists DROP CONSTRAINT dnc_lists_source_check,
     ADD CONSTRAINT dnc_lists_source_check CHECK (source IN {_SOURCES_V7});
+""",
+    # SQLite rebuilds them again to check the name's shape instead of a list of names.
+    8: f"""
+ALTER TABLE suppressions DROP CONSTRAINT suppressions_source_check,
+    ADD CONSTRAINT suppressions_source_check CHECK (source ~ '{_SOURCE_SHAPE}');
+ALTER TABLE dnc_lists DROP CONSTRAINT dnc_lists_source_check,
+    ADD CONSTRAINT dnc_lists_source_check CHECK (source ~ '{_SOURCE_SHAPE}');
 """,
 }
 """Hand-written PostgreSQL twins of SQLite migrations :func:`to_postgres` cannot carry."""

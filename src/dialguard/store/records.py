@@ -35,7 +35,10 @@ __all__ = [
 
 CampaignState = Literal["active", "paused", "stopped"]
 ContactStatus = Literal["pending", "in_progress", "done", "exhausted", "dnc"]
-DncSource = Literal["internal", "tps", "ctps", "usdnc", "bloctel", "dncr"]
+BuiltInSource = Literal["internal", "tps", "ctps", "usdnc", "bloctel", "dncr"]
+DncSource = str
+"""A list's name: a built-in one (:data:`DNC_SOURCES`) or one the engine config declares
+(``[[dnc_list]]``); any lower-case token (:data:`dialguard.law.LIST_NAME_PATTERN`)."""
 AttemptOutcome = Literal[
     "connected",
     "abandoned",
@@ -52,7 +55,8 @@ AttemptOutcome = Literal[
 
 CAMPAIGN_STATES: tuple[str, ...] = get_args(CampaignState)
 CONTACT_STATUSES: tuple[str, ...] = get_args(ContactStatus)
-DNC_SOURCES: tuple[str, ...] = get_args(DncSource)
+DNC_SOURCES: tuple[str, ...] = get_args(BuiltInSource)
+"""The lists every dialguard knows; declared ones come from the engine config."""
 ATTEMPT_OUTCOMES: tuple[str, ...] = get_args(AttemptOutcome)
 
 
