@@ -21,6 +21,7 @@ the orders above.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 import time
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for order in [*orders, *(["oracle"] if args.oracle else [])]:
         t0 = time.perf_counter()
-        with _oracle() if order == "oracle" else _nothing():
+        with _oracle() if order == "oracle" else contextlib.nullcontext():
             runs = [
                 day
                 for s in range(args.seeds)
@@ -95,14 +96,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 _Row, _Truth, _State = right_time.ContactRow, right_time._Truth, right_time._State
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 class _oracle:

@@ -163,8 +163,12 @@ class _AboveTheBar:
 
 
 @contextlib.contextmanager
-def _showing(bar: Progress, level: str) -> Iterator[None]:
-    """Show ``bar`` with the logs routed above it, then give logging back its stream."""
+def _showing(bar: Progress | None, level: str) -> Iterator[None]:
+    """Show ``bar`` with the logs routed above it, then give logging back its stream
+    (no bar: nothing to show, logging left as it is)."""
+    if bar is None:
+        yield
+        return
     saved = structlog.get_config()
     configure_logging(level, "console", stream=_AboveTheBar(bar))
     try:
@@ -276,21 +280,11 @@ def contacts(
         async with await Store.open(cfg.store.location, password=cfg.store.secret) as store:
             await _ensure_campaign(store, cfg, campaign)
             bar, update = _progress_bar()
-            if bar is not None:
-                with _showing(bar, cfg.logging.level):
-                    report = await import_contacts(
-                        store,
-                        file,
-                        campaign,
-                        default_region,
-                        update,
-                        actor=_actor(),
-                        encoding=encoding,
-                    )
-            else:
+            with _showing(bar, cfg.logging.level):
                 report = await import_contacts(
-                    store, file, campaign, default_region, actor=_actor(), encoding=encoding
-                )
+                    store, file, campaign, default_region, update, actor=_actor(),
+                    encoding=encoding,
+                )  # fmt: skip
             listed = await store.dnc.listed_contacts(campaign)
         code = _print_report(report, rejects, "contacts")
         if listed:
@@ -401,30 +395,11 @@ def dnc(
     async def job(cfg: EngineConfig, default_region: str, kind: str, date: str) -> int:
         async with await Store.open(cfg.store.location, password=cfg.store.secret) as store:
             bar, update = _progress_bar()
-            if bar is not None:
-                with _showing(bar, cfg.logging.level):
-                    report = await import_dnc(
-                        store,
-                        file,
-                        kind,
-                        date,
-                        default_region,
-                        update,
-                        actor=_actor(),
-                        encoding=encoding,
-                        lists=cfg.national_lists(),
-                    )
-            else:
+            with _showing(bar, cfg.logging.level):
                 report = await import_dnc(
-                    store,
-                    file,
-                    kind,
-                    date,
-                    default_region,
-                    actor=_actor(),
-                    encoding=encoding,
-                    lists=cfg.national_lists(),
-                )
+                    store, file, kind, date, default_region, update, actor=_actor(),
+                    encoding=encoding, lists=cfg.national_lists(),
+                )  # fmt: skip
         console.print(
             f"numbers without +country read as {report.region} ({report.region_how})",
             highlight=False,
