@@ -79,14 +79,14 @@ async def main_async(args: argparse.Namespace) -> int:
             ms = sorted(await time_picks(store, order, args.picks))
             p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
             print(f"{order:15} {statistics.median(ms):7.2f} {p99:7.2f} {ms[-1]:7.2f}")
-        pairs = await store.contacts.profile_pairs("big")
-        figures = {p: rng.uniform(0.05, 0.5) for p in pairs}
+        keys = await store.contacts.profile_keys("big")
+        figures = {k: rng.uniform(0.05, 0.5) for k in keys}
         t0 = time.perf_counter()
         await store.contacts.rescore_cold(
             "big", figures, aging_s=AGING_S, default_propensity=DEFAULT_PROPENSITY
         )
         print(
-            f"refresh of every score ({len(pairs)} segment × zone figures): "
+            f"refresh of every score ({len(keys)} segment × stated hours × zone figures): "
             f"{time.perf_counter() - t0:.1f} s in batches of 50,000"
         )
         await store.close()

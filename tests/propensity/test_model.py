@@ -7,7 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dialguard.propensity import AnswerModel, Prior, StatRow, hour_of_week
+from dialguard.propensity import (
+    STATED_HOURS,
+    AnswerModel,
+    Prior,
+    StatRow,
+    answer_group,
+    hour_of_week,
+)
 
 
 def test_hour_of_week_is_the_contacts_local_hour() -> None:
@@ -122,3 +129,17 @@ def test_explore_must_be_a_non_negative_number() -> None:
         Prior(explore=-1)
     with pytest.raises(ValueError, match="explore"):
         Prior(explore=float("nan"))
+
+
+def test_a_contact_who_stated_hours_learns_in_its_own_group() -> None:
+    """answer_group splits a segment by stated hours, and the two halves learn apart."""
+    assert answer_group("working", stated_hours=False) == "working"
+    assert answer_group("working", stated_hours=True) == "working" + STATED_HOURS
+    assert answer_group(None, stated_hours=False) == ""
+    m = AnswerModel()
+    for i in range(60):
+        m.observe(i, answer_group("working", stated_hours=True), 18, answered=i % 3 != 0)
+        m.observe(100 + i, answer_group("working", stated_hours=False), 18, answered=i % 5 == 0)
+    stated = m.segment_probability(answer_group("working", stated_hours=True), 18)
+    unstated = m.segment_probability("working", 18)
+    assert stated > 0.55 > 0.3 > unstated

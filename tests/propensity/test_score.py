@@ -24,7 +24,7 @@ def test_a_worthless_contact_is_not_starved_by_better_ones_arriving() -> None:
     heapq.heappush(heap, (-order_score(0.001, 0.01, 0.0), 0, 0.0))
     picked_at = None
     next_id = 1
-    for minute in range(1, 3 * 24 * 60):
+    for minute in range(1, int(3 * AGING_S / 60)):
         now = minute * 60.0
         for _ in range(2):
             p = rng.uniform(0.5, 1.0)
@@ -35,5 +35,5 @@ def test_a_worthless_contact_is_not_starved_by_better_ones_arriving() -> None:
             picked_at = now
             break
     assert picked_at is not None, "the low-value contact was starved"
-    assert picked_at <= AGING_S + 6 * 3600  # bounded: AGING_S plus the backlog due before it
+    assert picked_at <= 1.25 * AGING_S  # bounded: AGING_S plus the backlog due before it
     assert picked_at > 60.0  # and the ordering did prefer the better ones first

@@ -235,3 +235,28 @@ async def test_expected_value_order_follows_the_score_within_a_priority(store: S
     # a batch claim walks the same order and returns it in that order
     claimed = await store.contacts.claim_due("spring", 100.0, 3, order="expected_value")
     assert [c.id for c in claimed] == [ids[1], ids[2], ids[0]]
+
+
+async def test_cold_rescore_keys_on_segment_stated_hours_and_zone(store: Store) -> None:
+    """profile_keys tells a contact who stated hours from one who did not (their answer
+    groups differ, engine/right_time.py group_of), and rescore_cold writes each key's
+    figure × propensity − due/aging, the SQL mirror of order_score."""
+    hours = {"mon-fri": "18:00-21:00"}
+    await store.contacts.insert(
+        "spring",
+        [
+            contact("+442079460001", segment="w", propensity=0.5),
+            contact("+442079460002", segment="w", propensity=0.5, preferred_hours=hours),
+            contact("+442079460003", propensity=None),
+        ],
+    )
+    keys = await store.contacts.profile_keys("spring")
+    zones = keys[0][2]
+    assert sorted(keys) == [("", False, zones), ("w", False, zones), ("w", True, zones)]
+    figures = {("w", False, zones): 0.2, ("w", True, zones): 0.6, ("", False, zones): 0.4}
+    await store.contacts.rescore_cold("spring", figures, aging_s=1e9, default_propensity=0.25)
+    by_number = {c.number: c for c in await store.contacts.due("spring", 1e12, 10)}
+    due = max(by_number["+442079460001"].created_at, by_number["+442079460001"].next_attempt_at)
+    assert by_number["+442079460001"].order_score == pytest.approx(0.2 * 0.5 - due / 1e9)
+    assert by_number["+442079460002"].order_score == pytest.approx(0.6 * 0.5 - due / 1e9)
+    assert by_number["+442079460003"].order_score == pytest.approx(0.4 * 0.25 - due / 1e9)

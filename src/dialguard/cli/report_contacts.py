@@ -22,7 +22,7 @@ from typing import Any
 
 from rich.table import Table
 
-from dialguard.engine.right_time import RightTime, due_since
+from dialguard.engine.right_time import RightTime, due_since, group_of
 from dialguard.propensity.model import HOURS_OF_WEEK
 from dialguard.propensity.score import explain_score
 from dialguard.store import ContactRecord, Store
@@ -54,7 +54,7 @@ async def next_contacts(
     out = []
     for rank, c in enumerate(await store.contacts.due(campaign_id, now, limit, order), 1):
         e = explain_score(
-            right.model, c.id, c.segment, c.propensity, c.timezones, due_since(c), now
+            right.model, c.id, group_of(c), c.propensity, c.timezones, due_since(c), now
         )
         a = e.answer
         out.append(

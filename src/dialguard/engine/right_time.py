@@ -9,9 +9,10 @@ One :class:`RightTime` per campaign, owned by its
   ``order_score`` is recomputed;
 - :meth:`RightTime.refresh` — every :data:`REFRESH_S`, the expected value of the
   current hour for every pending contact: contacts with no history of their own take
-  their (segment, zone)'s figure in one UPDATE per batch of ids (the CASE is built from
-  the few distinct pairs), contacts with history one figure each. Between refreshes the
-  stored score is what ``ORDER BY order_score`` walks: picking stays an index walk.
+  their (segment, stated hours or not, zone)'s figure in one UPDATE per batch of ids
+  (the CASE is built from the few distinct keys), contacts with history one figure
+  each. Between refreshes the stored score is what ``ORDER BY order_score`` walks:
+  picking stays an index walk.
 
 Only campaigns with ``order = "expected_value"`` pay for the refresh; every campaign
 learns, so switching the order later starts from what was seen.
@@ -29,13 +30,14 @@ from dialguard.propensity import (
     REFRESH_S,
     AnswerModel,
     StatRow,
+    answer_group,
     hour_of_week,
     order_score,
     zone_of,
 )
 from dialguard.store import ContactRecord, Store
 
-__all__ = ["LEARNT_OUTCOMES", "RightTime", "contact_zone", "due_since"]
+__all__ = ["LEARNT_OUTCOMES", "RightTime", "contact_zone", "due_since", "group_of"]
 
 log = get_logger(__name__)
 
@@ -49,6 +51,11 @@ ANSWERED = frozenset({"connected", "abandoned"})
 def contact_zone(timezones: tuple[str, ...] | str) -> ZoneInfo | None:
     """The zone whose local hour the model uses (``timezones`` as stored or decoded)."""
     return zone_of(json.loads(timezones) if isinstance(timezones, str) else timezones)
+
+
+def group_of(contact: ContactRecord) -> str:
+    """The contact's answer-model group (:func:`dialguard.propensity.answer_group`)."""
+    return answer_group(contact.segment, bool(contact.preferred_hours))
 
 
 def due_since(contact: ContactRecord) -> float:
@@ -77,7 +84,7 @@ class RightTime:
     def score(self, contact: ContactRecord, now: float) -> float:
         """The contact's ordering score at ``now`` (dialguard.propensity.order_score)."""
         how = hour_of_week(now, contact_zone(contact.timezones))
-        p = self.model.ordering_probability(contact.id, contact.segment, how)
+        p = self.model.ordering_probability(contact.id, group_of(contact), how)
         return order_score(p, contact.propensity, due_since(contact))
 
     async def observe(self, contact: ContactRecord, outcome: str, at: float) -> None:
@@ -85,7 +92,7 @@ class RightTime:
         await self.load()
         if outcome in LEARNT_OUTCOMES:
             how = hour_of_week(at, contact_zone(contact.timezones))
-            rows = self.model.observe(contact.id, contact.segment, how, outcome in ANSWERED)
+            rows = self.model.observe(contact.id, group_of(contact), how, outcome in ANSWERED)
             await self._store.answer_stats.add(
                 self.campaign_id,
                 [(r.scope, r.key, r.bucket, r.tries, r.answers, r.expected) for r in rows],
@@ -102,12 +109,12 @@ class RightTime:
         await self.load()
         self._refreshed_at = now
         contacts = self._store.contacts
-        pairs = await contacts.profile_pairs(self.campaign_id)
+        keys = await contacts.profile_keys(self.campaign_id)
         figures = {
-            (segment, zones): self.model.segment_ordering_probability(
-                segment or None, hour_of_week(now, contact_zone(zones))
+            (segment, stated, zones): self.model.segment_ordering_probability(
+                answer_group(segment, stated), hour_of_week(now, contact_zone(zones))
             )
-            for segment, zones in pairs
+            for segment, stated, zones in keys
         }
         await contacts.rescore_cold(
             self.campaign_id,
@@ -121,6 +128,6 @@ class RightTime:
             rescored.append((record.id, self.score(record, now)))
         await contacts.set_scores(rescored)
         log.info(
-            "scores_refreshed", campaign=self.campaign_id, pairs=len(pairs), warm=len(rescored)
+            "scores_refreshed", campaign=self.campaign_id, groups=len(keys), warm=len(rescored)
         )
         return True

@@ -8,10 +8,12 @@ the contact's wait into the one indexed number the store orders due contacts by.
 
 from dialguard.propensity.model import (
     HOURS_OF_WEEK,
+    STATED_HOURS,
     AnswerModel,
     Explanation,
     Prior,
     StatRow,
+    answer_group,
     hour_of_week,
 )
 from dialguard.propensity.score import (
@@ -33,12 +35,14 @@ __all__ = [
     "HOURS_OF_WEEK",
     "ORDERS",
     "REFRESH_S",
+    "STATED_HOURS",
     "AnswerModel",
     "Explanation",
     "Order",
     "Prior",
     "ScoreExplanation",
     "StatRow",
+    "answer_group",
     "expected_value",
     "explain_score",
     "hour_of_week",

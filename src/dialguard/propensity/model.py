@@ -36,15 +36,31 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "HOURS_OF_WEEK",
+    "STATED_HOURS",
     "AnswerModel",
     "Explanation",
     "Prior",
     "StatRow",
+    "answer_group",
     "hour_of_week",
 ]
 
 HOURS_OF_WEEK = 168
 _UTC = ZoneInfo("UTC")
+
+
+STATED_HOURS = "+stated-hours"
+"""The suffix of the group of a segment's contacts who told the business their hours."""
+
+
+def answer_group(segment: str | None, stated_hours: bool) -> str:
+    """The group a contact learns with at level 2: its segment, split by whether it
+    stated preferred hours. Why: the gate calls such a person only inside the hours
+    they gave, where they answer far more often than their segment at large (on S4,
+    0.55–0.6 against about 0.4), so mixing them in would rank both halves wrong.
+    The split is learnt, not assumed: a group starts from its segment's campaign
+    figures like any other."""
+    return (segment or "") + (STATED_HOURS if stated_hours else "")
 
 
 def hour_of_week(at: float, zone: ZoneInfo | None = None) -> int:

@@ -39,8 +39,16 @@ from dialguard.propensity.model import HOURS_OF_WEEK, AnswerModel, Explanation, 
 Order = Literal["list", "priority", "expected_value"]
 ORDERS: tuple[Order, ...] = get_args(Order)
 
-AGING_S = 24 * 3600.0
-"""Waiting this much longer outweighs any difference in expected value."""
+AGING_S = 30 * 86400.0
+"""Waiting this much longer outweighs any difference in expected value.
+
+Why a month, not a day: a retry's due time and a deferral to the contact's stated hours
+move ``due_since`` by hours. At one day, ten hours of deferral weighed 0.42 — more than
+any expected value at the hour (P × propensity, about 0.3 at best) — so at 18:00 the
+evening people whose hours had just come were ranked behind everyone due since the
+morning, and fairness overrode the model within the day (workload S4, 4 seeds: 18.75
+live contacts per agent-hour at one day, 19.67 at thirty). A month still bounds every
+wait (tests/propensity/test_score.py) while an hour of it weighs 0.0014."""
 
 REFRESH_S = 600.0
 """How often the hour's expected value is rewritten (engine/right_time.py; the simulator

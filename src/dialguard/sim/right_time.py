@@ -31,7 +31,14 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from dialguard.config.campaign import CampaignConfig, RetryRule
-from dialguard.propensity import REFRESH_S, AnswerModel, Order, hour_of_week, order_score
+from dialguard.propensity import (
+    REFRESH_S,
+    AnswerModel,
+    Order,
+    answer_group,
+    hour_of_week,
+    order_score,
+)
 from dialguard.rules import CallingWindow, ContactFacts, PastAttempt, WeeklySpan, check_contact
 from dialguard.rules.preferences import handoff_channel, parse_weekly_hours
 from dialguard.sim.centre import ContactCentre, DayResult, PacerLike
@@ -209,6 +216,7 @@ class Callees:
 @dataclass(slots=True)
 class _State:
     row: ContactRow
+    group: str  # the answer model's level 2 (propensity.answer_group), as the engine's
     status: str = "pending"
     next_attempt_at: float = 0.0
     history: list[PastAttempt] = field(default_factory=list)
@@ -241,7 +249,7 @@ class Dialler:
         self._on_handoff = on_handoff  # the hand-off event: the world counts it
         self.start = start
         self.model = AnswerModel()
-        self._c = [_State(r) for r in rows]
+        self._c = [_State(r, answer_group(r.segment, r.preferred_hours is not None)) for r in rows]
         self._spans = {
             r.id: parse_weekly_hours(r.preferred_hours) for r in rows if r.preferred_hours
         }
@@ -264,13 +272,11 @@ class Dialler:
     def _rescore(self, c: _State, t: float, by_segment: dict[str, float] | None = None) -> None:
         how = hour_of_week(t, ZONE)
         if by_segment is not None and not c.history:  # a cold contact: its segment's figure
-            p = by_segment.get(c.row.segment)
+            p = by_segment.get(c.group)
             if p is None:
-                p = by_segment[c.row.segment] = self.model.segment_ordering_probability(
-                    c.row.segment, how
-                )
+                p = by_segment[c.group] = self.model.segment_ordering_probability(c.group, how)
         else:
-            p = self.model.ordering_probability(c.row.id, c.row.segment, how)
+            p = self.model.ordering_probability(c.row.id, c.group, how)
         c.score = order_score(p, c.row.propensity, max(c.next_attempt_at, self.start))
 
     def _push(self, c: _State) -> None:
@@ -364,7 +370,7 @@ class Dialler:
         c.history.append(PastAttempt(at=dialled_at, outcome=outcome, ended_at=t))
         if outcome in ("connected", "no_answer", "busy"):
             how = hour_of_week(dialled_at, ZONE)
-            self.model.observe(cid, c.row.segment, how, answered=outcome == "connected")
+            self.model.observe(cid, c.group, how, answered=outcome == "connected")
         if outcome in _FINAL:
             c.status = "done" if outcome == "connected" else "exhausted"
             return

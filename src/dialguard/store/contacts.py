@@ -73,6 +73,10 @@ DUE_SQL = due_sql()
 """The engine's hottest read; public so a test can check it walks ``contacts_due``."""
 
 RESCORE_BATCH = 50_000
+
+_STATED = "(CASE WHEN preferred_hours IS NULL OR preferred_hours = '{}' THEN 0 ELSE 1 END)"
+"""1 if the contact stated preferred hours (engine/right_time.py ``group_of``: a
+non-empty ``preferred_hours``), in SQL both stores read alike."""
 """Contacts per transaction of :meth:`Contacts.rescore_cold`."""
 
 ScoreOf = Callable[[NewContact, float], float]
@@ -305,36 +309,45 @@ class Contacts:
                 "UPDATE contacts SET order_score = ? WHERE id = ?", [(s, i) for i, s in scores]
             )
 
-    async def profile_pairs(self, campaign_id: str) -> list[tuple[str, str]]:
-        """The distinct (segment or '', timezones JSON) of pending contacts: the keys of
-        :meth:`rescore_cold`'s figures."""
+    async def profile_keys(self, campaign_id: str) -> list[tuple[str, bool, str]]:
+        """The distinct (segment or '', stated preferred hours or not, timezones JSON) of
+        pending contacts: what a cold contact's answer-model figure depends on, the keys
+        of :meth:`rescore_cold`'s figures."""
         rows = await self._db.fetchall(
-            "SELECT DISTINCT coalesce(segment, ''), timezones FROM contacts"
+            f"SELECT DISTINCT coalesce(segment, ''), {_STATED}, timezones FROM contacts"
             " WHERE campaign_id = ? AND status = 'pending'",
             (campaign_id,),
         )
-        return [(str(r[0]), str(r[1])) for r in rows]
+        return [(str(r[0]), bool(r[1]), str(r[2])) for r in rows]
 
     async def rescore_cold(
         self,
         campaign_id: str,
-        figures: dict[tuple[str, str], float],
+        figures: dict[tuple[str, bool, str], float],
         *,
         aging_s: float,
         default_propensity: float,
         batch: int = RESCORE_BATCH,
     ) -> None:
-        """Every pending contact's score from its (segment, zones) figure:
+        """Every pending contact's score from its (segment, stated, zones) figure:
         ``p × coalesce(propensity, default) − max(next_attempt_at, created_at) / aging_s``,
         the SQL mirror of :func:`dialguard.propensity.order_score` (a test holds them
-        equal). In id batches, each its own transaction, so picks interleave."""
+        equal; the CASE is the max both SQLite and PostgreSQL read). In id batches, each its
+        own transaction, so picks interleave."""
         if not figures:
             return
-        whens = " ".join("WHEN coalesce(segment, '') = ? AND timezones = ? THEN ?" for _ in figures)
-        params: list[object] = [x for (seg, zones), p in figures.items() for x in (seg, zones, p)]
+        whens = " ".join(
+            f"WHEN coalesce(segment, '') = ? AND {_STATED} = ? AND timezones = ? THEN ?"
+            for _ in figures
+        )
+        params: list[object] = [
+            x for (seg, stated, zones), p in figures.items() for x in (seg, int(stated), zones, p)
+        ]
         sql = (
             f"UPDATE contacts SET order_score = (CASE {whens} ELSE 0 END)"
-            " * coalesce(propensity, ?) - max(next_attempt_at, created_at) / ?"
+            " * coalesce(propensity, ?)"
+            " - (CASE WHEN next_attempt_at > created_at THEN next_attempt_at ELSE created_at END)"
+            " / ?"
             " WHERE campaign_id = ? AND status = 'pending' AND id >= ? AND id < ?"
         )
         row = await self._db.fetchone(
