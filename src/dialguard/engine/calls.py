@@ -145,9 +145,7 @@ class CallContext:
     prompt: Prompt
     opt_out_digit: str
     add_internal_dnc: Callable[[str, str], Awaitable[None]]
-    settle: Callable[
-        [ContactRecord, AttemptOutcome, float, bool, float | None], Awaitable[None]
-    ]
+    settle: Callable[[ContactRecord, AttemptOutcome, float, bool, float | None], Awaitable[None]]
     report: Callable[[pe.Event], None]
     reports: CallReports
     transfer_timeout_s: float = 1.0
