@@ -16,7 +16,7 @@ import pytest
 from dialguard.engine.calls import AbandonReason, CallContext, CallJob, CallReports
 from dialguard.mqtt.contract import AgentCallMessage
 from dialguard.pacing import events as pe
-from dialguard.sip.api import TrunkEvent, TrunkEventKind
+from dialguard.sip.api import TrunkEventKind
 from dialguard.sip.prompt import default_prompt
 from dialguard.store import AttemptUpdate
 from dialguard.store.records import AttemptOutcome, ContactRecord
@@ -132,10 +132,9 @@ async def start(
     connect_deadline_s: float = 2.0,
     transfer_timeout_s: float = 1.0,
     agent: str | None = "a1",
-    call_cls: type[ScriptedCall] = ScriptedCall,
 ) -> Rig:
     ledger = Ledger()
-    call = call_cls(NUMBER, 1, transfer_s)
+    call = ScriptedCall(NUMBER, 1, transfer_s)
 
     async def publish(agent: str, msg: AgentCallMessage) -> None:
         ledger.told.append((agent, msg))
@@ -183,42 +182,6 @@ async def test_an_answer_reaches_the_pacer_before_any_report_or_write() -> None:
     assert lines.index(("pacer", "Ringing")) < lines.index(("write", "attempt 42 ringing"))
     assert lines.index(("pacer", "Answered")) < lines.index(("report", "answered"))
     assert r.ledger.kinds("report")[:2] == ["trunk_carried", "trunk_carried"]
-    r.call.end()
-    await r.done()
-
-
-class SplitTransferCall(ScriptedCall):
-    """A trunk call whose transfer starts synchronously, as the sippy adapter's does:
-    ``start_transfer`` hands the REFER over (noted in ``transfers``), and
-    ``transfer_result`` awaits its answer."""
-
-    def start_transfer(self, target_uri: str) -> asyncio.Future[TrunkEvent]:
-        self.transfers.append((self._now(), target_uri))
-        done: asyncio.Future[TrunkEvent] = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().call_later(
-            0.01, done.set_result, TrunkEvent(TrunkEventKind.TRANSFERRED, self._now(), code=200)
-        )
-        return done
-
-    async def transfer_result(self, started: asyncio.Future[TrunkEvent]) -> TrunkEvent:
-        return await started
-
-    async def transfer(self, target_uri: str) -> TrunkEvent:
-        raise AssertionError("a call that can start its transfer is not transferred in a task")
-
-
-async def test_the_refer_is_handed_over_inside_connect() -> None:
-    """With a call that starts its transfer synchronously, the REFER is handed to the
-    SIP stack before connect() returns: no turn of the event loop between the pacer's
-    Connect and the REFER. The transfer's result still completes the connect."""
-    r = await start(call_cls=SplitTransferCall)
-    r.call.ring()
-    r.call.answer()
-    await settle_loop()
-    r.job.connect("a1")
-    assert [target for _, target in r.call.transfers] == ["sip:a1@127.0.0.1"]
-    await asyncio.sleep(0.1)
-    assert r.job.connected_agent == "a1"
     r.call.end()
     await r.done()
 

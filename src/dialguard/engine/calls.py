@@ -311,52 +311,30 @@ class CallJob:
         if self.outcome is not None or self._messaging or self._connecting is not None:
             log.info("connect_ignored", call_id=self.call.call_id, agent=agent)
             return
-        if self._tg is None:  # the job is winding down: no REFER any more
-            return
+        self._connecting = self._background(self._connect(agent))
+
+    def play_message(self, reason: MessageReason) -> None:
+        self._start_message(reason)
+
+    async def _connect(self, agent: str) -> None:
         self.agent = agent
+        # The desktop learns of the call in parallel: the REFER never waits for MQTT.
+        self._background(self._tell_agent(agent, "offer"))
         budget = self.ctx.transfer_timeout_s
         if self._answered_t is not None:
             left = self._answered_t + self.ctx.connect_deadline_s - MESSAGE_START_S
             now = asyncio.get_running_loop().time()
             budget = min(budget, left - now)
             self.ctx.referred(now - self._answered_t)
-        # A trunk call that can start its transfer synchronously (the sippy adapter's
-        # start_transfer) gets its REFER now, in the turn of the loop that carried out
-        # the pacer's Connect (for an answer, the 200 OK's own turn: runner.report),
-        # rather than a turn later from the task below; the task awaits its result.
-        started: asyncio.Future[TrunkEvent] | Exception | None = None
-        start = getattr(self.call, "start_transfer", None)
-        if start is not None and budget > 0:
-            try:
-                started = start(self.ctx.agent_uri(agent))
-            except Exception as e:  # the call may have ended under us: said by the task
-                started = e
-        self._connecting = self._background(self._connect(agent, budget, started))
-
-    def play_message(self, reason: MessageReason) -> None:
-        self._start_message(reason)
-
-    async def _connect(
-        self,
-        agent: str,
-        budget: float,
-        started: asyncio.Future[TrunkEvent] | Exception | None = None,
-    ) -> None:
-        # The desktop learns of the call in parallel: the REFER never waits for MQTT.
-        self._background(self._tell_agent(agent, "offer"))
         try:
-            if isinstance(started, Exception):
-                raise started
             if budget <= 0:
                 raise TimeoutError
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps the transfer in
             # a task of its own, so the REFER left one turn of the event loop later (at
-            # load a turn is every ready call's callbacks).
+            # load a turn is every ready call's callbacks); this way the adapter hands it
+            # to the SIP stack in this very step.
             async with asyncio.timeout(budget):
-                if started is not None:
-                    result = await self.call.transfer_result(started)  # type: ignore[attr-defined]
-                else:
-                    result = await self.call.transfer(self.ctx.agent_uri(agent))
+                result = await self.call.transfer(self.ctx.agent_uri(agent))
             ok = result.kind is TrunkEventKind.TRANSFERRED
             why = f"{result.code} {result.reason or ''}".strip()
         except TimeoutError:

@@ -222,30 +222,17 @@ class SippyCall:
         """Blind transfer: REFER to ``target_uri``; the result comes from the NOTIFY
         sipfrag (RFC 3515). Returns the TRANSFERRED or TRANSFER_FAILED event (also sent
         to ``events()``). The call stays up: hang up afterwards if the peer does not."""
-        return await self.transfer_result(self.start_transfer(target_uri))
-
-    def start_transfer(self, target_uri: str) -> asyncio.Future[TrunkEvent]:
-        """The first half of :meth:`transfer`, synchronous: the REFER is handed to the
-        SIP stack before this returns (the engine calls it in the 200 OK's own turn of
-        the event loop, not a turn later from a task); await the result with
-        :meth:`transfer_result`. Raises as :meth:`transfer` does."""
         _check_sip_uri(target_uri)
         if self.state is not SipCallState.ANSWERED:
             raise RuntimeError(f"cannot transfer call {self.call_id}: it is {self.state}")
         if self._transfer is not None and not self._transfer.done():
             raise RuntimeError(f"call {self.call_id} already has a transfer in progress")
-        transfer: asyncio.Future[TrunkEvent] = self._loop.create_future()
-        self._transfer = transfer
+        self._transfer = self._loop.create_future()
         self._transfer_accepted = False
         self._trunk._bridge().call(self._leg_refer, target_uri)
-        return transfer
-
-    async def transfer_result(self, transfer: asyncio.Future[TrunkEvent]) -> TrunkEvent:
-        """The second half of :meth:`transfer`: the TRANSFERRED or TRANSFER_FAILED event
-        of the REFER :meth:`start_transfer` sent."""
         timeout = self._trunk.transfer_timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(transfer), timeout)
+            return await asyncio.wait_for(asyncio.shield(self._transfer), timeout)
         except TimeoutError:
             return self._transfer_result(
                 K.TRANSFER_FAILED, 408, f"no final NOTIFY within {timeout:g} s"
@@ -253,8 +240,8 @@ class SippyCall:
         except asyncio.CancelledError:
             # the caller gave up waiting (its own timeout): forget this transfer, so a
             # late NOTIFY is ignored and a new transfer() may be tried
-            if not transfer.done():
-                transfer.cancel()
+            if not self._transfer.done():
+                self._transfer.cancel()
             raise
 
     async def play(self, prompt: Prompt, *, repeat: int = 1) -> None:
