@@ -22,7 +22,7 @@ from dialguard.engine.runner import CampaignRunner, CampaignState, RunnerDeps
 from dialguard.engine.writes import StoreWrites
 from dialguard.mqtt.contract import AgentCallMessage
 from dialguard.pacing.events import AgentChanged
-from dialguard.sip.api import TrunkEventKind
+from dialguard.sip.api import TrunkEvent, TrunkEventKind
 from dialguard.sip.prompt import default_prompt
 from dialguard.store import NewContact, Store
 from tests.support.daemon import until
@@ -238,6 +238,34 @@ async def test_the_refer_does_not_wait_for_the_desktop(tmp_path: Path) -> None:
         assert call.transfers[0][0] - call.answered_t < 0.3
         await until(lambda: r.runner.counts.connects, 2, "connected")
         assert call.played_at is None
+        r.runner.report(AgentChanged("a1", "paused"))  # else the next dial reserves a1
+        call.end()
+        await until(r.settled, 5, "the ledger to empty")
+
+
+async def test_an_answer_is_connected_in_its_own_turn_of_the_loop(tmp_path: Path) -> None:
+    """The pacer's Connect for an answer is carried out inside the 200 OK's handler,
+    before it returns: no turn of the event loop (at load, every ready call's callbacks)
+    waits between the answer and the start of the transfer."""
+    async with rig(tmp_path) as r:
+        r.runner.report(AgentChanged("a1", "ready"))
+        call = await r.call(1)
+        call.ring()
+        await until(lambda: any(j._ringing for j in r.runner.jobs.values()), 2, "ringing")
+        [job] = r.runner.jobs.values()
+        connects: list[str] = []
+        connect = job.connect
+
+        def recorded(agent: str) -> None:
+            connects.append(agent)
+            connect(agent)
+
+        job.connect = recorded  # type: ignore[method-assign]
+        answered = TrunkEvent(TrunkEventKind.ANSWERED, asyncio.get_running_loop().time())
+        job._on_event(answered)  # what follow() does with the 200 OK, in one step
+        assert connects == ["a1"]
+        assert job._connecting is not None  # the transfer's task exists already
+        await until(lambda: r.runner.counts.connects, 2, "connected")
         r.runner.report(AgentChanged("a1", "paused"))  # else the next dial reserves a1
         call.end()
         await until(r.settled, 5, "the ledger to empty")

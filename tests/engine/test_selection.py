@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -88,6 +89,24 @@ async def test_settle_schedules_retry_or_closes(tmp_path: Path) -> None:
     assert c[0].next_attempt_at == NOW + cfg.retry.busy.delay_s
     assert [x.status for x in c if x] == ["pending", "done", "dnc", "exhausted"]
     assert all(x is not None and x.attempts == 1 for x in c)
+    await store.close()
+
+
+async def test_settle_of_a_claimed_contact_uses_its_claim_record(tmp_path: Path) -> None:
+    """A call's contact is settled from the record claimed for it (the contact stayed
+    in_progress since), not read again: the attempt count comes from that record."""
+    store = await make_store(
+        tmp_path, [NewContact(number="+12025550001", region="US", timezones=NY)]
+    )
+    cfg = campaign()
+    picker = ContactPicker(store, cfg)
+    got = await picker.next_contact("progressive", NOW)
+    assert not isinstance(got, Blocked) and got is not None and got.attempts == 0
+    # as if claimed after three earlier attempts: a re-read would count from 0 again
+    await picker.settle(dataclasses.replace(got, attempts=3), "busy", NOW)
+    c = await store.contacts.get(got.id)
+    assert c is not None and c.status == "pending" and c.attempts == 4
+    assert c.next_attempt_at == NOW + cfg.retry.busy.delay_s
     await store.close()
 
 

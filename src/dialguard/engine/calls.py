@@ -145,7 +145,7 @@ class CallContext:
     prompt: Prompt
     opt_out_digit: str
     add_internal_dnc: Callable[[str, str], Awaitable[None]]
-    settle: Callable[[int, AttemptOutcome, float, bool, float | None], Awaitable[None]]
+    settle: Callable[[ContactRecord, AttemptOutcome, float, bool, float | None], Awaitable[None]]
     report: Callable[[pe.Event], None]
     reports: CallReports
     transfer_timeout_s: float = 1.0
@@ -287,10 +287,10 @@ class CallJob:
             )
         )
         opted = self.opted_out
-        contact_id = self.contact.id
+        contact = self.contact  # as claimed for this call: settle needs no read of it
         self.ctx.writes.submit(
-            f"settle contact {contact_id}",
-            lambda: self.ctx.settle(contact_id, outcome, now, opted, trunk_retry_at),
+            f"settle contact {contact.id}",
+            lambda: self.ctx.settle(contact, outcome, now, opted, trunk_retry_at),
         )
         self.ctx.reports.finished(outcome)
         if self.connected_agent is not None:

@@ -32,7 +32,7 @@ from dialguard.rules import (
     check_contact,
 )
 from dialguard.rules.preferences import preferred_spans
-from dialguard.store import AttemptRecord, ContactRecord, Store, SuppressionHit
+from dialguard.store import AttemptRecord, ContactRecord, Store, SuppressionHit, UnknownRecord
 from dialguard.store.records import AttemptOutcome, ContactStatus
 
 log = get_logger(__name__)
@@ -339,7 +339,7 @@ class ContactPicker:
 
     async def settle(
         self,
-        contact_id: int,
+        contact: int | ContactRecord,
         outcome: AttemptOutcome,
         ended_at: float,
         opted_out: bool = False,
@@ -347,12 +347,23 @@ class ContactPicker:
     ) -> None:
         """After an attempt: close the contact, or schedule its retry by the policy.
 
+        ``contact``: its id (read first: recovery settles attempts of an earlier
+        process), or the record this picker claimed for the attempt. A claimed contact
+        stays ``in_progress`` until this settlement, so nothing else changed its attempt
+        count meanwhile and the claim's record is used as is: a store read less per call.
+        A contact deleted meanwhile is not settled, either way.
+
         ``trunk_retry_at``: the trunk refused the call itself (a 503 storm, no response):
         the attempt is not charged to the contact, who is due again once the trunk is."""
-        contact = await self._store.contacts.get(contact_id)
-        if contact is None:
+        if isinstance(contact, int):
+            read = await self._store.contacts.get(contact)
+            if read is None:
+                return
+            contact = read
+        try:
+            await self._settle(contact, outcome, ended_at, opted_out, trunk_retry_at)
+        except UnknownRecord:
             return
-        await self._settle(contact, outcome, ended_at, opted_out, trunk_retry_at)
         if trunk_retry_at is None:  # a trunk refusal says nothing about the person
             await self.right_time.observe(contact, outcome, ended_at)
 

@@ -407,7 +407,7 @@ class SippyCall:
             return
         if 200 <= code < 300:
             self._transfer_accepted = True
-            log.info("call_transfer_accepted", call_id=self.call_id, code=code)
+            log.debug("call_transfer_accepted", call_id=self.call_id, code=code)
         else:
             self._transfer_result(K.TRANSFER_FAILED, code, reason or "REFER refused", t)
 
